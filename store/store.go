@@ -1,0 +1,518 @@
+// Package store is relcache's keyspace: a concurrent map from keys to values
+// with TTLs, memory accounting and maxmemory eviction.
+//
+// The keyspace is split into a power-of-two number of shards by the xxhash of
+// the key; each shard has its own RWMutex, so readers of different keys never
+// meet and readers of the same shard share a read lock. Values are immutable
+// once stored: a write replaces the slice, so a reader may hand a value to the
+// network after releasing the lock. The LRU clock of an entry is an atomic, so
+// even recording an access takes no write lock.
+//
+// Values carry a Kind. Strings are the first kind; the relation set (an
+// openhash byte array) is stored the same way under its own kind, so the
+// keyspace, TTLs, eviction and snapshots treat every kind alike.
+package store
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Kind is the type of a stored value.
+type Kind uint8
+
+const (
+	// KindString is a plain byte string.
+	KindString Kind = iota + 1
+	// KindRelSet is a relation set: an openhash array stored as its bytes.
+	KindRelSet
+)
+
+// String returns the name TYPE answers for the kind.
+func (k Kind) String() string {
+	switch k {
+	case KindString:
+		return "string"
+	case KindRelSet:
+		// Relation sets replace Redis hashes and answer the hash commands.
+		return "hash"
+	}
+	return "none"
+}
+
+// Entry is a value as callers see it.
+type Entry struct {
+	Kind Kind
+	// Value must not be modified by anyone once it has been stored: readers
+	// may still be writing it to a socket.
+	Value []byte
+	// ExpireAt is the absolute expiry in Unix milliseconds; 0 means none.
+	ExpireAt int64
+}
+
+// Action tells Update what to do with the entry its callback returns.
+type Action uint8
+
+const (
+	// Keep leaves the keyspace as it was.
+	Keep Action = iota
+	// Put stores the returned entry under the key.
+	Put
+	// Remove deletes the key.
+	Remove
+)
+
+// ErrOOM is returned by EnsureMemory when used memory is above MaxMemory and
+// the policy cannot (or may not) free any.
+var ErrOOM = errors.New("used memory above maxmemory")
+
+// ErrNoSuchKey is returned by Rename when the source key does not exist.
+var ErrNoSuchKey = errors.New("no such key")
+
+// EntryOverhead is the estimated heap cost of one key beyond its key and value
+// bytes: the map slot (string header and pointer), the entry struct, and the
+// allocator's rounding, as measured by TestEntryOverheadEstimate on Go 1.26's
+// swiss-table maps. A key with a TTL also sits in its shard's volatile set,
+// which costs VolatileOverhead more.
+const (
+	EntryOverhead    = 96
+	VolatileOverhead = 40
+)
+
+type entry struct {
+	Entry
+	// atime is the last access in Unix seconds; atomic so a read can record
+	// it under the shard's read lock.
+	atime atomic.Uint32
+}
+
+type shard struct {
+	mu sync.RWMutex // guards m and volatile
+	m  map[string]*entry
+	// volatile holds the keys of m that have a TTL, so active expiry and
+	// volatile-lru sample only them.
+	volatile map[string]struct{}
+	_        [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// Stats are the store's counters since start (or the last ResetStats).
+type Stats struct {
+	Keys        int64
+	VolatileKey int64
+	UsedMemory  int64
+	Hits        int64
+	Misses      int64
+	Expired     int64
+	Evicted     int64
+}
+
+// Store is the keyspace. Its methods are safe for concurrent use.
+type Store struct {
+	cfg    Config
+	mask   uint64
+	shards []shard
+
+	maxMemory atomic.Int64
+	policy    atomic.Uint32
+
+	used     atomic.Int64
+	keys     atomic.Int64
+	volatile atomic.Int64
+	hits     atomic.Int64
+	misses   atomic.Int64
+	expired  atomic.Int64
+	evicted  atomic.Int64
+
+	expireMu     sync.Mutex // guards expireCursor: one expiry cycle at a time
+	expireCursor int        // next shard for active expiry
+}
+
+// New returns an empty store. Call RunExpiry to start active expiry.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string]*entry)
+		s.shards[i].volatile = make(map[string]struct{})
+	}
+	s.maxMemory.Store(cfg.MaxMemory)
+	s.policy.Store(uint32(cfg.Policy))
+	return s, nil
+}
+
+func (s *Store) shardIndex(key []byte) uint64 { return xxhash.Sum64(key) & s.mask }
+
+func (s *Store) shardOf(key []byte) *shard { return &s.shards[s.shardIndex(key)] }
+
+func (s *Store) nowMs() int64 { return s.cfg.Now().UnixMilli() }
+
+// Now is the store's clock in Unix milliseconds; handlers use it to turn
+// relative TTLs into absolute ones with the same clock the store expires by.
+func (s *Store) Now() int64 { return s.nowMs() }
+
+func expired(e *entry, now int64) bool { return e.ExpireAt != 0 && e.ExpireAt <= now }
+
+// Get returns the live entry under key, records the access for LRU and counts
+// a keyspace hit or miss.
+func (s *Store) Get(key []byte) (Entry, bool) {
+	now := s.cfg.Now()
+	sh := s.shardOf(key)
+	sh.mu.RLock()
+	e, ok := sh.m[string(key)]
+	if !ok || expired(e, now.UnixMilli()) {
+		sh.mu.RUnlock()
+		s.misses.Add(1)
+		return Entry{}, false
+	}
+	touch(e, now)
+	out := e.Entry
+	sh.mu.RUnlock()
+	s.hits.Add(1)
+	return out, true
+}
+
+// touch records an access; it skips the store when the second has not
+// changed so hot keys do not bounce a cache line between cores.
+func touch(e *entry, now time.Time) {
+	sec := uint32(now.Unix())
+	if e.atime.Load() != sec {
+		e.atime.Store(sec)
+	}
+}
+
+// Peek returns the live entry under key without touching LRU or counters,
+// for introspection commands (TTL, OBJECT, MEMORY USAGE).
+func (s *Store) Peek(key []byte) (Entry, bool) {
+	sh := s.shardOf(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e, ok := sh.m[string(key)]
+	if !ok || expired(e, s.nowMs()) {
+		return Entry{}, false
+	}
+	return e.Entry, true
+}
+
+// IdleSeconds returns how long the key has not been accessed.
+func (s *Store) IdleSeconds(key []byte) (int64, bool) {
+	sh := s.shardOf(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	now := s.cfg.Now()
+	e, ok := sh.m[string(key)]
+	if !ok || expired(e, now.UnixMilli()) {
+		return 0, false
+	}
+	idle := now.Unix() - int64(e.atime.Load())
+	return max(idle, 0), true
+}
+
+// Update runs fn under the key's shard write lock with the key's live entry
+// (an expired entry is removed first and passed as absent), then applies the
+// returned action. It is the one primitive behind every read-modify-write
+// command, so each of them is atomic per key.
+func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Action)) {
+	now := s.cfg.Now()
+	sh := s.shardOf(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[string(key)]
+	if ok && expired(e, now.UnixMilli()) {
+		s.removeLocked(sh, string(key), e)
+		s.expired.Add(1)
+		e, ok = nil, false
+	}
+	var cur Entry
+	if ok {
+		cur = e.Entry
+	}
+	next, act := fn(cur, ok)
+	switch act {
+	case Put:
+		s.putLocked(sh, key, e, next, now)
+	case Remove:
+		if ok {
+			s.removeLocked(sh, string(key), e)
+		}
+	}
+}
+
+// Set stores v under key, replacing whatever was there.
+func (s *Store) Set(key []byte, v Entry) {
+	s.Update(key, func(Entry, bool) (Entry, Action) { return v, Put })
+}
+
+// Delete removes key and reports whether a live key was removed.
+func (s *Store) Delete(key []byte) bool {
+	var removed bool
+	s.Update(key, func(_ Entry, ok bool) (Entry, Action) {
+		removed = ok
+		return Entry{}, Remove
+	})
+	return removed
+}
+
+// putLocked stores next under key; old is the entry there now, or nil.
+func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, now time.Time) {
+	if old != nil {
+		// Replace in place: the map slot and key string stay.
+		s.used.Add(entrySize(len(key), next) - entrySize(len(key), old.Entry))
+		wasVolatile := old.ExpireAt != 0
+		ne := &entry{Entry: next}
+		ne.atime.Store(uint32(now.Unix()))
+		k := string(key)
+		sh.m[k] = ne
+		switch {
+		case wasVolatile && next.ExpireAt == 0:
+			delete(sh.volatile, k)
+			s.volatile.Add(-1)
+		case !wasVolatile && next.ExpireAt != 0:
+			sh.volatile[k] = struct{}{}
+			s.volatile.Add(1)
+		}
+		return
+	}
+	k := string(key)
+	ne := &entry{Entry: next}
+	ne.atime.Store(uint32(now.Unix()))
+	sh.m[k] = ne
+	if next.ExpireAt != 0 {
+		sh.volatile[k] = struct{}{}
+		s.volatile.Add(1)
+	}
+	s.keys.Add(1)
+	s.used.Add(entrySize(len(k), next))
+}
+
+func (s *Store) removeLocked(sh *shard, key string, e *entry) {
+	delete(sh.m, key)
+	if e.ExpireAt != 0 {
+		delete(sh.volatile, key)
+		s.volatile.Add(-1)
+	}
+	s.keys.Add(-1)
+	s.used.Add(-entrySize(len(key), e.Entry))
+}
+
+// entrySize is the accounted memory of one key. It uses cap, not len, of the
+// value because APPEND leaves spare capacity that is really allocated.
+func entrySize(keyLen int, e Entry) int64 {
+	n := int64(keyLen + cap(e.Value) + EntryOverhead)
+	if e.ExpireAt != 0 {
+		n += VolatileOverhead
+	}
+	return n
+}
+
+// MemoryUsage is the accounted size of one key, for MEMORY USAGE.
+func MemoryUsage(key []byte, e Entry) int64 { return entrySize(len(key), e) }
+
+// Rename moves src's entry (value and TTL) to dst. With nx it does nothing
+// when dst exists and reports false. The two shards are locked in index
+// order so concurrent renames cannot deadlock.
+func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
+	now := s.cfg.Now()
+	ai, bi := s.shardIndex(src), s.shardIndex(dst)
+	a, b := &s.shards[ai], &s.shards[bi]
+	first, second := a, b
+	if bi < ai {
+		first, second = b, a
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	if second != first {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+	}
+	se, ok := a.m[string(src)]
+	if ok && expired(se, now.UnixMilli()) {
+		s.removeLocked(a, string(src), se)
+		s.expired.Add(1)
+		ok = false
+	}
+	if !ok {
+		return false, ErrNoSuchKey
+	}
+	de, dok := b.m[string(dst)]
+	if dok && expired(de, now.UnixMilli()) {
+		s.removeLocked(b, string(dst), de)
+		s.expired.Add(1)
+		de, dok = nil, false
+	}
+	if nx && dok {
+		return false, nil
+	}
+	if string(src) == string(dst) {
+		return true, nil
+	}
+	moved := se.Entry
+	s.removeLocked(a, string(src), se)
+	s.putLocked(b, dst, de, moved, now)
+	return true, nil
+}
+
+// Len is the number of keys, including expired ones not yet removed.
+func (s *Store) Len() int64 { return s.keys.Load() }
+
+// UsedMemory is the accounted memory of all keys in bytes.
+func (s *Store) UsedMemory() int64 { return s.used.Load() }
+
+// ReadStats fills st with the store's counters.
+func (s *Store) ReadStats(st *Stats) {
+	st.Keys = s.keys.Load()
+	st.VolatileKey = s.volatile.Load()
+	st.UsedMemory = s.used.Load()
+	st.Hits = s.hits.Load()
+	st.Misses = s.misses.Load()
+	st.Expired = s.expired.Load()
+	st.Evicted = s.evicted.Load()
+}
+
+// ResetStats zeroes the hit, miss, expiry and eviction counters (CONFIG
+// RESETSTAT); key counts and memory are state, not statistics, and stay.
+func (s *Store) ResetStats() {
+	s.hits.Store(0)
+	s.misses.Store(0)
+	s.expired.Store(0)
+	s.evicted.Store(0)
+}
+
+// Flush removes every key.
+func (s *Store) Flush() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			s.removeLocked(sh, k, e)
+		}
+		// Fresh maps give the memory of a large keyspace back.
+		sh.m = make(map[string]*entry)
+		sh.volatile = make(map[string]struct{})
+		sh.mu.Unlock()
+	}
+}
+
+// Scan calls fn for every live key of the shards from cursor on, shard by
+// shard, until at least count keys were visited or the keyspace ends, and
+// returns the cursor to continue from (0 when done). Whole shards are visited
+// at a time, so a key present for the whole iteration is returned exactly
+// once, as Redis's SCAN promises at least once. fn runs under the shard's read
+// lock and must not call the store.
+func (s *Store) Scan(cursor uint64, count int, fn func(key string, e Entry)) uint64 {
+	if cursor >= uint64(len(s.shards)) {
+		return 0
+	}
+	now := s.nowMs()
+	seen := 0
+	i := int(cursor)
+	for ; i < len(s.shards) && seen < count; i++ {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for k, e := range sh.m {
+			if expired(e, now) {
+				continue
+			}
+			seen++
+			fn(k, e.Entry)
+		}
+		sh.mu.RUnlock()
+	}
+	if i >= len(s.shards) {
+		return 0
+	}
+	return uint64(i)
+}
+
+// RandomKey returns a random live key.
+func (s *Store) RandomKey() (string, bool) {
+	if s.keys.Load() == 0 {
+		return "", false
+	}
+	now := s.nowMs()
+	start := rand.IntN(len(s.shards))
+	for j := range s.shards {
+		sh := &s.shards[(start+j)&int(s.mask)]
+		sh.mu.RLock()
+		for k, e := range sh.m { // map iteration starts at a random slot
+			if !expired(e, now) {
+				sh.mu.RUnlock()
+				return k, true
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return "", false
+}
+
+// SetMaxMemory changes the memory limit at run time (CONFIG SET maxmemory).
+func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(n) }
+
+// MaxMemory is the current memory limit, 0 for none.
+func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
+
+// SetPolicy changes the eviction policy at run time.
+func (s *Store) SetPolicy(p Policy) { s.policy.Store(uint32(p)) }
+
+// Policy is the current eviction policy.
+func (s *Store) Policy() Policy { return Policy(s.policy.Load()) }
+
+// RunExpiry removes expired keys in the background every ExpireInterval until
+// ctx is done. Each cycle examines at most ExpireBudget keys.
+func (s *Store) RunExpiry(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.ExpireCycle()
+		}
+	}
+}
+
+// expireSample is how many volatile keys of one shard are looked at per step;
+// as in Redis, a step that finds more than a quarter of them expired is
+// repeated on the same shard, because there are likely many more.
+const expireSample = 20
+
+// ExpireCycle runs one bounded active-expiry pass and returns how many keys
+// it examined and removed.
+func (s *Store) ExpireCycle() (examined, removed int) {
+	s.expireMu.Lock()
+	defer s.expireMu.Unlock()
+	budget := s.cfg.ExpireBudget
+	now := s.nowMs()
+	for visited := 0; visited < len(s.shards) && examined < budget; {
+		sh := &s.shards[s.expireCursor]
+		sh.mu.Lock()
+		n, gone := 0, 0
+		for k := range sh.volatile {
+			if n == expireSample || examined+n >= budget {
+				break
+			}
+			n++
+			if e := sh.m[k]; e != nil && expired(e, now) {
+				s.removeLocked(sh, k, e)
+				gone++
+			}
+		}
+		sh.mu.Unlock()
+		examined += n
+		removed += gone
+		s.expired.Add(int64(gone))
+		if gone*4 <= n || n == 0 {
+			s.expireCursor = (s.expireCursor + 1) & int(s.mask)
+			visited++
+		}
+	}
+	return examined, removed
+}
