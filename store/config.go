@@ -124,3 +124,9 @@ func (c *Config) fill() error {
 	}
 	return nil
 }
+
+// Set and Type make *Policy a command-line flag value.
+func (p *Policy) Set(s string) error { return p.UnmarshalText([]byte(s)) }
+
+// Type names the flag's value type in --help.
+func (p *Policy) Type() string { return "policy" }

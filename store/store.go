@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -515,4 +516,43 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 		}
 	}
 	return examined, removed
+}
+
+// SetMany stores vals[i] under keys[i] as one atomic step: every shard
+// involved is locked, in index order so two SetMany calls cannot deadlock.
+// With nx nothing is stored if any key exists, and it reports false. A key
+// given twice ends with its last value, as MSET does.
+func (s *Store) SetMany(keys [][]byte, vals []Entry, nx bool) bool {
+	now := s.cfg.Now()
+	idx := make([]uint64, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, s.shardIndex(k))
+	}
+	locked := slices.Clone(idx)
+	slices.Sort(locked)
+	locked = slices.Compact(locked)
+	for _, i := range locked {
+		s.shards[i].mu.Lock()
+	}
+	defer func() {
+		for _, i := range locked {
+			s.shards[i].mu.Unlock()
+		}
+	}()
+	if nx {
+		for j, k := range keys {
+			if e, ok := s.shards[idx[j]].m[string(k)]; ok && !expired(e, now.UnixMilli()) {
+				return false
+			}
+		}
+	}
+	for j, k := range keys {
+		sh := &s.shards[idx[j]]
+		e, ok := sh.m[string(k)]
+		if !ok {
+			e = nil
+		}
+		s.putLocked(sh, k, e, vals[j], now)
+	}
+	return true
 }

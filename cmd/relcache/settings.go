@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/relcache/relcache/server"
+	"github.com/relcache/relcache/store"
+)
+
+// settings are everything `relcache serve` can be told, each both a flag and
+// a TOML key of the same name. Flags override the file.
+type settings struct {
+	Addr                    string       `toml:"addr"`
+	AdminAddr               string       `toml:"admin-addr"`
+	Dir                     string       `toml:"dir"`
+	LogLevel                string       `toml:"log-level"`
+	LogFormat               string       `toml:"log-format"`
+	MaxMemory               byteSize     `toml:"maxmemory"`
+	MaxMemoryPolicy         store.Policy `toml:"maxmemory-policy"`
+	MaxMemorySamples        int          `toml:"maxmemory-samples"`
+	RequirePass             string       `toml:"requirepass"`
+	MaxClients              int          `toml:"maxclients"`
+	Timeout                 duration     `toml:"timeout"`
+	Shards                  int          `toml:"shards"`
+	ProtoMaxBulkLen         byteSize     `toml:"proto-max-bulk-len"`
+	ProtoMaxMultibulkLen    int64        `toml:"proto-max-multibulk-len"`
+	ClientOutputBufferLimit byteSize     `toml:"client-output-buffer-limit"`
+	ShutdownTimeout         duration     `toml:"shutdown-timeout"`
+	SlowlogLogSlowerThan    duration     `toml:"slowlog-log-slower-than"`
+	SlowlogMaxLen           int          `toml:"slowlog-max-len"`
+}
+
+func defaultSettings() settings {
+	d := server.Defaults()
+	return settings{
+		Addr:                    d.Addr,
+		AdminAddr:               d.AdminAddr,
+		Dir:                     d.Dir,
+		LogLevel:                "info",
+		LogFormat:               "auto",
+		MaxMemoryPolicy:         store.NoEviction,
+		MaxMemorySamples:        5,
+		MaxClients:              d.MaxClients,
+		Shards:                  256,
+		ProtoMaxBulkLen:         byteSize(d.ProtoMaxBulkLen),
+		ProtoMaxMultibulkLen:    d.ProtoMaxMultibulkLen,
+		ClientOutputBufferLimit: byteSize(d.ClientOutputBufferLimit),
+		ShutdownTimeout:         duration{d.ShutdownTimeout},
+		SlowlogLogSlowerThan:    duration{d.SlowlogLogSlowerThan},
+		SlowlogMaxLen:           d.SlowlogMaxLen,
+	}
+}
+
+// bind registers one flag per setting on fs, writing into s.
+func (s *settings) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&s.Addr, "addr", s.Addr, "RESP listen address, host:port")
+	fs.StringVar(&s.AdminAddr, "admin-addr", s.AdminAddr, `admin HTTP address for /metrics, /healthz and /debug/pprof/ ("-" disables it)`)
+	fs.StringVar(&s.Dir, "dir", s.Dir, "data directory (snapshots are kept here)")
+	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "log format: console, json, or auto (console on a terminal, JSON otherwise)")
+	fs.Var(&s.MaxMemory, "maxmemory", "memory limit for keys and values, e.g. 4gb, 512mb; 0 means none")
+	fs.Var(&s.MaxMemoryPolicy, "maxmemory-policy", "what to do past maxmemory: noeviction, allkeys-lru, volatile-lru or allkeys-random")
+	fs.IntVar(&s.MaxMemorySamples, "maxmemory-samples", s.MaxMemorySamples, "keys sampled per LRU eviction (1-64)")
+	fs.StringVar(&s.RequirePass, "requirepass", s.RequirePass, "password clients must AUTH with; empty means none")
+	fs.IntVar(&s.MaxClients, "maxclients", s.MaxClients, "most clients connected at once")
+	fs.Var(&s.Timeout, "timeout", "close clients idle this long, e.g. 300 (seconds) or 5m; 0 never does")
+	fs.IntVar(&s.Shards, "shards", s.Shards, "keyspace shards, each with its own lock (a power of two)")
+	fs.Var(&s.ProtoMaxBulkLen, "proto-max-bulk-len", "largest bulk string a client may send")
+	fs.Int64Var(&s.ProtoMaxMultibulkLen, "proto-max-multibulk-len", s.ProtoMaxMultibulkLen, "most arguments in one command")
+	fs.Var(&s.ClientOutputBufferLimit, "client-output-buffer-limit", "close a client whose pending reply exceeds this; 0 means no limit")
+	fs.Var(&s.ShutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for in-flight commands")
+	fs.Var(&s.SlowlogLogSlowerThan, "slowlog-log-slower-than", "record commands slower than this in SLOWLOG, e.g. 10ms; negative disables")
+	fs.IntVar(&s.SlowlogMaxLen, "slowlog-max-len", s.SlowlogMaxLen, "SLOWLOG entries kept")
+}
+
+// resolve gives the settings in force: defaults, then the TOML file at path
+// (if any), then every flag the user set on fs.
+func resolve(path string, fs *pflag.FlagSet) (settings, error) {
+	s := defaultSettings()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return s, fmt.Errorf("read config: %w", err)
+		}
+		dec := toml.NewDecoder(strings.NewReader(string(data)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return s, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	// Re-apply the flags the user gave onto a flag set bound to the merged
+	// settings, so flags win over the file without listing fields twice.
+	merged := pflag.NewFlagSet("merged", pflag.ContinueOnError)
+	s.bind(merged)
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if merged.Lookup(f.Name) == nil || err != nil {
+			return
+		}
+		if e := merged.Set(f.Name, f.Value.String()); e != nil {
+			err = fmt.Errorf("flag --%s: %w", f.Name, e)
+		}
+	})
+	return s, err
+}
+
+func (s settings) serverConfig(version, configFile string) server.Config {
+	return server.Config{
+		Addr:                    s.Addr,
+		AdminAddr:               s.AdminAddr,
+		Dir:                     s.Dir,
+		RequirePass:             s.RequirePass,
+		MaxClients:              s.MaxClients,
+		Timeout:                 s.Timeout.Duration,
+		ProtoMaxBulkLen:         int64(s.ProtoMaxBulkLen),
+		ProtoMaxMultibulkLen:    s.ProtoMaxMultibulkLen,
+		ClientOutputBufferLimit: int64(s.ClientOutputBufferLimit),
+		ShutdownTimeout:         s.ShutdownTimeout.Duration,
+		SlowlogLogSlowerThan:    s.SlowlogLogSlowerThan.Duration,
+		SlowlogMaxLen:           s.SlowlogMaxLen,
+		Version:                 version,
+		ConfigFile:              configFile,
+		Store: store.Config{
+			Shards:          s.Shards,
+			MaxMemory:       int64(s.MaxMemory),
+			Policy:          s.MaxMemoryPolicy,
+			EvictionSamples: s.MaxMemorySamples,
+		},
+	}
+}
+
+// byteSize is a size in bytes written like redis.conf: 100mb, 4gb, 1048576.
+// As a TOML value it may be an integer or such a string.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) Type() string   { return "bytes" }
+func (b *byteSize) Set(v string) error {
+	n, err := server.ParseBytes(v)
+	*b = byteSize(n)
+	return err
+}
+func (b *byteSize) UnmarshalText(t []byte) error { return b.Set(string(t)) }
+
+// duration accepts Go durations ("5m", "250ms") and, as Redis users type
+// them, plain seconds ("300"). A struct so a bare TOML integer is refused
+// rather than read as nanoseconds.
+type duration struct{ time.Duration }
+
+func (d *duration) String() string { return d.Duration.String() }
+func (d *duration) Type() string   { return "duration" }
+func (d *duration) Set(v string) error {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d.Duration = time.Duration(n) * time.Second
+		return nil
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. 300, 5m or 250ms)", v)
+	}
+	d.Duration = x
+	return nil
+}
+func (d *duration) UnmarshalText(t []byte) error { return d.Set(string(t)) }

@@ -1,0 +1,356 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Handlers for connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT
+// and CLIENT.
+
+// redisCompatVersion is the Redis version whose behaviour relcache follows;
+// HELLO and INFO report it as redis_version because clients use it to pick
+// features.
+const redisCompatVersion = "7.2.0"
+
+func cmdPing(c *client, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.simple("PONG")
+	case 2:
+		c.bulk(args[1])
+	default:
+		c.err("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func cmdEcho(c *client, args [][]byte) { c.bulk(args[1]) }
+
+func cmdQuit(c *client, _ [][]byte) {
+	c.ok()
+	c.closeAfterReply = true
+}
+
+// checkPassword compares in constant time; hashing first keeps the length
+// of the password from leaking through timing too.
+func (c *client) checkPassword(user, pass []byte) bool {
+	want := c.srv.password()
+	if want == "" || (user != nil && string(user) != "default") {
+		return false
+	}
+	a, b := sha256.Sum256(pass), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+
+// AUTH [username] password
+func cmdAuth(c *client, args [][]byte) {
+	if len(args) > 3 {
+		c.err(errSyntax)
+		return
+	}
+	var user []byte
+	pass := args[1]
+	if len(args) == 3 {
+		user, pass = args[1], args[2]
+	}
+	if c.srv.password() == "" && user == nil {
+		c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+		return
+	}
+	if !c.checkPassword(user, pass) {
+		c.err(errWrongPass)
+		return
+	}
+	c.authed = true
+	c.ok()
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+func cmdHello(c *client, args [][]byte) {
+	proto := c.proto
+	if len(args) > 1 {
+		v, ok := parseInt(args[1])
+		if !ok {
+			c.err("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v != 2 && v != 3 {
+			c.err("NOPROTO unsupported protocol version")
+			return
+		}
+		proto = int(v)
+	}
+	var name []byte
+	var hasName, authOK bool
+	for i := 2; i < len(args); i++ {
+		switch {
+		case eqFold(args[i], "AUTH") && i+2 < len(args):
+			if !c.checkPassword(args[i+1], args[i+2]) {
+				c.err(errWrongPass)
+				return
+			}
+			authOK = true
+			i += 2
+		case eqFold(args[i], "SETNAME") && i+1 < len(args):
+			name, hasName = args[i+1], true
+			if !validClientName(name) {
+				c.err(errClientName)
+				return
+			}
+			i++
+		default:
+			c.err("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
+			return
+		}
+	}
+	if authOK {
+		c.authed = true
+	}
+	if !c.authed {
+		c.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if hasName {
+		c.setName(string(name))
+	}
+	c.proto = proto
+	c.mapHeader(8)
+	c.bulkString("server")
+	c.bulkString("redis")
+	c.bulkString("version")
+	c.bulkString(redisCompatVersion)
+	c.bulkString("proto")
+	c.integer(int64(proto))
+	c.bulkString("id")
+	c.integer(c.id)
+	c.bulkString("mode")
+	c.bulkString("standalone")
+	c.bulkString("role")
+	c.bulkString("master")
+	c.bulkString("modules")
+	c.arrayHeader(0)
+	c.bulkString("relcache")
+	c.bulkString(c.srv.cfg.Version)
+}
+
+func cmdSelect(c *client, args [][]byte) {
+	n, ok := parseInt(args[1])
+	switch {
+	case !ok:
+		c.err(errNotInt)
+	case n != 0:
+		c.err("ERR DB index is out of range")
+	default:
+		c.ok()
+	}
+}
+
+const errClientName = "ERR Client names cannot contain spaces, newlines or special characters."
+
+func validClientName(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *client) setName(n string) {
+	c.mu.Lock()
+	c.name = n
+	c.mu.Unlock()
+}
+
+func (c *client) getName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// info is the client's line in CLIENT LIST / CLIENT INFO, with the fields
+// tools read; fields relcache has no equivalent for are omitted rather than
+// faked.
+func (c *client) info(now time.Time) string {
+	cmd := "NULL"
+	if lc := c.lastCmd.Load(); lc != nil {
+		cmd = lc.name
+	}
+	var sb strings.Builder
+	sb.WriteString("id=")
+	sb.WriteString(strconv.FormatInt(c.id, 10))
+	sb.WriteString(" addr=" + c.addr + " laddr=" + c.laddr + " name=" + c.getName())
+	sb.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
+	idle := now.Sub(time.Unix(0, c.lastActive.Load()))
+	sb.WriteString(" idle=" + strconv.FormatInt(int64(max(idle, 0)/time.Second), 10))
+	sb.WriteString(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=" + cmd + " user=default")
+	sb.WriteString(" resp=" + strconv.Itoa(c.proto))
+	return sb.String()
+}
+
+// CLIENT ID | SETNAME | GETNAME | LIST | KILL | INFO | SETINFO | HELP
+func cmdClient(c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	need := map[string]int{"id": 2, "getname": 2, "info": 2, "setname": 3, "setinfo": 4, "help": 2}
+	if n, ok := need[sub]; ok && len(args) != n {
+		c.err(subArity("client", sub))
+		return
+	}
+	switch sub {
+	case "id":
+		c.integer(c.id)
+	case "getname":
+		if n := c.getName(); n != "" {
+			c.bulkString(n)
+		} else {
+			c.null()
+		}
+	case "setname":
+		if !validClientName(args[2]) {
+			c.err(errClientName)
+			return
+		}
+		c.setName(string(args[2]))
+		c.ok()
+	case "setinfo":
+		// Client libraries announce themselves; nothing to keep yet.
+		if !eqFold(args[2], "LIB-NAME") && !eqFold(args[2], "LIB-VER") {
+			c.err("ERR Unrecognized option '" + string(args[2]) + "'")
+			return
+		}
+		c.ok()
+	case "info":
+		c.verbatim([]byte(c.info(time.Now()) + "\n"))
+	case "list":
+		clientList(c, args)
+	case "kill":
+		clientKill(c, args)
+	case "help":
+		c.arrayOfBulk([]string{
+			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"ID", "GETNAME", "SETNAME <name>", "INFO", "LIST [TYPE normal] [ID id ...]",
+			"KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
+			"SETINFO <LIB-NAME|LIB-VER> <value>",
+		})
+	default:
+		c.err(unknownSubcommand(args[1], "client"))
+	}
+}
+
+func clientList(c *client, args [][]byte) {
+	var ids map[int64]bool
+	for i := 2; i < len(args); i++ {
+		switch {
+		case eqFold(args[i], "TYPE") && i+1 < len(args):
+			if !eqFold(args[i+1], "normal") {
+				// relcache has no replicas or pub/sub clients.
+				c.verbatim(nil)
+				return
+			}
+			i++
+		case eqFold(args[i], "ID") && i+1 < len(args):
+			ids = map[int64]bool{}
+			for i++; i < len(args); i++ {
+				id, ok := parseInt(args[i])
+				if !ok || id <= 0 {
+					c.err("ERR Invalid client ID")
+					return
+				}
+				ids[id] = true
+			}
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	now := time.Now()
+	var sb strings.Builder
+	c.srv.eachClient(func(o *client) {
+		if ids == nil || ids[o.id] {
+			sb.WriteString(o.info(now))
+			sb.WriteByte('\n')
+		}
+	})
+	c.verbatim([]byte(sb.String()))
+}
+
+// clientKill supports the old form (CLIENT KILL addr, replies OK) and the
+// filter form (CLIENT KILL [ID id] [ADDR a] [LADDR a] [SKIPME yes|no],
+// replies the number killed).
+func clientKill(c *client, args [][]byte) {
+	if len(args) < 3 {
+		c.err(subArity("client", "kill"))
+		return
+	}
+	var id int64
+	var addr, laddr string
+	skipMe := true
+	oldForm := len(args) == 3
+	if oldForm {
+		addr = string(args[2])
+	} else {
+		if len(args)%2 != 0 {
+			c.err(errSyntax)
+			return
+		}
+		for i := 2; i < len(args); i += 2 {
+			v := args[i+1]
+			switch {
+			case eqFold(args[i], "ID"):
+				n, ok := parseInt(v)
+				if !ok || n <= 0 {
+					c.err("ERR client-id should be greater than 0")
+					return
+				}
+				id = n
+			case eqFold(args[i], "ADDR"):
+				addr = string(v)
+			case eqFold(args[i], "LADDR"):
+				laddr = string(v)
+			case eqFold(args[i], "SKIPME"):
+				switch {
+				case eqFold(v, "yes"):
+					skipMe = true
+				case eqFold(v, "no"):
+					skipMe = false
+				default:
+					c.err(errSyntax)
+					return
+				}
+			default:
+				c.err(errSyntax)
+				return
+			}
+		}
+	}
+	var killed int64
+	c.srv.eachClient(func(o *client) {
+		if (id != 0 && o.id != id) || (addr != "" && o.addr != addr) || (laddr != "" && o.laddr != laddr) {
+			return
+		}
+		if o == c {
+			if skipMe && !oldForm {
+				return
+			}
+			// Killing yourself: answer first, then go.
+			c.closeAfterReply = true
+		} else {
+			o.conn.Close()
+		}
+		killed++
+	})
+	if oldForm {
+		if killed == 0 {
+			c.err("ERR No such client")
+			return
+		}
+		c.ok()
+		return
+	}
+	c.integer(killed)
+}

@@ -1,0 +1,249 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/relcache/relcache/store"
+)
+
+// Handlers for the keyspace commands: existence, TTLs, renames, iteration.
+
+func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+func cmdDel(c *client, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if c.srv.store.Delete(k) {
+			n++
+		}
+	}
+	c.integer(n)
+}
+
+func cmdExists(c *client, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if _, ok := c.srv.store.Get(k); ok {
+			n++
+		}
+	}
+	c.integer(n)
+}
+
+func cmdType(c *client, args [][]byte) {
+	e, ok := c.srv.store.Peek(args[1])
+	if !ok {
+		c.simple("none")
+		return
+	}
+	c.simple(kindName(e.Kind))
+}
+
+func renameCmd(nx bool) func(c *client, args [][]byte) {
+	return func(c *client, args [][]byte) {
+		done, err := c.srv.store.Rename(args[1], args[2], nx)
+		switch {
+		case errors.Is(err, store.ErrNoSuchKey):
+			c.err(errNoSuchKey)
+		case nx:
+			c.boolean(done)
+		default:
+			c.ok()
+		}
+	}
+}
+
+// expireCmd serves EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with the NX, XX,
+// GT and LT conditions of Redis 7. A time in the past deletes the key.
+func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args [][]byte) {
+	return func(c *client, args [][]byte) {
+		n, ok := parseInt(args[2])
+		if !ok {
+			c.err(errNotInt)
+			return
+		}
+		var nx, xx, gt, lt bool
+		for _, a := range args[3:] {
+			switch {
+			case eqFold(a, "NX"):
+				nx = true
+			case eqFold(a, "XX"):
+				xx = true
+			case eqFold(a, "GT"):
+				gt = true
+			case eqFold(a, "LT"):
+				lt = true
+			default:
+				c.err("ERR Unsupported option " + string(a))
+				return
+			}
+		}
+		if nx && (xx || gt || lt) {
+			c.err("ERR NX and XX, GT or LT options at the same time are not compatible")
+			return
+		}
+		if gt && lt {
+			c.err("ERR GT and LT options at the same time are not compatible")
+			return
+		}
+		if n > math.MaxInt64/unitMs || n < math.MinInt64/unitMs {
+			c.err(errInvalidExpire(name))
+			return
+		}
+		at := n * unitMs
+		now := c.srv.store.Now()
+		if !absolute {
+			if (at > 0 && at > math.MaxInt64-now) || (at < 0 && at < math.MinInt64+now) {
+				c.err(errInvalidExpire(name))
+				return
+			}
+			at += now
+		}
+		var set bool
+		c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+			if !ok {
+				return cur, store.Keep
+			}
+			// A key without TTL counts as an infinite TTL for GT and LT.
+			has := cur.ExpireAt != 0
+			switch {
+			case nx && has, xx && !has, gt && (!has || at <= cur.ExpireAt), lt && has && at >= cur.ExpireAt:
+				return cur, store.Keep
+			}
+			set = true
+			if at <= now {
+				return cur, store.Remove
+			}
+			cur.ExpireAt = at
+			return cur, store.Put
+		})
+		c.boolean(set)
+	}
+}
+
+// ttlCmd serves TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 missing, -1 no TTL.
+func ttlCmd(unitMs int64, absolute bool) func(c *client, args [][]byte) {
+	return func(c *client, args [][]byte) {
+		e, ok := c.srv.store.Peek(args[1])
+		switch {
+		case !ok:
+			c.integer(-2)
+		case e.ExpireAt == 0:
+			c.integer(-1)
+		case absolute:
+			c.integer(e.ExpireAt / unitMs)
+		default:
+			left := e.ExpireAt - c.srv.store.Now()
+			// Round to the nearest unit as Redis does for TTL.
+			c.integer(max((left+unitMs/2)/unitMs, 0))
+		}
+	}
+}
+
+func cmdPersist(c *client, args [][]byte) {
+	var done bool
+	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+		if !ok || cur.ExpireAt == 0 {
+			return cur, store.Keep
+		}
+		done = true
+		cur.ExpireAt = 0
+		return cur, store.Put
+	})
+	c.boolean(done)
+}
+
+func cmdKeys(c *client, args [][]byte) {
+	pat := args[1]
+	all := len(pat) == 1 && pat[0] == '*'
+	// The count is unknown until the walk ends: collect, then reply.
+	var keys []string
+	for cur := uint64(0); ; {
+		cur = c.srv.store.Scan(cur, math.MaxInt, func(k string, _ store.Entry) {
+			if all || globMatch(pat, k) {
+				keys = append(keys, k)
+			}
+		})
+		if cur == 0 {
+			break
+		}
+	}
+	c.arrayOfBulk(keys)
+}
+
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is a
+// shard index: each call returns whole shards (COUNT is a hint, as in
+// Redis), so every key present for the whole scan is returned exactly once.
+func cmdScan(c *client, args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.err("ERR invalid cursor")
+		return
+	}
+	count := 10
+	var pat, typ []byte
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.err(errSyntax)
+			return
+		}
+		switch v := args[i+1]; {
+		case eqFold(args[i], "MATCH"):
+			pat = v
+		case eqFold(args[i], "COUNT"):
+			n, ok := parseInt(v)
+			if !ok {
+				c.err(errNotInt)
+				return
+			}
+			if n < 1 {
+				c.err(errSyntax)
+				return
+			}
+			count = int(min(n, math.MaxInt32))
+		case eqFold(args[i], "TYPE"):
+			typ = v
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	var keys []string
+	next := c.srv.store.Scan(cursor, count, func(k string, e store.Entry) {
+		if typ != nil && !eqFold(typ, kindName(e.Kind)) {
+			return
+		}
+		if pat != nil && !globMatch(pat, k) {
+			return
+		}
+		keys = append(keys, k)
+	})
+	c.arrayHeader(2)
+	c.bulkString(strconv.FormatUint(next, 10))
+	c.arrayOfBulk(keys)
+}
+
+func cmdRandomKey(c *client, _ [][]byte) {
+	k, ok := c.srv.store.RandomKey()
+	if !ok {
+		c.null()
+		return
+	}
+	c.bulkString(k)
+}
+
+func cmdDBSize(c *client, _ [][]byte) { c.integer(c.srv.store.Len()) }
+
+// FLUSHDB and FLUSHALL [ASYNC | SYNC]: one database, so both flush it all.
+// ASYNC is accepted and done synchronously: dropping the shard maps is
+// already cheap for the caller, the collector frees the memory later.
+func cmdFlush(c *client, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eqFold(args[1], "ASYNC") && !eqFold(args[1], "SYNC")) {
+		c.err(errSyntax)
+		return
+	}
+	c.srv.store.Flush()
+	c.ok()
+}

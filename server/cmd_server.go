@@ -1,0 +1,386 @@
+package server
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relcache/relcache/store"
+)
+
+// Handlers for server commands: CONFIG, COMMAND, MEMORY, OBJECT, TIME,
+// SLOWLOG, SHUTDOWN.
+
+// configParam is one CONFIG GET/SET parameter. set is nil for parameters
+// that can only be read.
+type configParam struct {
+	name string
+	get  func(s *Server) string
+	set  func(s *Server, v string) error
+}
+
+func (s *Server) configParams() []configParam {
+	return []configParam{
+		{name: "maxmemory",
+			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },
+			set: func(s *Server, v string) error {
+				n, err := ParseBytes(v)
+				if err == nil {
+					s.store.SetMaxMemory(n)
+				}
+				return err
+			}},
+		{name: "maxmemory-policy",
+			get: func(s *Server) string { return s.store.Policy().String() },
+			set: func(s *Server, v string) error {
+				p, err := store.ParsePolicy(v)
+				if err == nil {
+					s.store.SetPolicy(p)
+				}
+				return err
+			}},
+		{name: "requirepass",
+			get: func(s *Server) string { return s.password() },
+			set: func(s *Server, v string) error { s.requirePass.Store(&v); return nil }},
+		{name: "timeout",
+			get: func(s *Server) string { return strconv.FormatInt(int64(s.idleTimeout()/time.Second), 10) },
+			set: func(s *Server, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 || n > 1<<31 {
+					return errConfigValue
+				}
+				s.timeout.Store(n * int64(time.Second))
+				return nil
+			}},
+		{name: "slowlog-log-slower-than",
+			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load()/1000, 10) },
+			set: func(s *Server, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n > 1<<40 {
+					return errConfigValue
+				}
+				if n < 0 {
+					n = -1
+				}
+				s.slowlog.threshold.Store(n * 1000)
+				return nil
+			}},
+		{name: "slowlog-max-len",
+			get: func(s *Server) string { return strconv.Itoa(s.slowlog.getMaxLen()) },
+			set: func(s *Server, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return errConfigValue
+				}
+				s.slowlog.setMaxLen(n)
+				return nil
+			}},
+		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
+		{name: "proto-max-bulk-len", get: func(s *Server) string { return strconv.FormatInt(s.cfg.ProtoMaxBulkLen, 10) }},
+		{name: "maxmemory-samples", get: func(s *Server) string { return strconv.Itoa(s.cfg.Store.EvictionSamples) }},
+		{name: "bind", get: func(s *Server) string { h, _, _ := strings.Cut(s.cfg.Addr, ":"); return h }},
+		{name: "port", get: func(s *Server) string { _, p, _ := strings.Cut(s.cfg.Addr, ":"); return p }},
+		{name: "dir", get: func(s *Server) string { return s.cfg.Dir }},
+		{name: "databases", get: func(*Server) string { return "1" }},
+		// Snapshots arrive with the persistence work; until then there is no
+		// saving to configure and both answer what is true: none.
+		{name: "save", get: func(*Server) string { return "" }},
+		{name: "appendonly", get: func(*Server) string { return "no" }},
+	}
+}
+
+type configError string
+
+func (e configError) Error() string { return string(e) }
+
+const errConfigValue = configError("argument must be a non-negative integer")
+
+// CONFIG GET pattern [pattern ...] | SET param value [param value ...] | RESETSTAT | HELP
+func cmdConfig(c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "get":
+		if len(args) < 3 {
+			c.err(subArity("config", sub))
+			return
+		}
+		var out []configParam
+		for _, p := range c.srv.configParams() {
+			for _, pat := range args[2:] {
+				if globMatch(toLower(pat), p.name) {
+					out = append(out, p)
+					break
+				}
+			}
+		}
+		c.mapHeader(len(out))
+		for _, p := range out {
+			c.bulkString(p.name)
+			c.bulkString(p.get(c.srv))
+		}
+	case "set":
+		if len(args) < 4 || len(args)%2 != 0 {
+			c.err(subArity("config", sub))
+			return
+		}
+		params := c.srv.configParams()
+		for i := 2; i < len(args); i += 2 {
+			name := strings.ToLower(string(args[i]))
+			idx := slices.IndexFunc(params, func(p configParam) bool { return p.name == name })
+			switch {
+			case idx < 0:
+				c.err("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
+				return
+			case params[idx].set == nil:
+				c.err("ERR CONFIG SET failed (possibly related to argument '" + name + "') - can't set immutable config")
+				return
+			}
+			if err := params[idx].set(c.srv, string(args[i+1])); err != nil {
+				c.err("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + err.Error())
+				return
+			}
+		}
+		c.ok()
+	case "resetstat":
+		c.srv.store.ResetStats()
+		c.srv.stats.commands.Store(0)
+		c.srv.stats.errorReplies.Store(0)
+		c.srv.stats.rejected.Store(0)
+		c.srv.stats.conns.Store(0)
+		c.srv.stats.netIn.Store(0)
+		c.srv.stats.netOut.Store(0)
+		c.ok()
+	case "help":
+		c.arrayOfBulk([]string{"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"GET <pattern> [<pattern> ...]", "SET <directive> <value> [<directive> <value> ...]", "RESETSTAT"})
+	default:
+		c.err(unknownSubcommand(args[1], "config"))
+	}
+}
+
+func toLower(b []byte) []byte { return []byte(strings.ToLower(string(b))) }
+
+// COMMAND | COMMAND COUNT | COMMAND INFO name... | COMMAND DOCS [name...] | COMMAND LIST
+func cmdCommand(c *client, args [][]byte) {
+	all := c.srv.sortedCommands()
+	if len(args) == 1 {
+		c.arrayHeader(len(all))
+		for _, cmd := range all {
+			c.commandInfo(cmd)
+		}
+		return
+	}
+	switch sub := strings.ToLower(string(args[1])); sub {
+	case "count":
+		c.integer(int64(len(all)))
+	case "list":
+		c.arrayHeader(len(all))
+		for _, cmd := range all {
+			c.bulkString(cmd.name)
+		}
+	case "info":
+		c.arrayHeader(len(args) - 2)
+		for _, n := range args[2:] {
+			if cmd := c.srv.cmds[strings.ToLower(string(n))]; cmd != nil {
+				c.commandInfo(cmd)
+			} else {
+				c.nullArray()
+			}
+		}
+	case "docs":
+		list := all
+		if len(args) > 2 {
+			list = nil
+			for _, n := range args[2:] {
+				if cmd := c.srv.cmds[strings.ToLower(string(n))]; cmd != nil {
+					list = append(list, cmd)
+				}
+			}
+		}
+		c.mapHeader(len(list))
+		for _, cmd := range list {
+			c.bulkString(cmd.name)
+			c.mapHeader(2)
+			c.bulkString("summary")
+			c.bulkString(cmd.summary)
+			c.bulkString("group")
+			c.bulkString(cmd.group)
+		}
+	default:
+		c.err(unknownSubcommand(args[1], "command"))
+	}
+}
+
+func (s *Server) sortedCommands() []*command {
+	all := make([]*command, 0, len(s.cmds))
+	for _, c := range s.cmds {
+		all = append(all, c)
+	}
+	slices.SortFunc(all, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	return all
+}
+
+// commandInfo writes Redis 7's ten-field COMMAND entry.
+func (c *client) commandInfo(cmd *command) {
+	c.arrayHeader(10)
+	c.bulkString(cmd.name)
+	c.integer(int64(cmd.arity))
+	var flags []string
+	for _, f := range flagNames {
+		if cmd.flags&f.f != 0 {
+			flags = append(flags, f.name)
+		}
+	}
+	c.arrayHeader(len(flags))
+	for _, f := range flags {
+		c.simple(f)
+	}
+	c.integer(int64(cmd.firstKey))
+	c.integer(int64(cmd.lastKey))
+	c.integer(int64(cmd.step))
+	c.arrayHeader(0) // ACL categories
+	c.arrayHeader(0) // tips
+	c.arrayHeader(0) // key specs
+	c.arrayHeader(0) // subcommands
+}
+
+// MEMORY USAGE key [SAMPLES n] | MEMORY HELP
+func cmdMemory(c *client, args [][]byte) {
+	switch sub := strings.ToLower(string(args[1])); sub {
+	case "usage":
+		if len(args) != 3 && len(args) != 5 {
+			c.err(subArity("memory", sub))
+			return
+		}
+		if len(args) == 5 && !eqFold(args[3], "SAMPLES") {
+			c.err(errSyntax)
+			return
+		}
+		e, ok := c.srv.store.Peek(args[2])
+		if !ok {
+			c.null()
+			return
+		}
+		c.integer(store.MemoryUsage(args[2], e))
+	case "help":
+		c.arrayOfBulk([]string{"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "USAGE <key> [SAMPLES <count>]"})
+	default:
+		c.err(unknownSubcommand(args[1], "memory"))
+	}
+}
+
+// OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key | OBJECT HELP
+func cmdObject(c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	if sub == "help" {
+		c.arrayOfBulk([]string{"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>"})
+		return
+	}
+	if len(args) != 3 {
+		if slices.Contains([]string{"encoding", "freq", "idletime", "refcount"}, sub) {
+			c.err(subArity("object", sub))
+		} else {
+			c.err(unknownSubcommand(args[1], "object"))
+		}
+		return
+	}
+	e, ok := c.srv.store.Peek(args[2])
+	if !ok && sub != "help" {
+		c.null()
+		return
+	}
+	switch sub {
+	case "encoding":
+		c.bulkString(encodingOf(e))
+	case "freq":
+		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	case "idletime":
+		idle, _ := c.srv.store.IdleSeconds(args[2])
+		c.integer(idle)
+	case "refcount":
+		c.integer(1)
+	default:
+		c.err(unknownSubcommand(args[1], "object"))
+	}
+}
+
+// encodingOf names a value's representation the way Redis would for the
+// same string, so tools that inspect encodings keep working.
+func encodingOf(e store.Entry) string {
+	if e.Kind == store.KindRelSet {
+		return "openhash"
+	}
+	if len(e.Value) <= 20 {
+		if _, ok := parseInt(e.Value); ok {
+			return "int"
+		}
+	}
+	if len(e.Value) <= 44 {
+		return "embstr"
+	}
+	return "raw"
+}
+
+func cmdTime(c *client, _ [][]byte) {
+	now := time.Now()
+	c.arrayHeader(2)
+	c.bulkString(strconv.FormatInt(now.Unix(), 10))
+	c.bulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+}
+
+// SLOWLOG GET [count] | LEN | RESET | HELP
+func cmdSlowlog(c *client, args [][]byte) {
+	switch sub := strings.ToLower(string(args[1])); sub {
+	case "get":
+		n := int64(10)
+		if len(args) > 3 {
+			c.err(subArity("slowlog", sub))
+			return
+		}
+		if len(args) == 3 {
+			v, ok := parseInt(args[2])
+			if !ok || v < -1 {
+				c.err("ERR count should be greater than or equal to -1")
+				return
+			}
+			n = v
+		}
+		entries := c.srv.slowlog.newest(int(n))
+		c.arrayHeader(len(entries))
+		for _, e := range entries {
+			c.arrayHeader(6)
+			c.integer(e.id)
+			c.integer(e.at.Unix())
+			c.integer(e.duration.Microseconds())
+			c.arrayOfBulk(e.args)
+			c.bulkString(e.addr)
+			c.bulkString(e.name)
+		}
+	case "len":
+		c.integer(int64(c.srv.slowlog.len()))
+	case "reset":
+		c.srv.slowlog.reset()
+		c.ok()
+	case "help":
+		c.arrayOfBulk([]string{"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET [<count>]", "LEN", "RESET"})
+	default:
+		c.err(unknownSubcommand(args[1], "slowlog"))
+	}
+}
+
+// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE]: stops the server gracefully. There
+// is nothing to save until snapshots exist, so SAVE and NOSAVE behave alike.
+// Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
+func cmdShutdown(c *client, args [][]byte) {
+	for _, a := range args[1:] {
+		if !eqFold(a, "NOSAVE") && !eqFold(a, "SAVE") && !eqFold(a, "NOW") && !eqFold(a, "FORCE") {
+			c.err(errSyntax)
+			return
+		}
+	}
+	c.srv.log.Info("SHUTDOWN requested by client")
+	c.srv.requestShutdown()
+	c.closeAfterReply = true
+}

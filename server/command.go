@@ -1,0 +1,160 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relcache/relcache/store"
+)
+
+// cmdFlags are the properties dispatch checks and COMMAND reports.
+type cmdFlags uint16
+
+const (
+	flagWrite    cmdFlags = 1 << iota // modifies the keyspace
+	flagReadonly                      // reads the keyspace
+	flagDenyOOM                       // may grow memory: refused (or evicts) past maxmemory
+	flagAdmin                         // server administration
+	flagNoAuth                        // allowed before AUTH
+	flagFast                          // O(1) or O(log N)
+	flagLoading                       // allowed while loading (reported for COMMAND only)
+	flagStale                         // reported for COMMAND only
+)
+
+var flagNames = []struct {
+	f    cmdFlags
+	name string
+}{
+	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
+	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagFast, "fast"},
+	{flagLoading, "loading"}, {flagStale, "stale"},
+}
+
+// command is one entry of the command table.
+type command struct {
+	name  string // lower case, as Redis reports it
+	arity int    // Redis's convention: N exactly N args (name included), -N at least N
+	flags cmdFlags
+	// Key positions for COMMAND (and, later, the proxy): first, last (-1 =
+	// last argument), step.
+	firstKey, lastKey, step int
+	group, summary          string // for COMMAND DOCS and docs/commands.md
+	fn                      func(c *client, args [][]byte)
+
+	hist prometheus.Observer // this command's latency histogram
+}
+
+// dispatch runs one command: lookup, arity, auth, memory, then the handler,
+// then accounting. Checks run in Redis's order so clients see the same
+// error Redis would give them.
+func (s *Server) dispatch(c *client, args [][]byte) {
+	if len(args) == 0 {
+		return
+	}
+	cmd := s.lookup(c, args[0])
+	if cmd == nil {
+		c.err(unknownCommand(args))
+		return
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
+		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if !c.authed && cmd.flags&flagNoAuth == 0 {
+		c.err("NOAUTH Authentication required.")
+		return
+	}
+	if cmd.flags&flagDenyOOM != 0 {
+		if err := s.store.EnsureMemory(); err != nil {
+			c.err("OOM command not allowed when used memory > 'maxmemory'.")
+			return
+		}
+	}
+	c.lastCmd.Store(cmd)
+	start := time.Now()
+	cmd.fn(c, args)
+	d := time.Since(start)
+	s.stats.commands.Add(1)
+	cmd.hist.Observe(d.Seconds())
+	c.lastActive.Store(start.UnixNano())
+	s.slowlog.maybeAdd(c, args, start, d)
+}
+
+// lookup finds a command by name, case-insensitively, without allocating.
+func (s *Server) lookup(c *client, name []byte) *command {
+	if len(name) > len(c.lowerBuf) {
+		return nil
+	}
+	b := c.lowerBuf[:len(name)]
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b[i] = ch
+	}
+	return s.cmds[string(b)]
+}
+
+// unknownCommand is Redis's message, args quoted and cut near 128 bytes.
+func unknownCommand(args [][]byte) string {
+	var sb strings.Builder
+	sb.WriteString("ERR unknown command '")
+	sb.Write(args[0][:min(len(args[0]), 128)])
+	sb.WriteString("', with args beginning with: ")
+	n := 0
+	for _, a := range args[1:] {
+		if n >= 128 {
+			break
+		}
+		part := a[:min(len(a), 128-n)]
+		sb.WriteByte('\'')
+		sb.Write(part)
+		sb.WriteString("' ")
+		n += len(part) + 3
+	}
+	return sb.String()
+}
+
+func unknownSubcommand(sub []byte, cmd string) string {
+	return "ERR unknown subcommand '" + string(sub[:min(len(sub), 128)]) + "'. Try " + strings.ToUpper(cmd) + " HELP."
+}
+
+func subArity(cmd, sub string) string {
+	return "ERR wrong number of arguments for '" + cmd + "|" + sub + "' command"
+}
+
+// Errors with Redis's exact wording.
+const (
+	errSyntax     = "ERR syntax error"
+	errNotInt     = "ERR value is not an integer or out of range"
+	errWrongType  = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errOverflow   = "ERR increment or decrement would overflow"
+	errNoSuchKey  = "ERR no such key"
+	errOffset     = "ERR offset is out of range"
+	errStringSize = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+)
+
+func errInvalidExpire(cmd string) string {
+	return "ERR invalid expire time in '" + cmd + "' command"
+}
+
+// parseInt reads a decimal int64 the way Redis's string2ll does: no spaces,
+// no '+', no leading zeros.
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 || (len(b) > 1 && b[0] == '0') || b[0] == '+' {
+		return 0, false
+	}
+	if len(b) > 1 && b[0] == '-' && b[1] == '0' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	return n, err == nil
+}
+
+func eqFold(b []byte, s string) bool { return strings.EqualFold(string(b), s) }
+
+// kindName is what TYPE and SCAN TYPE use for a store kind.
+func kindName(k store.Kind) string { return k.String() }

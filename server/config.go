@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/relcache/relcache/store"
+)
+
+// Config configures a Server. Zero fields take the defaults documented on
+// each; Defaults returns them filled in, which is what the CLI shows in
+// --help.
+type Config struct {
+	// Addr is the RESP listen address. Default "127.0.0.1:6380".
+	Addr string
+	// AdminAddr is the admin HTTP address (/metrics, /healthz,
+	// /debug/pprof/). Default "127.0.0.1:9380"; "-" disables it.
+	AdminAddr string
+	// Dir is the data directory (snapshots live there). Default ".".
+	Dir string
+	// RequirePass, when set, makes clients AUTH before anything but AUTH,
+	// HELLO, PING-less handshakes and QUIT. Default "" (no password).
+	RequirePass string
+	// MaxClients is the most connections served at once; the next gets
+	// "-ERR max number of clients reached" and is closed. Default 10000.
+	MaxClients int
+	// Timeout closes a client idle this long; 0 never does. Default 0.
+	Timeout time.Duration
+	// ProtoMaxBulkLen is the largest bulk string a client may send, in
+	// bytes, as Redis's proto-max-bulk-len. Default 512 MiB.
+	ProtoMaxBulkLen int64
+	// ProtoMaxMultibulkLen is the most arguments one command may have.
+	// Default 1,048,576 (a RELMULTI of a million uids still fits).
+	ProtoMaxMultibulkLen int64
+	// ClientOutputBufferLimit closes a client whose pending reply grows past
+	// this many bytes (a KEYS * over a huge keyspace, say) instead of
+	// letting one client take the server's memory. Default 1 GiB; 0 means
+	// no limit.
+	ClientOutputBufferLimit int64
+	// ShutdownTimeout bounds how long a graceful shutdown waits for
+	// in-flight commands before closing connections. Default 10s.
+	ShutdownTimeout time.Duration
+	// SlowlogLogSlowerThan records commands slower than this in SLOWLOG;
+	// negative disables, 0 logs everything. Default 10ms.
+	SlowlogLogSlowerThan time.Duration
+	// SlowlogMaxLen is how many SLOWLOG entries are kept. Default 128.
+	SlowlogMaxLen int
+	// Store configures the keyspace (shards, maxmemory, policy, expiry).
+	Store store.Config
+	// Version is reported by INFO and HELLO. Default "dev".
+	Version string
+	// ConfigFile is the path of the TOML file the settings came from, for
+	// INFO's config_file. Optional.
+	ConfigFile string
+}
+
+// Defaults for the fields of Config.
+const (
+	DefaultAddr                    = "127.0.0.1:6380"
+	DefaultAdminAddr               = "127.0.0.1:9380"
+	DefaultMaxClients              = 10000
+	DefaultProtoMaxBulkLen         = 512 << 20
+	DefaultProtoMaxMultibulkLen    = 1 << 20
+	DefaultClientOutputBufferLimit = 1 << 30
+	DefaultShutdownTimeout         = 10 * time.Second
+	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
+	DefaultSlowlogMaxLen           = 128
+)
+
+// Defaults returns a Config with every default filled in.
+func Defaults() Config {
+	return Config{
+		Addr:                    DefaultAddr,
+		AdminAddr:               DefaultAdminAddr,
+		Dir:                     ".",
+		MaxClients:              DefaultMaxClients,
+		ProtoMaxBulkLen:         DefaultProtoMaxBulkLen,
+		ProtoMaxMultibulkLen:    DefaultProtoMaxMultibulkLen,
+		ClientOutputBufferLimit: DefaultClientOutputBufferLimit,
+		ShutdownTimeout:         DefaultShutdownTimeout,
+		SlowlogLogSlowerThan:    DefaultSlowlogLogSlowerThan,
+		SlowlogMaxLen:           DefaultSlowlogMaxLen,
+		Version:                 "dev",
+	}
+}
+
+// fill sets zero fields to their defaults and validates the result.
+func (c *Config) fill() error {
+	d := Defaults()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = d.AdminAddr
+	}
+	if c.Dir == "" {
+		c.Dir = d.Dir
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = d.MaxClients
+	}
+	if c.ProtoMaxBulkLen == 0 {
+		c.ProtoMaxBulkLen = d.ProtoMaxBulkLen
+	}
+	if c.ProtoMaxMultibulkLen == 0 {
+		c.ProtoMaxMultibulkLen = d.ProtoMaxMultibulkLen
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.SlowlogMaxLen == 0 {
+		c.SlowlogMaxLen = d.SlowlogMaxLen
+	}
+	if c.Version == "" {
+		c.Version = d.Version
+	}
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+	}
+	if c.AdminAddr != "-" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("admin-addr %q: %w", c.AdminAddr, err))
+		}
+	}
+	switch {
+	case c.MaxClients < 1:
+		errs = append(errs, fmt.Errorf("maxclients must be >= 1, got %d", c.MaxClients))
+	case c.Timeout < 0:
+		errs = append(errs, fmt.Errorf("timeout must be >= 0, got %v", c.Timeout))
+	case c.ProtoMaxBulkLen < 1024*1024:
+		// Redis's own floor: smaller values break ordinary clients.
+		errs = append(errs, fmt.Errorf("proto-max-bulk-len must be >= 1mb, got %d", c.ProtoMaxBulkLen))
+	case c.ProtoMaxMultibulkLen < 16:
+		errs = append(errs, fmt.Errorf("proto-max-multibulk-len must be >= 16, got %d", c.ProtoMaxMultibulkLen))
+	case c.ClientOutputBufferLimit < 0:
+		errs = append(errs, fmt.Errorf("client-output-buffer-limit must be >= 0, got %d", c.ClientOutputBufferLimit))
+	case c.SlowlogMaxLen < 0:
+		errs = append(errs, fmt.Errorf("slowlog-max-len must be >= 0, got %d", c.SlowlogMaxLen))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,252 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+	"go.uber.org/zap"
+)
+
+// flushAt is the pending-reply size at which a long pipeline is flushed
+// before its end, so a pipeline of many large replies does not sit in memory.
+const flushAt = 64 * 1024
+
+// client is one connection. Its goroutine owns everything but the fields
+// CLIENT LIST and CLIENT KILL read from other goroutines, which are atomics
+// or under mu.
+type client struct {
+	srv     *Server
+	id      int64
+	conn    net.Conn
+	rd      *redcon.Reader
+	addr    string
+	laddr   string
+	created time.Time
+
+	out   []byte // pending reply bytes, flushed after each pipeline
+	proto int    // 2 or 3, set by HELLO
+	// authed is read by the protocol guard (same goroutine) and by
+	// dispatch; only this client's goroutine writes it.
+	authed bool
+	// closeAfterReply makes the loop flush and close after the current
+	// command (QUIT, SHUTDOWN, a client over its output limit).
+	closeAfterReply bool
+	lowerBuf        [32]byte // scratch for case-folding command names
+
+	lastActive atomic.Int64             // Unix nanoseconds of the last command
+	lastCmd    atomic.Pointer[command] // for CLIENT LIST
+	mu         sync.Mutex              // guards name
+	name       string
+}
+
+func (s *Server) newClient(nc net.Conn) *client {
+	c := &client{
+		srv:     s,
+		id:      s.nextID.Add(1),
+		conn:    nc,
+		addr:    nc.RemoteAddr().String(),
+		laddr:   nc.LocalAddr().String(),
+		created: time.Now(),
+		proto:   2,
+		authed:  s.password() == "",
+	}
+	c.lastActive.Store(c.created.UnixNano())
+	g := &protoGuard{r: countingReader{nc, &s.stats.netIn}, limits: c.limits}
+	c.rd = redcon.NewReader(g)
+	return c
+}
+
+// limits are the protocol limits for the client's next command.
+func (c *client) limits() guardLimits {
+	if !c.authed {
+		return guardLimits{maxBulk: unauthMaxBulk, maxMultibulk: unauthMaxMultibulk, unauth: true}
+	}
+	return guardLimits{maxBulk: c.srv.cfg.ProtoMaxBulkLen, maxMultibulk: c.srv.cfg.ProtoMaxMultibulkLen}
+}
+
+// serve reads pipelines and answers them until the client leaves, errs or
+// the server shuts down. Every reply of a pipeline goes out in one write.
+func (c *client) serve() {
+	defer c.srv.removeClient(c)
+	defer func() {
+		// The last line of defence, not the design: handlers validate their
+		// input. A panic here is a bug; keep serving everyone else.
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic while serving client; connection closed",
+				zap.Any("panic", r), zap.String("client", c.addr), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	for {
+		if c.srv.closing.Load() {
+			return
+		}
+		if t := c.srv.idleTimeout(); t > 0 {
+			c.conn.SetReadDeadline(time.Now().Add(t))
+		}
+		cmds, err := c.rd.ReadCommands()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		for _, cmd := range cmds {
+			c.srv.dispatch(c, cmd.Args)
+			if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim {
+				c.srv.log.Warn("client output buffer over limit; closing the client",
+					zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
+				c.srv.stats.outputLimitClosed.Add(1)
+				return
+			}
+			if c.closeAfterReply {
+				c.flush()
+				return
+			}
+			if len(c.out) >= flushAt {
+				if !c.flush() {
+					return
+				}
+			}
+		}
+		if !c.flush() {
+			return
+		}
+	}
+}
+
+// readFailed answers a protocol error the way Redis does (an error reply,
+// then close) and stays quiet about ordinary disconnects and idle timeouts.
+func (c *client) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		if !c.srv.closing.Load() {
+			c.srv.log.Debug("closing idle client", zap.String("client", c.addr))
+		}
+	case errors.As(err, &ne):
+		c.srv.log.Debug("client read failed", zap.String("client", c.addr), zap.Error(err))
+	default:
+		// Everything else the reader returns is a protocol violation, from
+		// the guard or from redcon's own framing checks.
+		c.srv.stats.protoErrors.Add(1)
+		c.srv.log.Debug("protocol error; closing client", zap.String("client", c.addr), zap.Error(err))
+		c.out = c.out[:0]
+		c.errReply("ERR Protocol error: " + err.Error())
+		c.flush()
+	}
+}
+
+// flush writes the pending replies and reports whether the client is still
+// usable. A write that cannot finish within the idle timeout (a client that
+// stopped reading) fails the client rather than holding its goroutine.
+func (c *client) flush() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	if t := c.srv.idleTimeout(); t > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(t))
+	}
+	n, err := c.conn.Write(c.out)
+	c.srv.stats.netOut.Add(int64(n))
+	if cap(c.out) > 4*flushAt {
+		c.out = nil // give a huge reply's buffer back
+	} else {
+		c.out = c.out[:0]
+	}
+	if err != nil {
+		c.srv.log.Debug("client write failed", zap.String("client", c.addr), zap.Error(err))
+		return false
+	}
+	return true
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (cr countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n.Add(int64(n))
+	return n, err
+}
+
+// Reply helpers. They append to c.out; RESP3 types are used after HELLO 3
+// where RESP2 and RESP3 differ.
+
+func (c *client) ok()                  { c.out = append(c.out, "+OK\r\n"...) }
+func (c *client) simple(s string)      { c.out = redcon.AppendString(c.out, s) }
+func (c *client) integer(n int64)      { c.out = redcon.AppendInt(c.out, n) }
+func (c *client) bulk(b []byte)        { c.out = redcon.AppendBulk(c.out, b) }
+func (c *client) bulkString(s string)  { c.out = redcon.AppendBulkString(c.out, s) }
+func (c *client) arrayHeader(n int)    { c.out = redcon.AppendArray(c.out, n) }
+func (c *client) bulkInt(n int64)      { c.out = redcon.AppendBulkInt(c.out, n) }
+func (c *client) boolean(b bool)       { c.integer(b2i(b)) }
+func (c *client) errReply(msg string)  { c.out = redcon.AppendError(c.out, msg) }
+func (c *client) arrayOfBulk(n []string) {
+	c.arrayHeader(len(n))
+	for _, s := range n {
+		c.bulkString(s)
+	}
+}
+
+// err sends an error reply and counts it by its first word for INFO and
+// metrics.
+func (c *client) err(msg string) {
+	c.srv.countError(msg)
+	c.errReply(msg)
+}
+
+func (c *client) null() {
+	if c.proto == 3 {
+		c.out = append(c.out, "_\r\n"...)
+		return
+	}
+	c.out = append(c.out, "$-1\r\n"...)
+}
+
+func (c *client) nullArray() {
+	if c.proto == 3 {
+		c.out = append(c.out, "_\r\n"...)
+		return
+	}
+	c.out = append(c.out, "*-1\r\n"...)
+}
+
+// mapHeader starts a map of n pairs: a RESP3 map, or a flat array of 2n.
+func (c *client) mapHeader(n int) {
+	if c.proto == 3 {
+		c.out = append(c.out, '%')
+		c.out = strconv.AppendInt(c.out, int64(n), 10)
+		c.out = append(c.out, '\r', '\n')
+		return
+	}
+	c.arrayHeader(2 * n)
+}
+
+// verbatim sends a text blob: a RESP3 verbatim string ("txt"), or a bulk.
+func (c *client) verbatim(s []byte) {
+	if c.proto == 3 {
+		c.out = append(c.out, '=')
+		c.out = strconv.AppendInt(c.out, int64(len(s)+4), 10)
+		c.out = append(c.out, "\r\ntxt:"...)
+		c.out = append(c.out, s...)
+		c.out = append(c.out, '\r', '\n')
+		return
+	}
+	c.bulk(s)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,305 @@
+// Package server is relcache's RESP front: it accepts connections, frames
+// commands with redcon's reader, enforces protocol and client limits, and
+// dispatches each command through a table (name, arity, flags) to a small
+// handler that translates it into store calls and writes the reply. Nothing
+// here knows how values are kept; that is the store's job.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/store"
+)
+
+// Server is a relcache node.
+type Server struct {
+	cfg     Config
+	log     *zap.Logger
+	store   *store.Store
+	cmds    map[string]*command
+	metrics *metrics
+	slowlog *slowlog
+	runID   string
+	started time.Time
+
+	// Settings CONFIG SET may change while clients read them.
+	requirePass atomic.Pointer[string]
+	timeout     atomic.Int64 // idle timeout in nanoseconds
+
+	stats serverStats
+
+	nextID  atomic.Int64
+	closing atomic.Bool
+	mu      sync.Mutex // guards clients, ln
+	clients map[int64]*client
+	ln      net.Listener
+	wg      sync.WaitGroup // one per client goroutine
+
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{} // closed by the SHUTDOWN command
+}
+
+// serverStats are the counters INFO stats reports; each is an atomic
+// bumped on the connection goroutines.
+type serverStats struct {
+	conns             atomic.Int64
+	rejected          atomic.Int64
+	commands          atomic.Int64
+	netIn             atomic.Int64
+	netOut            atomic.Int64
+	errorReplies      atomic.Int64
+	protoErrors       atomic.Int64
+	outputLimitClosed atomic.Int64
+	opsPerSec         atomic.Int64 // sampled by the housekeeping loop
+}
+
+// New builds a server from cfg; nothing listens until Serve.
+func New(cfg Config, log *zap.Logger) (*Server, error) {
+	if log == nil {
+		return nil, errors.New("server: nil logger")
+	}
+	if err := cfg.fill(); err != nil {
+		return nil, fmt.Errorf("server config: %w", err)
+	}
+	st, err := store.New(cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("server store: %w", err)
+	}
+	id := make([]byte, 20)
+	_, _ = rand.Read(id)
+	s := &Server{
+		cfg:        cfg,
+		log:        log,
+		store:      st,
+		runID:      hex.EncodeToString(id),
+		started:    time.Now(),
+		clients:    make(map[int64]*client),
+		shutdownCh: make(chan struct{}),
+		slowlog:    newSlowlog(cfg.SlowlogMaxLen),
+	}
+	pass := cfg.RequirePass
+	s.requirePass.Store(&pass)
+	s.timeout.Store(int64(cfg.Timeout))
+	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
+	s.cmds = s.commandTable()
+	s.metrics = newMetrics(s)
+	return s, nil
+}
+
+// Store is the server's keyspace.
+func (s *Server) Store() *store.Store { return s.store }
+
+func (s *Server) password() string { return *s.requirePass.Load() }
+
+func (s *Server) idleTimeout() time.Duration { return time.Duration(s.timeout.Load()) }
+
+// ListenAndServe listens on the configured addresses and serves until ctx is
+// done or a client sends SHUTDOWN, then shuts down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	var admin *http.Server
+	if s.cfg.AdminAddr != "-" {
+		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on admin address %s: %w", s.cfg.AdminAddr, err)
+		}
+		admin = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin HTTP server stopped", zap.Error(err))
+			}
+		}()
+		defer admin.Close()
+	}
+	s.log.Info("relcache listening",
+		zap.String("addr", ln.Addr().String()),
+		zap.String("admin_addr", s.cfg.AdminAddr),
+		zap.String("version", s.cfg.Version),
+		zap.Int("maxclients", s.cfg.MaxClients),
+		zap.Int64("maxmemory", s.store.MaxMemory()),
+		zap.Stringer("maxmemory_policy", s.store.Policy()),
+		zap.Duration("timeout", s.idleTimeout()),
+		zap.Bool("requirepass", s.password() != ""),
+		zap.String("dir", s.cfg.Dir))
+	return s.Serve(ctx, ln)
+}
+
+// Serve accepts clients on ln until ctx is done or SHUTDOWN arrives.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go s.store.RunExpiry(bg)
+	go s.housekeeping(bg)
+
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		s.acceptLoop(ln)
+	}()
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down", zap.String("reason", "signal"))
+	case <-s.shutdownCh:
+		s.log.Info("shutting down", zap.String("reason", "SHUTDOWN command"))
+	case <-acceptDone:
+		return errors.New("listener closed unexpectedly")
+	}
+	s.shutdown(ln)
+	<-acceptDone
+	return nil
+}
+
+// Addr is the address the server listens on, once Serve has been called.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off instead of
+			// spinning, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("backoff", backoff))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.stats.conns.Add(1)
+		s.mu.Lock()
+		if len(s.clients) >= s.cfg.MaxClients {
+			s.mu.Unlock()
+			s.stats.rejected.Add(1)
+			go reject(nc, "ERR max number of clients reached")
+			continue
+		}
+		c := s.newClient(nc)
+		s.clients[c.id] = c
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// reject tells a connection why it is refused and closes it, without letting
+// a client that never reads hold anything.
+func reject(nc net.Conn, msg string) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write([]byte("-" + msg + "\r\n"))
+	nc.Close()
+}
+
+func (s *Server) removeClient(c *client) {
+	c.conn.Close()
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// shutdown stops accepting, lets each client finish the pipeline it is
+// executing and flush its replies, and closes whatever is left when
+// ShutdownTimeout runs out.
+func (s *Server) shutdown(ln net.Listener) {
+	s.closing.Store(true)
+	ln.Close()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	deadline := time.After(s.cfg.ShutdownTimeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Wake clients blocked in a read. Repeated, because a client
+		// between two pipelines may re-arm its idle deadline after we set
+		// ours; it sees closing on its next turn.
+		s.eachClient(func(c *client) { c.conn.SetReadDeadline(time.Now()) })
+		select {
+		case <-done:
+			s.log.Info("all clients closed; bye")
+			return
+		case <-deadline:
+			s.log.Warn("shutdown timeout; closing remaining clients", zap.Duration("timeout", s.cfg.ShutdownTimeout))
+			s.eachClient(func(c *client) { c.conn.Close() })
+			<-done
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) eachClient(fn func(*client)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		fn(c)
+	}
+}
+
+func (s *Server) requestShutdown() {
+	s.shutdownOnce.Do(func() { close(s.shutdownCh) })
+}
+
+// housekeeping samples instantaneous_ops_per_sec the way Redis does: the mean
+// rate over the last 16 samples taken 100ms apart.
+func (s *Server) housekeeping(ctx context.Context) {
+	const samples = 16
+	var ring [samples]int64
+	var i int
+	last := s.stats.commands.Load()
+	lastT := time.Now()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			cur := s.stats.commands.Load()
+			dt := now.Sub(lastT).Seconds()
+			if dt > 0 {
+				ring[i%samples] = int64(float64(cur-last) / dt)
+				i++
+			}
+			last, lastT = cur, now
+			var sum int64
+			n := min(i, samples)
+			for _, v := range ring[:n] {
+				sum += v
+			}
+			if n > 0 {
+				s.stats.opsPerSec.Store(sum / int64(n))
+			}
+		}
+	}
+}

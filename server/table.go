@@ -1,0 +1,90 @@
+package server
+
+// commandTable lists every command relcache serves. Arity follows Redis: N
+// means exactly N arguments counting the name, -N at least N.
+func (s *Server) commandTable() map[string]*command {
+	const (
+		rd    = flagReadonly
+		wr    = flagWrite
+		wrOOM = flagWrite | flagDenyOOM
+		fast  = flagFast
+	)
+	type k struct{ first, last, step int }
+	one, all, pairs, none := k{1, 1, 1}, k{1, -1, 1}, k{1, -1, 2}, k{}
+	list := []struct {
+		name  string
+		arity int
+		flags cmdFlags
+		keys  k
+		group string
+		sum   string
+		fn    func(*client, [][]byte)
+	}{
+		// connection
+		{"ping", -1, fast, none, "connection", "Returns the server's liveliness response.", cmdPing},
+		{"echo", 2, fast, none, "connection", "Returns the given string.", cmdEcho},
+		{"quit", -1, flagNoAuth | fast, none, "connection", "Closes the connection.", cmdQuit},
+		{"hello", -1, flagNoAuth | fast, none, "connection", "Handshakes with the server: protocol version, auth, name.", cmdHello},
+		{"auth", -2, flagNoAuth | fast, none, "connection", "Authenticates the connection.", cmdAuth},
+		{"select", 2, fast, none, "connection", "Changes the selected database (only 0 exists).", cmdSelect},
+		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO.", cmdClient},
+		// strings
+		{"get", 2, rd | fast, one, "string", "Returns the string value of a key.", cmdGet},
+		{"set", -3, wrOOM, one, "string", "Sets the string value of a key, with optional expiry and conditions.", cmdSet},
+		{"setnx", 3, wrOOM | fast, one, "string", "Sets a key only when it does not exist.", cmdSetNX},
+		{"setex", 4, wrOOM, one, "string", "Sets a key and its expiry in seconds.", setWithTTL("setex", 1000)},
+		{"psetex", 4, wrOOM, one, "string", "Sets a key and its expiry in milliseconds.", setWithTTL("psetex", 1)},
+		{"getset", 3, wrOOM | fast, one, "string", "Sets a key and returns its old value.", cmdGetSet},
+		{"getdel", 2, wr | fast, one, "string", "Returns a key's value and deletes it.", cmdGetDel},
+		{"getex", -2, wr | fast, one, "string", "Returns a key's value and changes its expiry.", cmdGetEx},
+		{"append", 3, wrOOM | fast, one, "string", "Appends to a key's value.", cmdAppend},
+		{"strlen", 2, rd | fast, one, "string", "Returns the length of a key's value.", cmdStrlen},
+		{"getrange", 4, rd, one, "string", "Returns a substring of a key's value.", cmdGetRange},
+		{"setrange", 4, wrOOM, one, "string", "Overwrites part of a key's value at an offset.", cmdSetRange},
+		{"mget", -2, rd | fast, all, "string", "Returns the values of several keys.", cmdMGet},
+		{"mset", -3, wrOOM, pairs, "string", "Sets several keys atomically.", cmdMSet},
+		{"msetnx", -3, wrOOM, pairs, "string", "Sets several keys atomically only if none exists.", cmdMSetNX},
+		{"incr", 2, wrOOM | fast, one, "string", "Increments an integer value by one.", incrBy(1, 1)},
+		{"decr", 2, wrOOM | fast, one, "string", "Decrements an integer value by one.", incrBy(-1, 1)},
+		{"incrby", 3, wrOOM | fast, one, "string", "Increments an integer value by a number.", incrBy(1, 0)},
+		{"decrby", 3, wrOOM | fast, one, "string", "Decrements an integer value by a number.", incrBy(-1, 0)},
+		// keyspace
+		{"del", -2, wr, all, "generic", "Deletes keys.", cmdDel},
+		{"unlink", -2, wr | fast, all, "generic", "Deletes keys (the memory is freed in the background).", cmdDel},
+		{"exists", -2, rd | fast, all, "generic", "Counts how many of the keys exist.", cmdExists},
+		{"type", 2, rd | fast, one, "generic", "Returns the type of a key's value.", cmdType},
+		{"rename", 3, wr, k{1, 2, 1}, "generic", "Renames a key, overwriting the destination.", renameCmd(false)},
+		{"renamenx", 3, wr | fast, k{1, 2, 1}, "generic", "Renames a key only if the destination does not exist.", renameCmd(true)},
+		{"expire", -3, wr | fast, one, "generic", "Sets a key's expiry in seconds.", expireCmd("expire", 1000, false)},
+		{"pexpire", -3, wr | fast, one, "generic", "Sets a key's expiry in milliseconds.", expireCmd("pexpire", 1, false)},
+		{"expireat", -3, wr | fast, one, "generic", "Sets a key's expiry to a Unix time in seconds.", expireCmd("expireat", 1000, true)},
+		{"pexpireat", -3, wr | fast, one, "generic", "Sets a key's expiry to a Unix time in milliseconds.", expireCmd("pexpireat", 1, true)},
+		{"ttl", 2, rd | fast, one, "generic", "Returns a key's remaining time to live in seconds.", ttlCmd(1000, false)},
+		{"pttl", 2, rd | fast, one, "generic", "Returns a key's remaining time to live in milliseconds.", ttlCmd(1, false)},
+		{"expiretime", 2, rd | fast, one, "generic", "Returns a key's expiry as a Unix time in seconds.", ttlCmd(1000, true)},
+		{"pexpiretime", 2, rd | fast, one, "generic", "Returns a key's expiry as a Unix time in milliseconds.", ttlCmd(1, true)},
+		{"persist", 2, wr | fast, one, "generic", "Removes a key's expiry.", cmdPersist},
+		{"keys", 2, rd, none, "generic", "Returns all keys matching a pattern.", cmdKeys},
+		{"scan", -2, rd, none, "generic", "Iterates over the keyspace.", cmdScan},
+		{"randomkey", 1, rd, none, "generic", "Returns a random key.", cmdRandomKey},
+		{"dbsize", 1, rd | fast, none, "server", "Returns the number of keys.", cmdDBSize},
+		{"flushdb", -1, wr, none, "server", "Removes all keys.", cmdFlush},
+		{"flushall", -1, wr, none, "server", "Removes all keys.", cmdFlush},
+		// server
+		{"info", -1, flagLoading | flagStale, none, "server", "Returns information and statistics about the server.", cmdInfo},
+		{"config", -2, flagAdmin | flagLoading | flagStale, none, "server", "Reads or changes settings at run time.", cmdConfig},
+		{"command", -1, flagLoading | flagStale, none, "server", "Returns information about commands.", cmdCommand},
+		{"memory", -2, rd, none, "server", "Memory introspection.", cmdMemory},
+		{"object", -2, rd, none, "generic", "Inspects the internals of a value.", cmdObject},
+		{"time", 1, fast | flagLoading | flagStale, none, "server", "Returns the server time.", cmdTime},
+		{"slowlog", -2, flagAdmin | flagLoading | flagStale, none, "server", "Reads or resets the slow log.", cmdSlowlog},
+		{"shutdown", -1, flagAdmin | flagNoAuth | flagLoading | flagStale, none, "server", "Stops the server gracefully.", cmdShutdown},
+	}
+	t := make(map[string]*command, len(list))
+	for _, e := range list {
+		t[e.name] = &command{name: e.name, arity: e.arity, flags: e.flags,
+			firstKey: e.keys.first, lastKey: e.keys.last, step: e.keys.step,
+			group: e.group, summary: e.sum, fn: e.fn}
+	}
+	return t
+}
