@@ -41,7 +41,7 @@ type client struct {
 	closeAfterReply bool
 	lowerBuf        [32]byte // scratch for case-folding command names
 
-	lastActive atomic.Int64             // Unix nanoseconds of the last command
+	lastActive atomic.Int64            // Unix nanoseconds of the last command
 	lastCmd    atomic.Pointer[command] // for CLIENT LIST
 	mu         sync.Mutex              // guards name
 	name       string
@@ -181,15 +181,15 @@ func (cr countingReader) Read(p []byte) (int, error) {
 // Reply helpers. They append to c.out; RESP3 types are used after HELLO 3
 // where RESP2 and RESP3 differ.
 
-func (c *client) ok()                  { c.out = append(c.out, "+OK\r\n"...) }
-func (c *client) simple(s string)      { c.out = redcon.AppendString(c.out, s) }
-func (c *client) integer(n int64)      { c.out = redcon.AppendInt(c.out, n) }
-func (c *client) bulk(b []byte)        { c.out = redcon.AppendBulk(c.out, b) }
-func (c *client) bulkString(s string)  { c.out = redcon.AppendBulkString(c.out, s) }
-func (c *client) arrayHeader(n int)    { c.out = redcon.AppendArray(c.out, n) }
-func (c *client) bulkInt(n int64)      { c.out = redcon.AppendBulkInt(c.out, n) }
-func (c *client) boolean(b bool)       { c.integer(b2i(b)) }
-func (c *client) errReply(msg string)  { c.out = redcon.AppendError(c.out, msg) }
+func (c *client) ok()                 { c.out = append(c.out, "+OK\r\n"...) }
+func (c *client) simple(s string)     { c.out = redcon.AppendString(c.out, s) }
+func (c *client) integer(n int64)     { c.out = redcon.AppendInt(c.out, n) }
+func (c *client) bulk(b []byte)       { c.out = redcon.AppendBulk(c.out, b) }
+func (c *client) bulkString(s string) { c.out = redcon.AppendBulkString(c.out, s) }
+func (c *client) arrayHeader(n int)   { c.out = redcon.AppendArray(c.out, n) }
+func (c *client) bulkInt(n int64)     { c.out = redcon.AppendBulkInt(c.out, n) }
+func (c *client) boolean(b bool)      { c.integer(b2i(b)) }
+func (c *client) errReply(msg string) { c.out = redcon.AppendError(c.out, msg) }
 func (c *client) arrayOfBulk(n []string) {
 	c.arrayHeader(len(n))
 	for _, s := range n {

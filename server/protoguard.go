@@ -36,12 +36,12 @@ type guardLimits struct {
 type guardState uint8
 
 const (
-	gsStart      guardState = iota // at the first byte of a command
-	gsInline                       // inside an inline (telnet) command
-	gsMultiLen                     // reading the digits after '*'
-	gsBulkStart                    // expecting '$'
-	gsBulkLen                      // reading the digits after '$'
-	gsBulkBody                     // skipping a payload and its CRLF
+	gsStart     guardState = iota // at the first byte of a command
+	gsInline                      // inside an inline (telnet) command
+	gsMultiLen                    // reading the digits after '*'
+	gsBulkStart                   // expecting '$'
+	gsBulkLen                     // reading the digits after '$'
+	gsBulkBody                    // skipping a payload and its CRLF
 )
 
 // maxInline is Redis's PROTO_INLINE_MAX_SIZE: an inline command, or the

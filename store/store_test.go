@@ -12,7 +12,7 @@ import (
 // fakeClock is a settable clock for TTL tests.
 type fakeClock struct{ ms atomic.Int64 }
 
-func (c *fakeClock) now() time.Time     { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) now() time.Time      { return time.UnixMilli(c.ms.Load()) }
 func (c *fakeClock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 func newTestStore(t testing.TB, cfg Config) (*Store, *fakeClock) {
