@@ -278,16 +278,16 @@ func cmdObject(c *client, args [][]byte) {
 			"ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>"})
 		return
 	}
+	if !slices.Contains([]string{"encoding", "freq", "idletime", "refcount"}, sub) {
+		c.err(unknownSubcommand(args[1], "object"))
+		return
+	}
 	if len(args) != 3 {
-		if slices.Contains([]string{"encoding", "freq", "idletime", "refcount"}, sub) {
-			c.err(subArity("object", sub))
-		} else {
-			c.err(unknownSubcommand(args[1], "object"))
-		}
+		c.err(subArity("object", sub))
 		return
 	}
 	e, ok := c.srv.store.Peek(args[2])
-	if !ok && sub != "help" {
+	if !ok {
 		c.null()
 		return
 	}
@@ -301,8 +301,6 @@ func cmdObject(c *client, args [][]byte) {
 		c.integer(idle)
 	case "refcount":
 		c.integer(1)
-	default:
-		c.err(unknownSubcommand(args[1], "object"))
 	}
 }
 

@@ -112,12 +112,14 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	var admin *http.Server
+	adminAddr := "-"
 	if s.cfg.AdminAddr != "-" {
 		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("listen on admin address %s: %w", s.cfg.AdminAddr, err)
 		}
+		adminAddr = aln.Addr().String()
 		admin = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -128,7 +130,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	s.log.Info("relcache listening",
 		zap.String("addr", ln.Addr().String()),
-		zap.String("admin_addr", s.cfg.AdminAddr),
+		zap.String("admin_addr", adminAddr),
 		zap.String("version", s.cfg.Version),
 		zap.Int("maxclients", s.cfg.MaxClients),
 		zap.Int64("maxmemory", s.store.MaxMemory()),

@@ -1,0 +1,178 @@
+// Package relcachetest starts the real relcache binary for integration
+// tests: built once per test process from this module's source, run on
+// random ports, stopped with SIGTERM when the test ends.
+package relcachetest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/relcache (once per test process) and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "relcache-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "relcache")
+		args := []string{"build", "-o", binPath}
+		if RaceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/relcache")...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/relcache: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Proc is a running relcache server.
+type Proc struct {
+	Addr      string // RESP address, host:port
+	AdminAddr string // admin HTTP address, or "-"
+	cmd       *exec.Cmd
+	logs      *syncBuffer
+	done      chan struct{}
+	exitErr   error
+}
+
+// Start runs `relcache serve` on random ports with args appended and waits
+// until it listens. The server is stopped when the test ends; a server that
+// exits non-zero on that stop fails the test.
+func Start(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	bin := Binary(t)
+	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--log-format", "json", "--dir", t.TempDir()}, args...)
+	p := &Proc{cmd: exec.Command(bin, full...), logs: &syncBuffer{}, done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start relcache: %v", err)
+	}
+	ready := make(chan struct{ addr, admin string }, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.logs.Write(append(line, '\n'))
+			if sent {
+				continue
+			}
+			var rec struct {
+				Msg   string `json:"msg"`
+				Addr  string `json:"addr"`
+				Admin string `json:"admin_addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "relcache listening" {
+				ready <- struct{ addr, admin string }{rec.Addr, rec.Admin}
+				sent = true
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() {
+		p.exitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case r := <-ready:
+		p.Addr, p.AdminAddr = r.addr, r.admin
+	case <-p.done:
+		t.Fatalf("relcache exited before listening: %v\n%s", p.exitErr, p.logs.String())
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("relcache did not start listening within 30s\n%s", p.logs.String())
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("relcache stop: %v\n%s", err, p.logs.String())
+		}
+	})
+	return p
+}
+
+// Stop sends SIGTERM and waits for the process; it returns an error if the
+// process does not exit cleanly (status 0) within 15 seconds. Stopping a
+// process that already exited reports how it exited.
+func (p *Proc) Stop() error {
+	select {
+	case <-p.done:
+		return p.exitErr
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.exitErr
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("relcache did not exit within 15s of SIGTERM")
+	}
+}
+
+// Wait waits for the process to exit on its own (after SHUTDOWN, say).
+func (p *Proc) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.exitErr
+	case <-time.After(timeout):
+		return fmt.Errorf("relcache still running after %v", timeout)
+	}
+}
+
+// Logs returns what the server logged so far.
+func (p *Proc) Logs() string { return p.logs.String() }
+
+// HasLog reports whether a log line contains s.
+func (p *Proc) HasLog(s string) bool { return strings.Contains(p.logs.String(), s) }
+
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
