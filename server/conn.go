@@ -138,7 +138,7 @@ func (c *client) readFailed(err error) {
 		c.srv.stats.protoErrors.Add(1)
 		c.srv.log.Debug("protocol error; closing client", zap.String("client", c.addr), zap.Error(err))
 		c.out = c.out[:0]
-		c.errReply("ERR Protocol error: " + err.Error())
+		c.errReply("ERR " + err.Error())
 		c.flush()
 	}
 }

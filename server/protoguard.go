@@ -51,11 +51,11 @@ const maxInline = 64 * 1024
 // maxHeaderDigits bounds a length header; 19 digits hold any int64.
 const maxHeaderDigits = 19
 
-// protoError is a protocol violation; its text is what the client is told
-// after "ERR Protocol error: ".
+// protoError is a protocol violation. Its text is what the client is told
+// after "ERR ", worded as redcon's own framing errors are.
 type protoError struct{ msg string }
 
-func (e *protoError) Error() string { return e.msg }
+func (e *protoError) Error() string { return "Protocol error: " + e.msg }
 
 var (
 	errInvalidMultibulk = &protoError{"invalid multibulk length"}
