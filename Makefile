@@ -1,0 +1,48 @@
+# relcache build, test and benchmark entry points. `make test` is what CI
+# runs (.ci/run) and what the README tells a new user to run.
+
+GO       ?= go
+BIN      := bin/relcache
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: build run test test-race unit bench lint fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/relcache
+
+# Serves on the defaults: RESP on 127.0.0.1:6380, admin HTTP on 127.0.0.1:9380.
+run: build
+	$(BIN) serve
+
+# Lint, every test under the race detector (integration tests then build the
+# server with -race too), and a short pass of every fuzz target.
+test: lint test-race fuzz
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+# The tests without the race detector: faster, for a quick check.
+unit:
+	$(GO) test -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Runs each fuzz target for FUZZTIME (make fuzz FUZZTIME=5m for a real hunt).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

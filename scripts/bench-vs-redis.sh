@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Side-by-side redis-benchmark of relcache and a stock redis-server, started
+# the same way on the same machine in the same run. Prints one CSV row per
+# (server, pipeline depth, test): rps and latency percentiles in ms.
+#
+#   scripts/bench-vs-redis.sh [requests] [clients]
+#
+# Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+C=${2:-50}
+make -s build
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" --loglevel warning &
+cport=$(free_port)
+bin/relcache serve --addr "127.0.0.1:$cport" --admin-addr - --log-level warn --dir "$tmp" &
+for p in "$rport" "$cport"; do
+  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+
+echo "server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms"
+for P in 1 16; do
+  for target in "redis:$rport" "relcache:$cport"; do
+    name=${target%%:*}; port=${target##*:}
+    redis-benchmark -p "$port" -t set,get -n "$N" -c "$C" -P "$P" -r 100000 --csv 2>/dev/null |
+      tail -n +2 | tr -d '"' | sed "s/^/$name,$P,/"
+  done
+done
