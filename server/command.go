@@ -1,7 +1,7 @@
 package server
 
 import (
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -142,16 +142,42 @@ func errInvalidExpire(cmd string) string {
 }
 
 // parseInt reads a decimal int64 the way Redis's string2ll does: no spaces,
-// no '+', no leading zeros.
+// no '+', no leading zeros, no overflow.
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 || (len(b) > 1 && b[0] == '0') || b[0] == '+' {
+	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
-	if len(b) > 1 && b[0] == '-' && b[1] == '0' {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if b[0] == '0' && len(b) > 1 || (neg && b[0] == '0') {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	return n, err == nil
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if u > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		u = u*10 + d
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
 }
 
 func eqFold(b []byte, s string) bool { return strings.EqualFold(string(b), s) }

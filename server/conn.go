@@ -26,13 +26,15 @@ type client struct {
 	srv     *Server
 	id      int64
 	conn    net.Conn
-	rd      *redcon.Reader
+	rd      *reader
 	addr    string
 	laddr   string
 	created time.Time
 
-	out   []byte // pending reply bytes, flushed after each pipeline
+	out   []byte // pending reply bytes, flushed before the next blocking read
 	proto int    // 2 or 3, set by HELLO
+	// writeErr is the error of the last failed flush; the client is done.
+	writeErr error
 	// authed is read by the protocol guard (same goroutine) and by
 	// dispatch; only this client's goroutine writes it.
 	authed bool
@@ -59,9 +61,27 @@ func (s *Server) newClient(nc net.Conn) *client {
 		authed:  s.password() == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
-	g := &protoGuard{r: countingReader{nc, &s.stats.netIn}, limits: c.limits}
-	c.rd = redcon.NewReader(g)
+	c.rd = newReader(countingReader{nc, &s.stats.netIn}, c.limits, c.beforeRead)
 	return c
+}
+
+// errShuttingDown ends a client's loop when the server is closing.
+var errShuttingDown = errors.New("server shutting down")
+
+// beforeRead runs whenever the next read may block: flush what is pending
+// (so a pipeline's replies leave in one write), stop if the server is
+// closing, and arm the idle timeout.
+func (c *client) beforeRead() error {
+	if !c.flush() {
+		return c.writeErr
+	}
+	if c.srv.closing.Load() {
+		return errShuttingDown
+	}
+	if t := c.srv.idleTimeout(); t > 0 {
+		c.conn.SetReadDeadline(time.Now().Add(t))
+	}
+	return nil
 }
 
 // limits are the protocol limits for the client's next command.
@@ -85,36 +105,23 @@ func (c *client) serve() {
 		}
 	}()
 	for {
-		if c.srv.closing.Load() {
-			return
-		}
-		if t := c.srv.idleTimeout(); t > 0 {
-			c.conn.SetReadDeadline(time.Now().Add(t))
-		}
-		cmds, err := c.rd.ReadCommands()
+		args, err := c.rd.next()
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		for _, cmd := range cmds {
-			c.srv.dispatch(c, cmd.Args)
-			if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim {
-				c.srv.log.Warn("client output buffer over limit; closing the client",
-					zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
-				c.srv.stats.outputLimitClosed.Add(1)
-				return
-			}
-			if c.closeAfterReply {
-				c.flush()
-				return
-			}
-			if len(c.out) >= flushAt {
-				if !c.flush() {
-					return
-				}
-			}
+		c.srv.dispatch(c, args)
+		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim {
+			c.srv.log.Warn("client output buffer over limit; closing the client",
+				zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
+			c.srv.stats.outputLimitClosed.Add(1)
+			return
 		}
-		if !c.flush() {
+		if c.closeAfterReply {
+			c.flush()
+			return
+		}
+		if len(c.out) >= flushAt && !c.flush() {
 			return
 		}
 	}
@@ -124,22 +131,21 @@ func (c *client) serve() {
 // then close) and stays quiet about ordinary disconnects and idle timeouts.
 func (c *client) readFailed(err error) {
 	var ne net.Error
+	var pe *protoError
 	switch {
+	case errors.Is(err, errShuttingDown), c.writeErr != nil:
+	case errors.As(err, &pe):
+		c.srv.stats.protoErrors.Add(1)
+		c.srv.log.Debug("protocol error; closing client", zap.String("client", c.addr), zap.Error(err))
+		c.errReply("ERR " + err.Error())
+		c.flush()
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
 		if !c.srv.closing.Load() {
 			c.srv.log.Debug("closing idle client", zap.String("client", c.addr))
 		}
-	case errors.As(err, &ne):
-		c.srv.log.Debug("client read failed", zap.String("client", c.addr), zap.Error(err))
 	default:
-		// Everything else the reader returns is a protocol violation, from
-		// the guard or from redcon's own framing checks.
-		c.srv.stats.protoErrors.Add(1)
-		c.srv.log.Debug("protocol error; closing client", zap.String("client", c.addr), zap.Error(err))
-		c.out = c.out[:0]
-		c.errReply("ERR " + err.Error())
-		c.flush()
+		c.srv.log.Debug("client read failed", zap.String("client", c.addr), zap.Error(err))
 	}
 }
 
@@ -147,6 +153,9 @@ func (c *client) readFailed(err error) {
 // usable. A write that cannot finish within the idle timeout (a client that
 // stopped reading) fails the client rather than holding its goroutine.
 func (c *client) flush() bool {
+	if c.writeErr != nil {
+		return false
+	}
 	if len(c.out) == 0 {
 		return true
 	}
@@ -161,6 +170,7 @@ func (c *client) flush() bool {
 		c.out = c.out[:0]
 	}
 	if err != nil {
+		c.writeErr = err
 		c.srv.log.Debug("client write failed", zap.String("client", c.addr), zap.Error(err))
 		return false
 	}

@@ -1,0 +1,353 @@
+package server
+
+import (
+	"bytes"
+	"io"
+)
+
+// reader frames commands out of a client's byte stream: RESP multibulk
+// ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") and inline ("GET k\r\n").
+//
+// It replaces redcon's Reader on the read side (replies are still written
+// with redcon's Append* encoders) for three reasons measured or found while
+// building the server: redcon buffers whatever bulk length a client
+// announces, so limits could not be enforced before the memory was spent;
+// it allocates a copy of every command and an argument slice per command; and
+// it re-scans a partial command from its start on every read. This reader
+// checks every length header against the limits as soon as it is read, hands
+// out arguments that point into its buffer (valid until the next call: a
+// handler copies what it keeps), and remembers how many bytes a partial
+// command still needs.
+//
+// Behaviour follows Redis's networking.c: "*0" and "*-1" are skipped, the two
+// bytes after a bulk payload are not checked, and the error texts are Redis's.
+type reader struct {
+	r      io.Reader
+	limits func() guardLimits
+	// beforeRead runs before every read from r, which may block: the
+	// connection flushes its pending replies there, so a client is never
+	// left waiting for answers to commands it already sent. An error from
+	// it is returned by next.
+	beforeRead func() error
+
+	buf        []byte // buf[start:end] is read but not yet consumed
+	start, end int
+	need       int // don't try to parse until end-start >= need
+
+	args   [][]byte // reused between commands
+	inline []byte   // unescaped inline arguments live here
+}
+
+type guardLimits struct {
+	maxBulk      int64
+	maxMultibulk int64
+	unauth       bool // the limits are the unauthenticated ones; changes the wording
+}
+
+// protoError is a protocol violation; Error is what the client is told after
+// "ERR ".
+type protoError struct{ msg string }
+
+func (e *protoError) Error() string { return "Protocol error: " + e.msg }
+
+var (
+	errInvalidMultibulk = &protoError{"invalid multibulk length"}
+	errInvalidBulk      = &protoError{"invalid bulk length"}
+	errBigInline        = &protoError{"too big inline request"}
+	errBigMbulkCount    = &protoError{"too big mbulk count string"}
+	errBigBulkCount     = &protoError{"too big bulk count string"}
+	errUnbalanced       = &protoError{"unbalanced quotes in request"}
+	errUnauthMultibulk  = &protoError{"unauthenticated multibulk length"}
+	errUnauthBulk       = &protoError{"unauthenticated bulk length"}
+)
+
+// Limits for a client that has not authenticated on a server with a
+// password, as Redis has them: a stranger may not make us buffer much.
+const (
+	unauthMaxMultibulk = 10
+	unauthMaxBulk      = 16384
+)
+
+// maxInline is Redis's PROTO_INLINE_MAX_SIZE: an inline command, or a length
+// header line, longer than this is refused.
+const maxInline = 64 * 1024
+
+const (
+	readChunk = 16 * 1024
+	// A buffer grown past this for one big command is dropped once empty,
+	// so a client that sent one 100 MB value does not keep 100 MB.
+	keepBuf = 1 << 20
+)
+
+func newReader(r io.Reader, limits func() guardLimits, beforeRead func() error) *reader {
+	return &reader{r: r, limits: limits, beforeRead: beforeRead, buf: make([]byte, readChunk)}
+}
+
+// next returns the next command's arguments. They alias the reader's buffer
+// and are valid until the next call.
+func (rd *reader) next() ([][]byte, error) {
+	for {
+		if rd.end-rd.start >= rd.need && rd.end > rd.start {
+			args, err := rd.parse()
+			if err != nil || args != nil {
+				return args, err
+			}
+			if rd.need == 0 {
+				continue // a skipped empty command: look again
+			}
+		}
+		if rd.beforeRead != nil {
+			if err := rd.beforeRead(); err != nil {
+				return nil, err
+			}
+		}
+		if err := rd.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fill reads more bytes, making room for at least rd.need unconsumed bytes.
+func (rd *reader) fill() error {
+	if rd.start == rd.end {
+		rd.start, rd.end = 0, 0
+		if cap(rd.buf) > keepBuf {
+			rd.buf = make([]byte, readChunk)
+		}
+	}
+	want := max(rd.need, rd.end-rd.start+1)
+	if rd.start+want > len(rd.buf) || rd.end == len(rd.buf) {
+		// Slide the unconsumed bytes to the front, and grow if that is not
+		// enough; the growth is bounded by the limits checked in parse.
+		n := copy(rd.buf, rd.buf[rd.start:rd.end])
+		rd.start, rd.end = 0, n
+		if want > len(rd.buf) || n == len(rd.buf) {
+			nb := make([]byte, max(want, 2*len(rd.buf)))
+			copy(nb, rd.buf[:n])
+			rd.buf = nb
+		}
+	}
+	n, err := rd.r.Read(rd.buf[rd.end:])
+	rd.end += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// parse tries to frame one command from the buffer. It returns nil args and
+// sets rd.need when more bytes are required (or when it skipped an empty
+// command, with need 0).
+func (rd *reader) parse() ([][]byte, error) {
+	b := rd.buf[rd.start:rd.end]
+	if b[0] != '*' {
+		return rd.parseInline(b)
+	}
+	lim := rd.limits()
+	count, pos, err := header(b, 1, errBigMbulkCount, errInvalidMultibulk)
+	if err != nil || pos < 0 {
+		return nil, rd.partial(err, len(b)+1)
+	}
+	if count <= 0 {
+		// Redis skips "*0" and "*-1" as empty commands.
+		rd.start += pos
+		rd.need = 0
+		return nil, nil
+	}
+	if count > lim.maxMultibulk {
+		if lim.unauth {
+			return nil, errUnauthMultibulk
+		}
+		return nil, errInvalidMultibulk
+	}
+	args := rd.args[:0]
+	for range count {
+		if pos >= len(b) {
+			return nil, rd.partial(nil, pos+1)
+		}
+		if b[pos] != '$' {
+			return nil, &protoError{"expected '$', got '" + string(b[pos:pos+1]) + "'"}
+		}
+		n, next, err := header(b, pos+1, errBigBulkCount, errInvalidBulk)
+		if err != nil || next < 0 {
+			return nil, rd.partial(err, len(b)+1)
+		}
+		if n < 0 || n > lim.maxBulk {
+			if lim.unauth && n >= 0 {
+				return nil, errUnauthBulk
+			}
+			return nil, errInvalidBulk
+		}
+		end := next + int(n)
+		if end+2 > len(b) {
+			// The rest of this command is at least this long; don't come
+			// back before it is here.
+			return nil, rd.partial(nil, end+2)
+		}
+		args = append(args, b[next:end:end])
+		pos = end + 2
+	}
+	rd.args = args
+	rd.start += pos
+	rd.need = 0
+	return args, nil
+}
+
+// partial records how many bytes the current command needs at least, or
+// passes an error through.
+func (rd *reader) partial(err error, need int) error {
+	if err == nil {
+		rd.need = need
+	}
+	return err
+}
+
+// header reads the decimal number after b[at-1] ('*' or '$') up to "\r\n" and
+// returns it with the index after the line, or next = -1 if the line is not
+// complete yet.
+func header(b []byte, at int, tooBig, invalid error) (n int64, next int, err error) {
+	i := bytes.IndexByte(b[at:], '\r')
+	if i < 0 || at+i+1 >= len(b) {
+		if len(b)-at > maxInline {
+			return 0, 0, tooBig
+		}
+		return 0, -1, nil
+	}
+	v, ok := parseInt(b[at : at+i])
+	if !ok {
+		return 0, 0, invalid
+	}
+	return v, at + i + 2, nil
+}
+
+// parseInline frames a telnet-style command: one line, arguments separated by
+// spaces, "double" and 'single' quotes as in redis-cli.
+func (rd *reader) parseInline(b []byte) ([][]byte, error) {
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		if len(b) > maxInline {
+			return nil, errBigInline
+		}
+		return nil, rd.partial(nil, len(b)+1)
+	}
+	line := b[:nl]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	rd.start += nl + 1
+	rd.need = 0
+	args, err := rd.splitInline(line)
+	if err != nil || len(args) == 0 {
+		return nil, err
+	}
+	return args, nil
+}
+
+// splitInline splits an inline line like Redis's sdssplitargs: unquoted words,
+// "double quoted" with \n \r \t \b \a \\ \" and \xHH escapes, 'single quoted'
+// with only \' escaped. A closing quote must be followed by a space or the end.
+func (rd *reader) splitInline(line []byte) ([][]byte, error) {
+	args := rd.args[:0]
+	out := rd.inline[:0]
+	type span struct{ from, to int }
+	var spans []span
+	i := 0
+	for {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		from := len(out)
+		switch q := line[i]; q {
+		case '"', '\'':
+			i++
+			closed := false
+			for i < len(line) {
+				c := line[i]
+				if c == q {
+					closed = true
+					i++
+					break
+				}
+				if c == '\\' && i+1 < len(line) {
+					if q == '\'' {
+						if line[i+1] == '\'' {
+							out = append(out, '\'')
+							i += 2
+							continue
+						}
+					} else if e, n := unescape(line[i+1:]); n > 0 {
+						out = append(out, e)
+						i += 1 + n
+						continue
+					}
+				}
+				out = append(out, c)
+				i++
+			}
+			if !closed || (i < len(line) && !isSpace(line[i])) {
+				return nil, errUnbalanced
+			}
+		default:
+			for i < len(line) && !isSpace(line[i]) {
+				out = append(out, line[i])
+				i++
+			}
+		}
+		spans = append(spans, span{from, len(out)})
+	}
+	// Slice after appending: out may have moved while growing.
+	for _, s := range spans {
+		args = append(args, out[s.from:s.to:s.to])
+	}
+	rd.inline, rd.args = out, args
+	return args, nil
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// unescape decodes the escape after a backslash in a double-quoted inline
+// argument and says how many bytes it used (0: not an escape, keep the
+// backslash).
+func unescape(b []byte) (byte, int) {
+	switch b[0] {
+	case 'n':
+		return '\n', 1
+	case 'r':
+		return '\r', 1
+	case 't':
+		return '\t', 1
+	case 'b':
+		return '\b', 1
+	case 'a':
+		return '\a', 1
+	case '\\', '"':
+		return b[0], 1
+	case 'x':
+		if len(b) >= 3 && isHex(b[1]) && isHex(b[2]) {
+			return hexVal(b[1])<<4 | hexVal(b[2]), 3
+		}
+	}
+	return 0, 0
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
