@@ -150,8 +150,9 @@ func (b *byteSize) Set(v string) error {
 func (b *byteSize) UnmarshalText(t []byte) error { return b.Set(string(t)) }
 
 // duration accepts Go durations ("5m", "250ms") and, as Redis users type
-// them, plain seconds ("300"). A struct so a bare TOML integer is refused
-// rather than read as nanoseconds.
+// them, plain seconds ("300", or a bare TOML integer: go-toml hands its text
+// to UnmarshalText). A struct, not a time.Duration, so that no decoder path
+// can read an integer as nanoseconds.
 type duration struct{ time.Duration }
 
 func (d *duration) String() string { return d.Duration.String() }
