@@ -143,13 +143,7 @@ func cmdConfig(c *client, args [][]byte) {
 		}
 		c.ok()
 	case "resetstat":
-		c.srv.store.ResetStats()
-		c.srv.stats.commands.Store(0)
-		c.srv.stats.errorReplies.Store(0)
-		c.srv.stats.rejected.Store(0)
-		c.srv.stats.conns.Store(0)
-		c.srv.stats.netIn.Store(0)
-		c.srv.stats.netOut.Store(0)
+		c.srv.resetStats()
 		c.ok()
 	case "help":
 		c.arrayOfBulk([]string{"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/relcache/relcache/store"
 )
 
@@ -44,43 +42,46 @@ type command struct {
 	group, summary          string // for COMMAND DOCS and docs/commands.md
 	fn                      func(c *client, args [][]byte)
 
-	hist prometheus.Observer // this command's latency histogram
+	stats cmdStats // calls and latency
 }
 
 // dispatch runs one command: lookup, arity, auth, memory, then the handler,
 // then accounting. Checks run in Redis's order so clients see the same
-// error Redis would give them.
-func (s *Server) dispatch(c *client, args [][]byte) {
+// error Redis would give them. start is when the command began (the caller
+// has it without another clock read); dispatch returns when it ended, which
+// the connection uses as the start of the next pipelined command.
+func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	if len(args) == 0 {
-		return
+		return start
 	}
+	s.store.Tick(start.UnixMilli())
 	cmd := s.lookup(c, args[0])
 	if cmd == nil {
 		c.err(unknownCommand(args))
-		return
+		return start
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
-		return
+		return start
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.err("NOAUTH Authentication required.")
-		return
+		return start
 	}
 	if cmd.flags&flagDenyOOM != 0 {
 		if err := s.store.EnsureMemory(); err != nil {
 			c.err("OOM command not allowed when used memory > 'maxmemory'.")
-			return
+			return start
 		}
 	}
 	c.lastCmd.Store(cmd)
-	start := time.Now()
 	cmd.fn(c, args)
-	d := time.Since(start)
-	s.stats.commands.Add(1)
-	cmd.hist.Observe(d.Seconds())
-	c.lastActive.Store(start.UnixNano())
+	end := time.Now()
+	d := end.Sub(start)
+	cmd.stats.observe(c.id, d)
+	c.lastActive.Store(end.UnixNano())
 	s.slowlog.maybeAdd(c, args, start, d)
+	return end
 }
 
 // lookup finds a command by name, case-insensitively, without allocating.

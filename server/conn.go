@@ -43,6 +43,8 @@ type client struct {
 	closeAfterReply bool
 	lowerBuf        [32]byte // scratch for case-folding command names
 
+	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
+
 	lastActive atomic.Int64            // Unix nanoseconds of the last command
 	lastCmd    atomic.Pointer[command] // for CLIENT LIST
 	mu         sync.Mutex              // guards name
@@ -61,7 +63,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 		authed:  s.password() == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
-	c.rd = newReader(countingReader{nc, &s.stats.netIn}, c.limits, c.beforeRead)
+	c.rd = newReader(countingReader{nc, &c.netIn}, c.limits, c.beforeRead)
 	return c
 }
 
@@ -104,13 +106,22 @@ func (c *client) serve() {
 				zap.Any("panic", r), zap.String("client", c.addr), zap.ByteString("stack", debug.Stack()))
 		}
 	}()
+	// mark is when the next command starts: after a read that waited, a
+	// fresh clock reading; within a pipeline, the end of the command before
+	// it. One clock read per command serves latency, SLOWLOG and the store's
+	// clock alike.
+	var mark time.Time
 	for {
 		args, err := c.rd.next()
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		c.srv.dispatch(c, args)
+		if c.rd.waited {
+			c.rd.waited = false
+			mark = time.Now()
+		}
+		mark = c.srv.dispatch(c, args, mark)
 		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim {
 			c.srv.log.Warn("client output buffer over limit; closing the client",
 				zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
@@ -163,7 +174,7 @@ func (c *client) flush() bool {
 		c.conn.SetWriteDeadline(time.Now().Add(t))
 	}
 	n, err := c.conn.Write(c.out)
-	c.srv.stats.netOut.Add(int64(n))
+	c.netOut.Add(int64(n))
 	if cap(c.out) > 4*flushAt {
 		c.out = nil // give a huge reply's buffer back
 	} else {

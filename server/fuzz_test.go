@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
@@ -19,7 +20,9 @@ import (
 // commands go straight through dispatch.
 func newTestServer(t testing.TB) *Server {
 	t.Helper()
-	s, err := New(Config{ProtoMaxBulkLen: 1 << 20, ClientOutputBufferLimit: 1 << 20}, zap.NewNop())
+	cfg := Defaults()
+	cfg.ProtoMaxBulkLen, cfg.ClientOutputBufferLimit = 1<<20, 1<<20
+	s, err := New(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +68,7 @@ func FuzzDispatch(f *testing.F) {
 		}
 		c := newTestClient(s)
 		defer c.conn.Close()
-		s.dispatch(c, parts)
+		s.dispatch(c, parts, time.Now())
 		name := strings.ToLower(string(parts[0]))
 		if len(c.out) == 0 && name != "shutdown" {
 			t.Fatalf("%q produced no reply", parts)

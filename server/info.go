@@ -15,14 +15,21 @@ import (
 // INFO [section ...], in Redis's "# Section" and "field:value\r\n" format so
 // redis_exporter, redis-cli --stat and dashboards built for Redis read it.
 
-var defaultSections = []string{"server", "clients", "memory", "stats", "keyspace"}
+var (
+	defaultSections = []string{"server", "clients", "memory", "stats", "keyspace"}
+	allSections     = []string{"server", "clients", "memory", "stats", "commandstats", "keyspace"}
+)
 
 func cmdInfo(c *client, args [][]byte) {
 	want := map[string]bool{}
 	for _, a := range args[1:] {
 		switch s := strings.ToLower(string(a)); s {
-		case "all", "everything", "default":
+		case "default":
 			for _, d := range defaultSections {
+				want[d] = true
+			}
+		case "all", "everything":
+			for _, d := range allSections {
 				want[d] = true
 			}
 		default:
@@ -35,7 +42,7 @@ func cmdInfo(c *client, args [][]byte) {
 		}
 	}
 	var b []byte
-	for _, sec := range defaultSections {
+	for _, sec := range allSections {
 		if want[sec] {
 			if len(b) > 0 {
 				b = append(b, "\r\n"...)
@@ -127,10 +134,11 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 	case "stats":
 		b = append(b, "# Stats\r\n"...)
 		b = field(b, "total_connections_received", s.stats.conns.Load())
-		b = field(b, "total_commands_processed", s.stats.commands.Load())
+		in, out := s.netTotals()
+		b = field(b, "total_commands_processed", s.totalCommands())
 		b = field(b, "instantaneous_ops_per_sec", s.stats.opsPerSec.Load())
-		b = field(b, "total_net_input_bytes", s.stats.netIn.Load())
-		b = field(b, "total_net_output_bytes", s.stats.netOut.Load())
+		b = field(b, "total_net_input_bytes", in)
+		b = field(b, "total_net_output_bytes", out)
 		b = field(b, "rejected_connections", s.stats.rejected.Load())
 		b = field(b, "expired_keys", st.Expired)
 		b = field(b, "evicted_keys", st.Evicted)
@@ -139,6 +147,23 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "total_error_replies", s.stats.errorReplies.Load())
 		b = field(b, "protocol_errors", s.stats.protoErrors.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
+	case "commandstats":
+		b = append(b, "# Commandstats\r\n"...)
+		for _, cmd := range s.sortedCommands() {
+			_, calls, sum := cmd.stats.snapshot()
+			if calls == 0 {
+				continue
+			}
+			b = append(b, "cmdstat_"...)
+			b = append(b, cmd.name...)
+			b = append(b, ":calls="...)
+			b = strconv.AppendUint(b, calls, 10)
+			b = append(b, ",usec="...)
+			b = strconv.AppendInt(b, sum.Microseconds(), 10)
+			b = append(b, ",usec_per_call="...)
+			b = strconv.AppendFloat(b, float64(sum.Nanoseconds())/1000/float64(calls), 'f', 2, 64)
+			b = append(b, "\r\n"...)
+		}
 	case "keyspace":
 		b = append(b, "# Keyspace\r\n"...)
 		if st.Keys > 0 {

@@ -445,6 +445,10 @@ func TestInfoSections(t *testing.T) {
 			t.Errorf("INFO lacks %q", want)
 		}
 	}
+	cs, _ := c.Info(ctx, "commandstats").Result()
+	if !strings.Contains(cs, "cmdstat_set:calls=1,usec=") || strings.Contains(cs, "# Server") {
+		t.Fatalf("INFO commandstats:\n%s", cs)
+	}
 	only, _ := c.Info(ctx, "clients").Result()
 	if strings.Contains(only, "# Server") || !strings.Contains(only, "# Clients") {
 		t.Fatalf("INFO clients returned other sections:\n%s", only)

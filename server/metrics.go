@@ -15,26 +15,16 @@ import (
 // metrics holds the server's Prometheus collectors, on a registry of its own
 // so two servers in one process (tests) never collide.
 type metrics struct {
-	reg      *prometheus.Registry
-	commands *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
+	reg    *prometheus.Registry
+	errors *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.commands = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "relcache_command_duration_seconds",
-		Help: "Time to execute a command, excluding network and queueing, by command.",
-		// 1µs to ~1s: relation probes live at the low end, KEYS at the top.
-		Buckets: prometheus.ExponentialBuckets(1e-6, 4, 11),
-	}, []string{"cmd"})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "relcache_error_replies_total",
 		Help: "Error replies sent, by error prefix (ERR, WRONGTYPE, NOAUTH, OOM, ...).",
 	}, []string{"kind"})
-	for _, c := range s.cmds {
-		c.hist = m.commands.WithLabelValues(c.name)
-	}
 	stat := func(f func(*store.Stats) int64) func() float64 {
 		return func() float64 {
 			var st store.Stats
@@ -49,7 +39,7 @@ func newMetrics(s *Server) *metrics {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	m.reg.MustRegister(
-		m.commands, m.errors,
+		newLatencyCollector(s), m.errors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("relcache_connected_clients", "Clients connected now.", func() float64 {
@@ -76,9 +66,9 @@ func newMetrics(s *Server) *metrics {
 		counter("relcache_keyspace_misses_total", "Key lookups that did not.",
 			stat(func(st *store.Stats) int64 { return st.Misses })),
 		counter("relcache_net_input_bytes_total", "Bytes read from clients.",
-			func() float64 { return float64(s.stats.netIn.Load()) }),
+			func() float64 { in, _ := s.netTotals(); return float64(in) }),
 		counter("relcache_net_output_bytes_total", "Bytes written to clients.",
-			func() float64 { return float64(s.stats.netOut.Load()) }),
+			func() float64 { _, out := s.netTotals(); return float64(out) }),
 		counter("relcache_protocol_errors_total", "Clients closed for a protocol error.",
 			func() float64 { return float64(s.stats.protoErrors.Load()) }),
 	)

@@ -36,6 +36,10 @@ type reader struct {
 
 	args   [][]byte // reused between commands
 	inline []byte   // unescaped inline arguments live here
+
+	// waited is set when next had to read from r; the connection clears it.
+	// It tells the connection that time passed since the last command.
+	waited bool
 }
 
 type guardLimits struct {
@@ -129,6 +133,7 @@ func (rd *reader) fill() error {
 	}
 	n, err := rd.r.Read(rd.buf[rd.end:])
 	rd.end += n
+	rd.waited = true
 	if n > 0 {
 		return nil
 	}

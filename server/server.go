@@ -53,11 +53,12 @@ type Server struct {
 // serverStats are the counters INFO stats reports; each is an atomic
 // bumped on the connection goroutines.
 type serverStats struct {
-	conns             atomic.Int64
-	rejected          atomic.Int64
-	commands          atomic.Int64
-	netIn             atomic.Int64
-	netOut            atomic.Int64
+	conns    atomic.Int64
+	rejected atomic.Int64
+	// Bytes of clients that have left; live clients count their own, so
+	// reads and writes never share a counter across cores.
+	retiredIn         atomic.Int64
+	retiredOut        atomic.Int64
 	errorReplies      atomic.Int64
 	protoErrors       atomic.Int64
 	outputLimitClosed atomic.Int64
@@ -223,8 +224,22 @@ func (s *Server) removeClient(c *client) {
 	c.conn.Close()
 	s.mu.Lock()
 	delete(s.clients, c.id)
+	s.stats.retiredIn.Add(c.netIn.Load())
+	s.stats.retiredOut.Add(c.netOut.Load())
 	s.mu.Unlock()
 	s.wg.Done()
+}
+
+// netTotals is the bytes read from and written to clients since start.
+func (s *Server) netTotals() (in, out int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, out = s.stats.retiredIn.Load(), s.stats.retiredOut.Load()
+	for _, c := range s.clients {
+		in += c.netIn.Load()
+		out += c.netOut.Load()
+	}
+	return in, out
 }
 
 // shutdown stops accepting, lets each client finish the pipeline it is
@@ -278,7 +293,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 	const samples = 16
 	var ring [samples]int64
 	var i int
-	last := s.stats.commands.Load()
+	last := s.totalCommands()
 	lastT := time.Now()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -287,7 +302,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			cur := s.stats.commands.Load()
+			cur := s.totalCommands()
 			dt := now.Sub(lastT).Seconds()
 			if dt > 0 {
 				ring[i%samples] = int64(float64(cur-last) / dt)
@@ -304,4 +319,26 @@ func (s *Server) housekeeping(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// resetStats is CONFIG RESETSTAT: counters back to zero, state (keys,
+// memory, clients) untouched.
+func (s *Server) resetStats() {
+	s.store.ResetStats()
+	for _, c := range s.cmds {
+		c.stats.reset()
+	}
+	s.stats.errorReplies.Store(0)
+	s.stats.rejected.Store(0)
+	s.stats.conns.Store(0)
+	s.stats.protoErrors.Store(0)
+	s.stats.outputLimitClosed.Store(0)
+	s.mu.Lock()
+	s.stats.retiredIn.Store(0)
+	s.stats.retiredOut.Store(0)
+	for _, c := range s.clients {
+		c.netIn.Store(0)
+		c.netOut.Store(0)
+	}
+	s.mu.Unlock()
 }

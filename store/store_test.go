@@ -396,3 +396,23 @@ func TestEntryOverheadEstimate(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+func TestTickDrivesTheClock(t *testing.T) {
+	s, clk := newTestStore(t, Config{})
+	now := s.Now()
+	s.Set([]byte("k"), Entry{Kind: KindString, Value: []byte("v"), ExpireAt: now + 1000})
+	s.Tick(now + 500)
+	s.Tick(now + 100) // an older reading from another goroutine: ignored
+	if got := s.Now(); got != now+500 {
+		t.Fatalf("Now = %d after Tick(+500), Tick(+100); want %d", got, now+500)
+	}
+	// Once ticked, the store reads the ticked time, not the system clock.
+	clk.add(time.Hour)
+	if _, ok := s.Get([]byte("k")); !ok {
+		t.Fatal("key expired by the system clock although the ticked clock says it lives")
+	}
+	s.Tick(now + 1000)
+	if _, ok := s.Get([]byte("k")); ok {
+		t.Fatal("key alive at its expiry time")
+	}
+}
