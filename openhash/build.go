@@ -1,0 +1,354 @@
+package openhash
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"unsafe"
+)
+
+// Options tunes Build. The zero value builds a set with seed 0, no extra
+// room and slots as narrow as the uids allow.
+type Options struct {
+	// Seed is the hash seed recorded in the header. Any value works; a
+	// per-key or random seed keeps someone who knows it from choosing
+	// uids that all land in the same two groups.
+	Seed uint64
+	// Truncated marks a list cut at load time (e.g. the latest 5000 fans),
+	// so readers know a miss is not proof of absence.
+	Truncated bool
+	// Extra is room, in members, for in-place Inserts beyond the input:
+	// the table is sized for len(uids)+Extra at the build load factor.
+	Extra int
+	// MaxUID widens slots so that uids up to MaxUID can be inserted in
+	// place later. Slots are always wide enough for the input.
+	MaxUID uint64
+}
+
+// The table is sized so Build fills at most loadNum/loadDen of the slots.
+// 15/16 is what keeps 3000 five-byte uids with times under 11 bytes each,
+// and two-choice cuckoo hashing with 8-slot groups handles it easily:
+// building sets of 3000 and 10^6 random uids took 0.045 displacements per
+// insert, and no walk longer than 31.
+const (
+	loadNum = 15
+	loadDen = 16
+)
+
+// maxKicks bounds the cuckoo walk of one insert: far above what the build
+// load needs, so a failure means the table is really near full (about 99%
+// for large sets), and small enough to bound the cost of a failing Insert.
+const maxKicks = 500
+
+// maxAttempts bounds how often Build enlarges the table after a failed
+// walk; each attempt adds an eighth, so this is never reached by chance.
+const maxAttempts = 40
+
+// groupsFor is the group count Build uses for n members.
+func groupsFor(n uint64) uint64 {
+	return max(1, (n*loadDen+groupSlots*loadNum-1)/(groupSlots*loadNum))
+}
+
+// Build appends to dst a set holding uids, with times[i] as the follow time
+// of uids[i] when times is non-nil, and returns the extended slice. A nil
+// times builds a set without times. When a uid repeats, the set holds it
+// once with its last time. Every uid, including 0, is a valid member.
+//
+// The output depends only on the arguments, so equal inputs give equal
+// bytes.
+func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, error) {
+	if times != nil && len(times) != len(uids) {
+		return dst, fmt.Errorf("openhash: build: %d times for %d uids", len(times), len(uids))
+	}
+	maxUID := opt.MaxUID
+	for _, u := range uids {
+		maxUID |= u // same bit length as the maximum, without a compare
+	}
+	n, err := planned(len(uids), opt.Extra)
+	if err != nil {
+		return dst, err
+	}
+	var flags uint8
+	if times != nil {
+		flags |= flagTimes
+	}
+	if opt.Truncated {
+		flags |= flagTruncated
+	}
+	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: flags, seed: opt.Seed}
+	for {
+		out, s, err := l.next(dst)
+		if err != nil {
+			return dst, err
+		}
+		if _, err = s.fill(uids, times); err == nil {
+			return out, nil
+		}
+		l.failed = err
+	}
+}
+
+// planned is the member count a table is sized for.
+func planned(n, extra int) (uint64, error) {
+	if extra < 0 {
+		return 0, fmt.Errorf("openhash: negative extra room %d", extra)
+	}
+	total := uint64(n) + uint64(extra)
+	if total > math.MaxUint32 {
+		return 0, fmt.Errorf("openhash: %d members exceed the format's limit of %d", total, uint64(math.MaxUint32))
+	}
+	return total, nil
+}
+
+// layout plans the tables Build and Grow try: the first sized by
+// groupsFor, and, in the unlikely event a cuckoo walk fails, larger ones.
+type layout struct {
+	ng       uint64
+	width    int
+	flags    uint8
+	seed     uint64
+	attempts int
+	failed   error // why the last attempt failed
+}
+
+// next appends an empty table to dst and returns the extended slice and a
+// view of the new table.
+func (l *layout) next(dst []byte) ([]byte, Set, error) {
+	if l.failed != nil {
+		if l.attempts == maxAttempts {
+			return dst, Set{}, fmt.Errorf("openhash: build: no placement after %d enlargements: %w", l.attempts, l.failed)
+		}
+		l.ng += l.ng/8 + 1
+		l.failed = nil
+	}
+	l.attempts++
+	if l.ng > maxGroups {
+		return dst, Set{}, fmt.Errorf("openhash: %d groups exceed the format's limit: %w", l.ng, ErrFull)
+	}
+	size := sizeFor(l.ng, l.width, l.flags&flagTimes != 0)
+	if size > math.MaxInt-uint64(len(dst)) {
+		return dst, Set{}, fmt.Errorf("openhash: a %d-byte set does not fit in memory: %w", size, ErrFull)
+	}
+	start := len(dst)
+	out := slices.Grow(dst, int(size))[:start+int(size)]
+	v := out[start:]
+	clear(v)
+	copy(v, magic[:])
+	v[offVersion] = version
+	v[offFlags] = l.flags
+	v[offWidth] = uint8(l.width)
+	v[offSlots] = groupSlots
+	binary.LittleEndian.PutUint32(v[offGroups:], uint32(l.ng))
+	binary.LittleEndian.PutUint64(v[offSeed:], l.seed)
+	s, err := Open(v)
+	if err != nil {
+		return dst, Set{}, fmt.Errorf("openhash: build: own header rejected (a bug): %w", err)
+	}
+	return out, s, nil
+}
+
+// Grow appends to dst a copy of the set in buf rebuilt for at least extra
+// more members (at the build load factor) and returns the extended slice.
+// Slots are made wide enough for maxUID (pass the uid an Insert refused, or
+// 0) and never narrower than in buf. The copy keeps the seed, the flags and
+// every member; from a corrupt buf it keeps one copy of each uid Range
+// yields, so its output always passes Check. dst must not overlap buf.
+func Grow(dst, buf []byte, extra int, maxUID uint64) ([]byte, error) {
+	src, err := Open(buf)
+	if err != nil {
+		return dst, fmt.Errorf("openhash: grow: %w", err)
+	}
+	if overlaps(dst, buf) {
+		return dst, errors.New("openhash: grow: dst overlaps buf")
+	}
+	maxUID |= src.mask
+	members := 0
+	src.Range(func(uid uint64, _ uint32) bool {
+		maxUID |= uid
+		members++
+		return true
+	})
+	n, err := planned(members, extra)
+	if err != nil {
+		return dst, fmt.Errorf("openhash: grow: %w", err)
+	}
+	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: src.flags, seed: src.seed}
+	for {
+		out, s, err := l.next(dst)
+		if err != nil {
+			return dst, fmt.Errorf("openhash: grow: %w", err)
+		}
+		src.Range(func(uid uint64, t uint32) bool {
+			_, err = s.insert(uid, t)
+			return err == nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		l.failed = err
+	}
+}
+
+// Insert adds uid with follow time t to the set in buf, in place, or updates
+// the time of an existing member; t is ignored in a set without times. It
+// reports whether uid was added. It returns an error wrapping ErrFull when
+// the set must Grow first, and one wrapping ErrInvalid when buf fails
+// Validate.
+func Insert(buf []byte, uid uint64, t uint32) (added bool, err error) {
+	s, err := Open(buf)
+	if err != nil {
+		return false, fmt.Errorf("openhash: insert %d: %w", uid, err)
+	}
+	return s.insert(uid, t)
+}
+
+// Delete removes uid from the set in buf, in place, and reports whether it
+// was a member. The slot becomes empty; no tombstone is needed because
+// lookups never probe past a uid's two groups.
+func Delete(buf []byte, uid uint64) (deleted bool, err error) {
+	s, err := Open(buf)
+	if err != nil {
+		return false, fmt.Errorf("openhash: delete %d: %w", uid, err)
+	}
+	g, i, ok := s.find(uid)
+	if !ok {
+		return false, nil
+	}
+	n := s.Count()
+	if n == 0 {
+		return false, fmt.Errorf("openhash: delete %d: member found but count is 0: %w", uid, ErrInvalid)
+	}
+	s.put(g, i, 0, 0, ctrlEmpty)
+	s.setCount(n - 1)
+	return true, nil
+}
+
+func (s *Set) insert(uid uint64, t uint32) (added bool, err error) {
+	n := s.Count()
+	before := n
+	r := s.insertFast(uid, t, n < s.Capacity() && n < math.MaxUint32)
+	if ok, err := s.insertCounted(r, uid, t, &n); !ok {
+		return false, err
+	}
+	s.setCount(n)
+	return n > before, nil
+}
+
+// insertCounted finishes an insert after the fast path: it runs the cuckoo
+// walk when both groups are full, and counts a new member in *n. It reports
+// whether uid is now stored.
+func (s *Set) insertCounted(r insertResult, uid uint64, t uint32, n *int) (bool, error) {
+	switch r {
+	case updated:
+		return true, nil
+	case placed:
+		*n++
+		return true, nil
+	case bothFull:
+		if s.kick(uid, t) {
+			*n++
+			return true, nil
+		}
+		return false, fmt.Errorf("openhash: insert %d: no free slot within %d displacements: %w", uid, maxKicks, ErrFull)
+	case noRoom:
+		return false, fmt.Errorf("openhash: insert %d: %d members fill the set: %w", uid, *n, ErrFull)
+	default: // tooWide
+		return false, fmt.Errorf("openhash: insert %d: needs %d-byte slots, set has %d: %w", uid, widthFor(uid), s.width, ErrFull)
+	}
+}
+
+// kick places a uid whose two groups are both full by displacing members to
+// their other group, as cuckoo hashing does, for at most maxKicks steps. A
+// failed walk is undone, leaving the table as it was.
+//
+// The undo needs no log. Step k writes the carried member into slot i_k of
+// group g_k and carries off the member that was there; i_k comes from a
+// counter-based generator, so it can be recomputed for any k, and g_k is
+// the other candidate group of the member carried off at step k (in a
+// consistent table every member sits in one of its two groups). Walking k
+// back down with the same swaps restores every slot.
+func (s *Set) kick(uid uint64, t uint32) bool {
+	h := hash(uid, s.seed)
+	g1, g2 := groupsOf(h, s.ng)
+	// Seeded by the uid and the table seed, so equal inputs give equal
+	// bytes.
+	rng := uid ^ s.seed
+	slotAt := func(k int) int { return int(hash(rng+uint64(k+1)*0x9e3779b97f4a7c15, 0) & (groupSlots - 1)) }
+	g := g1
+	if hash(rng, 0)&1 != 0 {
+		g = g2
+	}
+	tag := tagOf(h)
+	for k := range maxKicks {
+		uid, t, tag = s.swap(g, slotAt(k), uid, t, tag)
+		// uid is now the displaced member; send it to its other group.
+		a, b := groupsOf(hash(uid, s.seed), s.ng)
+		if a == g {
+			a = b
+		}
+		if s.putFree(a, uid, t, tag) {
+			return true
+		}
+		g = a
+	}
+	for k := maxKicks - 1; k >= 0; k-- {
+		// g is where the carried member was headed; it came from its
+		// other group.
+		a, b := groupsOf(hash(uid, s.seed), s.ng)
+		if a == g {
+			a = b
+		}
+		g = a
+		uid, t, tag = s.swap(g, slotAt(k), uid, t, tag)
+	}
+	return false
+}
+
+// putFree stores a member in the first free slot of group g, if any.
+func (s *Set) putFree(g, uid uint64, t uint32, tag uint8) bool {
+	m := matchFree(s.ctrlOf(s.group(g)))
+	if m == 0 {
+		return false
+	}
+	s.put(g, bits.TrailingZeros64(m)>>3, uid, t, tag)
+	return true
+}
+
+// swap stores a member in slot i of group g and returns the member that
+// was there, with its control byte. The slot must be full.
+func (s *Set) swap(g uint64, i int, uid uint64, t uint32, tag uint8) (uint64, uint32, uint8) {
+	grp := s.group(g)
+	old, oldT, oldTag := s.uidAt(grp, i), s.timeAt(g, i), grp[groupSlots*s.width+i]
+	s.put(g, i, uid, t, tag)
+	return old, oldT, oldTag
+}
+
+// put writes slot i of group g. The uid goes in with a read-modify-write
+// of the same eight bytes uidAt reads, which leaves the neighbouring slots'
+// bytes as they were.
+func (s *Set) put(g uint64, i int, uid uint64, t uint32, ctrl uint8) {
+	grp := s.group(g)
+	p := grp[i*s.width:]
+	binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)&^s.mask|uid)
+	grp[groupSlots*s.width+i] = ctrl
+	s.putTime(g, i, t)
+}
+
+func (s *Set) putTime(g uint64, i int, t uint32) {
+	if s.times != nil {
+		binary.LittleEndian.PutUint32(s.times[(int(g)*groupSlots+i)*timeSize:], t)
+	}
+}
+
+// overlaps reports whether appending to dst could write over buf.
+func overlaps(dst, buf []byte) bool {
+	if cap(dst) == len(dst) || len(buf) == 0 {
+		return false
+	}
+	d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	return d+uintptr(len(dst)) < b+uintptr(len(buf)) && b < d+uintptr(cap(dst))
+}

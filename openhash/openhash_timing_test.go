@@ -1,0 +1,264 @@
+package openhash
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// The sizes the targets are stated for (3000) and around them, plus a
+// million to show the out-of-cache behaviour.
+var benchSizes = []int{100, 3000, 5000, 1_000_000}
+
+// batchSize is a RELMULTI's worth of uids.
+const batchSize = 500
+
+type benchData struct {
+	uids   []uint64 // distinct 10-digit uids, in [1e9, 1e10)
+	times  []uint32
+	hits   []uint64 // members in random order, for single probes
+	misses []uint64 // non-members from the same range
+	// queries are batches of batchSize uids, half members, shuffled. A
+	// benchmark cycles through them so that on the large sets the groups
+	// a batch touches are not all still cached from the previous round,
+	// as they would be if one batch were repeated.
+	queries [][]uint64
+}
+
+var benchCache = map[int]*benchData{}
+
+func benchInput(n int) *benchData {
+	if d, ok := benchCache[n]; ok {
+		return d
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	seen := make(map[uint64]struct{}, 2*n)
+	draw := func() uint64 {
+		for {
+			u := 1_000_000_000 + rng.Uint64N(9_000_000_000)
+			if _, ok := seen[u]; !ok {
+				seen[u] = struct{}{}
+				return u
+			}
+		}
+	}
+	d := &benchData{}
+	for range n {
+		d.uids = append(d.uids, draw())
+		d.times = append(d.times, 1_300_000_000+rng.Uint32N(500_000_000))
+	}
+	probes := min(n, 1<<16)
+	d.hits = make([]uint64, probes)
+	for i := range d.hits {
+		d.hits[i] = d.uids[rng.IntN(n)]
+	}
+	for range probes {
+		d.misses = append(d.misses, draw())
+	}
+	for range max(1, 2*n/batchSize) {
+		q := make([]uint64, batchSize)
+		for i := range q {
+			if i%2 == 0 {
+				q[i] = d.uids[rng.IntN(n)]
+			} else {
+				q[i] = draw()
+			}
+		}
+		rng.Shuffle(len(q), func(i, j int) { q[i], q[j] = q[j], q[i] })
+		d.queries = append(d.queries, q)
+	}
+	benchCache[n] = d
+	return d
+}
+
+// heapBytes measures what build leaves allocated, for the B/member of the
+// Go containers compared against.
+func heapBytes(build func() any) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	keep := build()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	return float64(after.HeapAlloc) - float64(before.HeapAlloc)
+}
+
+type competitor struct {
+	name     string
+	contains func(uint64) bool
+}
+
+func competitors(b *testing.B, d *benchData) []competitor {
+	s := mustOpen(b, mustBuild(b, d.uids, nil))
+	st := mustOpen(b, mustBuild(b, d.uids, d.times))
+	m := make(map[uint64]struct{}, len(d.uids))
+	mt := make(map[uint64]uint32, len(d.uids))
+	for i, u := range d.uids {
+		m[u] = struct{}{}
+		mt[u] = d.times[i]
+	}
+	sorted := slices.Sorted(slices.Values(d.uids))
+	return []competitor{
+		{"openhash", s.Contains},
+		{"openhash-times", st.Contains},
+		{"map-struct", func(u uint64) bool { _, ok := m[u]; return ok }},
+		{"map-uint32", func(u uint64) bool { _, ok := mt[u]; return ok }},
+		{"sorted", func(u uint64) bool { _, ok := slices.BinarySearch(sorted, u); return ok }},
+	}
+}
+
+func mustBuild(tb testing.TB, uids []uint64, times []uint32) []byte {
+	buf, err := Build(nil, uids, times, Options{Seed: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return buf
+}
+
+func mustOpen(tb testing.TB, buf []byte) *Set {
+	s, err := Open(buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &s
+}
+
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range benchSizes {
+		d := benchInput(n)
+		for _, withTimes := range []bool{false, true} {
+			name := "openhash"
+			var times []uint32
+			if withTimes {
+				name, times = "openhash-times", d.times
+			}
+			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
+				buf := mustBuild(b, d.uids, times)
+				b.ReportAllocs()
+				for b.Loop() {
+					buf, _ = Build(buf[:0], d.uids, times, Options{Seed: 1})
+				}
+				b.ReportMetric(float64(len(buf))/float64(n), "B/member")
+			})
+		}
+		b.Run(fmt.Sprintf("n=%d/map-struct", n), func(b *testing.B) {
+			size := heapBytes(func() any {
+				m := make(map[uint64]struct{}, n)
+				for _, u := range d.uids {
+					m[u] = struct{}{}
+				}
+				return m
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				m := make(map[uint64]struct{}, n)
+				for _, u := range d.uids {
+					m[u] = struct{}{}
+				}
+			}
+			b.ReportMetric(size/float64(n), "B/member")
+		})
+		b.Run(fmt.Sprintf("n=%d/map-uint32", n), func(b *testing.B) {
+			size := heapBytes(func() any {
+				m := make(map[uint64]uint32, n)
+				for i, u := range d.uids {
+					m[u] = d.times[i]
+				}
+				return m
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				m := make(map[uint64]uint32, n)
+				for i, u := range d.uids {
+					m[u] = d.times[i]
+				}
+			}
+			b.ReportMetric(size/float64(n), "B/member")
+		})
+		b.Run(fmt.Sprintf("n=%d/sorted", n), func(b *testing.B) {
+			s := make([]uint64, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(s, d.uids)
+				slices.Sort(s)
+			}
+			b.ReportMetric(8, "B/member")
+		})
+	}
+}
+
+func benchProbe(b *testing.B, probes func(*benchData) []uint64) {
+	for _, n := range benchSizes {
+		d := benchInput(n)
+		for _, c := range competitors(b, d) {
+			b.Run(fmt.Sprintf("n=%d/%s", n, c.name), func(b *testing.B) {
+				p := probes(d)
+				b.ReportAllocs()
+				i, hits := 0, 0
+				for b.Loop() {
+					if c.contains(p[i]) {
+						hits++
+					}
+					if i++; i == len(p) {
+						i = 0
+					}
+				}
+				sink = hits
+			})
+		}
+	}
+}
+
+var sink int
+
+func BenchmarkContainsHit(b *testing.B) {
+	benchProbe(b, func(d *benchData) []uint64 { return d.hits })
+}
+
+func BenchmarkContainsMiss(b *testing.B) {
+	benchProbe(b, func(d *benchData) []uint64 { return d.misses })
+}
+
+// BenchmarkBatch500 is a RELMULTI: 500 uids, half of them members.
+func BenchmarkBatch500(b *testing.B) {
+	for _, n := range benchSizes {
+		d := benchInput(n)
+		for _, withTimes := range []bool{false, true} {
+			name := "openhash-batch"
+			var times []uint32
+			if withTimes {
+				name, times = "openhash-times-batch", d.times
+			}
+			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
+				s := mustOpen(b, mustBuild(b, d.uids, times))
+				out := make([]bool, 0, batchSize)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					out = s.ContainsBatch(out[:0], d.queries[i])
+					if i++; i == len(d.queries) {
+						i = 0
+					}
+				}
+			})
+		}
+		for _, c := range competitors(b, d) {
+			b.Run(fmt.Sprintf("n=%d/%s-loop", n, c.name), func(b *testing.B) {
+				out := make([]bool, batchSize)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					for j, u := range d.queries[i] {
+						out[j] = c.contains(u)
+					}
+					if i++; i == len(d.queries) {
+						i = 0
+					}
+				}
+			})
+		}
+	}
+}
