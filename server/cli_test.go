@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,39 @@ func TestRedisBenchmark(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(s), "error") || strings.Contains(s, "WARNING") {
 		t.Fatalf("redis-benchmark saw errors or warnings:\n%s", s)
+	}
+}
+
+// TestRedisCLITranscripts runs the scripts marked "!redis-cli" through the
+// real redis-cli, one process per command with the arguments as argv, and
+// compares its output (--no-raw, as on a terminal) with the transcript.
+// Commands marked ">>" (unordered replies) are run but not compared.
+func TestRedisCLITranscripts(t *testing.T) {
+	lookTools(t, "redis-cli")
+	for _, f := range scripts(t) {
+		sc := parseScript(t, f)
+		if !sc.redisCLI {
+			continue
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			p := relcachetest.Start(t, sc.flags...)
+			h, port := hostPort(t, p.Addr)
+			for _, b := range sc.blocks {
+				if b.args == nil {
+					continue
+				}
+				out, err := exec.Command("redis-cli", append([]string{"-h", h, "-p", port, "--no-raw"}, b.args...)...).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s: redis-cli: %v\n%s", b.cmd, err, out)
+				}
+				if strings.HasPrefix(b.cmd, ">> ") {
+					continue
+				}
+				got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+				if !matchLines(b.want, got) {
+					t.Errorf("%s\n got: %s\nwant: %s", b.cmd, strings.Join(got, "\n      "), strings.Join(b.want, "\n      "))
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"math"
 
+	"github.com/relcache/relcache/openhash"
+
 	"github.com/relcache/relcache/store"
 )
 
@@ -14,11 +16,30 @@ func strEntry(v []byte, expireAt int64) store.Entry {
 	return store.Entry{Kind: store.KindString, Value: append([]byte(nil), v...), ExpireAt: expireAt}
 }
 
-// getString reads key as a string; on a wrong kind it replies WRONGTYPE and
-// reports ok=false.
+// valueEntry is what a whole-value write (SET, SETEX, GETSET, MSET, ...)
+// stores: a payload that starts with the openhash magic is a relation set,
+// validated before anything is stored; anything else is a string. This is how
+// a client loads a follow list it built itself with one SET.
+func (s *Server) valueEntry(v []byte, expireAt int64) (store.Entry, error) {
+	if !openhash.IsSet(v) {
+		return strEntry(v, expireAt), nil
+	}
+	if err := s.verifyRelSet(v); err != nil {
+		return store.Entry{}, err
+	}
+	return store.Entry{Kind: store.KindRelSet, Value: append([]byte(nil), v...), ExpireAt: expireAt}, nil
+}
+
+// byteView reports whether GET and the other whole-value reads may return a
+// kind's bytes as they are: strings, and relation sets (so arrays can be
+// copied between servers with GET and SET).
+func byteView(k store.Kind) bool { return k == store.KindString || k == store.KindRelSet }
+
+// getString reads key's bytes for GET, STRLEN and GETRANGE; on a kind
+// without a byte view it replies WRONGTYPE and reports ok=false.
 func (c *client) getString(key []byte) (v []byte, found, ok bool) {
 	e, found := c.srv.store.Get(key)
-	if found && e.Kind != store.KindString {
+	if found && !byteView(e.Kind) {
 		c.err(errWrongType)
 		return nil, true, false
 	}
@@ -112,11 +133,16 @@ func cmdSet(c *client, args [][]byte) {
 		}
 		i++
 	}
+	next, err := c.srv.valueEntry(args[2], exp.at)
+	if err != nil {
+		c.err("ERR " + err.Error())
+		return
+	}
 	var old []byte
 	var existed, wrongType, done bool
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		existed = ok
-		if ok && get && cur.Kind != store.KindString {
+		if ok && get && !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
 		}
@@ -125,11 +151,10 @@ func cmdSet(c *client, args [][]byte) {
 			return cur, store.Keep
 		}
 		done = true
-		at := exp.at
 		if exp.keepTTL && ok {
-			at = cur.ExpireAt
+			next.ExpireAt = cur.ExpireAt
 		}
-		return strEntry(args[2], at), store.Put
+		return next, store.Put
 	})
 	switch {
 	case wrongType:
@@ -146,13 +171,18 @@ func cmdSet(c *client, args [][]byte) {
 }
 
 func cmdSetNX(c *client, args [][]byte) {
+	next, err := c.srv.valueEntry(args[2], 0)
+	if err != nil {
+		c.err("ERR " + err.Error())
+		return
+	}
 	var done bool
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok {
 			return cur, store.Keep
 		}
 		done = true
-		return strEntry(args[2], 0), store.Put
+		return next, store.Put
 	})
 	c.boolean(done)
 }
@@ -170,21 +200,31 @@ func setWithTTL(name string, unitMs int64) func(c *client, args [][]byte) {
 			c.err(errInvalidExpire(name))
 			return
 		}
-		c.srv.store.Set(args[1], strEntry(args[3], now+n*unitMs))
+		next, err := c.srv.valueEntry(args[3], now+n*unitMs)
+		if err != nil {
+			c.err("ERR " + err.Error())
+			return
+		}
+		c.srv.store.Set(args[1], next)
 		c.ok()
 	}
 }
 
 func cmdGetSet(c *client, args [][]byte) {
+	next, err := c.srv.valueEntry(args[2], 0)
+	if err != nil {
+		c.err("ERR " + err.Error())
+		return
+	}
 	var old []byte
 	var existed, wrongType bool
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
-		if ok && cur.Kind != store.KindString {
+		if ok && !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
 		}
 		old, existed = cur.Value, ok
-		return strEntry(args[2], 0), store.Put
+		return next, store.Put
 	})
 	switch {
 	case wrongType:
@@ -200,7 +240,7 @@ func cmdGetDel(c *client, args [][]byte) {
 	var old []byte
 	var existed, wrongType bool
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
-		if ok && cur.Kind != store.KindString {
+		if ok && !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
 		}
@@ -242,7 +282,7 @@ func cmdGetEx(c *client, args [][]byte) {
 		if !ok {
 			return cur, store.Keep
 		}
-		if cur.Kind != store.KindString {
+		if !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
 		}
@@ -386,7 +426,7 @@ func cmdMGet(c *client, args [][]byte) {
 	c.arrayHeader(len(args) - 1)
 	for _, k := range args[1:] {
 		e, ok := c.srv.store.Get(k)
-		if !ok || e.Kind != store.KindString {
+		if !ok || !byteView(e.Kind) {
 			c.null()
 			continue
 		}
@@ -405,7 +445,12 @@ func (c *client) msetArgs(name string, args [][]byte) (keys [][]byte, vals []sto
 	keys, vals = make([][]byte, n), make([]store.Entry, n)
 	for i := range n {
 		keys[i] = args[1+2*i]
-		vals[i] = strEntry(args[2+2*i], 0)
+		v, err := c.srv.valueEntry(args[2+2*i], 0)
+		if err != nil {
+			c.err("ERR " + err.Error())
+			return nil, nil, false
+		}
+		vals[i] = v
 	}
 	return keys, vals, true
 }

@@ -158,16 +158,17 @@ func parseInt(b []byte) (int64, bool) {
 	if b[0] == '0' && len(b) > 1 || (neg && b[0] == '0') {
 		return 0, false
 	}
+	if len(b) > 19 {
+		return 0, false // more than any int64 has
+	}
+	// 19 digits fit a uint64, so the loop needs no overflow check.
 	var u uint64
 	for _, c := range b {
-		if c < '0' || c > '9' {
+		c -= '0'
+		if c > 9 {
 			return 0, false
 		}
-		d := uint64(c - '0')
-		if u > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		u = u*10 + d
+		u = u*10 + uint64(c)
 	}
 	if neg {
 		if u > 1<<63 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
 
@@ -47,6 +48,24 @@ type Config struct {
 	SlowlogLogSlowerThan time.Duration
 	// SlowlogMaxLen is how many SLOWLOG entries are kept. Default 128.
 	SlowlogMaxLen int
+	// RelKeyPattern names a user's relation lists: placeholders {uid},
+	// {kind} and {db} (see shard.KeyPattern). RELCHECK, RELWHO and
+	// RELCOMMON build keys with it. Default "{uid}.{kind}".
+	RelKeyPattern string
+	// RelFollowingName and RelFollowerName fill {kind}. Defaults
+	// "following" and "follower".
+	RelFollowingName, RelFollowerName string
+	// RelKeyDBs is the modulus of {db}: {db} = uid % RelKeyDBs. Default 1.
+	RelKeyDBs uint64
+	// RelMaxBatch caps the uids one relation command may carry. Default
+	// 100,000.
+	RelMaxBatch int
+	// RelVerify is how a relation set arriving by SET is checked: "full"
+	// walks the whole table (openhash.Check: tags, placement, duplicates,
+	// count; linear in its size), "header" only checks what memory safety
+	// needs (openhash.Validate, O(1)): a corrupt table then gives wrong
+	// answers, never a crash. Default "full".
+	RelVerify string
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
 	// Version is reported by INFO and HELLO. Default "dev".
@@ -67,6 +86,7 @@ const (
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
 	DefaultSlowlogMaxLen           = 128
+	DefaultRelMaxBatch             = 100000
 )
 
 // Defaults returns a Config with every default filled in.
@@ -82,6 +102,9 @@ func Defaults() Config {
 		ShutdownTimeout:         DefaultShutdownTimeout,
 		SlowlogLogSlowerThan:    DefaultSlowlogLogSlowerThan,
 		SlowlogMaxLen:           DefaultSlowlogMaxLen,
+		RelKeyPattern:           shard.DefaultKeyPattern,
+		RelMaxBatch:             DefaultRelMaxBatch,
+		RelVerify:               "full",
 		Version:                 "dev",
 	}
 }
@@ -116,6 +139,15 @@ func (c *Config) fill() error {
 	if c.Version == "" {
 		c.Version = d.Version
 	}
+	if c.RelKeyPattern == "" {
+		c.RelKeyPattern = d.RelKeyPattern
+	}
+	if c.RelMaxBatch == 0 {
+		c.RelMaxBatch = d.RelMaxBatch
+	}
+	if c.RelVerify == "" {
+		c.RelVerify = d.RelVerify
+	}
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
@@ -139,6 +171,10 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit must be >= 0, got %d", c.ClientOutputBufferLimit))
 	case c.SlowlogMaxLen < 0:
 		errs = append(errs, fmt.Errorf("slowlog-max-len must be >= 0, got %d", c.SlowlogMaxLen))
+	case c.RelMaxBatch < 1:
+		errs = append(errs, fmt.Errorf("rel-max-batch must be >= 1, got %d", c.RelMaxBatch))
+	case c.RelVerify != "full" && c.RelVerify != "header":
+		errs = append(errs, fmt.Errorf("rel-verify must be full or header, got %q", c.RelVerify))
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/relcache/relcache/openhash"
 	"go.uber.org/zap"
 )
 
@@ -42,6 +44,15 @@ type client struct {
 	// command (QUIT, SHUTDOWN, a client over its output limit).
 	closeAfterReply bool
 	lowerBuf        [32]byte // scratch for case-folding command names
+
+	// Scratch reused by the relation commands so a batch allocates nothing
+	// per member once the client has warmed up.
+	uids    []uint64
+	times   []uint32
+	hits    []bool
+	members []openhash.Member
+	keyBuf  []byte
+	scratch []byte
 
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 

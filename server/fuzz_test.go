@@ -313,3 +313,17 @@ func FuzzParseInt(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseUID(f *testing.F) {
+	for _, s := range []string{"0", "007", "18446744073709551615", "18446744073709551616", "-1", "+1", "", "1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUID([]byte(s))
+		ref, err := strconv.ParseUint(s, 10, 64)
+		refOK := err == nil && !strings.HasPrefix(s, "+")
+		if ok != refOK || (ok && got != ref) {
+			t.Fatalf("parseUID(%q) = %d,%v; want %d,%v", s, got, ok, ref, refOK)
+		}
+	})
+}

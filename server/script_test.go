@@ -31,7 +31,9 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected replies in testd
 //
 // A script with a line "!redis-compatible" states that stock Redis answers
 // it identically; TestCommandScriptsAgainstRedis holds it to that, so the
-// expected replies are Redis's, not just what relcache happens to say.
+// expected replies are Redis's, not just what relcache happens to say. One
+// with "!redis-cli" is also run command by command through the real
+// redis-cli (TestRedisCLITranscripts), whose output it must match.
 func TestCommandScripts(t *testing.T) {
 	for _, f := range scripts(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
@@ -74,6 +76,7 @@ type block struct {
 type script struct {
 	flags           []string
 	redisCompatible bool
+	redisCLI        bool
 	blocks          []block
 	header          string // the ! lines, kept by -rewrite
 }
@@ -90,6 +93,9 @@ func parseScript(t *testing.T, path string) script {
 		switch {
 		case line == "!redis-compatible":
 			sc.redisCompatible = true
+			sc.header += line + "\n"
+		case line == "!redis-cli":
+			sc.redisCLI = true
 			sc.header += line + "\n"
 		case strings.HasPrefix(line, "!flags "):
 			sc.flags = strings.Fields(line[len("!flags "):])
@@ -336,9 +342,11 @@ func render(v any, indent string) []string {
 		if len(x) == 0 {
 			return []string{"(empty array)"}
 		}
+		// Indexes are right-aligned to the widest, as redis-cli does.
+		w := len(strconv.Itoa(len(x)))
 		var out []string
 		for i, e := range x {
-			prefix := fmt.Sprintf("%d) ", i+1)
+			prefix := fmt.Sprintf("%*d) ", w, i+1)
 			sub := render(e, indent+strings.Repeat(" ", len(prefix)))
 			out = append(out, prefix+sub[0])
 			for _, s := range sub[1:] {

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
 
@@ -28,6 +29,7 @@ type Server struct {
 	log     *zap.Logger
 	store   *store.Store
 	cmds    map[string]*command
+	keys    *shard.KeyPattern // names relation lists
 	metrics *metrics
 	slowlog *slowlog
 	runID   string
@@ -77,10 +79,16 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server store: %w", err)
 	}
+	keys, err := shard.ParseKeyPattern(cfg.RelKeyPattern, shard.KeyOptions{
+		FollowingName: cfg.RelFollowingName, FollowerName: cfg.RelFollowerName, DBs: cfg.RelKeyDBs})
+	if err != nil {
+		return nil, fmt.Errorf("server config: %w", err)
+	}
 	id := make([]byte, 20)
 	_, _ = rand.Read(id)
 	s := &Server{
 		cfg:        cfg,
+		keys:       keys,
 		log:        log,
 		store:      st,
 		runID:      hex.EncodeToString(id),

@@ -26,7 +26,7 @@ func rootCmd() *cobra.Command {
 who follows whom, answered in one round trip from compact per-user arrays.`,
 		SilenceUsage: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd())
+	root.AddCommand(serveCmd(), benchCmd(), versionCmd())
 	return root
 }
 

@@ -35,6 +35,12 @@ type settings struct {
 	ShutdownTimeout         duration     `toml:"shutdown-timeout"`
 	SlowlogLogSlowerThan    duration     `toml:"slowlog-log-slower-than"`
 	SlowlogMaxLen           int          `toml:"slowlog-max-len"`
+	RelKeyPattern           string       `toml:"rel-key-pattern"`
+	RelFollowingName        string       `toml:"rel-following-name"`
+	RelFollowerName         string       `toml:"rel-follower-name"`
+	RelKeyDBs               uint64       `toml:"rel-key-dbs"`
+	RelMaxBatch             int          `toml:"rel-max-batch"`
+	RelVerify               string       `toml:"rel-verify"`
 }
 
 func defaultSettings() settings {
@@ -55,6 +61,12 @@ func defaultSettings() settings {
 		ShutdownTimeout:         duration{d.ShutdownTimeout},
 		SlowlogLogSlowerThan:    duration{d.SlowlogLogSlowerThan},
 		SlowlogMaxLen:           d.SlowlogMaxLen,
+		RelKeyPattern:           d.RelKeyPattern,
+		RelFollowingName:        "following",
+		RelFollowerName:         "follower",
+		RelKeyDBs:               1,
+		RelMaxBatch:             d.RelMaxBatch,
+		RelVerify:               d.RelVerify,
 	}
 }
 
@@ -78,6 +90,12 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.Var(&s.ShutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for in-flight commands")
 	fs.Var(&s.SlowlogLogSlowerThan, "slowlog-log-slower-than", "record commands slower than this in SLOWLOG, e.g. 10ms; negative disables")
 	fs.IntVar(&s.SlowlogMaxLen, "slowlog-max-len", s.SlowlogMaxLen, "SLOWLOG entries kept")
+	fs.StringVar(&s.RelKeyPattern, "rel-key-pattern", s.RelKeyPattern, "how a user's relation lists are named: {uid}, {kind} and {db} placeholders, e.g. '{uid}.{kind}' or '{db}-{uid}'")
+	fs.StringVar(&s.RelFollowingName, "rel-following-name", s.RelFollowingName, "{kind} of a following list")
+	fs.StringVar(&s.RelFollowerName, "rel-follower-name", s.RelFollowerName, "{kind} of a fan list")
+	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
+	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
+	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (O(1), memory safety only)")
 }
 
 // resolve gives the settings in force: defaults, then the TOML file at path
@@ -125,6 +143,12 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		ShutdownTimeout:         s.ShutdownTimeout.Duration,
 		SlowlogLogSlowerThan:    s.SlowlogLogSlowerThan.Duration,
 		SlowlogMaxLen:           s.SlowlogMaxLen,
+		RelKeyPattern:           s.RelKeyPattern,
+		RelFollowingName:        s.RelFollowingName,
+		RelFollowerName:         s.RelFollowerName,
+		RelKeyDBs:               s.RelKeyDBs,
+		RelMaxBatch:             s.RelMaxBatch,
+		RelVerify:               s.RelVerify,
 		Version:                 version,
 		ConfigFile:              configFile,
 		Store: store.Config{

@@ -1,0 +1,116 @@
+// Package bench is the load generator behind `relcache bench`: it builds a
+// synthetic follow graph, loads it into relcache (one SET of a client-built
+// openhash array per list) and into a stock Redis (one hash per list, the
+// layout relcache replaces), and measures both with the same client code in
+// the same run.
+package bench
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Graph is a synthetic follow graph. User i has uid Base+i: with the default
+// base of 1,000,000,000 uids have ten digits, like Weibo's (the width
+// decides both Redis's and relcache's memory per relation); with base 0 the
+// keys are "<i>.following" and redis-benchmark's __rand_int__ (with -r
+// Users) hits them.
+type Graph struct {
+	Base      uint64
+	Following [][]uint64 // Following[i] lists the uids user i follows, no repeats
+	Times     [][]uint32 // follow times, parallel to Following
+}
+
+// UID is the uid of user i.
+func (g *Graph) UID(i int) uint64 { return g.Base + uint64(i) }
+
+// NewGraph draws a graph of n users whose follow counts follow a power law
+// with the given mean (a Pareto draw, capped at n-1), following mostly
+// popular users (a Zipf draw over the user ids), as real follow graphs do.
+func NewGraph(seed, base uint64, n, mean int) *Graph {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	popular := rand.NewZipf(rng, 1.05, 8, uint64(n-1))
+	g := &Graph{Base: base, Following: make([][]uint64, n), Times: make([][]uint32, n)}
+	// Pareto with shape 2 (x = xm/sqrt(U)) has mean 2·xm, so xm = mean/2
+	// gives the wanted mean before capping at n-1.
+	xm := float64(mean) / 2
+	seen := make(map[uint64]bool)
+	for u := range n {
+		k := int(xm / math.Sqrt(1-rng.Float64()))
+		k = min(max(k, 1), n-1)
+		clear(seen)
+		fs := make([]uint64, 0, k)
+		for len(fs) < k {
+			var v uint64
+			if rng.IntN(2) == 0 {
+				v = popular.Uint64()
+			} else {
+				v = rng.Uint64N(uint64(n))
+			}
+			if v == uint64(u) || seen[v] {
+				continue
+			}
+			seen[v] = true
+			fs = append(fs, base+v)
+		}
+		ts := make([]uint32, k)
+		for i := range ts {
+			ts[i] = 1_600_000_000 + uint32(rng.IntN(100_000_000))
+		}
+		g.Following[u], g.Times[u] = fs, ts
+	}
+	return g
+}
+
+// Relations is the total number of follow edges.
+func (g *Graph) Relations() int {
+	n := 0
+	for _, f := range g.Following {
+		n += len(f)
+	}
+	return n
+}
+
+// Probe returns count uids for a membership batch against u's list: about
+// half members, half random users.
+func (g *Graph) Probe(rng *rand.Rand, u int, count int) []uint64 {
+	out := make([]uint64, count)
+	fs := g.Following[u]
+	for i := range out {
+		if i%2 == 0 && len(fs) > 0 {
+			out[i] = fs[rng.IntN(len(fs))]
+		} else {
+			out[i] = g.UID(rng.IntN(len(g.Following)))
+		}
+	}
+	return out
+}
+
+// WithAtLeast returns the users following at least k others, for probes that
+// need a big list.
+func (g *Graph) WithAtLeast(k int) []int {
+	var out []int
+	for u, f := range g.Following {
+		if len(f) >= k {
+			out = append(out, u)
+		}
+	}
+	return slices.Clip(out)
+}
+
+// RandomList returns n distinct uids drawn from [base, base+9·10^9), a big
+// user's list for the load tests.
+func RandomList(seed, base uint64, n int) []uint64 {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	seen := make(map[uint64]bool, n)
+	out := make([]uint64, 0, n)
+	for len(out) < n {
+		v := base + rng.Uint64N(9_000_000_000)
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/relcache/relcache/openhash"
+)
+
+// Hash and set commands on relation sets, so clients written for Weibo's
+// Redis layout (uid.following as a hash {touid: addTime}, or a set of
+// touids) keep working unchanged. Fields and members must be uids; a hash
+// value is the follow time. An absent key reads as empty, as in Redis.
+
+func cmdHExists(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:3]) {
+		return
+	}
+	set, found, ok := c.relSet(args[1])
+	if ok {
+		c.boolean(found && set.Contains(c.uids[0]))
+	}
+}
+
+// HGET key field: the follow time as a decimal string ("0" in a set built
+// without times), nil for a non-member.
+func cmdHGet(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:3]) {
+		return
+	}
+	set, found, ok := c.relSet(args[1])
+	if !ok {
+		return
+	}
+	c.timeOf(&set, found, c.uids[0])
+}
+
+func (c *client) timeOf(set *openhash.Set, found bool, uid uint64) {
+	if !found {
+		c.null()
+		return
+	}
+	t, member := set.Time(uid)
+	if !member {
+		c.null()
+		return
+	}
+	c.bulkUint(uint64(t))
+}
+
+func cmdHMGet(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:]) {
+		return
+	}
+	set, found, ok := c.relSet(args[1])
+	if !ok {
+		return
+	}
+	c.arrayHeader(len(c.uids))
+	for _, u := range c.uids {
+		c.timeOf(&set, found, u)
+	}
+}
+
+// cardinality serves HLEN and SCARD.
+func cardinality(c *client, args [][]byte) {
+	set, found, ok := c.relSet(args[1])
+	switch {
+	case !ok:
+	case !found:
+		c.integer(0)
+	default:
+		c.integer(int64(set.Count()))
+	}
+}
+
+// listMembers serves HGETALL (uid, time pairs), HKEYS, HVALS and SMEMBERS,
+// in table order (Redis promises no order either).
+func listMembers(keys, vals, asSet bool) func(c *client, args [][]byte) {
+	return func(c *client, args [][]byte) {
+		set, found, ok := c.relSet(args[1])
+		if !ok {
+			return
+		}
+		n := 0
+		if found {
+			n = set.Count()
+		}
+		switch {
+		case keys && vals:
+			c.mapHeader(n)
+		case asSet:
+			c.setHeader(n)
+		default:
+			c.arrayHeader(n)
+		}
+		if !found {
+			return
+		}
+		set.Range(func(uid uint64, t uint32) bool {
+			if keys {
+				c.bulkUint(uid)
+			}
+			if vals {
+				c.bulkUint(uint64(t))
+			}
+			return true
+		})
+	}
+}
+
+// HSET key field value [field value ...]: add members with their follow
+// times (ignored by a set built without times); an absent key becomes a set
+// with times, as HSET creates a hash. Replies the number of new fields.
+func cmdHSet(c *client, args [][]byte) {
+	c.hset(args, "hset", func(n int) { c.integer(int64(n)) })
+}
+
+// HMSET is HSET replying OK, as in Redis.
+func cmdHMSet(c *client, args [][]byte) {
+	c.hset(args, "hmset", func(int) { c.ok() })
+}
+
+func (c *client) hset(args [][]byte, name string, reply func(int)) {
+	if len(args)%2 != 0 {
+		c.err("ERR wrong number of arguments for '" + name + "' command")
+		return
+	}
+	if !c.parseMembers(args[2:], true) {
+		return
+	}
+	n, err := c.srv.mutateRelSet(args[1], emptySet(true), addMembers(c.uids, c.times, 0))
+	if err != nil {
+		c.replyErr(err)
+		return
+	}
+	reply(n)
+}
+
+// SADD key member [member ...]: add members (a set with times gives them the
+// current time); an absent key becomes a set without times.
+func cmdSAdd(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:]) {
+		return
+	}
+	n, err := c.srv.mutateRelSet(args[1], emptySet(false), addMembers(c.uids, nil, uint32(time.Now().Unix())))
+	if err != nil {
+		c.replyErr(err)
+		return
+	}
+	c.integer(int64(n))
+}
+
+// removeCmd serves HDEL and SREM.
+func removeCmd(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:]) {
+		return
+	}
+	c.replyMutation(c.srv.mutateRelSet(args[1], nil, removeMembers(c.uids)))
+}
+
+func cmdSIsMember(c *client, args [][]byte) { cmdHExists(c, args) }
+
+func cmdSMIsMember(c *client, args [][]byte) {
+	if !c.parseUIDs(args[2:]) {
+		return
+	}
+	set, found, ok := c.relSet(args[1])
+	if !ok {
+		return
+	}
+	c.arrayHeader(len(c.uids))
+	if !found {
+		for range c.uids {
+			c.integer(0)
+		}
+		return
+	}
+	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
+	for _, h := range c.hits {
+		c.boolean(h)
+	}
+}
+
+// setHeader starts a set reply: a RESP3 set, or an array.
+func (c *client) setHeader(n int) {
+	if c.proto == 3 {
+		c.out = append(c.out, '~')
+		c.out = strconv.AppendInt(c.out, int64(n), 10)
+		c.out = append(c.out, '\r', '\n')
+		return
+	}
+	c.arrayHeader(n)
+}

@@ -1,0 +1,332 @@
+package server_test
+
+import (
+	"cmp"
+	"context"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/openhash"
+)
+
+// graph is the reference model: who follows whom, with follow times, and
+// which users' following sets were loaded into the server.
+type graph struct {
+	users     []uint64
+	following map[uint64]map[uint64]uint32
+	cached    map[uint64]bool
+}
+
+// newGraph makes n users with 10-digit uids and power-law follow counts (a
+// Zipf draw: most users follow a few, some follow hundreds), following
+// mostly popular users, as real graphs do.
+func newGraph(rng *rand.Rand, n int) *graph {
+	g := &graph{following: map[uint64]map[uint64]uint32{}, cached: map[uint64]bool{}}
+	seen := map[uint64]bool{}
+	for len(g.users) < n {
+		u := 1_000_000_000 + rng.Uint64N(9_000_000_000)
+		if !seen[u] {
+			seen[u] = true
+			g.users = append(g.users, u)
+		}
+	}
+	count := rand.NewZipf(rng, 1.3, 4, uint64(n/4))
+	pick := rand.NewZipf(rng, 1.1, 1, uint64(n-1))
+	for _, u := range g.users {
+		fs := map[uint64]uint32{}
+		for want := int(count.Uint64()); len(fs) < want; {
+			v := g.users[pick.Uint64()]
+			if v != u {
+				fs[v] = 1_600_000_000 + uint32(rng.IntN(100_000_000))
+			}
+		}
+		g.following[u] = fs
+	}
+	return g
+}
+
+func (g *graph) follows(a, b uint64) bool { _, ok := g.following[a][b]; return ok }
+
+// code is RELCHECK's answer in the model.
+func (g *graph) code(a, b uint64) int64 {
+	if !g.cached[a] || !g.cached[b] {
+		return -1
+	}
+	var c int64
+	if g.follows(a, b) {
+		c |= 1
+	}
+	if g.follows(b, a) {
+		c |= 2
+	}
+	return c
+}
+
+// byTime is a's following list newest first, ties by uid: RELMEMBERS order.
+func (g *graph) byTime(a uint64) []uint64 {
+	var out []uint64
+	for v := range g.following[a] {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(x, y uint64) int {
+		if c := cmp.Compare(g.following[a][y], g.following[a][x]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	return out
+}
+
+func key(u uint64) string { return strconv.FormatUint(u, 10) + ".following" }
+
+func strs(us []uint64) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = strconv.FormatUint(u, 10)
+	}
+	return out
+}
+
+func args(parts ...any) []any {
+	var out []any
+	for _, p := range parts {
+		switch v := p.(type) {
+		case []uint64:
+			for _, u := range v {
+				out = append(out, strconv.FormatUint(u, 10))
+			}
+		default:
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestRelationModel loads a random graph three ways (client-built arrays by
+// SET, RELLOAD, HSET) and checks every relation command against the model,
+// then edits with RELADD/RELDEL and checks again.
+func TestRelationModel(t *testing.T) {
+	p := relcachetest.Start(t)
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	rng := rand.New(rand.NewPCG(1, 2))
+	g := newGraph(rng, 2000)
+
+	// Load 90% of the users; the rest stay uncached so "unknown" is tested.
+	pipe := c.Pipeline()
+	for i, u := range g.users {
+		if i%10 == 9 {
+			continue
+		}
+		g.cached[u] = true
+		fs := g.following[u]
+		uids := make([]uint64, 0, len(fs))
+		times := make([]uint32, 0, len(fs))
+		for v, tm := range fs {
+			uids = append(uids, v)
+			times = append(times, tm)
+		}
+		switch i % 3 {
+		case 0: // the client builds the array and SETs it
+			buf, err := openhash.Build(nil, uids, times, openhash.Options{Seed: uint64(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pipe.Set(ctx, key(u), buf, 0)
+		case 1:
+			a := []any{"RELLOAD", key(u), "TIMES"}
+			for j := range uids {
+				a = append(a, uids[j], times[j])
+			}
+			pipe.Do(ctx, a...)
+		case 2: // an old client loading a hash field by field
+			pipe.Del(ctx, key(u))
+			if len(uids) == 0 {
+				pipe.Do(ctx, "RELLOAD", key(u), "TIMES")
+			}
+			for j := range uids {
+				pipe.HSet(ctx, key(u), strconv.FormatUint(uids[j], 10), times[j])
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	check := func(t *testing.T) {
+		for q := range 300 {
+			a := g.users[rng.IntN(len(g.users))]
+			bs := make([]uint64, 1+rng.IntN(20))
+			for i := range bs {
+				if i%2 == 0 && len(g.following[a]) > 0 {
+					bs[i] = g.byTime(a)[rng.IntN(len(g.following[a]))]
+				} else {
+					bs[i] = g.users[rng.IntN(len(g.users))]
+				}
+			}
+			// RELCHECK (array form; the single form is checked below).
+			got, err := c.Do(ctx, args("RELCHECK", a, bs)...).Result()
+			if err != nil {
+				t.Fatalf("RELCHECK: %v", err)
+			}
+			if len(bs) == 1 {
+				got = []any{got}
+			}
+			for i, b := range bs {
+				if want := g.code(a, b); got.([]any)[i].(int64) != want {
+					t.Fatalf("query %d: RELCHECK %d %d = %v, want %d", q, a, b, got.([]any)[i], want)
+				}
+			}
+			// RELMULTI and the compatibility reads on the same set.
+			hits, err := c.Do(ctx, args("RELMULTI", key(a), bs)...).Result()
+			if !g.cached[a] {
+				if err != redis.Nil {
+					t.Fatalf("RELMULTI of uncached %d: %v, %v", a, hits, err)
+				}
+			} else {
+				for i, b := range bs {
+					if want := g.follows(a, b); (hits.([]any)[i].(int64) == 1) != want {
+						t.Fatalf("RELMULTI %d %d = %v, want %v", a, b, hits.([]any)[i], want)
+					}
+				}
+				times, err := c.HMGet(ctx, key(a), strs(bs)...).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, b := range bs {
+					tm, ok := g.following[a][b]
+					if (times[i] != nil) != ok || (ok && times[i] != strconv.FormatUint(uint64(tm), 10)) {
+						t.Fatalf("HMGET %d %d = %v, want %d,%v", a, b, times[i], tm, ok)
+					}
+				}
+				if n, _ := c.HLen(ctx, key(a)).Result(); n != int64(len(g.following[a])) {
+					t.Fatalf("HLEN %d = %d, want %d", a, n, len(g.following[a]))
+				}
+				if ok, _ := c.SIsMember(ctx, key(a), strconv.FormatUint(bs[0], 10)).Result(); ok != g.follows(a, bs[0]) {
+					t.Fatalf("SISMEMBER %d %d = %v", a, bs[0], ok)
+				}
+				ms, err := c.Do(ctx, "RELMEMBERS", key(a)).StringSlice()
+				if err != nil || !slices.Equal(ms, strs(g.byTime(a))) {
+					t.Fatalf("RELMEMBERS %d = %v, %v; want %v", a, ms, err, strs(g.byTime(a)))
+				}
+			}
+			// RELWHO a x: cached members of a who follow x, newest first.
+			x := bs[0]
+			var who []uint64
+			for _, m := range g.byTime(a) {
+				if g.cached[m] && g.follows(m, x) {
+					who = append(who, m)
+				}
+			}
+			res, err := c.Do(ctx, args("RELWHO", a, x)...).StringSlice()
+			switch {
+			case !g.cached[a]:
+				if err != redis.Nil {
+					t.Fatalf("RELWHO of uncached: %v %v", res, err)
+				}
+			case err != nil || !slices.Equal(res, strs(who)):
+				t.Fatalf("RELWHO %d %d = %v, %v; want %v", a, x, res, err, strs(who))
+			}
+			// RELCOMMON a b: probes the larger set with the smaller's members.
+			b := bs[len(bs)-1]
+			res, err = c.Do(ctx, args("RELCOMMON", a, b)...).StringSlice()
+			if !g.cached[a] || !g.cached[b] {
+				if err != redis.Nil {
+					t.Fatalf("RELCOMMON with uncached: %v %v", res, err)
+				}
+				continue
+			}
+			small, large := a, b
+			if len(g.following[a]) > len(g.following[b]) {
+				small, large = b, a
+			}
+			var common []uint64
+			for _, m := range g.byTime(small) {
+				if g.follows(large, m) {
+					common = append(common, m)
+				}
+			}
+			if err != nil || !slices.Equal(res, strs(common)) {
+				t.Fatalf("RELCOMMON %d %d = %v, %v; want %v", a, b, res, err, strs(common))
+			}
+		}
+	}
+	t.Run("after load", check)
+
+	// Edits: follow and unfollow at random, on server and model alike.
+	for range 1000 {
+		a := g.users[rng.IntN(len(g.users))]
+		if !g.cached[a] {
+			continue
+		}
+		b := g.users[rng.IntN(len(g.users))]
+		if rng.IntN(2) == 0 {
+			tm := uint32(1_700_000_000 + rng.IntN(1000))
+			n, err := c.Do(ctx, args("RELADD", key(a), "XX", "TIMES", b, tm)...).Int()
+			if err != nil || (n == 1) == g.follows(a, b) {
+				t.Fatalf("RELADD %d %d = %d, %v (following before: %v)", a, b, n, err, g.follows(a, b))
+			}
+			g.following[a][b] = tm
+		} else {
+			n, err := c.Do(ctx, args("RELDEL", key(a), b)...).Int()
+			if err != nil || (n == 1) != g.follows(a, b) {
+				t.Fatalf("RELDEL %d %d = %d, %v", a, b, n, err)
+			}
+			delete(g.following[a], b)
+		}
+	}
+	t.Run("after edits", check)
+}
+
+// TestRelationErrors drives each error case of the relation commands with
+// go-redis, checking the exact message.
+func TestRelationErrors(t *testing.T) {
+	p := relcachetest.Start(t, "--rel-max-batch", "10")
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	c.Set(ctx, "str", "v", 0)
+	c.Do(ctx, "RELLOAD", "1.following", "2")
+	many := []any{"RELMULTI", "1.following"}
+	for i := range 11 {
+		many = append(many, i+1)
+	}
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"RELCHECK", "x", "1"}, "ERR relation members must be unsigned 64-bit integers"},
+		{[]any{"RELCHECK", "1", "2", "-3"}, "ERR relation members must be unsigned 64-bit integers"},
+		{[]any{"RELMULTI", "1.following", "1.5"}, "ERR relation members must be unsigned 64-bit integers"},
+		{many, "ERR too many uids in one command (11, the limit is rel-max-batch 10)"},
+		{[]any{"RELWHO", "1", "2", "LIMIT", "-1"}, "ERR LIMIT must be a positive integer"},
+		{[]any{"RELWHO", "1", "2", "LIMIT", "x"}, "ERR LIMIT must be a positive integer"},
+		{[]any{"RELCOMMON", "1", "2", "LIMIT"}, "ERR syntax error"},
+		{[]any{"RELMEMBERS", "1.following", "NEWEST", "0"}, "ERR NEWEST must be a positive integer"},
+		{[]any{"RELMULTI", "str", "1"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{[]any{"RELLOAD", "k", "TIMES", "1", "x"}, "ERR relation times must be unsigned 32-bit integers"},
+		{[]any{"HSET", "1.following", "2"}, "ERR wrong number of arguments for 'hset' command"},
+		{[]any{"HSET", "1.following", "2", "-1"}, "ERR relation times must be unsigned 32-bit integers"},
+		{[]any{"SADD", "str", "1"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{[]any{"SET", "k", "\x8fRHS" + string(make([]byte, 28))}, "ERR invalid relation set: unsupported version 0"},
+	} {
+		err := c.Do(ctx, tc.args...).Err()
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%v: got %v, want %q", tc.args[:min(len(tc.args), 4)], err, tc.want)
+		}
+	}
+	// A set copied with GET and SET between keys stays a set.
+	buf, err := c.Get(ctx, "1.following").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "copy", buf, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if typ, _ := c.Type(ctx, "copy").Result(); typ != "hash" {
+		t.Fatalf("TYPE of a copied set = %q", typ)
+	}
+}

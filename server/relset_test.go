@@ -1,0 +1,66 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// relFixture loads 1000 users following 300 others each and returns RELCHECK
+// and RELMULTI argument vectors against them.
+func relFixture(tb testing.TB) (*Server, *client, [][]byte, [][]byte) {
+	s := newTestServer(tb)
+	c := newTestClient(s)
+	for u := range 1000 {
+		args := [][]byte{[]byte("RELLOAD"), fmt.Appendf(nil, "%d.following", 1_000_000_000+u)}
+		for v := range 300 {
+			args = append(args, strconv.AppendUint(nil, uint64(1_000_000_000+(u*7+v*13)%1000), 10))
+		}
+		c.out = c.out[:0]
+		s.dispatch(c, args, time.Now())
+	}
+	check := [][]byte{[]byte("RELCHECK"), []byte("1000000001")}
+	for v := range 10 {
+		check = append(check, strconv.AppendUint(nil, uint64(1_000_000_000+v*97), 10))
+	}
+	multi := [][]byte{[]byte("RELMULTI"), []byte("1000000001.following")}
+	for v := range 500 {
+		multi = append(multi, strconv.AppendUint(nil, uint64(1_000_000_000+v*3), 10))
+	}
+	return s, c, check, multi
+}
+
+// TestRelHotPathAllocatesNothing holds the rule that RELCHECK and RELMULTI
+// on cached keys allocate nothing per member (once the client's scratch
+// buffers have grown).
+func TestRelHotPathAllocatesNothing(t *testing.T) {
+	s, c, check, multi := relFixture(t)
+	for _, args := range [][][]byte{check, multi} {
+		now := time.Now()
+		allocs := testing.AllocsPerRun(50, func() {
+			c.out = c.out[:0]
+			now = s.dispatch(c, args, now)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per call, want 0", args[0], allocs)
+		}
+	}
+}
+
+func BenchmarkRelCommands(b *testing.B) {
+	s, c, check, multi := relFixture(b)
+	for _, bc := range []struct {
+		name string
+		args [][]byte
+	}{{"RELCHECK/10", check}, {"RELMULTI/500", multi}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			now := time.Now()
+			for b.Loop() {
+				c.out = c.out[:0]
+				now = s.dispatch(c, bc.args, now)
+			}
+		})
+	}
+}
