@@ -13,9 +13,11 @@ import (
 // Options tunes Build. The zero value builds a set with seed 0, no extra
 // room and slots as narrow as the uids allow.
 type Options struct {
-	// Seed is the hash seed recorded in the header. Any value works; a
-	// per-key or random seed keeps someone who knows it from choosing
-	// uids that all land in the same two groups.
+	// Seed is the hash seed recorded in the header. Any value works. With
+	// a fixed, known seed, someone who controls which uids go into a set
+	// could pick uids that crowd the same groups, making Build enlarge
+	// the table and Insert refuse early; a random seed per set prevents
+	// that.
 	Seed uint64
 	// Truncated marks a list cut at load time (e.g. the latest 5000 fans),
 	// so readers know a miss is not proof of absence.
@@ -84,7 +86,7 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 		if err != nil {
 			return dst, err
 		}
-		if _, err = s.fill(uids, times); err == nil {
+		if err = s.fill(uids, times); err == nil {
 			return out, nil
 		}
 		l.failed = err
@@ -150,13 +152,20 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 	return out, s, nil
 }
 
-// Grow appends to dst a copy of the set in buf rebuilt for at least extra
-// more members (at the build load factor) and returns the extended slice.
-// Slots are made wide enough for maxUID (pass the uid an Insert refused, or
-// 0) and never narrower than in buf. The copy keeps the seed, the flags and
-// every member; from a corrupt buf it keeps one copy of each uid Range
-// yields, so its output always passes Check. dst must not overlap buf.
-func Grow(dst, buf []byte, extra int, maxUID uint64) ([]byte, error) {
+// Grow appends to dst a copy of the set in buf rebuilt with the members in
+// add inserted (an existing uid gets the added time), and room for at least
+// extra more members at the build load factor, and returns the extended
+// slice. Slots are made wide enough for every member and never narrower
+// than in buf. The copy keeps the seed and the flags.
+//
+// Pass the member an Insert refused in add: Grow enlarges the table until
+// every member fits, as Build does, whereas an Insert after a Grow without
+// it could, in a small set, be refused again. A caller wanting amortized
+// growth passes an extra proportional to the count (count/8, say).
+//
+// From a corrupt buf Grow keeps one copy of each uid Range yields, so its
+// output always passes Check. dst must not overlap buf.
+func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 	src, err := Open(buf)
 	if err != nil {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
@@ -164,14 +173,17 @@ func Grow(dst, buf []byte, extra int, maxUID uint64) ([]byte, error) {
 	if overlaps(dst, buf) {
 		return dst, errors.New("openhash: grow: dst overlaps buf")
 	}
-	maxUID |= src.mask
+	maxUID := src.mask
 	members := 0
 	src.Range(func(uid uint64, _ uint32) bool {
 		maxUID |= uid
 		members++
 		return true
 	})
-	n, err := planned(members, extra)
+	for _, m := range add {
+		maxUID |= m.UID
+	}
+	n, err := planned(members+len(add), extra)
 	if err != nil {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
 	}
@@ -185,6 +197,12 @@ func Grow(dst, buf []byte, extra int, maxUID uint64) ([]byte, error) {
 			_, err = s.insert(uid, t)
 			return err == nil
 		})
+		for _, m := range add {
+			if err != nil {
+				break
+			}
+			_, err = s.insert(m.UID, m.Time)
+		}
 		if err == nil {
 			return out, nil
 		}
@@ -196,7 +214,10 @@ func Grow(dst, buf []byte, extra int, maxUID uint64) ([]byte, error) {
 // the time of an existing member; t is ignored in a set without times. It
 // reports whether uid was added. It returns an error wrapping ErrFull when
 // the set must Grow first, and one wrapping ErrInvalid when buf fails
-// Validate.
+// Validate. ErrFull comes when every slot is taken, when uid is wider than
+// the slots, or when the cuckoo walk finds no free slot: in large sets at
+// about 99% load, in small ones (tens of members) occasionally earlier. A
+// refused Insert leaves a consistent set (one that passes Check) unchanged.
 func Insert(buf []byte, uid uint64, t uint32) (added bool, err error) {
 	s, err := Open(buf)
 	if err != nil {

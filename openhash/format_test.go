@@ -201,7 +201,7 @@ func TestValidate(t *testing.T) {
 			if _, err := Delete(b, 10); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Delete = %v, want ErrInvalid", err)
 			}
-			if _, err := Grow(nil, b, 1, 0); !errors.Is(err, ErrInvalid) {
+			if _, err := Grow(nil, b, 1); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Grow = %v, want ErrInvalid", err)
 			}
 		})
@@ -381,7 +381,7 @@ func TestBuildAppends(t *testing.T) {
 }
 
 // TestWiden: a uid wider than the slots is refused with ErrFull, and Grow
-// with that uid makes room for it. Grow keeps flags, seed and width floor.
+// with that member widens the slots. Grow keeps flags, seed and width.
 func TestWiden(t *testing.T) {
 	buf, err := Build(nil, []uint64{1, 2, 3}, []uint32{7, 8, 9}, Options{Seed: 11, Truncated: true})
 	if err != nil {
@@ -394,22 +394,33 @@ func TestWiden(t *testing.T) {
 	if err := Check(buf); err != nil {
 		t.Fatal(err)
 	}
-	grown, err := Grow(nil, buf, 1, big)
+	grown, err := Grow(nil, buf, 1, Member{big, 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if added, err := Insert(grown, big, 10); !added || err != nil {
-		t.Fatalf("Insert after Grow = %v, %v", added, err)
-	}
 	s, _ := Open(grown)
+	if tm, ok := s.Time(big); !ok || tm != 10 {
+		t.Fatalf("Time(%d) after Grow = %d, %v", big, tm, ok)
+	}
 	if s.Width() != 6 || !s.Truncated() || !s.HasTimes() || s.Seed() != 11 || s.Count() != 4 {
 		t.Fatalf("grown: width %d truncated %v times %v seed %d count %d", s.Width(), s.Truncated(), s.HasTimes(), s.Seed(), s.Count())
+	}
+	// Grow promised room for one more.
+	if added, err := Insert(grown, 4, 4); !added || err != nil {
+		t.Fatalf("Insert after Grow = %v, %v", added, err)
+	}
+	// An added member that exists gets the added time.
+	g2, _ := Grow(nil, grown, 0, Member{2, 99})
+	if s, _ := Open(g2); s.Count() != 5 {
+		t.Fatalf("Grow re-adding a member: count %d, want 5", s.Count())
+	} else if tm, _ := s.Time(2); tm != 99 {
+		t.Fatalf("Grow re-adding a member: time %d, want 99", tm)
 	}
 	// Deleting the wide uid and growing again keeps the width.
 	if ok, _ := Delete(grown, big); !ok {
 		t.Fatal("Delete failed")
 	}
-	again, _ := Grow(nil, grown, 0, 0)
+	again, _ := Grow(nil, grown, 0)
 	if s, _ := Open(again); s.Width() != 6 {
 		t.Fatalf("Grow narrowed the slots to %d", s.Width())
 	}
@@ -521,13 +532,13 @@ func TestZeroSet(t *testing.T) {
 
 func TestGrowOverlap(t *testing.T) {
 	buf, _ := Build(make([]byte, 0, 4096), []uint64{1, 2, 3}, nil, Options{})
-	if _, err := Grow(buf[:0], buf, 1, 0); err == nil {
+	if _, err := Grow(buf[:0], buf, 1); err == nil {
 		t.Fatal("Grow into its own buffer succeeded")
 	}
 	if err := Check(buf); err != nil {
 		t.Fatalf("refused Grow damaged the source: %v", err)
 	}
-	if _, err := Grow(buf[len(buf):], buf, 1, 0); err != nil {
+	if _, err := Grow(buf[len(buf):], buf, 1); err != nil {
 		t.Fatalf("Grow into the spare capacity after buf: %v", err)
 	}
 }

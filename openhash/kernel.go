@@ -173,10 +173,12 @@ func insertW[S slot](s *Set, uid uint64, t uint32, room bool) insertResult {
 	if !room {
 		return noRoom
 	}
-	// The emptier group takes it (the first on a tie). Keeping groups
-	// balanced cuts the cuckoo walks a 3000-member build needs from about
-	// 730 displacements to about 170, at the price of more hits landing in
-	// the second group: about 35% instead of 22%.
+	// The emptier group takes it (the first on a tie). Against filling
+	// the first group first, this cut the displacements of a build of
+	// 3000 random uids from about 730 to about 170 (measured while the
+	// hash was still the MurmurHash3 finalizer), at the price of more hits
+	// needing the second group: 35% of members end up there, against
+	// about 22% in a simulation of first-group-first.
 	g, p, free := g1, p1, matchFree(c1)
 	if free2 := matchFree(c2); bits.OnesCount64(free2) > bits.OnesCount64(free) {
 		g, p, free = g2, p2, free2
@@ -196,7 +198,7 @@ func insertW[S slot](s *Set, uid uint64, t uint32, room bool) insertResult {
 
 // fillW inserts uids (with times, if not nil) into a table being built,
 // keeping the count in a local. It stops at the first uid it cannot place.
-func fillW[S slot](s *Set, uids []uint64, times []uint32) (int, error) {
+func fillW[S slot](s *Set, uids []uint64, times []uint32) error {
 	n, capacity := s.Count(), s.Capacity()
 	for k, uid := range uids {
 		var t uint32
@@ -210,12 +212,12 @@ func fillW[S slot](s *Set, uids []uint64, times []uint32) (int, error) {
 		default:
 			if ok, err := s.insertCounted(r, uid, t, &n); !ok {
 				s.setCount(n)
-				return k, err
+				return err
 			}
 		}
 	}
 	s.setCount(n)
-	return len(uids), nil
+	return nil
 }
 
 // The width dispatchers. Each is a jump table into eight instantiations.
@@ -287,7 +289,7 @@ func (s *Set) insertFast(uid uint64, t uint32, room bool) insertResult {
 	return tooWide
 }
 
-func (s *Set) fill(uids []uint64, times []uint32) (int, error) {
+func (s *Set) fill(uids []uint64, times []uint32) error {
 	switch s.width {
 	case 1:
 		return fillW[[1]byte](s, uids, times)
@@ -306,5 +308,5 @@ func (s *Set) fill(uids []uint64, times []uint32) (int, error) {
 	case 8:
 		return fillW[[8]byte](s, uids, times)
 	}
-	return 0, fmt.Errorf("openhash: slot width %d: %w", s.width, ErrInvalid)
+	return fmt.Errorf("openhash: slot width %d: %w", s.width, ErrInvalid)
 }
