@@ -637,11 +637,12 @@ func addMembers(uids []uint64, times []uint32, now uint32) relEdit {
 			}
 			ok, err := openhash.Insert(buf, u, t)
 			if errors.Is(err, openhash.ErrFull) {
+				// Full only when u needs a new slot: Grow adds it while
+				// rebuilding, with room for a quarter more so a run of
+				// RELADDs grows the array O(log n) times.
 				set, _ := openhash.Open(buf)
-				if buf, err = openhash.Grow(nil, buf, max(8, set.Count()/4), u); err != nil {
-					return nil, 0, err
-				}
-				ok, err = openhash.Insert(buf, u, t)
+				buf, err = openhash.Grow(nil, buf, max(8, set.Count()/4), openhash.Member{UID: u, Time: t})
+				ok = err == nil
 			}
 			if err != nil {
 				return nil, 0, err
