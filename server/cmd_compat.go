@@ -12,11 +12,17 @@ import (
 // touids) keep working unchanged. Fields and members must be uids; a hash
 // value is the follow time. An absent key reads as empty, as in Redis.
 
-func cmdHExists(c *client, args [][]byte) {
-	if !c.parseUIDs(args[2:3]) {
-		return
+// uidsIn is the common start of the reads below: args[2:] parsed as uids
+// into c.uids, and args[1] looked up; ok false means a reply was sent.
+func (c *client) uidsIn(args [][]byte) (openhash.Set, bool, bool) {
+	if !c.parseUIDs(args[2:]) {
+		return openhash.Set{}, false, false
 	}
-	set, found, ok := c.relSet(args[1])
+	return c.relSet(args[1])
+}
+
+func cmdHExists(c *client, args [][]byte) {
+	set, found, ok := c.uidsIn(args)
 	if ok {
 		c.boolean(found && set.Contains(c.uids[0]))
 	}
@@ -25,10 +31,7 @@ func cmdHExists(c *client, args [][]byte) {
 // HGET key field: the follow time as a decimal string ("0" in a set built
 // without times), nil for a non-member.
 func cmdHGet(c *client, args [][]byte) {
-	if !c.parseUIDs(args[2:3]) {
-		return
-	}
-	set, found, ok := c.relSet(args[1])
+	set, found, ok := c.uidsIn(args)
 	if !ok {
 		return
 	}
@@ -49,10 +52,7 @@ func (c *client) timeOf(set *openhash.Set, found bool, uid uint64) {
 }
 
 func cmdHMGet(c *client, args [][]byte) {
-	if !c.parseUIDs(args[2:]) {
-		return
-	}
-	set, found, ok := c.relSet(args[1])
+	set, found, ok := c.uidsIn(args)
 	if !ok {
 		return
 	}
@@ -162,10 +162,7 @@ func removeCmd(c *client, args [][]byte) {
 func cmdSIsMember(c *client, args [][]byte) { cmdHExists(c, args) }
 
 func cmdSMIsMember(c *client, args [][]byte) {
-	if !c.parseUIDs(args[2:]) {
-		return
-	}
-	set, found, ok := c.relSet(args[1])
+	set, found, ok := c.uidsIn(args)
 	if !ok {
 		return
 	}

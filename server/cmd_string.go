@@ -216,36 +216,26 @@ func cmdGetSet(c *client, args [][]byte) {
 		c.err("ERR " + err.Error())
 		return
 	}
-	var old []byte
-	var existed, wrongType bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
-		if ok && !byteView(cur.Kind) {
-			wrongType = true
-			return cur, store.Keep
-		}
-		old, existed = cur.Value, ok
-		return next, store.Put
-	})
-	switch {
-	case wrongType:
-		c.err(errWrongType)
-	case existed:
-		c.bulk(old)
-	default:
-		c.null()
-	}
+	c.getAndChange(args[1], &next)
 }
 
-func cmdGetDel(c *client, args [][]byte) {
+func cmdGetDel(c *client, args [][]byte) { c.getAndChange(args[1], nil) }
+
+// getAndChange serves GETSET (next given: replace) and GETDEL (next nil:
+// remove): it replies the old value, or nil when there was none.
+func (c *client) getAndChange(key []byte, next *store.Entry) {
 	var old []byte
 	var existed, wrongType bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.srv.store.Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok && !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
 		}
 		old, existed = cur.Value, ok
-		return cur, store.Remove
+		if next == nil {
+			return cur, store.Remove
+		}
+		return *next, store.Put
 	})
 	switch {
 	case wrongType:
