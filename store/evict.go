@@ -88,13 +88,14 @@ func (s *Store) evictScan(pol Policy) bool {
 	return false
 }
 
-// evictCandidate removes c if it is still the entry under its key; a writer
-// may have replaced or deleted it since it was sampled. Either way memory may
+// evictCandidate removes c if it is still the entry under its key and has
+// not been used since it was sampled; a writer may have replaced, rewritten
+// (entries are overwritten in place) or deleted it. Either way memory may
 // have been freed, so the caller's loop re-checks the limit.
 func (s *Store) evictCandidate(c candidate) bool {
 	c.sh.mu.Lock()
 	defer c.sh.mu.Unlock()
-	if cur, ok := c.sh.m[c.key]; ok && cur == c.e {
+	if cur, ok := c.sh.m[c.key]; ok && cur == c.e && cur.atime.Load() == c.atime {
 		s.removeLocked(c.sh, c.key, cur)
 		s.evicted.Add(1)
 	}
