@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/relcache/relcache/openhash"
@@ -177,15 +176,4 @@ func cmdSMIsMember(c *client, args [][]byte) {
 	for _, h := range c.hits {
 		c.boolean(h)
 	}
-}
-
-// setHeader starts a set reply: a RESP3 set, or an array.
-func (c *client) setHeader(n int) {
-	if c.proto == 3 {
-		c.out = append(c.out, '~')
-		c.out = strconv.AppendInt(c.out, int64(n), 10)
-		c.out = append(c.out, '\r', '\n')
-		return
-	}
-	c.arrayHeader(n)
 }

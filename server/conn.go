@@ -255,12 +255,26 @@ func (c *client) nullArray() {
 // mapHeader starts a map of n pairs: a RESP3 map, or a flat array of 2n.
 func (c *client) mapHeader(n int) {
 	if c.proto == 3 {
-		c.out = append(c.out, '%')
-		c.out = strconv.AppendInt(c.out, int64(n), 10)
-		c.out = append(c.out, '\r', '\n')
+		c.resp3Header('%', n)
 		return
 	}
 	c.arrayHeader(2 * n)
+}
+
+// setHeader starts a set reply: a RESP3 set, or an array.
+func (c *client) setHeader(n int) {
+	if c.proto == 3 {
+		c.resp3Header('~', n)
+		return
+	}
+	c.arrayHeader(n)
+}
+
+// resp3Header writes an aggregate header of a RESP3-only type.
+func (c *client) resp3Header(kind byte, n int) {
+	c.out = append(c.out, kind)
+	c.out = strconv.AppendInt(c.out, int64(n), 10)
+	c.out = append(c.out, '\r', '\n')
 }
 
 // verbatim sends a text blob: a RESP3 verbatim string ("txt"), or a bulk.
