@@ -64,6 +64,20 @@ func TestGoRedisRESP2AndRESP3(t *testing.T) {
 			if err != nil || !strings.Contains(info, "db0:keys=") {
 				t.Fatalf("INFO keyspace = %q, %v", info, err)
 			}
+			// Relation sets through the hash and set readers: a map and a
+			// set in RESP3, flat arrays in RESP2.
+			rk := fmt.Sprint(proto, ".following")
+			if err := c.Do(ctx, "RELLOAD", rk, "TIMES", 7, 70, 8, 80).Err(); err != nil {
+				t.Fatal(err)
+			}
+			all, err := c.HGetAll(ctx, rk).Result()
+			if err != nil || len(all) != 2 || all["7"] != "70" || all["8"] != "80" {
+				t.Fatalf("HGETALL = %v, %v", all, err)
+			}
+			members, err := c.SMembers(ctx, rk).Result()
+			if err != nil || len(members) != 2 {
+				t.Fatalf("SMEMBERS = %v, %v", members, err)
+			}
 		})
 	}
 }
