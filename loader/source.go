@@ -30,6 +30,19 @@ type Source interface {
 	// Load reads uid's list of kind k, newest first, at most limit
 	// members (0: all).
 	Load(ctx context.Context, uid uint64, k Kind, limit int) (List, error)
+	// Shard names the database holding uid's lists, for errors and metrics.
+	Shard(uid uint64) string
+}
+
+// Writer is a Source that also takes follow writes. Each writes both rows
+// (following in from's shard, follower in to's) idempotently.
+type Writer interface {
+	Source
+	// Follow records that from follows to since t; added reports whether
+	// the edge is new (false: it was there, and its time is now t).
+	Follow(ctx context.Context, from, to uint64, t uint32) (added bool, err error)
+	// Unfollow removes the edge; removed reports whether it was there.
+	Unfollow(ctx context.Context, from, to uint64) (removed bool, err error)
 }
 
 // ErrBadRow is wrapped by errors about rows that cannot be cached as they

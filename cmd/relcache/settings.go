@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/server"
 	"github.com/relcache/relcache/store"
 )
@@ -41,6 +43,40 @@ type settings struct {
 	RelKeyDBs               uint64       `toml:"rel-key-dbs"`
 	RelMaxBatch             int          `toml:"rel-max-batch"`
 	RelVerify               string       `toml:"rel-verify"`
+	sourceSettings
+}
+
+// sourceSettings say where relation lists come from on a miss and where
+// FOLLOW writes go. `relcache schema` and `import` take only these.
+type sourceSettings struct {
+	Source              string   `toml:"source"`
+	SourcePath          string   `toml:"source-path"`
+	SourceDBs           int      `toml:"source-dbs"`
+	SourceTables        int      `toml:"source-tables"`
+	SourceMySQL         []string `toml:"source-mysql"`
+	SourceQueryTimeout  duration `toml:"source-query-timeout"`
+	SourceListLimit     int      `toml:"source-list-limit"`
+	LoadTimeout         duration `toml:"load-timeout"`
+	LoadTTL             duration `toml:"load-ttl"`
+	LoadNegativeTTL     duration `toml:"load-negative-ttl"`
+	LoadBreakerFailures int      `toml:"load-breaker-failures"`
+	LoadBreakerCooldown duration `toml:"load-breaker-cooldown"`
+}
+
+func defaultSourceSettings() sourceSettings {
+	return sourceSettings{
+		Source:              "sqlite",
+		SourcePath:          "relcache-source.db",
+		SourceDBs:           1,
+		SourceTables:        4,
+		SourceQueryTimeout:  duration{2 * time.Second},
+		SourceListLimit:     5000,
+		LoadTimeout:         duration{time.Second},
+		LoadTTL:             duration{time.Hour},
+		LoadNegativeTTL:     duration{time.Minute},
+		LoadBreakerFailures: 5,
+		LoadBreakerCooldown: duration{2 * time.Second},
+	}
 }
 
 func defaultSettings() settings {
@@ -67,6 +103,7 @@ func defaultSettings() settings {
 		RelKeyDBs:               1,
 		RelMaxBatch:             d.RelMaxBatch,
 		RelVerify:               d.RelVerify,
+		sourceSettings:          defaultSourceSettings(),
 	}
 }
 
@@ -96,6 +133,45 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
 	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (O(1), memory safety only)")
+	s.sourceSettings.bind(fs)
+}
+
+// bind registers the source flags on fs.
+func (s *sourceSettings) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&s.Source, "source", s.Source, "system of record for misses and FOLLOW: sqlite (embedded file), mysql, or none (a pure cache)")
+	fs.StringVar(&s.SourcePath, "source-path", s.SourcePath, "SQLite source file; a relative path is taken in --dir")
+	fs.IntVar(&s.SourceDBs, "source-dbs", s.SourceDBs, "databases the relation tables are split over (MySQL: relation_00 ..)")
+	fs.IntVar(&s.SourceTables, "source-tables", s.SourceTables, "tables of each kind per database (following_00 .., follower_00 ..)")
+	fs.StringArrayVar(&s.SourceMySQL, "source-mysql", s.SourceMySQL, "a MySQL server and the databases it holds, FIRST-LAST=DSN (repeat per server), e.g. 0-1=relcache:pw@tcp(10.0.0.7:3306)/")
+	fs.Var(&s.SourceQueryTimeout, "source-query-timeout", "longest one source query may take")
+	fs.IntVar(&s.SourceListLimit, "source-list-limit", s.SourceListLimit, "most members loaded per list, newest first; a longer list is cached marked truncated (0: all)")
+	fs.Var(&s.LoadTimeout, "load-timeout", "deadline for a client waiting on a miss; past it the command answers LOADFAIL")
+	fs.Var(&s.LoadTTL, "load-ttl", "TTL of a list filled from the source (0: none)")
+	fs.Var(&s.LoadNegativeTTL, "load-negative-ttl", "TTL of an empty list filled from the source, so unknown users are not re-queried (0: none)")
+	fs.IntVar(&s.LoadBreakerFailures, "load-breaker-failures", s.LoadBreakerFailures, "consecutive failed loads that open a shard's circuit breaker")
+	fs.Var(&s.LoadBreakerCooldown, "load-breaker-cooldown", "how long an open breaker fails fast before one probe load is let through")
+}
+
+// loaderConfig is the loader.Config these settings describe; dir is where a
+// relative SQLite path lives.
+func (s sourceSettings) loaderConfig(dir string) (loader.Config, error) {
+	cfg := loader.Config{
+		Kind:         s.Source,
+		Path:         s.SourcePath,
+		Layout:       loader.Layout{DBs: s.SourceDBs, Tables: s.SourceTables},
+		QueryTimeout: s.SourceQueryTimeout.Duration,
+	}
+	if cfg.Path != "" && !filepath.IsAbs(cfg.Path) && dir != "" {
+		cfg.Path = filepath.Join(dir, cfg.Path)
+	}
+	for _, m := range s.SourceMySQL {
+		srv, err := loader.ParseMySQLServer(m)
+		if err != nil {
+			return cfg, fmt.Errorf("--source-mysql: %w", err)
+		}
+		cfg.MySQL = append(cfg.MySQL, srv)
+	}
+	return cfg, nil
 }
 
 // resolve gives the settings in force: defaults, then the TOML file at path

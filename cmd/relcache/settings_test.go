@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ proto-max-bulk-len = 1048576
 	want.MaxMemoryPolicy = store.VolatileLRU // file
 	want.Timeout = duration{2 * time.Minute} // flag beats file
 	want.ProtoMaxBulkLen = 1 << 20           // TOML integer
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("resolved %+v\nwant     %+v", got, want)
 	}
 }
