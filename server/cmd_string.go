@@ -43,6 +43,9 @@ func (c *client) getString(key []byte) (v []byte, found, ok bool) {
 		c.err(errWrongType)
 		return nil, true, false
 	}
+	if !found {
+		c.noteMiss(key)
+	}
 	return e.Value, found, true
 }
 

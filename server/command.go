@@ -75,7 +75,11 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		}
 	}
 	c.lastCmd.Store(cmd)
+	mark := len(c.out)
 	cmd.fn(c, args)
+	if len(c.missed) > 0 {
+		c.refillMissed(cmd, args, mark)
+	}
 	end := time.Now()
 	d := end.Sub(start)
 	cmd.stats.observe(c.id, d)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
@@ -66,6 +67,23 @@ type Config struct {
 	// needs (openhash.Validate, O(1)): a corrupt table then gives wrong
 	// answers, never a crash. Default "full".
 	RelVerify string
+	// Source is the system of record a missing relation list is filled
+	// from, and FOLLOW/UNFOLLOW write to (when it is a loader.Writer). Nil:
+	// a pure cache, where a miss stays a miss.
+	Source loader.Source
+	// SourceListLimit caps the members loaded per list, newest first; a
+	// longer list is cached marked truncated. 0: no cap.
+	SourceListLimit int
+	// LoadTimeout is how long a client waits on the source before the
+	// command answers LOADFAIL. Default 1s.
+	LoadTimeout time.Duration
+	// LoadTTL and LoadNegativeTTL are the TTLs of filled lists, non-empty
+	// and empty; 0 means none.
+	LoadTTL, LoadNegativeTTL time.Duration
+	// LoadBreakerFailures consecutive failures open a shard's breaker for
+	// LoadBreakerCooldown. Defaults 5 and 2s.
+	LoadBreakerFailures int
+	LoadBreakerCooldown time.Duration
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
 	// Version is reported by INFO and HELLO. Default "dev".
@@ -87,6 +105,7 @@ const (
 	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
 	DefaultSlowlogMaxLen           = 128
 	DefaultRelMaxBatch             = 100000
+	DefaultLoadTimeout             = time.Second
 )
 
 // Defaults returns a Config with every default filled in.
@@ -148,6 +167,9 @@ func (c *Config) fill() error {
 	if c.RelVerify == "" {
 		c.RelVerify = d.RelVerify
 	}
+	if c.LoadTimeout == 0 {
+		c.LoadTimeout = DefaultLoadTimeout
+	}
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
@@ -175,6 +197,10 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("rel-max-batch must be >= 1, got %d", c.RelMaxBatch))
 	case c.RelVerify != "full" && c.RelVerify != "header":
 		errs = append(errs, fmt.Errorf("rel-verify must be full or header, got %q", c.RelVerify))
+	case c.LoadTimeout < 0 || c.LoadTTL < 0 || c.LoadNegativeTTL < 0 || c.LoadBreakerCooldown < 0:
+		errs = append(errs, fmt.Errorf("load-timeout, load-ttl, load-negative-ttl and load-breaker-cooldown must be >= 0"))
+	case c.SourceListLimit < 0:
+		errs = append(errs, fmt.Errorf("source-list-limit must be >= 0, got %d", c.SourceListLimit))
 	}
 	return errors.Join(errs...)
 }

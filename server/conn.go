@@ -54,6 +54,12 @@ type client struct {
 	keyBuf  []byte
 	scratch []byte
 
+	// Relation keys this command found missing, for dispatch to fill from
+	// the source (fill.go); refill is set while the handler runs again.
+	missed  [][]byte
+	missBuf []byte
+	refill  bool
+
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 
 	lastActive atomic.Int64            // Unix nanoseconds of the last command

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/relcache/relcache/internal/breaker"
 	"net"
 	"os"
 	"runtime"
@@ -17,7 +18,7 @@ import (
 
 var (
 	defaultSections = []string{"server", "clients", "memory", "stats", "keyspace"}
-	allSections     = []string{"server", "clients", "memory", "stats", "commandstats", "keyspace"}
+	allSections     = []string{"server", "clients", "memory", "stats", "loader", "commandstats", "keyspace"}
 )
 
 func cmdInfo(c *client, args [][]byte) {
@@ -164,6 +165,26 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 			b = strconv.AppendFloat(b, float64(sum.Nanoseconds())/1000/float64(calls), 'f', 2, 64)
 			b = append(b, "\r\n"...)
 		}
+	case "loader":
+		b = append(b, "# Loader\r\n"...)
+		f := s.fill
+		if f == nil {
+			return field(b, "source", "none")
+		}
+		b = field(b, "source", "configured")
+		b = field(b, "loads", f.stats.loads.Load())
+		b = field(b, "loads_empty", f.stats.empty.Load())
+		b = field(b, "load_errors", f.stats.loadErrors.Load())
+		b = field(b, "load_timeouts", f.stats.timeouts.Load())
+		b = field(b, "load_fail_fast", f.stats.failFast.Load())
+		b = field(b, "loads_discarded_for_writes", f.stats.discarded.Load())
+		open := 0
+		for _, st := range f.breakerStates() {
+			if st != breaker.Closed {
+				open++
+			}
+		}
+		b = field(b, "breakers_not_closed", open)
 	case "keyspace":
 		b = append(b, "# Keyspace\r\n"...)
 		if st.Keys > 0 {

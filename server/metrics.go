@@ -72,6 +72,9 @@ func newMetrics(s *Server) *metrics {
 		counter("relcache_protocol_errors_total", "Clients closed for a protocol error.",
 			func() float64 { return float64(s.stats.protoErrors.Load()) }),
 	)
+	if s.fill != nil {
+		m.reg.MustRegister(newFillCollector(s.fill))
+	}
 	return m
 }
 

@@ -169,6 +169,9 @@ func (c *client) relSet(key []byte) (set openhash.Set, found, ok bool) {
 		c.replyErr(err)
 		return set, found, false
 	}
+	if !found {
+		c.noteMiss(key)
+	}
 	return set, found, true
 }
 
@@ -333,9 +336,11 @@ func (c *client) byTime(set *openhash.Set) []openhash.Member {
 }
 
 // RELWHO a x [LIMIT n]: the users a follows who follow x, newest follow of
-// a first. It probes each followed user's following set for x, never x's
-// fan list (which may be truncated). Followed users whose set is not cached
-// are skipped. Nil when a's set is not cached.
+// a first. In a pure cache it probes each followed user's following set for
+// x, skipping users whose set is not cached. With a source, x's fan list is
+// filled too and, when it is complete, intersected with a's list: two loads
+// instead of one per followed user (the probing remains for a truncated fan
+// list, a celebrity x). Nil when a's set is not cached.
 func cmdRelWho(c *client, args [][]byte) {
 	a, x, limit, ok := c.pairArgs(args)
 	if !ok {
@@ -344,6 +349,20 @@ func cmdRelWho(c *client, args [][]byte) {
 	aSet, found, ok := c.followingOf(a)
 	if !ok {
 		return
+	}
+	var xFans openhash.Set
+	xComplete := false
+	if c.srv.fill != nil {
+		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
+		fans, fansFound, err := c.srv.lookupRelSet(c.keyBuf)
+		switch {
+		case err == nil && !fansFound && !c.refill:
+			// Fill it before deciding whether to probe a's members.
+			c.noteMiss(c.keyBuf)
+			found = false
+		case err == nil && fansFound:
+			xFans, xComplete = fans, !fans.Truncated()
+		}
 	}
 	if !found {
 		c.nullArray()
@@ -354,9 +373,18 @@ func cmdRelWho(c *client, args [][]byte) {
 		if limit >= 0 && len(c.uids) >= limit {
 			break
 		}
+		if xComplete {
+			if xFans.Contains(m.UID) {
+				c.uids = append(c.uids, m.UID)
+			}
+			continue
+		}
 		// A member whose key is not cached, or holds another kind, cannot
 		// be answered for; one such user does not fail the query.
 		mSet, mFound, err := c.srv.lookupRelSet(c.followingKey(m.UID))
+		if err == nil && !mFound {
+			c.noteMiss(c.keyBuf)
+		}
 		if err == nil && mFound && mSet.Contains(x) {
 			c.uids = append(c.uids, m.UID)
 		}

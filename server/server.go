@@ -30,6 +30,7 @@ type Server struct {
 	store   *store.Store
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
+	fill    *filler           // nil without a source
 	metrics *metrics
 	slowlog *slowlog
 	runID   string
@@ -101,6 +102,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.requirePass.Store(&pass)
 	s.timeout.Store(int64(cfg.Timeout))
 	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
+	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.cmds = s.commandTable()
 	s.metrics = newMetrics(s)
 	return s, nil

@@ -81,6 +81,8 @@ func (s *Server) commandTable() map[string]*command {
 		{"relload", -2, wrOOM, one, "relation", "Builds a relation set from a member list and stores it in one write.", cmdRelLoad},
 		{"reladd", -3, wrOOM, one, "relation", "Adds members to a relation set.", cmdRelAdd},
 		{"reldel", -3, wr, one, "relation", "Removes members from a relation set.", cmdRelDel},
+		{"follow", -3, wrOOM, none, "relation", "Records that a follows b in the source of record, then patches the cached lists.", cmdFollow},
+		{"unfollow", 3, wr, none, "relation", "Removes a follows b from the source of record, then patches the cached lists.", cmdUnfollow},
 		// hash and set compatibility on relation sets
 		{"hexists", 3, rd | fast, one, "hash", "Whether a uid is in a relation set.", cmdHExists},
 		{"hget", 3, rd | fast, one, "hash", "The follow time of a member.", cmdHGet},

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/server"
 )
 
@@ -33,12 +34,21 @@ in the TOML file given with --config; flags override the file.`,
 				return err
 			}
 			defer log.Sync()
-			srv, err := server.New(st.serverConfig(versionString(), configPath), log)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cfg := st.serverConfig(versionString(), configPath)
+			src, err := openSource(ctx, st.sourceSettings, st.Dir, log)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			if src != nil {
+				defer src.Close()
+				cfg.Source = src
+			}
+			srv, err := server.New(cfg, log)
+			if err != nil {
+				return err
+			}
 			if err := srv.ListenAndServe(ctx); err != nil {
 				log.Error("server stopped", zap.Error(err))
 				return err
@@ -49,6 +59,26 @@ in the TOML file given with --config; flags override the file.`,
 	cmd.Flags().StringVar(&configPath, "config", "", "TOML file with settings (keys are the flag names)")
 	s.bind(cmd.Flags())
 	return cmd
+}
+
+// openSource opens the configured source of record, or returns nil for
+// --source none. The embedded SQLite file is created with its schema on
+// first start; a MySQL schema is created by `relcache schema`, never
+// implicitly by a serving node.
+func openSource(ctx context.Context, st sourceSettings, dir string, log *zap.Logger) (*loader.SQL, error) {
+	cfg, err := st.loaderConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	src, err := loader.Open(ctx, cfg, cfg.Kind == "sqlite")
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if src != nil {
+		log.Info("source of record", zap.String("kind", cfg.Kind), zap.String("path", cfg.Path),
+			zap.Int("databases", cfg.Layout.DBs), zap.Int("tables", cfg.Layout.Tables))
+	}
+	return src, nil
 }
 
 // newLogger builds the zap logger: console encoding on a terminal, JSON

@@ -225,6 +225,12 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		RelKeyDBs:               s.RelKeyDBs,
 		RelMaxBatch:             s.RelMaxBatch,
 		RelVerify:               s.RelVerify,
+		SourceListLimit:         s.SourceListLimit,
+		LoadTimeout:             s.LoadTimeout.Duration,
+		LoadTTL:                 s.LoadTTL.Duration,
+		LoadNegativeTTL:         s.LoadNegativeTTL.Duration,
+		LoadBreakerFailures:     s.LoadBreakerFailures,
+		LoadBreakerCooldown:     s.LoadBreakerCooldown.Duration,
 		Version:                 version,
 		ConfigFile:              configFile,
 		Store: store.Config{

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,12 +67,18 @@ type Proc struct {
 
 // Start runs `relcache serve` on random ports with args appended and waits
 // until it listens. The server is stopped when the test ends; a server that
-// exits non-zero on that stop fails the test.
+// exits non-zero on that stop fails the test. Unless args name a --source,
+// the server runs as a pure cache (--source none), so a miss stays a miss;
+// tests of lazy fill pass their source.
 func Start(t testing.TB, args ...string) *Proc {
 	t.Helper()
 	bin := Binary(t)
-	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--log-format", "json", "--dir", t.TempDir()}, args...)
+	full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--log-format", "json", "--dir", t.TempDir()}
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "--source" || strings.HasPrefix(a, "--source=") }) {
+		full = append(full, "--source", "none")
+	}
+	full = append(full, args...)
 	p := &Proc{cmd: exec.Command(bin, full...), logs: &syncBuffer{}, done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

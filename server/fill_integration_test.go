@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/loader"
+)
+
+// TestLazyFillMatchesTheSource writes a random graph into an embedded SQLite
+// source, starts the real binary on it with an empty cache, and checks the
+// relation commands and the hash reads, all served by lazy fill, against
+// the model the graph was written from.
+func TestLazyFillMatchesTheSource(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	g := newGraph(rng, 2000)
+	fans := map[uint64]map[uint64]uint32{}
+	var edges []loader.Edge
+	for _, u := range g.users {
+		g.cached[u] = true // every list is one fill away
+		for v, tm := range g.following[u] {
+			edges = append(edges, loader.Edge{From: u, To: v, Time: tm})
+			if fans[v] == nil {
+				fans[v] = map[uint64]uint32{}
+			}
+			fans[v][u] = tm
+		}
+	}
+	path := filepath.Join(t.TempDir(), "graph.db")
+	src, err := loader.OpenSQLite(ctx, path, loader.Layout{Tables: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddEdges(ctx, edges); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+
+	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4")
+	c := client(t, p.Addr)
+	for q := range 300 {
+		a := g.users[rng.IntN(len(g.users))]
+		bs := make([]uint64, 2+rng.IntN(20))
+		for i := range bs {
+			if i%2 == 0 && len(g.following[a]) > 0 {
+				bs[i] = g.byTime(a)[rng.IntN(len(g.following[a]))]
+			} else {
+				bs[i] = g.users[rng.IntN(len(g.users))]
+			}
+		}
+		codes, err := c.Do(ctx, args("RELCHECK", a, bs)...).Int64Slice()
+		if err != nil {
+			t.Fatalf("query %d: RELCHECK: %v", q, err)
+		}
+		for i, b := range bs {
+			if want := g.code(a, b); codes[i] != want {
+				t.Fatalf("query %d: RELCHECK %d %d = %d, want %d", q, a, b, codes[i], want)
+			}
+		}
+		hits, err := c.Do(ctx, args("RELMULTI", key(a), bs)...).Int64Slice()
+		if err != nil {
+			t.Fatalf("query %d: RELMULTI: %v", q, err)
+		}
+		for i, b := range bs {
+			if want := g.follows(a, b); (hits[i] == 1) != want {
+				t.Fatalf("query %d: RELMULTI %d %d = %d, want %v", q, a, b, hits[i], want)
+			}
+		}
+		x := bs[len(bs)-1]
+		who, err := c.Do(ctx, args("RELWHO", a, x)...).StringSlice()
+		if err != nil {
+			t.Fatalf("query %d: RELWHO: %v", q, err)
+		}
+		var want []string
+		for _, m := range g.byTime(a) {
+			if g.follows(m, x) {
+				want = append(want, strconv.FormatUint(m, 10))
+			}
+		}
+		if !slices.Equal(who, want) && (len(who) != 0 || len(want) != 0) {
+			t.Fatalf("query %d: RELWHO %d %d = %v, want %v", q, a, x, who, want)
+		}
+		// The fan list through the hash view: every fan with its time.
+		all, err := c.HGetAll(ctx, strconv.FormatUint(x, 10)+".follower").Result()
+		if err != nil {
+			t.Fatalf("query %d: HGETALL: %v", q, err)
+		}
+		if len(all) != len(fans[x]) {
+			t.Fatalf("query %d: HGETALL %d.follower has %d fans, want %d", q, x, len(all), len(fans[x]))
+		}
+		for fan, tm := range fans[x] {
+			if all[strconv.FormatUint(fan, 10)] != strconv.FormatUint(uint64(tm), 10) {
+				t.Fatalf("query %d: HGETALL %d.follower: fan %d = %q, want %d", q, x, fan, all[strconv.FormatUint(fan, 10)], tm)
+			}
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/loader"
+)
+
+// faultySource wraps a real source (SQLite) to count its queries and to
+// inject the faults a remote shard has: errors, and hangs until the
+// deadline.
+type faultySource struct {
+	loader.Source
+	loads atomic.Int64
+	fail  atomic.Pointer[error]
+	hang  atomic.Bool
+	gate  chan struct{} // when not nil, each Load waits for it to close
+}
+
+func (f *faultySource) Load(ctx context.Context, uid uint64, k loader.Kind, limit int) (loader.List, error) {
+	f.loads.Add(1)
+	if f.gate != nil {
+		<-f.gate
+	}
+	if f.hang.Load() {
+		<-ctx.Done()
+		return loader.List{}, ctx.Err()
+	}
+	if err := f.fail.Load(); err != nil {
+		return loader.List{}, *err
+	}
+	return f.Source.Load(ctx, uid, k, limit)
+}
+
+// sqliteSource is a real embedded source holding edges, in the file path.
+func sqliteSource(t testing.TB, edges []loader.Edge) (src *loader.SQL, path string) {
+	t.Helper()
+	ctx := context.Background()
+	path = filepath.Join(t.TempDir(), "source.db")
+	src, err := loader.OpenSQLite(ctx, path, loader.Layout{Tables: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	if err := src.AddEdges(ctx, edges); err != nil {
+		t.Fatal(err)
+	}
+	return src, path
+}
+
+// execSQLite runs one statement on the SQLite file at path, beside the
+// source's own handle.
+func execSQLite(path, stmt string) error {
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(stmt)
+	return err
+}
+
+func firstOf[A, B any](a A, _ B) A { return a }
+
+func fillServer(t testing.TB, src loader.Source, tune func(*Config)) *Server {
+	t.Helper()
+	cfg := Defaults()
+	cfg.Source = src
+	cfg.LoadTTL, cfg.LoadNegativeTTL = time.Hour, time.Minute
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// do runs one command on c and returns its raw reply.
+func do(s *Server, c *client, args ...string) string {
+	c.out = c.out[:0]
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	s.dispatch(c, bs, time.Now())
+	return string(c.out)
+}
+
+var fillEdges = []loader.Edge{
+	{From: 1001, To: 1002, Time: 100}, {From: 1002, To: 1001, Time: 101},
+	{From: 1001, To: 1003, Time: 102}, {From: 1004, To: 1003, Time: 103},
+	{From: 1003, To: 1004, Time: 104},
+}
+
+// TestFillAnswersFromSource: every kind of read on cold keys answers from
+// the source, and the second read is a cache hit (no query).
+func TestFillAnswersFromSource(t *testing.T) {
+	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	s := fillServer(t, src, nil)
+	c := newTestClient(s)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RELCHECK", "1001", "1002"}, ":3\r\n"},
+		{[]string{"RELCHECK", "1001", "1002", "1003", "1004", "9999"}, "*4\r\n:3\r\n:1\r\n:0\r\n:0\r\n"},
+		{[]string{"RELMULTI", "1004.following", "1003", "1001"}, "*2\r\n:1\r\n:0\r\n"},
+		{[]string{"HGET", "1003.follower", "1004"}, "$3\r\n103\r\n"},
+		{[]string{"RELMEMBERS", "1003.follower"}, "*2\r\n$4\r\n1004\r\n$4\r\n1001\r\n"},
+		{[]string{"RELWHO", "1004", "1001"}, "*0\r\n"},
+		{[]string{"RELWHO", "1002", "1003"}, "*1\r\n$4\r\n1001\r\n"},
+		{[]string{"RELCOMMON", "1001", "1004"}, "*1\r\n$4\r\n1003\r\n"},
+		{[]string{"RELCARD", "777.follower"}, ":0\r\n"}, // unknown user: empty, cached
+	} {
+		before := src.loads.Load()
+		if got := do(s, c, tc.args...); got != tc.want {
+			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+		mid := src.loads.Load()
+		if got := do(s, c, tc.args...); got != tc.want || src.loads.Load() != mid {
+			t.Fatalf("%v again = %q with %d more loads", tc.args, got, src.loads.Load()-mid)
+		}
+		t.Logf("%v: %d loads", tc.args, mid-before)
+	}
+	// GET gives the filled array's bytes; the TTLs are the configured ones.
+	if got := do(s, c, "GET", "1005.following"); !strings.HasPrefix(got, "$") {
+		t.Fatalf("GET of a cold relation key: %q", got)
+	}
+	ttl := do(s, c, "TTL", "1001.following")
+	neg := do(s, c, "TTL", "777.follower")
+	if (ttl != ":3600\r\n" && ttl != ":3599\r\n") || (neg != ":60\r\n" && neg != ":59\r\n") {
+		t.Fatalf("TTL of a filled list %q, of an empty one %q", ttl, neg)
+	}
+	// Keys that are not relation keys stay misses.
+	if got := do(s, c, "GET", "plain"); got != "$-1\r\n" {
+		t.Fatalf("GET plain = %q", got)
+	}
+}
+
+// TestFillOneQueryForAHerd: 500 clients missing one key at once make one
+// query.
+func TestFillOneQueryForAHerd(t *testing.T) {
+	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges)), gate: make(chan struct{})}
+	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = time.Minute })
+	const n = 500
+	var wg sync.WaitGroup
+	replies := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = do(s, newTestClient(s), "RELMULTI", "1001.following", "1002", "1004")
+		}()
+	}
+	// Give the clients time to pile up on the flight (not needed for
+	// correctness: a late one re-checks the cache inside the flight).
+	time.Sleep(100 * time.Millisecond)
+	close(src.gate)
+	wg.Wait()
+	for i, r := range replies {
+		if r != "*2\r\n:1\r\n:0\r\n" {
+			t.Fatalf("client %d: %q", i, r)
+		}
+	}
+	if got := src.loads.Load(); got != 1 {
+		t.Fatalf("%d queries for one cold key, want 1", got)
+	}
+}
+
+// TestFillFailuresAndBreaker: a failing shard answers LOADFAIL naming it;
+// after the failure limit the breaker fails fast without querying; after the
+// cooldown one probe goes through and, when it succeeds, loads work again.
+func TestFillFailuresAndBreaker(t *testing.T) {
+	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	s := fillServer(t, src, func(c *Config) {
+		c.LoadBreakerFailures, c.LoadBreakerCooldown = 3, 200*time.Millisecond
+	})
+	c := newTestClient(s)
+	boom := errors.New("connection refused")
+	src.fail.Store(&boom)
+	for i := range 3 {
+		got := do(s, c, "RELCARD", fmt.Sprintf("%d.following", 2000+i))
+		if !strings.HasPrefix(got, "-LOADFAIL relation_00 ") || !strings.Contains(got, "connection refused") {
+			t.Fatalf("failure %d: %q", i, got)
+		}
+	}
+	queries := src.loads.Load()
+	got := do(s, c, "RELCARD", "1001.following")
+	if !strings.HasPrefix(got, "-LOADFAIL relation_00 circuit open") || src.loads.Load() != queries {
+		t.Fatalf("open breaker: %q after %d more queries", got, src.loads.Load()-queries)
+	}
+	if st := s.fill.breakerStates()["relation_00"]; st.String() != "open" {
+		t.Fatalf("breaker %v", st)
+	}
+	// Nothing was cached by the failures.
+	if _, ok := s.store.Peek([]byte("2000.following")); ok {
+		t.Fatal("a failed load left a key behind")
+	}
+	src.fail.Store(nil)
+	time.Sleep(250 * time.Millisecond) // the cooldown (a wait, not a timing assertion)
+	if got := do(s, c, "RELCARD", "1001.following"); got != ":2\r\n" {
+		t.Fatalf("after the cooldown: %q", got)
+	}
+	if st := s.fill.breakerStates()["relation_00"]; st.String() != "closed" {
+		t.Fatalf("breaker after a good probe: %v", st)
+	}
+}
+
+// TestFillDeadline: a source that never answers costs the client the load
+// deadline, then LOADFAIL — never a hang.
+func TestFillDeadline(t *testing.T) {
+	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	src.hang.Store(true)
+	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = 100 * time.Millisecond })
+	c := newTestClient(s)
+	done := make(chan string, 1)
+	go func() { done <- do(s, c, "RELCHECK", "1001", "1002", "1003") }()
+	select {
+	case got := <-done:
+		if !strings.HasPrefix(got, "-LOADFAIL relation_00 ") {
+			t.Fatalf("hung source: %q", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a command on a hung source did not return")
+	}
+}
+
+// TestFillBadRowIsNotCached: a malformed row fails the load and leaves
+// nothing cached; it does not count against the shard's breaker.
+func TestFillBadRowIsNotCached(t *testing.T) {
+	ctx := context.Background()
+	src, path := sqliteSource(t, fillEdges)
+	if err := src.AddEdges(ctx, []loader.Edge{{From: 5000, To: 5001, Time: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	s := fillServer(t, src, func(c *Config) { c.LoadBreakerFailures = 1 })
+	c := newTestClient(s)
+	// SQLite's column types are advisory: a negative time gets in.
+	if err := execSQLite(path, "UPDATE following_00 SET addtime = -5 WHERE fromuid = 5000"); err != nil {
+		t.Fatal(err)
+	}
+	got := do(s, c, "RELCARD", "5000.following")
+	if !strings.HasPrefix(got, "-LOADFAIL relation_00 ") || !strings.Contains(got, "malformed") {
+		t.Fatalf("bad row: %q", got)
+	}
+	if _, ok := s.store.Peek([]byte("5000.following")); ok {
+		t.Fatal("a list with a bad row was cached")
+	}
+	if got := do(s, c, "RELCARD", "1001.following"); got != ":2\r\n" {
+		t.Fatalf("the breaker counted a bad row: %q", got)
+	}
+}
