@@ -198,6 +198,13 @@ func resolve(path string, fs *pflag.FlagSet) (settings, error) {
 		if merged.Lookup(f.Name) == nil || err != nil {
 			return
 		}
+		// A list flag's String() is "[a,b]"; copy its items instead.
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			if e := merged.Lookup(f.Name).Value.(pflag.SliceValue).Replace(sv.GetSlice()); e != nil {
+				err = fmt.Errorf("flag --%s: %w", f.Name, e)
+			}
+			return
+		}
 		if e := merged.Set(f.Name, f.Value.String()); e != nil {
 			err = fmt.Errorf("flag --%s: %w", f.Name, e)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/relcache/relcache/loader"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,36 @@ func TestDurationAndSizeFlags(t *testing.T) {
 	for _, bad := range []string{"-1", "lots", "1tb", "99999999999999999999gb"} {
 		if err := b.Set(bad); err == nil {
 			t.Errorf("size %q accepted", bad)
+		}
+	}
+}
+
+// TestResolveListFlags: a repeated list flag reaches the settings item by
+// item (not as pflag's "[a,b]" rendering), and the DSNs parse.
+func TestResolveListFlags(t *testing.T) {
+	s := defaultSettings()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	s.bind(fs)
+	args := []string{"--source", "mysql", "--source-dbs", "4",
+		"--source-mysql", "0-1=root@tcp(127.0.0.1:3306)/?timeout=1s", "--source-mysql", "2-3=root@tcp(127.0.0.1:3307)/"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	got, err := resolve("", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := got.loaderConfig("/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []loader.MySQLServer{{DSN: "root@tcp(127.0.0.1:3306)/?timeout=1s", First: 0, Last: 1}, {DSN: "root@tcp(127.0.0.1:3307)/", First: 2, Last: 3}}
+	if !reflect.DeepEqual(cfg.MySQL, want) || cfg.Kind != "mysql" || cfg.Layout.DBs != 4 {
+		t.Fatalf("loader config %+v", cfg)
+	}
+	for _, bad := range []string{"0-1", "x-1=dsn", "3-1=dsn", "=dsn", "1="} {
+		if _, err := loader.ParseMySQLServer(bad); err == nil {
+			t.Errorf("ParseMySQLServer(%q) accepted", bad)
 		}
 	}
 }
