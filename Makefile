@@ -12,9 +12,18 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/relcache
 
-# Serves on the defaults: RESP on 127.0.0.1:6380, admin HTTP on 127.0.0.1:9380.
+# Serves testdata/sample-graph.tsv on the defaults (RESP on 127.0.0.1:6380,
+# admin HTTP on 127.0.0.1:9380) from the embedded SQLite source in RUN_DIR,
+# importing it on first use. The marker file is written only after a whole
+# import, so an interrupted one is simply re-run (import is idempotent).
+# `rm -rf .run` starts afresh.
+RUN_DIR ?= .run
+
 run: build
-	$(BIN) serve
+	@mkdir -p $(RUN_DIR)
+	@test -f $(RUN_DIR)/relcache-source.db -a -f $(RUN_DIR)/.sample-imported || \
+	  { $(BIN) import testdata/sample-graph.tsv --dir $(RUN_DIR) && touch $(RUN_DIR)/.sample-imported; }
+	$(BIN) serve --dir $(RUN_DIR)
 
 # Lint, every test under the race detector (integration tests then build the
 # server with -race too), and a short pass of every fuzz target.

@@ -26,7 +26,7 @@ func rootCmd() *cobra.Command {
 who follows whom, answered in one round trip from compact per-user arrays.`,
 		SilenceUsage: true,
 	}
-	root.AddCommand(serveCmd(), benchCmd(), versionCmd())
+	root.AddCommand(serveCmd(), schemaCmd(), importCmd(), genGraphCmd(), benchCmd(), versionCmd())
 	return root
 }
 

@@ -29,18 +29,32 @@ func (g *Graph) UID(i int) uint64 { return g.Base + uint64(i) }
 // with the given mean (a Pareto draw, capped at n-1), following mostly
 // popular users (a Zipf draw over the user ids), as real follow graphs do.
 func NewGraph(seed, base uint64, n, mean int) *Graph {
+	g := &Graph{Base: base, Following: make([][]uint64, n), Times: make([][]uint32, n)}
+	EachUser(seed, base, n, mean, func(u int, following []uint64, times []uint32) error {
+		g.Following[u], g.Times[u] = slices.Clone(following), slices.Clone(times)
+		return nil
+	})
+	return g
+}
+
+// EachUser draws the graph NewGraph(seed, base, n, mean) builds, user by
+// user: fn gets user u's follows and their times, in slices reused for the
+// next user. It holds one user's list at a time, so it streams graphs too big
+// to keep (`relcache gen-graph`). An error from fn stops it and is returned.
+func EachUser(seed, base uint64, n, mean int, fn func(u int, following []uint64, times []uint32) error) error {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	popular := rand.NewZipf(rng, 1.05, 8, uint64(n-1))
-	g := &Graph{Base: base, Following: make([][]uint64, n), Times: make([][]uint32, n)}
 	// Pareto with shape 2 (x = xm/sqrt(U)) has mean 2·xm, so xm = mean/2
 	// gives the wanted mean before capping at n-1.
 	xm := float64(mean) / 2
 	seen := make(map[uint64]bool)
+	var fs []uint64
+	var ts []uint32
 	for u := range n {
 		k := int(xm / math.Sqrt(1-rng.Float64()))
 		k = min(max(k, 1), n-1)
 		clear(seen)
-		fs := make([]uint64, 0, k)
+		fs = fs[:0]
 		for len(fs) < k {
 			var v uint64
 			if rng.IntN(2) == 0 {
@@ -54,13 +68,15 @@ func NewGraph(seed, base uint64, n, mean int) *Graph {
 			seen[v] = true
 			fs = append(fs, base+v)
 		}
-		ts := make([]uint32, k)
+		ts = slices.Grow(ts[:0], k)[:k]
 		for i := range ts {
 			ts[i] = 1_600_000_000 + uint32(rng.IntN(100_000_000))
 		}
-		g.Following[u], g.Times[u] = fs, ts
+		if err := fn(u, fs, ts); err != nil {
+			return err
+		}
 	}
-	return g
+	return nil
 }
 
 // Relations is the total number of follow edges.
