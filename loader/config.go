@@ -47,7 +47,7 @@ func Open(ctx context.Context, cfg Config, create bool) (*SQL, error) {
 		}
 		return OpenSQLite(ctx, cfg.Path, cfg.Layout)
 	case "mysql":
-		return nil, fmt.Errorf("mysql source: not built yet")
+		return OpenMySQL(ctx, cfg, create)
 	}
 	return nil, fmt.Errorf("source %q: want sqlite, mysql or none", cfg.Kind)
 }

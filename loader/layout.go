@@ -61,21 +61,28 @@ const (
 )
 
 // DDL returns the statements that create one database's tables,
-// idempotently. The primary key starts with the shard key, so a list is one
-// index range, and (key, addtime) serves the newest-first query with a cap.
+// idempotently, with bare table names (for the database in use). The
+// primary key starts with the shard key, so a list is one index range, and
+// (key, addtime) serves the newest-first query with a cap.
 func (l Layout) DDL(d Dialect) []string {
+	return l.ddl(d, func(k Kind, t int) string { return l.tableName(k.String(), t) })
+}
+
+// ddl is DDL with the table names name gives (qualified ones, for
+// CreateSchema on a MySQL server holding several databases).
+func (l Layout) ddl(d Dialect, name func(k Kind, table int) string) []string {
 	var out []string
 	for t := range l.Tables {
 		for _, k := range []Kind{Following, Follower} {
-			name := l.tableName(k.String(), t)
+			bare, full := l.tableName(k.String(), t), name(k, t)
 			key, other := k.columns()
-			create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n  %s BIGINT UNSIGNED NOT NULL,\n  %s BIGINT UNSIGNED NOT NULL,\n  addtime INT UNSIGNED NOT NULL,\n  PRIMARY KEY (%s, %s)", name, key, other, key, other)
+			create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n  %s BIGINT UNSIGNED NOT NULL,\n  %s BIGINT UNSIGNED NOT NULL,\n  addtime INT UNSIGNED NOT NULL,\n  PRIMARY KEY (%s, %s)", full, key, other, key, other)
 			if d == MySQL {
-				out = append(out, create+fmt.Sprintf(",\n  KEY %s_time (%s, addtime)\n)", name, key))
+				out = append(out, create+fmt.Sprintf(",\n  KEY %s_time (%s, addtime)\n)", bare, key))
 				continue
 			}
 			out = append(out, create+"\n)",
-				fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_time ON %s (%s, addtime)", name, name, key))
+				fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_time ON %s (%s, addtime)", bare, full, key))
 		}
 	}
 	return out
@@ -106,10 +113,65 @@ func (k Kind) columns() (key, other string) {
 	return "fromuid", "touid"
 }
 
+// table is the name every query uses for table t of kind k in database
+// db: qualified (relation_01.following_03) for MySQL, where one server holds
+// several databases and a pooled connection has no current one; bare for
+// SQLite, whose one file is the one database.
+func (l Layout) table(d Dialect, k Kind, db, t int) string {
+	name := l.tableName(k.String(), t)
+	if d == MySQL {
+		return l.DatabaseName(db) + "." + name
+	}
+	return name
+}
+
 // listQuery is the SELECT for one list, newest first, with a cap: the one
-// query both dialects run.
-func (l Layout) listQuery(k Kind, table int) string {
+// query both dialects run. Ties in time go in descending uid order because
+// InnoDB's (key, addtime) index ends with the primary key's other column:
+// read backwards it yields exactly this order, so a capped load of a
+// million-fan list reads cap+1 index entries. With other ascending, MySQL
+// reads the whole list and sorts it (EXPLAIN: Using filesort).
+func listQuery(table string, k Kind) string {
 	key, other := k.columns()
-	return fmt.Sprintf("SELECT %s, addtime FROM %s WHERE %s = ? ORDER BY addtime DESC, %s LIMIT ?",
-		other, l.tableName(k.String(), table), key, other)
+	return fmt.Sprintf("SELECT %s, addtime FROM %s WHERE %s = ? ORDER BY addtime DESC, %s DESC LIMIT ?",
+		other, table, key, other)
+}
+
+// upsertQuery writes one row (key, other, addtime) into table, replacing
+// the time of a row already there.
+func upsertQuery(d Dialect, table string, k Kind) string {
+	key, other := k.columns()
+	return fmt.Sprintf("INSERT INTO %s (%s, %s, addtime) VALUES (?, ?, ?)%s", table, key, other, onConflict(d, k))
+}
+
+// onConflict is the clause that makes an INSERT an upsert.
+func onConflict(d Dialect, k Kind) string {
+	if d == MySQL {
+		return " ON DUPLICATE KEY UPDATE addtime = VALUES(addtime)"
+	}
+	key, other := k.columns()
+	return fmt.Sprintf(" ON CONFLICT (%s, %s) DO UPDATE SET addtime = excluded.addtime", key, other)
+}
+
+// insertQuery writes one row unless its key is there: one affected row
+// means it was not. MySQL's INSERT IGNORE would also swallow conversion
+// errors, but every argument is a typed uid or time.
+func insertQuery(d Dialect, table string, k Kind) string {
+	key, other := k.columns()
+	if d == MySQL {
+		return fmt.Sprintf("INSERT IGNORE INTO %s (%s, %s, addtime) VALUES (?, ?, ?)", table, key, other)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s, %s, addtime) VALUES (?, ?, ?) ON CONFLICT (%s, %s) DO NOTHING", table, key, other, key, other)
+}
+
+// touchQuery sets the time of one row (addtime, key, other).
+func touchQuery(table string, k Kind) string {
+	key, other := k.columns()
+	return fmt.Sprintf("UPDATE %s SET addtime = ? WHERE %s = ? AND %s = ?", table, key, other)
+}
+
+// deleteQuery removes one row (key, other).
+func deleteQuery(table string, k Kind) string {
+	key, other := k.columns()
+	return fmt.Sprintf("DELETE FROM %s WHERE %s = ? AND %s = ?", table, key, other)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -62,57 +63,18 @@ func TestSQLiteSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	following := map[uint64]map[uint64]uint32{}
-	followers := map[uint64]map[uint64]uint32{}
-	var edges []Edge
-	for range 2000 {
-		e := Edge{From: 1_000_000_000 + rng.Uint64N(50), To: 1_000_000_000 + rng.Uint64N(50), Time: 1_600_000_000 + rng.Uint32N(1000)}
-		edges = append(edges, e)
-		if following[e.From] == nil {
-			following[e.From] = map[uint64]uint32{}
-		}
-		if followers[e.To] == nil {
-			followers[e.To] = map[uint64]uint32{}
-		}
-		following[e.From][e.To] = e.Time
-		followers[e.To][e.From] = e.Time
-	}
-	if err := src.AddEdges(ctx, edges); err != nil {
+	g := randomGraph(rand.New(rand.NewPCG(1, 2)), 2000, 1_000_000_000, 50)
+	if err := src.AddEdges(ctx, g.edges); err != nil {
 		t.Fatal(err)
 	}
 	// Idempotent: writing again changes nothing.
-	if err := src.AddEdges(ctx, edges[len(edges)-100:]); err != nil {
+	if err := src.AddEdges(ctx, g.edges[len(g.edges)-100:]); err != nil {
 		t.Fatal(err)
 	}
-	for uid := uint64(1_000_000_000); uid < 1_000_000_050; uid++ {
-		for _, k := range []Kind{Following, Follower} {
-			want := following[uid]
-			if k == Follower {
-				want = followers[uid]
-			}
-			l, err := src.Load(ctx, uid, k, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(l.Members) != len(want) || l.Truncated {
-				t.Fatalf("%s of %d: %d members (truncated %v), want %d", k, uid, len(l.Members), l.Truncated, len(want))
-			}
-			for i, m := range l.Members {
-				if want[m.UID] != m.Time {
-					t.Fatalf("%s of %d: member %d time %d, want %d", k, uid, m.UID, m.Time, want[m.UID])
-				}
-				if i > 0 && l.Members[i-1].Time < m.Time {
-					t.Fatalf("%s of %d: not newest first", k, uid)
-				}
-			}
-			capped, err := src.Load(ctx, uid, k, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(want) > 5 && (!capped.Truncated || len(capped.Members) != 5 || !slices.Equal(capped.Members, l.Members[:5])) {
-				t.Fatalf("%s of %d capped at 5: %+v", k, uid, capped)
-			}
+	g.check(t, src)
+	for _, e := range []Edge{{From: 1 << 63, To: 1}, {From: 1, To: 1<<64 - 1}} {
+		if err := src.AddEdges(ctx, []Edge{{From: 1, To: 2}, e}); !errors.Is(err, ErrUIDRange) {
+			t.Errorf("AddEdges of %d->%d: %v, want ErrUIDRange", e.From, e.To, err)
 		}
 	}
 	if l, err := src.Load(ctx, 42, Following, 0); err != nil || len(l.Members) != 0 {
@@ -142,4 +104,89 @@ func TestBadRowsAreReported(t *testing.T) {
 		}
 	}
 
+}
+
+// graph is a random follow graph and the lists it should give.
+type graph struct {
+	edges    []Edge
+	first, n uint64                          // uids first .. first+n-1
+	lists    [2]map[uint64]map[uint64]uint32 // by Kind: owner -> member -> time
+}
+
+// randomGraph draws edges among n uids from first on, repeats included
+// (the last time of a repeated edge is the one kept).
+func randomGraph(rng *rand.Rand, edges int, first, n uint64) *graph {
+	g := newGraph(first, n)
+	for range edges {
+		e := Edge{From: first + rng.Uint64N(n), To: first + rng.Uint64N(n), Time: 1_600_000_000 + rng.Uint32N(1000)}
+		g.edges = append(g.edges, e)
+		g.add(e)
+	}
+	return g
+}
+
+func newGraph(first, n uint64) *graph {
+	g := &graph{first: first, n: n}
+	for k := range g.lists {
+		g.lists[k] = map[uint64]map[uint64]uint32{}
+	}
+	return g
+}
+
+// add records e in the model, replacing the time of an edge there.
+func (g *graph) add(e Edge) {
+	put := func(k Kind, owner, member uint64) {
+		m := g.lists[k][owner]
+		if m == nil {
+			m = map[uint64]uint32{}
+			g.lists[k][owner] = m
+		}
+		m[member] = e.Time
+	}
+	put(Following, e.From, e.To)
+	put(Follower, e.To, e.From)
+}
+
+// check loads every list of both kinds, whole and capped at 5, and
+// compares it with the model.
+func (g *graph) check(t *testing.T, src Source) {
+	t.Helper()
+	ctx := context.Background()
+	for uid := g.first; uid < g.first+g.n; uid++ {
+		for _, k := range []Kind{Following, Follower} {
+			if err := g.checkList(ctx, src, uid, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func (g *graph) checkList(ctx context.Context, src Source, uid uint64, k Kind) error {
+	want := g.lists[k][uid]
+	l, err := src.Load(ctx, uid, k, 0)
+	if err != nil {
+		return err
+	}
+	if len(l.Members) != len(want) || l.Truncated {
+		return fmt.Errorf("%s of %d: %d members (truncated %v), want %d", k, uid, len(l.Members), l.Truncated, len(want))
+	}
+	for i, m := range l.Members {
+		if got, ok := want[m.UID]; !ok || got != m.Time {
+			return fmt.Errorf("%s of %d: member %d time %d, want %d (listed %v)", k, uid, m.UID, m.Time, got, ok)
+		}
+		if i > 0 && l.Members[i-1].Time < m.Time {
+			return fmt.Errorf("%s of %d: not newest first", k, uid)
+		}
+	}
+	capped, err := src.Load(ctx, uid, k, 5)
+	if err != nil {
+		return err
+	}
+	if len(want) > 5 && (!capped.Truncated || len(capped.Members) != 5 || !slices.Equal(capped.Members, l.Members[:5])) {
+		return fmt.Errorf("%s of %d capped at 5: %+v", k, uid, capped)
+	}
+	if len(want) <= 5 && (capped.Truncated || !slices.Equal(capped.Members, l.Members)) {
+		return fmt.Errorf("%s of %d capped at 5: %+v, want all %d", k, uid, capped, len(want))
+	}
+	return nil
 }
