@@ -108,4 +108,3 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 	patch(bKey, a)
 	return changed, nil
 }
-
