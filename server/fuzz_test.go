@@ -128,9 +128,12 @@ func FuzzReader(f *testing.F) {
 		if fmt.Sprint(one) != fmt.Sprint(cmds) || fmt.Sprint(err1) != fmt.Sprint(err) {
 			t.Fatalf("one-byte reads framed %q (%v), whole reads %q (%v)", one, err1, cmds, err)
 		}
-		// Differential check on pure-RESP input that we framed completely:
-		// redcon must agree argument for argument.
-		if len(data) == 0 || data[0] != '*' || !errors.Is(err, io.EOF) || bytes.Contains(data, []byte("*0\r")) || bytes.Contains(data, []byte("*-")) {
+		// Differential check on input that is exactly canonical RESP
+		// commands, as we framed them: redcon must agree argument for
+		// argument. (Inline commands are not compared: Redis splits them
+		// on \r as on any space, redcon does not, and redcon reports an
+		// inline command re-encoded as RESP, so it cannot be told apart.)
+		if len(data) == 0 || !errors.Is(err, io.EOF) || !bytes.Equal(data, encodeRESP(cmds)) {
 			return
 		}
 		var ref [][]string
@@ -160,6 +163,18 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("redcon framed %q, we framed %q", ref, cmds)
 		}
 	})
+}
+
+// encodeRESP writes cmds as RESP arrays of bulk strings.
+func encodeRESP(cmds [][]string) []byte {
+	var b []byte
+	for _, c := range cmds {
+		b = redcon.AppendArray(b, len(c))
+		for _, a := range c {
+			b = redcon.AppendBulkString(b, a)
+		}
+	}
+	return b
 }
 
 func isProtoError(err error) bool {

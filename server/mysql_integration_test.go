@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -235,8 +236,40 @@ func TestLazyFillFromShardedMariaDB(t *testing.T) {
 			if n != int64(len(following[u])) {
 				t.Fatalf("after restart RELCARD %d = %d, want %d", u, n, len(following[u]))
 			}
+			checkLoaderMetrics(t, p.AdminAddr)
 			return
 		}
 	}
 	t.Fatalf("loads never recovered after the shard restarted: %v", last)
+}
+
+// checkLoaderMetrics scrapes /metrics after the fault drill: loads and the
+// timeout counted, errors counted against the frozen and killed server's
+// shards only, a breaker gauge per shard, a latency histogram.
+func checkLoaderMetrics(t *testing.T, admin string) {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	for _, want := range []string{
+		`relcache_load_breaker_state{shard="relation_00"} 0`,
+		`relcache_load_duration_seconds_count `,
+		`relcache_load_timeouts_total `,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "relcache_load_errors_total{") && !strings.Contains(line, "relation_02") && !strings.Contains(line, "relation_03") {
+			t.Errorf("errors counted against a live shard: %s", line)
+		}
+		if line == "relcache_loads_total 0" || line == "relcache_load_timeouts_total 0" {
+			t.Errorf("not counted: %s", line)
+		}
+	}
 }

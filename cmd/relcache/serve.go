@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -70,6 +72,11 @@ func openSource(ctx context.Context, st sourceSettings, dir string, log *zap.Log
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Kind == "mysql" {
+		// The driver logs dropped connections through its own logger to
+		// stderr; send them through ours.
+		_ = mysql.SetLogger(mysqlLogger{log.Named("mysql")})
+	}
 	src, err := loader.Open(ctx, cfg, cfg.Kind == "sqlite")
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
@@ -80,6 +87,11 @@ func openSource(ctx context.Context, st sourceSettings, dir string, log *zap.Log
 	}
 	return src, nil
 }
+
+// mysqlLogger adapts zap to go-sql-driver/mysql's Logger.
+type mysqlLogger struct{ log *zap.Logger }
+
+func (m mysqlLogger) Print(v ...any) { m.log.Warn(strings.TrimSpace(fmt.Sprint(v...))) }
 
 // newLogger builds the zap logger: console encoding on a terminal, JSON
 // otherwise, unless format says which.
