@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/openhash"
 )
@@ -357,8 +358,24 @@ func TestFillDiscardsAListOlderThanAWrite(t *testing.T) {
 // readers (which fill) and evictions (DEL) at once on a few users, then
 // checks every cached list equals what the source holds.
 func TestFollowConsistencyUnderConcurrency(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		src, _ := sqliteSource(t, nil)
+		followConsistency(t, src)
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		m := relcachetest.StartMariaDB(t)
+		src, err := loader.Open(context.Background(), loader.Config{Kind: "mysql", Layout: loader.Layout{DBs: 2, Tables: 2},
+			MySQL: []loader.MySQLServer{{DSN: m.DSN(), First: 0, Last: 1}}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		followConsistency(t, src)
+	})
+}
+
+func followConsistency(t *testing.T, src *loader.SQL) {
 	ctx := context.Background()
-	src, _ := sqliteSource(t, nil)
 	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = time.Minute })
 	const users, workers, ops = 12, 6, 150
 	uid := func(r *rand.Rand) string { return strconv.Itoa(100 + r.IntN(users)) }
