@@ -83,9 +83,17 @@ func (s *Server) configParams() []configParam {
 		{name: "port", get: func(s *Server) string { _, p, _ := strings.Cut(s.cfg.Addr, ":"); return p }},
 		{name: "dir", get: func(s *Server) string { return s.cfg.Dir }},
 		{name: "databases", get: func(*Server) string { return "1" }},
-		// Snapshots arrive with the persistence work; until then there is no
-		// saving to configure and both answer what is true: none.
-		{name: "save", get: func(*Server) string { return "" }},
+		{name: "save",
+			get: func(s *Server) string { return formatSaveRules(s.persist.saveRules()) },
+			set: func(s *Server, v string) error {
+				rules, err := ParseSaveRules(v)
+				if err != nil {
+					return configError("Invalid save parameters")
+				}
+				s.persist.rules.Store(&rules)
+				return nil
+			}},
+		{name: "dbfilename", get: func(s *Server) string { return s.cfg.DBFilename }},
 		{name: "appendonly", get: func(*Server) string { return "no" }},
 	}
 }
@@ -362,15 +370,34 @@ func cmdSlowlog(c *client, args [][]byte) {
 	}
 }
 
-// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE]: stops the server gracefully. There
-// is nothing to save until snapshots exist, so SAVE and NOSAVE behave alike.
-// Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
+// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE]: stops the server gracefully. The
+// final snapshot (when save rules are set, or SAVE asks) is taken after the
+// last client has finished, so no write slips in after it; NOSAVE skips
+// it. NOW and FORCE are accepted for compatibility. Like Redis, a
+// successful SHUTDOWN sends no reply: the connection closes.
 func cmdShutdown(c *client, args [][]byte) {
+	var save, nosave bool
 	for _, a := range args[1:] {
-		if !eqFold(a, "NOSAVE") && !eqFold(a, "SAVE") && !eqFold(a, "NOW") && !eqFold(a, "FORCE") {
+		switch {
+		case eqFold(a, "NOSAVE"):
+			nosave = true
+		case eqFold(a, "SAVE"):
+			save = true
+		case eqFold(a, "NOW"), eqFold(a, "FORCE"):
+		default:
 			c.err(errSyntax)
 			return
 		}
+	}
+	if save && nosave {
+		c.err(errSyntax)
+		return
+	}
+	switch {
+	case save:
+		c.srv.shutdownSave.Store(1)
+	case nosave:
+		c.srv.shutdownSave.Store(2)
 	}
 	c.srv.log.Info("SHUTDOWN requested by client")
 	c.srv.requestShutdown()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/relcache/relcache/loader"
@@ -84,6 +85,15 @@ type Config struct {
 	// LoadBreakerCooldown. Defaults 5 and 2s.
 	LoadBreakerFailures int
 	LoadBreakerCooldown time.Duration
+	// DBFilename is the snapshot file's name in Dir. Default "dump.rcs".
+	DBFilename string
+	// Save are the snapshot rules; none means no periodic snapshots and no
+	// snapshot at shutdown (SAVE and BGSAVE still work).
+	Save []SaveRule
+	// SnapshotOnCorrupt is what a start does with a corrupt snapshot:
+	// "fail" (default: refuse to start, naming the file and offset) or
+	// "skip" (start empty, rename the file aside).
+	SnapshotOnCorrupt string
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
 	// Version is reported by INFO and HELLO. Default "dev".
@@ -106,6 +116,7 @@ const (
 	DefaultSlowlogMaxLen           = 128
 	DefaultRelMaxBatch             = 100000
 	DefaultLoadTimeout             = time.Second
+	DefaultDBFilename              = "dump.rcs"
 )
 
 // Defaults returns a Config with every default filled in.
@@ -125,6 +136,9 @@ func Defaults() Config {
 		RelMaxBatch:             DefaultRelMaxBatch,
 		RelVerify:               "full",
 		Version:                 "dev",
+		DBFilename:              DefaultDBFilename,
+		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
+		SnapshotOnCorrupt:       "fail",
 	}
 }
 
@@ -167,6 +181,12 @@ func (c *Config) fill() error {
 	if c.RelVerify == "" {
 		c.RelVerify = d.RelVerify
 	}
+	if c.DBFilename == "" {
+		c.DBFilename = d.DBFilename
+	}
+	if c.SnapshotOnCorrupt == "" {
+		c.SnapshotOnCorrupt = d.SnapshotOnCorrupt
+	}
 	if c.LoadTimeout == 0 {
 		c.LoadTimeout = DefaultLoadTimeout
 	}
@@ -199,6 +219,10 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("rel-verify must be full or header, got %q", c.RelVerify))
 	case c.LoadTimeout < 0 || c.LoadTTL < 0 || c.LoadNegativeTTL < 0 || c.LoadBreakerCooldown < 0:
 		errs = append(errs, fmt.Errorf("load-timeout, load-ttl, load-negative-ttl and load-breaker-cooldown must be >= 0"))
+	case c.SnapshotOnCorrupt != "fail" && c.SnapshotOnCorrupt != "skip":
+		errs = append(errs, fmt.Errorf("snapshot-on-corrupt must be fail or skip, got %q", c.SnapshotOnCorrupt))
+	case strings.ContainsAny(c.DBFilename, "/\\"):
+		errs = append(errs, fmt.Errorf("dbfilename must be a file name, not a path: %q", c.DBFilename))
 	case c.SourceListLimit < 0:
 		errs = append(errs, fmt.Errorf("source-list-limit must be >= 0, got %d", c.SourceListLimit))
 	}

@@ -17,8 +17,8 @@ import (
 // redis_exporter, redis-cli --stat and dashboards built for Redis read it.
 
 var (
-	defaultSections = []string{"server", "clients", "memory", "stats", "keyspace"}
-	allSections     = []string{"server", "clients", "memory", "stats", "loader", "commandstats", "keyspace"}
+	defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "keyspace"}
+	allSections     = []string{"server", "clients", "memory", "persistence", "stats", "loader", "commandstats", "keyspace"}
 )
 
 func cmdInfo(c *client, args [][]byte) {
@@ -165,6 +165,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 			b = strconv.AppendFloat(b, float64(sum.Nanoseconds())/1000/float64(calls), 'f', 2, 64)
 			b = append(b, "\r\n"...)
 		}
+	case "persistence":
+		b = s.appendPersistenceInfo(b)
 	case "loader":
 		b = append(b, "# Loader\r\n"...)
 		f := s.fill

@@ -71,6 +71,28 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { _, out := s.netTotals(); return float64(out) }),
 		counter("relcache_protocol_errors_total", "Clients closed for a protocol error.",
 			func() float64 { return float64(s.stats.protoErrors.Load()) }),
+		gauge("relcache_rdb_bgsave_in_progress", "1 while a background snapshot runs.", func() float64 {
+			if s.persist.background.Load() {
+				return 1
+			}
+			return 0
+		}),
+		gauge("relcache_rdb_last_save_ok", "1 if the last snapshot succeeded, 0 if it failed.", func() float64 {
+			if s.persist.lastOK.Load() {
+				return 1
+			}
+			return 0
+		}),
+		gauge("relcache_rdb_last_save_timestamp_seconds", "Unix time of the last good snapshot.",
+			func() float64 { return float64(s.persist.lastSave.Load()) }),
+		gauge("relcache_rdb_last_save_duration_seconds", "How long the last snapshot took.",
+			func() float64 { return float64(s.persist.lastDurationMs.Load()) / 1000 }),
+		gauge("relcache_rdb_changes_since_last_save", "Writes since the last good snapshot.",
+			func() float64 { return float64(s.changesSinceSave()) }),
+		counter("relcache_rdb_saves_total", "Snapshots written.",
+			func() float64 { return float64(s.persist.saves.Load()) }),
+		counter("relcache_rdb_save_failures_total", "Snapshots that failed (the previous file was kept).",
+			func() float64 { return float64(s.persist.failures.Load()) }),
 	)
 	if s.fill != nil {
 		m.reg.MustRegister(newFillCollector(s.fill))

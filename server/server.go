@@ -31,10 +31,14 @@ type Server struct {
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
 	fill    *filler           // nil without a source
-	metrics *metrics
-	slowlog *slowlog
-	runID   string
-	started time.Time
+	persist *persister
+	// shutdownSave overrides the save rules for the final snapshot:
+	// 0 the rules decide, 1 SHUTDOWN SAVE, 2 SHUTDOWN NOSAVE.
+	shutdownSave atomic.Int32
+	metrics      *metrics
+	slowlog      *slowlog
+	runID        string
+	started      time.Time
 
 	// Settings CONFIG SET may change while clients read them.
 	requirePass atomic.Pointer[string]
@@ -103,6 +107,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.timeout.Store(int64(cfg.Timeout))
 	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
+	s.persist = newPersister(&s.cfg, s.started)
 	s.cmds = s.commandTable()
 	s.metrics = newMetrics(s)
 	return s, nil
@@ -118,6 +123,9 @@ func (s *Server) idleTimeout() time.Duration { return time.Duration(s.timeout.Lo
 // ListenAndServe listens on the configured addresses and serves until ctx is
 // done or a client sends SHUTDOWN, then shuts down gracefully.
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.loadSnapshot(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
@@ -177,6 +185,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.shutdown(ln)
 	<-acceptDone
+	return s.finalSave()
+}
+
+// finalSave is the snapshot at exit, taken after the last client finished
+// so no write can land after it: when save rules are configured (unless
+// SHUTDOWN NOSAVE) or SHUTDOWN SAVE asked. A failure is returned (the
+// process exits non-zero) and the previous snapshot stays.
+func (s *Server) finalSave() error {
+	mode := s.shutdownSave.Load()
+	if mode == 2 || (mode == 0 && len(s.persist.saveRules()) == 0) {
+		return nil
+	}
+	if err := s.save(true); err != nil {
+		return fmt.Errorf("snapshot at shutdown: %w", err)
+	}
 	return nil
 }
 
@@ -305,6 +328,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 	var i int
 	last := s.totalCommands()
 	lastT := time.Now()
+	lastRules := lastT
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -312,6 +336,10 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if now.Sub(lastRules) >= time.Second {
+				lastRules = now
+				s.maybeSave(now)
+			}
 			cur := s.totalCommands()
 			dt := now.Sub(lastT).Seconds()
 			if dt > 0 {

@@ -108,6 +108,9 @@ func (s *Server) commandTable() map[string]*command {
 		{"object", -2, rd, none, "generic", "Inspects the internals of a value.", cmdObject},
 		{"time", 1, fast | flagLoading | flagStale, none, "server", "Returns the server time.", cmdTime},
 		{"slowlog", -2, flagAdmin | flagLoading | flagStale, none, "server", "Reads or resets the slow log.", cmdSlowlog},
+		{"save", 1, flagAdmin, none, "server", "Writes a snapshot of the keyspace now, in the foreground.", cmdSave},
+		{"bgsave", -1, flagAdmin, none, "server", "Writes a snapshot in the background while serving.", cmdBgsave},
+		{"lastsave", 1, flagFast | flagLoading | flagStale, none, "server", "Unix time of the last successful snapshot.", cmdLastsave},
 		{"shutdown", -1, flagAdmin | flagNoAuth | flagLoading | flagStale, none, "server", "Stops the server gracefully.", cmdShutdown},
 	}
 	t := make(map[string]*command, len(list))

@@ -103,7 +103,10 @@ type shard struct {
 	// cache line a read writes anyway, instead of in one global counter
 	// every core would fight over.
 	hits, misses atomic.Int64
-	_            [64]byte // keeps neighbouring shards' locks off one cache line
+	// changes counts writes (puts and removals) for the snapshot rules;
+	// written under the shard's write lock, read by Changes.
+	changes atomic.Int64
+	_       [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
 // Stats are the store's counters since start (or the last ResetStats).
@@ -291,6 +294,7 @@ func (s *Store) Delete(key []byte) bool {
 
 // putLocked stores next under key; old is the entry there now, or nil.
 func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs int64) {
+	sh.changes.Add(1)
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
 		// struct stay, so an overwrite allocates nothing here. Readers
@@ -324,6 +328,7 @@ func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs i
 }
 
 func (s *Store) removeLocked(sh *shard, key string, e *entry) {
+	sh.changes.Add(1)
 	delete(sh.m, key)
 	if e.ExpireAt != 0 {
 		delete(sh.volatile, key)
@@ -464,6 +469,51 @@ func (s *Store) Scan(cursor uint64, count int, fn func(key string, e Entry)) uin
 		return 0
 	}
 	return uint64(i)
+}
+
+// Changes is the number of writes (puts and removals, by commands, expiry
+// or eviction) since the store was created. Snapshot rules compare it with
+// its value at the last save.
+func (s *Store) Changes() int64 {
+	var n int64
+	for i := range s.shards {
+		n += s.shards[i].changes.Load()
+	}
+	return n
+}
+
+// Each calls fn for every live key, one shard at a time. A shard's entries
+// are gathered (references only: values are immutable) under its read lock,
+// and fn runs after the lock is released, so a slow fn — a snapshot writing
+// to disk — never holds up writers, and memory beyond the keyspace is one
+// shard's worth of references. Every key is seen at one whole version; a
+// key written while Each runs may be seen before or after that write. fn's
+// error stops the walk.
+func (s *Store) Each(fn func(key string, e Entry) error) error {
+	type ref struct {
+		key string
+		e   Entry
+	}
+	var batch []ref
+	for i := range s.shards {
+		sh := &s.shards[i]
+		now := s.nowMs()
+		batch = batch[:0]
+		sh.mu.RLock()
+		for k, e := range sh.m {
+			if !expired(e, now) {
+				batch = append(batch, ref{k, e.Entry})
+			}
+		}
+		sh.mu.RUnlock()
+		for _, r := range batch {
+			if err := fn(r.key, r.e); err != nil {
+				return err
+			}
+		}
+		clear(batch) // drop the references before the next shard
+	}
+	return nil
 }
 
 // RandomKey returns a random live key.

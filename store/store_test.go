@@ -1,8 +1,10 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -414,5 +416,41 @@ func TestTickDrivesTheClock(t *testing.T) {
 	s.Tick(now + 1000)
 	if _, ok := s.Get([]byte("k")); ok {
 		t.Fatal("key alive at its expiry time")
+	}
+}
+
+// TestEachAndChanges: Each sees every live key exactly once at one
+// version, skips expired ones, and Changes counts puts and removals.
+func TestEachAndChanges(t *testing.T) {
+	s, err := New(Config{Shards: 16, Now: func() time.Time { return time.UnixMilli(1_000_000) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		s.Set([]byte(strconv.Itoa(i)), Entry{Kind: KindString, Value: []byte("v" + strconv.Itoa(i))})
+	}
+	s.Set([]byte("gone"), Entry{Kind: KindString, Value: []byte("x"), ExpireAt: 999_000})
+	s.Delete([]byte("7"))
+	if got := s.Changes(); got != 1002 {
+		t.Fatalf("Changes = %d, want 1002", got)
+	}
+	seen := map[string]bool{}
+	err = s.Each(func(k string, e Entry) error {
+		if seen[k] {
+			t.Fatalf("key %q twice", k)
+		}
+		seen[k] = true
+		if string(e.Value) != "v"+k {
+			t.Fatalf("key %q value %q", k, e.Value)
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 999 || seen["gone"] || seen["7"] {
+		t.Fatalf("Each saw %d keys (gone %v, 7 %v), err %v", len(seen), seen["gone"], seen["7"], err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Each(func(string, Entry) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("Each did not stop on an error: %v after %d", err, n)
 	}
 }

@@ -39,6 +39,9 @@ in the TOML file given with --config; flags override the file.`,
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			cfg := st.serverConfig(versionString(), configPath)
+			if cfg.Save, err = server.ParseSaveRules(st.Save); err != nil {
+				return fmt.Errorf("--save: %w", err)
+			}
 			src, err := openSource(ctx, st.sourceSettings, st.Dir, log)
 			if err != nil {
 				return err

@@ -43,6 +43,9 @@ type settings struct {
 	RelKeyDBs               uint64       `toml:"rel-key-dbs"`
 	RelMaxBatch             int          `toml:"rel-max-batch"`
 	RelVerify               string       `toml:"rel-verify"`
+	Save                    string       `toml:"save"`
+	DBFilename              string       `toml:"dbfilename"`
+	SnapshotOnCorrupt       string       `toml:"snapshot-on-corrupt"`
 	sourceSettings
 }
 
@@ -103,6 +106,9 @@ func defaultSettings() settings {
 		RelKeyDBs:               1,
 		RelMaxBatch:             d.RelMaxBatch,
 		RelVerify:               d.RelVerify,
+		Save:                    "3600 1 300 100 60 10000",
+		DBFilename:              d.DBFilename,
+		SnapshotOnCorrupt:       d.SnapshotOnCorrupt,
 		sourceSettings:          defaultSourceSettings(),
 	}
 }
@@ -133,6 +139,9 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
 	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (O(1), memory safety only)")
+	fs.StringVar(&s.Save, "save", s.Save, `snapshot rules, "<seconds> <changes> ...": save when both have passed; "" disables periodic and shutdown snapshots`)
+	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
+	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
 	s.sourceSettings.bind(fs)
 }
 
@@ -238,6 +247,8 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		LoadNegativeTTL:         s.LoadNegativeTTL.Duration,
 		LoadBreakerFailures:     s.LoadBreakerFailures,
 		LoadBreakerCooldown:     s.LoadBreakerCooldown.Duration,
+		DBFilename:              s.DBFilename,
+		SnapshotOnCorrupt:       s.SnapshotOnCorrupt,
 		Version:                 version,
 		ConfigFile:              configFile,
 		Store: store.Config{

@@ -63,6 +63,7 @@ type Proc struct {
 	logs      *syncBuffer
 	done      chan struct{}
 	exitErr   error
+	killed    bool
 }
 
 // Start runs `relcache serve` on random ports with args appended and waits
@@ -137,6 +138,9 @@ func Start(t testing.TB, args ...string) *Proc {
 func (p *Proc) Stop() error {
 	select {
 	case <-p.done:
+		if p.killed {
+			return nil
+		}
 		return p.exitErr
 	default:
 	}
@@ -151,6 +155,13 @@ func (p *Proc) Stop() error {
 	}
 }
 
+// Kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *Proc) Kill() {
+	p.killed = true
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
 // Wait waits for the process to exit on its own (after SHUTDOWN, say).
 func (p *Proc) Wait(timeout time.Duration) error {
 	select {
@@ -159,6 +170,36 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("relcache still running after %v", timeout)
 	}
+}
+
+// StartFailing runs `relcache serve` with args (on random ports, like
+// Start) for a test that expects it to refuse to start: it returns the
+// exit error and everything the process printed. Starting to listen fails
+// the test.
+func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
+	t.Helper()
+	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--log-format", "json", "--source", "none"}, args...)
+	cmd := exec.Command(Binary(t), full...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if strings.Contains(out.String(), "relcache listening") {
+			t.Fatalf("relcache started listening:\n%s", out.String())
+		}
+		return err, out.String()
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("relcache neither failed nor exited within 30s:\n%s", out.String())
+	}
+	return nil, ""
 }
 
 // Logs returns what the server logged so far.
