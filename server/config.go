@@ -142,6 +142,15 @@ func Defaults() Config {
 	}
 }
 
+// Validate reports what is wrong with c, as New would, without building
+// anything: callers check a configuration before opening what it names.
+func (c Config) Validate() error {
+	if err := c.fill(); err != nil {
+		return err
+	}
+	return c.Store.Validate()
+}
+
 // fill sets zero fields to their defaults and validates the result.
 func (c *Config) fill() error {
 	d := Defaults()

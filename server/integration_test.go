@@ -599,4 +599,9 @@ func TestBadConfigRefusedAtStart(t *testing.T) {
 			t.Errorf("relcache %v started; output:\n%s", args, out)
 		}
 	}
+	// Refused before opening anything: no source file in the working dir.
+	if _, err := os.Stat("relcache-source.db"); err == nil {
+		os.Remove("relcache-source.db")
+		t.Error("a refused start created relcache-source.db")
+	}
 }

@@ -92,6 +92,9 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Validate reports what New would refuse in c.
+func (c Config) Validate() error { return c.fill() }
+
 func (c *Config) fill() error {
 	if c.Shards == 0 {
 		c.Shards = 256

@@ -42,6 +42,10 @@ in the TOML file given with --config; flags override the file.`,
 			if cfg.Save, err = server.ParseSaveRules(st.Save); err != nil {
 				return fmt.Errorf("--save: %w", err)
 			}
+			// A bad setting must not leave a source file behind.
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("server config: %w", err)
+			}
 			src, err := openSource(ctx, st.sourceSettings, st.Dir, log)
 			if err != nil {
 				return err
