@@ -19,7 +19,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" --loglevel warning &
 cport=$(free_port)
-bin/relcache serve --addr "127.0.0.1:$cport" --admin-addr - --log-level warn --dir "$tmp" &
+bin/relcache serve --addr "127.0.0.1:$cport" --admin-addr - --log-level warn --dir "$tmp" --save "" --source none &
 for p in "$rport" "$cport"; do
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
 done
