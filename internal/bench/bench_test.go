@@ -54,3 +54,19 @@ func TestRelationsRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestResultQuantiles pins the quantile scale: p(0.5) of 1..100 µs is the
+// median, not the 0.5th percentile.
+func TestResultQuantiles(t *testing.T) {
+	h := newHist()
+	for v := int64(1); v <= 100; v++ {
+		h.RecordValue(v)
+	}
+	r := result{h: h}
+	if got := r.at(0.5); got != 50 {
+		t.Errorf("p50 = %d µs, want 50", got)
+	}
+	if got := r.at(0.99); got != 99 {
+		t.Errorf("p99 = %d µs, want 99", got)
+	}
+}

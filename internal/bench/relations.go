@@ -138,7 +138,7 @@ func Relations(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return fmt.Errorf("batch on %s: %w", t.name, err)
 			}
-			fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %s | %s |\n", t.name, n, r.rate, r.rate*float64(cfg.Batch), r.p(50), r.p(99))
+			fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %s | %s |\n", t.name, n, r.rate, r.rate*float64(cfg.Batch), r.p(0.5), r.p(0.99))
 		}
 	}
 
@@ -149,7 +149,7 @@ func Relations(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("relcheck on %s: %w", t.name, err)
 		}
-		fmt.Fprintf(w, "| %s | 8 | %.0f | %s | %s |\n", t.name, r.rate, r.p(50), r.p(99))
+		fmt.Fprintf(w, "| %s | 8 | %.0f | %s | %s |\n", t.name, r.rate, r.p(0.5), r.p(0.99))
 	}
 
 	// 4. Loading one big list, alone and under read load.
@@ -189,7 +189,7 @@ func Relations(ctx context.Context, cfg Config) error {
 		if t.openhsh {
 			name = "SET (client-built array)"
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f µs | %s | %s |\n", t.name, name, float64(after-before)/loads, r.p(50), r.p(99))
+		fmt.Fprintf(w, "| %s | %s | %.1f µs | %s | %s |\n", t.name, name, float64(after-before)/loads, r.p(0.5), r.p(0.99))
 	}
 	fmt.Fprintf(w, "\nRELCHECK latency of other clients (8 connections) while one client loads %d-member lists back to back:\n\n| server | loads running | pairs/s | p50 | p99 | p99.9 |\n|---|---|---|---|---|---|\n", cfg.ListSize)
 	for _, t := range targets {
@@ -206,7 +206,7 @@ func Relations(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return fmt.Errorf("relcheck under load on %s: %w", t.name, err)
 			}
-			fmt.Fprintf(w, "| %s | %v | %.0f | %s | %s | %s |\n", t.name, withLoads, r.rate, r.p(50), r.p(99), r.p(99.9))
+			fmt.Fprintf(w, "| %s | %v | %.0f | %s | %s | %s |\n", t.name, withLoads, r.rate, r.p(0.5), r.p(0.99), r.p(0.999))
 		}
 	}
 	return nil
@@ -277,9 +277,15 @@ type result struct {
 	h    *hdrhistogram.Histogram
 }
 
+// p renders quantile q (0..1) of the latencies. hdrhistogram-go's
+// ValueAtQuantile takes a percentile (0..100); every caller here speaks in
+// fractions, through p and at, so the two scales never meet.
 func (r result) p(q float64) string {
-	return time.Duration(r.h.ValueAtQuantile(q) * int64(time.Microsecond)).String()
+	return time.Duration(r.at(q) * int64(time.Microsecond)).String()
 }
+
+// at is quantile q (0..1) in µs.
+func (r result) at(q float64) int64 { return r.h.ValueAtQuantile(q * 100) }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 3) } // 1µs..60s
 

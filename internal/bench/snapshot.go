@@ -101,7 +101,7 @@ func Snapshot(ctx context.Context, cfg SnapshotConfig) error {
 				s.name, cfg.Users, mib(bytes), mib(used), saveTook.Round(time.Millisecond),
 				float64(bytes)/(1<<20)/saveTook.Seconds(), float64(cfg.Users)/saveTook.Seconds(), file,
 				rd.name, idle.rate, idle.p(0.5), idle.p(0.99), busy.rate, busy.p(0.5), busy.p(0.99),
-				float64(busy.h.ValueAtQuantile(0.99))/float64(max(1, idle.h.ValueAtQuantile(0.99))))
+				float64(busy.at(0.99))/float64(max(1, idle.at(0.99))))
 		}
 	}
 	return nil
