@@ -50,7 +50,7 @@ func Inspect(path string, now time.Time) (Stats, error) {
 	}
 	nowMs := now.UnixMilli()
 	var byKind [3]KindStats
-	h, size, err := readFile(path, func(r Record) error {
+	h, size, err := readFile(path, ReadOptions{}, func(r Record) error {
 		k := &byKind[r.Kind] // Read passes only valid kinds
 		k.Keys++
 		k.KeyBytes += uint64(len(r.Key))

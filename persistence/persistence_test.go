@@ -659,3 +659,29 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("Inspect of junk: %v", err)
 	}
 }
+
+// TestShallowSets: with ShallowSets a set that is memory-safe but not a
+// sound table (Validate passes, Check fails) is read, as the server's
+// default load does; one that fails Validate is still refused.
+func TestShallowSets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	good := relSet(t, rng, 10, true)
+	deep := bytes.Clone(good)
+	deep[32+8*int(deep[6])] = 0x01 // as in TestSealedButWrong
+	for _, tc := range []struct {
+		name    string
+		val     []byte
+		shallow bool
+		ok      bool
+	}{
+		{"deep flaw, full check", deep, false, false},
+		{"deep flaw, shallow check", deep, true, true},
+		{"not a set, shallow check", []byte("hello"), true, false},
+	} {
+		data := assemble([][]byte{encRecord(2, []byte("k"), tc.val, 0)}, 1)
+		_, _, err := read(bytes.NewReader(data), "", ReadOptions{ShallowSets: tc.shallow}, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}

@@ -94,6 +94,10 @@ type Config struct {
 	// "fail" (default: refuse to start, naming the file and offset) or
 	// "skip" (start empty, rename the file aside).
 	SnapshotOnCorrupt string
+	// SnapshotVerify is how relation sets are checked when a snapshot
+	// loads: "header" (default; openhash.Validate, O(1), memory safety) or
+	// "full" (openhash.Check, a walk of every table: slower restarts).
+	SnapshotVerify string
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
 	// Version is reported by INFO and HELLO. Default "dev".
@@ -139,6 +143,7 @@ func Defaults() Config {
 		DBFilename:              DefaultDBFilename,
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
 		SnapshotOnCorrupt:       "fail",
+		SnapshotVerify:          "header",
 	}
 }
 
@@ -196,6 +201,9 @@ func (c *Config) fill() error {
 	if c.SnapshotOnCorrupt == "" {
 		c.SnapshotOnCorrupt = d.SnapshotOnCorrupt
 	}
+	if c.SnapshotVerify == "" {
+		c.SnapshotVerify = d.SnapshotVerify
+	}
 	if c.LoadTimeout == 0 {
 		c.LoadTimeout = DefaultLoadTimeout
 	}
@@ -228,6 +236,8 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("rel-verify must be full or header, got %q", c.RelVerify))
 	case c.LoadTimeout < 0 || c.LoadTTL < 0 || c.LoadNegativeTTL < 0 || c.LoadBreakerCooldown < 0:
 		errs = append(errs, fmt.Errorf("load-timeout, load-ttl, load-negative-ttl and load-breaker-cooldown must be >= 0"))
+	case c.SnapshotVerify != "header" && c.SnapshotVerify != "full":
+		errs = append(errs, fmt.Errorf("snapshot-verify must be header or full, got %q", c.SnapshotVerify))
 	case c.SnapshotOnCorrupt != "fail" && c.SnapshotOnCorrupt != "skip":
 		errs = append(errs, fmt.Errorf("snapshot-on-corrupt must be fail or skip, got %q", c.SnapshotOnCorrupt))
 	case strings.ContainsAny(c.DBFilename, "/\\"):

@@ -46,6 +46,7 @@ type settings struct {
 	Save                    string       `toml:"save"`
 	DBFilename              string       `toml:"dbfilename"`
 	SnapshotOnCorrupt       string       `toml:"snapshot-on-corrupt"`
+	SnapshotVerify          string       `toml:"snapshot-verify"`
 	sourceSettings
 }
 
@@ -109,6 +110,7 @@ func defaultSettings() settings {
 		Save:                    "3600 1 300 100 60 10000",
 		DBFilename:              d.DBFilename,
 		SnapshotOnCorrupt:       d.SnapshotOnCorrupt,
+		SnapshotVerify:          d.SnapshotVerify,
 		sourceSettings:          defaultSourceSettings(),
 	}
 }
@@ -141,6 +143,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (O(1), memory safety only)")
 	fs.StringVar(&s.Save, "save", s.Save, `snapshot rules, "<seconds> <changes> ...": save when both have passed; "" disables periodic and shutdown snapshots`)
 	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
+	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (O(1) memory safety; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
 	s.sourceSettings.bind(fs)
 }
@@ -249,6 +252,7 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		LoadBreakerCooldown:     s.LoadBreakerCooldown.Duration,
 		DBFilename:              s.DBFilename,
 		SnapshotOnCorrupt:       s.SnapshotOnCorrupt,
+		SnapshotVerify:          s.SnapshotVerify,
 		Version:                 version,
 		ConfigFile:              configFile,
 		Store: store.Config{
