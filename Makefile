@@ -45,11 +45,24 @@ lint:
 	$(GO) vet ./...
 
 # Runs each fuzz target for FUZZTIME (make fuzz FUZZTIME=5m for a real hunt).
+# Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
+# exceeded" when -fuzztime ends while a worker is mid-call
+# (go.dev/issue/75804, fixed in Go 1.27): such a run, with no failing input
+# written, is run once more; anything else fails.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	    if out=$$($(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1); then \
+	      echo "$$out" | tail -n 1; continue; \
+	    fi; \
+	    echo "$$out"; \
+	    if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+	      echo "fuzz: $$f: the -fuzztime shutdown race, not a finding; once more"; \
+	      $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	    else \
+	      exit 1; \
+	    fi; \
 	  done; \
 	done
 
