@@ -63,6 +63,15 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 				t.Fatalf("query %d: RELCHECK %d %d = %d, want %d", q, a, b, codes[i], want)
 			}
 		}
+		rev, err := c.Do(ctx, args("RELFOLLOWS", a, bs)...).Int64Slice()
+		if err != nil {
+			t.Fatalf("query %d: RELFOLLOWS: %v", q, err)
+		}
+		for i, b := range bs {
+			if (rev[i] == 1) != g.follows(b, a) || rev[i] == -1 {
+				t.Fatalf("query %d: RELFOLLOWS %d %d = %d", q, a, b, rev[i])
+			}
+		}
 		hits, err := c.Do(ctx, args("RELMULTI", key(a), bs)...).Int64Slice()
 		if err != nil {
 			t.Fatalf("query %d: RELMULTI: %v", q, err)

@@ -181,6 +181,23 @@ func TestRelationModel(t *testing.T) {
 					t.Fatalf("query %d: RELCHECK %d %d = %v, want %d", q, a, b, got.([]any)[i], want)
 				}
 			}
+			// RELFOLLOWS a bs: does each b follow a, from b's own set.
+			rev, err := c.Do(ctx, args("RELFOLLOWS", a, bs)...).Int64Slice()
+			if err != nil {
+				t.Fatalf("RELFOLLOWS: %v", err)
+			}
+			for i, b := range bs {
+				want := int64(-1)
+				if g.cached[b] {
+					want = 0
+					if g.follows(b, a) {
+						want = 1
+					}
+				}
+				if rev[i] != want {
+					t.Fatalf("query %d: RELFOLLOWS %d %d = %d, want %d", q, a, b, rev[i], want)
+				}
+			}
 			// RELMULTI and the compatibility reads on the same set.
 			hits, err := c.Do(ctx, args("RELMULTI", key(a), bs)...).Result()
 			if !g.cached[a] {

@@ -244,6 +244,39 @@ func cmdRelCheck(c *client, args [][]byte) {
 	}
 }
 
+// RELFOLLOWS x u [u ...]: whether each u follows x, from each u's own
+// following set, in order: 1, 0, or -1 when it cannot be known (u's set is
+// not cached, or is truncated and lacks x). Always an array. It is the
+// per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
+// RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
+// RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+func cmdRelFollows(c *client, args [][]byte) {
+	x, ok := parseUID(args[1])
+	if !ok {
+		c.err(errRelMember)
+		return
+	}
+	if !c.parseUIDs(args[2:]) {
+		return
+	}
+	c.arrayHeader(len(c.uids))
+	for _, u := range c.uids {
+		set, found, ok := c.followingOf(u)
+		switch {
+		case !ok:
+			return // WRONGTYPE replied; the array is cut short like any error
+		case !found:
+			c.integer(-1)
+		case set.Contains(x):
+			c.integer(1)
+		case set.Truncated():
+			c.integer(-1)
+		default:
+			c.integer(0)
+		}
+	}
+}
+
 // RELMULTI key [BITS] uid [uid ...]: membership of each uid in one set, in
 // order: 1 member, 0 not, -1 not in a truncated set (unknown). Nil when the
 // set is not cached. BITS replies a bitmap instead (bit i set when uid i is a

@@ -73,6 +73,7 @@ func (s *Server) commandTable() map[string]*command {
 		// relations
 		{"relcheck", -3, rd | fast, none, "relation", "Relation codes of a to each b: 0 none, 1 a follows b, 2 b follows a, 3 both, -1 unknown.", cmdRelCheck},
 		{"relmulti", -3, rd | fast, one, "relation", "Membership of many uids in one relation set (the HMGET replacement).", cmdRelMulti},
+		{"relfollows", -3, rd | fast, none, "relation", "Whether each u follows x, from each u's own set (the per-shard half of RELCHECK and RELWHO for a proxy).", cmdRelFollows},
 		{"relwho", -3, rd, none, "relation", "Users a follows who follow x.", cmdRelWho},
 		{"relcommon", -3, rd, none, "relation", "Users both a and b follow.", cmdRelCommon},
 		{"relmembers", -2, rd, one, "relation", "Members of a relation set, newest first.", cmdRelMembers},
