@@ -45,7 +45,7 @@ func Open(ctx context.Context, cfg Config, create bool) (*SQL, error) {
 		if cfg.Path == "" {
 			return nil, fmt.Errorf("sqlite source: no file path")
 		}
-		return OpenSQLite(ctx, cfg.Path, cfg.Layout)
+		return openSQLite(ctx, cfg.Path, cfg.Layout, cfg.QueryTimeout)
 	case "mysql":
 		return OpenMySQL(ctx, cfg, create)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLayoutRoute(t *testing.T) {
@@ -189,4 +190,17 @@ func (g *graph) checkList(ctx context.Context, src Source, uid uint64, k Kind) e
 		return fmt.Errorf("%s of %d capped at 5: %+v, want all %d", k, uid, capped, len(want))
 	}
 	return nil
+}
+
+// TestOpenPassesQueryTimeout: source-query-timeout reaches the SQLite
+// source as it does MySQL's.
+func TestOpenPassesQueryTimeout(t *testing.T) {
+	src, err := Open(context.Background(), Config{Kind: "sqlite", Path: filepath.Join(t.TempDir(), "t.db"), QueryTimeout: 42 * time.Second}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if src.cfg.QueryTimeout != 42*time.Second {
+		t.Fatalf("query timeout %v, want 42s", src.cfg.QueryTimeout)
+	}
 }

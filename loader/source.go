@@ -256,6 +256,11 @@ func (c intCol) String() string {
 // OpenSQLite opens (creating if needed) the embedded source at path with the
 // schema in place: one database, tables as layout says.
 func OpenSQLite(ctx context.Context, path string, layout Layout) (*SQL, error) {
+	return openSQLite(ctx, path, layout, 0)
+}
+
+// openSQLite is OpenSQLite with a query timeout (0: the default).
+func openSQLite(ctx context.Context, path string, layout Layout, timeout time.Duration) (*SQL, error) {
 	if layout.DBs > 1 {
 		return nil, fmt.Errorf("sqlite source: one database file holds all tables; got %d databases", layout.DBs)
 	}
@@ -265,7 +270,7 @@ func OpenSQLite(ctx context.Context, path string, layout Layout) (*SQL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite source %s: %w", path, err)
 	}
-	s, err := NewSQL(SQLConfig{Layout: layout, Dialect: SQLite}, []*sql.DB{db})
+	s, err := NewSQL(SQLConfig{Layout: layout, Dialect: SQLite, QueryTimeout: timeout}, []*sql.DB{db})
 	if err != nil {
 		db.Close()
 		return nil, err
