@@ -6,13 +6,14 @@
 #   scripts/bench-import.sh [USERS] [MEAN]    # default 500000 users x 20 = ~10M edges
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 USERS=${1:-500000}
 MEAN=${2:-20}
 export PATH="$PATH:/usr/sbin"
 make -s build
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; sleep 1; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 mariadb-install-db --no-defaults --datadir="$work/data" --auth-root-authentication-method=normal \
   --skip-test-db --user="$(id -un)" >/dev/null
 # The same settings as internal/relcachetest.StartMariaDB.

@@ -8,12 +8,12 @@
 #   scripts/bench-snapshot.sh [USERS] [MEAN]     # default 1000000 x 200: ~2 GB of arrays
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 USERS=${1:-1000000}
 MEAN=${2:-200}
 make -s build
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkdir -p "$tmp/redis" "$tmp/relcache"
 rport=$(free_port)
 cport=$(free_port)

@@ -173,7 +173,8 @@ func (f *filler) fillOne(key []byte, deadline time.Time) error {
 
 // load is the one query behind a key's concurrent misses.
 func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
-	if _, ok := f.store.Peek([]byte(key)); ok {
+	kb := []byte(key)
+	if _, ok := f.store.Peek(kb); ok {
 		return nil // filled (or SET) while this caller waited for the flight
 	}
 	shardName := f.src.Shard(uid)
@@ -189,7 +190,7 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 	if kind == shard.Follower {
 		lk = loader.Follower
 	}
-	gen := f.gen([]byte(key))
+	gen := f.gen(kb)
 	for range fillAttempts {
 		g0 := gen.Load()
 		start := time.Now()
@@ -223,7 +224,7 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 			expireAt = f.store.Now() + ttl.Milliseconds()
 		}
 		stored := false
-		f.store.Update([]byte(key), func(cur store.Entry, exists bool) (store.Entry, store.Action) {
+		f.store.Update(kb, func(cur store.Entry, exists bool) (store.Entry, store.Action) {
 			if exists || gen.Load() != g0 {
 				stored = exists // someone SET it: theirs stands
 				return cur, store.Keep

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
@@ -33,7 +34,7 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "graph.db")
-	src, err := loader.OpenSQLite(ctx, path, loader.Layout{Tables: 4})
+	src, err := loader.Open(ctx, loader.Config{Kind: "sqlite", Path: path, Layout: loader.Layout{Tables: 4}, QueryTimeout: time.Minute}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,8 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 	}
 	src.Close()
 
-	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4")
+	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
+		"--source-query-timeout", "1m", "--load-timeout", "1m") // not a timeout test: a slow host must not fail it
 	c := client(t, p.Addr)
 	for q := range 300 {
 		a := g.users[rng.IntN(len(g.users))]

@@ -69,7 +69,10 @@ func sqliteSource(t testing.TB, edges []loader.Edge) (src *loader.SQL, path stri
 	t.Helper()
 	ctx := context.Background()
 	path = filepath.Join(t.TempDir(), "source.db")
-	src, err := loader.OpenSQLite(ctx, path, loader.Layout{Tables: 4})
+	// Generous timeouts: these tests are not about them (TestFillDeadline
+	// is), and a slow CI host must not fail them.
+	src, err := loader.Open(ctx, loader.Config{Kind: "sqlite", Path: path, Layout: loader.Layout{Tables: 4},
+		QueryTimeout: slowHost}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +97,15 @@ func execSQLite(path, stmt string) error {
 
 func firstOf[A, B any](a A, _ B) A { return a }
 
+// slowHost is the query and load timeout of tests that do not test them.
+const slowHost = 30 * time.Second
+
 func fillServer(t testing.TB, src loader.Source, tune func(*Config)) *Server {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Source = src
 	cfg.LoadTTL, cfg.LoadNegativeTTL = time.Hour, time.Minute
+	cfg.LoadTimeout = slowHost
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -175,7 +182,7 @@ func TestFillAnswersFromSource(t *testing.T) {
 // query.
 func TestFillOneQueryForAHerd(t *testing.T) {
 	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges)), gate: make(chan struct{})}
-	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = time.Minute })
+	s := fillServer(t, src, nil)
 	const n = 500
 	var wg sync.WaitGroup
 	replies := make([]string, n)
@@ -364,7 +371,7 @@ func TestFollowConsistencyUnderConcurrency(t *testing.T) {
 	})
 	t.Run("mariadb", func(t *testing.T) {
 		m := relcachetest.StartMariaDB(t)
-		src, err := loader.Open(context.Background(), loader.Config{Kind: "mysql", Layout: loader.Layout{DBs: 2, Tables: 2},
+		src, err := loader.Open(context.Background(), loader.Config{Kind: "mysql", Layout: loader.Layout{DBs: 2, Tables: 2}, QueryTimeout: slowHost,
 			MySQL: []loader.MySQLServer{{DSN: m.DSN(), First: 0, Last: 1}}}, true)
 		if err != nil {
 			t.Fatal(err)
@@ -376,7 +383,7 @@ func TestFollowConsistencyUnderConcurrency(t *testing.T) {
 
 func followConsistency(t *testing.T, src *loader.SQL) {
 	ctx := context.Background()
-	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = time.Minute })
+	s := fillServer(t, src, nil)
 	const users, workers, ops = 12, 6, 150
 	uid := func(r *rand.Rand) string { return strconv.Itoa(100 + r.IntN(users)) }
 	var wg sync.WaitGroup
