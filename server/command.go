@@ -1,10 +1,10 @@
 package server
 
 import (
-	"math"
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/store"
 )
 
@@ -146,45 +146,8 @@ func errInvalidExpire(cmd string) string {
 	return "ERR invalid expire time in '" + cmd + "' command"
 }
 
-// parseInt reads a decimal int64 the way Redis's string2ll does: no spaces,
-// no '+', no leading zeros, no overflow.
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
-	}
-	if b[0] == '0' && len(b) > 1 || (neg && b[0] == '0') {
-		return 0, false
-	}
-	if len(b) > 19 {
-		return 0, false // more than any int64 has
-	}
-	// 19 digits fit a uint64, so the loop needs no overflow check.
-	var u uint64
-	for _, c := range b {
-		c -= '0'
-		if c > 9 {
-			return 0, false
-		}
-		u = u*10 + uint64(c)
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, false
-		}
-		return -int64(u), true
-	}
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
-}
+// parseInt reads a decimal int64 the way Redis's string2ll does.
+func parseInt(b []byte) (int64, bool) { return resp.ParseInt(b) }
 
 func eqFold(b []byte, s string) bool { return strings.EqualFold(string(b), s) }
 

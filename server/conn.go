@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"go.uber.org/zap"
 )
@@ -28,7 +29,7 @@ type client struct {
 	srv     *Server
 	id      int64
 	conn    net.Conn
-	rd      *reader
+	rd      *resp.Reader
 	addr    string
 	laddr   string
 	created time.Time
@@ -80,7 +81,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 		authed:  s.password() == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
-	c.rd = newReader(countingReader{nc, &c.netIn}, c.limits, c.beforeRead)
+	c.rd = resp.NewReader(countingReader{nc, &c.netIn}, c.limits, c.beforeRead)
 	return c
 }
 
@@ -104,11 +105,11 @@ func (c *client) beforeRead() error {
 }
 
 // limits are the protocol limits for the client's next command.
-func (c *client) limits() guardLimits {
+func (c *client) limits() resp.Limits {
 	if !c.authed {
-		return guardLimits{maxBulk: unauthMaxBulk, maxMultibulk: unauthMaxMultibulk, unauth: true}
+		return resp.Limits{MaxBulk: resp.UnauthMaxBulk, MaxMultibulk: resp.UnauthMaxMultibulk, Unauth: true}
 	}
-	return guardLimits{maxBulk: c.srv.cfg.ProtoMaxBulkLen, maxMultibulk: c.srv.cfg.ProtoMaxMultibulkLen}
+	return resp.Limits{MaxBulk: c.srv.cfg.ProtoMaxBulkLen, MaxMultibulk: c.srv.cfg.ProtoMaxMultibulkLen}
 }
 
 // serve reads pipelines and answers them until the client leaves, errs or
@@ -129,13 +130,12 @@ func (c *client) serve() {
 	// clock alike.
 	var mark time.Time
 	for {
-		args, err := c.rd.next()
+		args, err := c.rd.Next()
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		if c.rd.waited {
-			c.rd.waited = false
+		if c.rd.Waited() {
 			mark = time.Now()
 		}
 		mark = c.srv.dispatch(c, args, mark)
@@ -159,7 +159,7 @@ func (c *client) serve() {
 // then close) and stays quiet about ordinary disconnects and idle timeouts.
 func (c *client) readFailed(err error) {
 	var ne net.Error
-	var pe *protoError
+	var pe *resp.ProtoError
 	switch {
 	case errors.Is(err, errShuttingDown), c.writeErr != nil:
 	case errors.As(err, &pe):

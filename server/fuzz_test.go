@@ -2,17 +2,12 @@ package server
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
 
-	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 )
 
@@ -74,181 +69,6 @@ func FuzzDispatch(f *testing.F) {
 			t.Fatalf("%q produced no reply", parts)
 		}
 	})
-}
-
-// readAll frames every command of data through a reader with the given
-// limits, one byte per read when oneByte is set, and returns the commands
-// (copied) and the error that stopped it.
-func readAll(data []byte, oneByte bool, lim guardLimits) ([][]string, error) {
-	var src io.Reader = bytes.NewReader(data)
-	if oneByte {
-		src = iotest.OneByteReader(src)
-	}
-	rd := newReader(src, func() guardLimits { return lim }, nil)
-	var out [][]string
-	for {
-		args, err := rd.next()
-		if err != nil {
-			return out, err
-		}
-		cmd := make([]string, len(args))
-		for i, a := range args {
-			cmd[i] = string(a)
-		}
-		out = append(out, cmd)
-	}
-}
-
-// FuzzReader feeds random bytes to the command reader: nothing panics, no
-// command breaks the limits, the read size does not change what is framed,
-// and on streams of RESP commands redcon's reader frames the same arguments.
-func FuzzReader(f *testing.F) {
-	for _, s := range []string{
-		"*1\r\n$4\r\nPING\r\n", "*2\r\n$3\r\nGET\r\n$300\r\n", "*999\r\n", "PING\r\n",
-		"*1\r\n$-1\r\n", "*0\r\n", "\"unterminated\r\n", "*1\r\n$0\r\n\r\n", "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
-		"SET \"a\\x41\\n\" 'b\\'c'\r\n", "*-1\r\n*1\r\n$1\r\nx\r\n",
-	} {
-		f.Add([]byte(s))
-	}
-	lim := guardLimits{maxBulk: 64, maxMultibulk: 4}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cmds, err := readAll(data, false, lim)
-		for _, c := range cmds {
-			if len(c) == 0 {
-				t.Fatal("empty command returned")
-			}
-			if len(c) > maxInline {
-				t.Fatalf("command of %d arguments", len(c))
-			}
-		}
-		if !errors.Is(err, io.EOF) && !isProtoError(err) {
-			t.Fatalf("unexpected error %v", err)
-		}
-		one, err1 := readAll(data, true, lim)
-		if fmt.Sprint(one) != fmt.Sprint(cmds) || fmt.Sprint(err1) != fmt.Sprint(err) {
-			t.Fatalf("one-byte reads framed %q (%v), whole reads %q (%v)", one, err1, cmds, err)
-		}
-		// Differential check on input that is exactly canonical RESP
-		// commands, as we framed them: redcon must agree argument for
-		// argument. (Inline commands are not compared: Redis splits them
-		// on \r as on any space, redcon does not, and redcon reports an
-		// inline command re-encoded as RESP, so it cannot be told apart.)
-		if len(data) == 0 || !errors.Is(err, io.EOF) || !bytes.Equal(data, encodeRESP(cmds)) {
-			return
-		}
-		var ref [][]string
-		rr := redcon.NewReader(bytes.NewReader(data))
-		for {
-			c, err := rr.ReadCommand()
-			if err != nil {
-				break
-			}
-			if c.Raw[0] != '*' {
-				return // redcon took an inline command; not comparable
-			}
-			var args []string
-			for _, a := range c.Args {
-				args = append(args, string(a))
-			}
-			ref = append(ref, args)
-		}
-		for _, c := range cmds {
-			for _, a := range c {
-				if len(a) > int(lim.maxBulk) {
-					return // only relevant for RESP args; inline ones may be longer
-				}
-			}
-		}
-		if len(ref) == len(cmds) && fmt.Sprint(ref) != fmt.Sprint(cmds) {
-			t.Fatalf("redcon framed %q, we framed %q", ref, cmds)
-		}
-	})
-}
-
-// encodeRESP writes cmds as RESP arrays of bulk strings.
-func encodeRESP(cmds [][]string) []byte {
-	var b []byte
-	for _, c := range cmds {
-		b = redcon.AppendArray(b, len(c))
-		for _, a := range c {
-			b = redcon.AppendBulkString(b, a)
-		}
-	}
-	return b
-}
-
-func isProtoError(err error) bool {
-	var pe *protoError
-	return errors.As(err, &pe)
-}
-
-// TestReaderPassesValidStreams checks that well-formed pipelines come through
-// unchanged whatever the read sizes are, and that limits are enforced on the
-// header with Redis's wording.
-func TestReaderPassesValidStreams(t *testing.T) {
-	var stream []byte
-	var want [][]string
-	for i := range 50 {
-		args := []string{"SET", strings.Repeat("k", i), strings.Repeat("v", i*37)}
-		want = append(want, args)
-		stream = redcon.AppendArray(stream, len(args))
-		for _, a := range args {
-			stream = redcon.AppendBulkString(stream, a)
-		}
-	}
-	stream = append(stream, "PING inline \"q x\" '\\'y'\r\n*0\r\n\r\n"...)
-	want = append(want, []string{"PING", "inline", "q x", "'y"})
-	for _, one := range []bool{false, true} {
-		got, err := readAll(stream, one, guardLimits{maxBulk: 4096, maxMultibulk: 3})
-		if !errors.Is(err, io.EOF) {
-			t.Fatalf("one-byte=%v: %v", one, err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("one-byte=%v: got %q\nwant %q", one, got, want)
-		}
-	}
-	for _, tc := range []struct {
-		in   string
-		lim  guardLimits
-		want string
-	}{
-		{"*5\r\n", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: invalid multibulk length"},
-		{"*1\r\n$11\r\n", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: invalid bulk length"},
-		{"*11\r\n", guardLimits{maxBulk: 16384, maxMultibulk: 10, unauth: true}, "Protocol error: unauthenticated multibulk length"},
-		{"*1\r\n$16385\r\n", guardLimits{maxBulk: 16384, maxMultibulk: 10, unauth: true}, "Protocol error: unauthenticated bulk length"},
-		{"*1\r\nx", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: expected '$', got 'x'"},
-		{"*x\r\n", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: invalid multibulk length"},
-		{"a \"b\r\n", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: unbalanced quotes in request"},
-		{"a \"b\"c\r\n", guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: unbalanced quotes in request"},
-		{strings.Repeat("x", maxInline+1), guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: too big inline request"},
-		{"*" + strings.Repeat("1", maxInline+1), guardLimits{maxBulk: 10, maxMultibulk: 4}, "Protocol error: too big mbulk count string"},
-	} {
-		_, err := readAll([]byte(tc.in), false, tc.lim)
-		if err == nil || err.Error() != tc.want {
-			t.Errorf("%.20q: got %v, want %s", tc.in, err, tc.want)
-		}
-	}
-}
-
-// BenchmarkReader frames a pipeline of GETs; it must not allocate per command.
-func BenchmarkReader(b *testing.B) {
-	var stream []byte
-	for range 100 {
-		stream = append(stream, "*2\r\n$3\r\nGET\r\n$10\r\nkey:000001\r\n"...)
-	}
-	src := bytes.NewReader(stream)
-	rd := newReader(src, func() guardLimits { return guardLimits{maxBulk: 1 << 20, maxMultibulk: 1 << 20} }, nil)
-	b.SetBytes(int64(len(stream)))
-	b.ReportAllocs()
-	for b.Loop() {
-		src.Reset(stream)
-		rd.start, rd.end, rd.need = 0, 0, 0
-		for range 100 {
-			if _, err := rd.next(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 }
 
 // globRef is a plain recursive matcher for the same grammar, the oracle for

@@ -1,11 +1,15 @@
-package server
+// Package resp frames the Redis protocol: commands as clients send them
+// (Reader, shared by the server and the proxy) and replies as servers send
+// them (ReplyReader, for the proxy's backend connections).
+package resp
 
 import (
 	"bytes"
 	"io"
+	"math"
 )
 
-// reader frames commands out of a client's byte stream: RESP multibulk
+// Reader frames commands out of a client's byte stream: RESP multibulk
 // ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") and inline ("GET k\r\n").
 //
 // It replaces redcon's Reader on the read side (replies are still written
@@ -21,9 +25,9 @@ import (
 //
 // Behaviour follows Redis's networking.c: "*0" and "*-1" are skipped, the two
 // bytes after a bulk payload are not checked, and the error texts are Redis's.
-type reader struct {
+type Reader struct {
 	r      io.Reader
-	limits func() guardLimits
+	limits func() Limits
 	// beforeRead runs before every read from r, which may block: the
 	// connection flushes its pending replies there, so a client is never
 	// left waiting for answers to commands it already sent. An error from
@@ -37,44 +41,59 @@ type reader struct {
 	args   [][]byte // reused between commands
 	inline []byte   // unescaped inline arguments live here
 
-	// waited is set when next had to read from r; the connection clears it.
-	// It tells the connection that time passed since the last command.
+	// waited is set when Next had to read from r; Waited clears it. It
+	// tells the connection that time passed since the last command.
 	waited bool
 }
 
-type guardLimits struct {
-	maxBulk      int64
-	maxMultibulk int64
-	unauth       bool // the limits are the unauthenticated ones; changes the wording
+// Waited reports whether Next read from the connection since the last call,
+// i.e. whether time passed (the client was waited for) since the last
+// command, and clears the flag.
+func (rd *Reader) Waited() bool {
+	w := rd.waited
+	rd.waited = false
+	return w
 }
 
-// protoError is a protocol violation; Error is what the client is told after
-// "ERR ".
-type protoError struct{ msg string }
+// Buffered is the number of bytes read but not yet framed: when it is zero,
+// the next Next will block on the connection.
+func (rd *Reader) Buffered() int { return rd.end - rd.start }
 
-func (e *protoError) Error() string { return "Protocol error: " + e.msg }
+// Limits bound what one command may make the reader buffer.
+type Limits struct {
+	MaxBulk      int64
+	MaxMultibulk int64
+	Unauth       bool // the limits are the unauthenticated ones; changes the wording
+}
+
+// ProtoError is a protocol violation; Error is what the client is told after
+// "ERR ".
+type ProtoError struct{ Msg string }
+
+func (e *ProtoError) Error() string { return "Protocol error: " + e.Msg }
 
 var (
-	errInvalidMultibulk = &protoError{"invalid multibulk length"}
-	errInvalidBulk      = &protoError{"invalid bulk length"}
-	errBigInline        = &protoError{"too big inline request"}
-	errBigMbulkCount    = &protoError{"too big mbulk count string"}
-	errBigBulkCount     = &protoError{"too big bulk count string"}
-	errUnbalanced       = &protoError{"unbalanced quotes in request"}
-	errUnauthMultibulk  = &protoError{"unauthenticated multibulk length"}
-	errUnauthBulk       = &protoError{"unauthenticated bulk length"}
+	errInvalidMultibulk = &ProtoError{"invalid multibulk length"}
+	errInvalidBulk      = &ProtoError{"invalid bulk length"}
+	errBigInline        = &ProtoError{"too big inline request"}
+	errBigMbulkCount    = &ProtoError{"too big mbulk count string"}
+	errBigBulkCount     = &ProtoError{"too big bulk count string"}
+	errUnbalanced       = &ProtoError{"unbalanced quotes in request"}
+	errUnauthMultibulk  = &ProtoError{"unauthenticated multibulk length"}
+	errUnauthBulk       = &ProtoError{"unauthenticated bulk length"}
 )
 
 // Limits for a client that has not authenticated on a server with a
 // password, as Redis has them: a stranger may not make us buffer much.
 const (
-	unauthMaxMultibulk = 10
-	unauthMaxBulk      = 16384
+	// UnauthMaxMultibulk and UnauthMaxBulk are Redis's limits before AUTH.
+	UnauthMaxMultibulk = 10
+	UnauthMaxBulk      = 16384
 )
 
-// maxInline is Redis's PROTO_INLINE_MAX_SIZE: an inline command, or a length
+// MaxInline is Redis's PROTO_INLINE_MAX_SIZE: an inline command, or a length
 // header line, longer than this is refused.
-const maxInline = 64 * 1024
+const MaxInline = 64 * 1024
 
 const (
 	readChunk = 16 * 1024
@@ -83,13 +102,13 @@ const (
 	keepBuf = 1 << 20
 )
 
-func newReader(r io.Reader, limits func() guardLimits, beforeRead func() error) *reader {
-	return &reader{r: r, limits: limits, beforeRead: beforeRead, buf: make([]byte, readChunk)}
+func NewReader(r io.Reader, limits func() Limits, beforeRead func() error) *Reader {
+	return &Reader{r: r, limits: limits, beforeRead: beforeRead, buf: make([]byte, readChunk)}
 }
 
-// next returns the next command's arguments. They alias the reader's buffer
+// Next returns the next command's arguments. They alias the reader's buffer
 // and are valid until the next call.
-func (rd *reader) next() ([][]byte, error) {
+func (rd *Reader) Next() ([][]byte, error) {
 	for {
 		if rd.end-rd.start >= rd.need && rd.end > rd.start {
 			args, err := rd.parse()
@@ -112,7 +131,7 @@ func (rd *reader) next() ([][]byte, error) {
 }
 
 // fill reads more bytes, making room for at least rd.need unconsumed bytes.
-func (rd *reader) fill() error {
+func (rd *Reader) fill() error {
 	if rd.start == rd.end {
 		rd.start, rd.end = 0, 0
 		if cap(rd.buf) > keepBuf {
@@ -146,7 +165,7 @@ func (rd *reader) fill() error {
 // parse tries to frame one command from the buffer. It returns nil args and
 // sets rd.need when more bytes are required (or when it skipped an empty
 // command, with need 0).
-func (rd *reader) parse() ([][]byte, error) {
+func (rd *Reader) parse() ([][]byte, error) {
 	b := rd.buf[rd.start:rd.end]
 	if b[0] != '*' {
 		return rd.parseInline(b)
@@ -162,8 +181,8 @@ func (rd *reader) parse() ([][]byte, error) {
 		rd.need = 0
 		return nil, nil
 	}
-	if count > lim.maxMultibulk {
-		if lim.unauth {
+	if count > lim.MaxMultibulk {
+		if lim.Unauth {
 			return nil, errUnauthMultibulk
 		}
 		return nil, errInvalidMultibulk
@@ -174,14 +193,14 @@ func (rd *reader) parse() ([][]byte, error) {
 			return nil, rd.partial(nil, pos+1)
 		}
 		if b[pos] != '$' {
-			return nil, &protoError{"expected '$', got '" + string(b[pos:pos+1]) + "'"}
+			return nil, &ProtoError{"expected '$', got '" + string(b[pos:pos+1]) + "'"}
 		}
 		n, next, err := header(b, pos+1, errBigBulkCount, errInvalidBulk)
 		if err != nil || next < 0 {
 			return nil, rd.partial(err, len(b)+1)
 		}
-		if n < 0 || n > lim.maxBulk {
-			if lim.unauth && n >= 0 {
+		if n < 0 || n > lim.MaxBulk {
+			if lim.Unauth && n >= 0 {
 				return nil, errUnauthBulk
 			}
 			return nil, errInvalidBulk
@@ -203,7 +222,7 @@ func (rd *reader) parse() ([][]byte, error) {
 
 // partial records how many bytes the current command needs at least, or
 // passes an error through.
-func (rd *reader) partial(err error, need int) error {
+func (rd *Reader) partial(err error, need int) error {
 	if err == nil {
 		rd.need = need
 	}
@@ -216,12 +235,12 @@ func (rd *reader) partial(err error, need int) error {
 func header(b []byte, at int, tooBig, invalid error) (n int64, next int, err error) {
 	i := bytes.IndexByte(b[at:], '\r')
 	if i < 0 || at+i+1 >= len(b) {
-		if len(b)-at > maxInline {
+		if len(b)-at > MaxInline {
 			return 0, 0, tooBig
 		}
 		return 0, -1, nil
 	}
-	v, ok := parseInt(b[at : at+i])
+	v, ok := ParseInt(b[at : at+i])
 	if !ok {
 		return 0, 0, invalid
 	}
@@ -230,10 +249,10 @@ func header(b []byte, at int, tooBig, invalid error) (n int64, next int, err err
 
 // parseInline frames a telnet-style command: one line, arguments separated by
 // spaces, "double" and 'single' quotes as in redis-cli.
-func (rd *reader) parseInline(b []byte) ([][]byte, error) {
+func (rd *Reader) parseInline(b []byte) ([][]byte, error) {
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {
-		if len(b) > maxInline {
+		if len(b) > MaxInline {
 			return nil, errBigInline
 		}
 		return nil, rd.partial(nil, len(b)+1)
@@ -254,7 +273,7 @@ func (rd *reader) parseInline(b []byte) ([][]byte, error) {
 // splitInline splits an inline line like Redis's sdssplitargs: unquoted words,
 // "double quoted" with \n \r \t \b \a \\ \" and \xHH escapes, 'single quoted'
 // with only \' escaped. A closing quote must be followed by a space or the end.
-func (rd *reader) splitInline(line []byte) ([][]byte, error) {
+func (rd *Reader) splitInline(line []byte) ([][]byte, error) {
 	args := rd.args[:0]
 	out := rd.inline[:0]
 	type span struct{ from, to int }
@@ -355,4 +374,44 @@ func hexVal(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// ParseInt reads a decimal int64 the way Redis's string2ll does: no spaces,
+// no '+', no leading zeros, no overflow.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if b[0] == '0' && len(b) > 1 || (neg && b[0] == '0') {
+		return 0, false
+	}
+	if len(b) > 19 {
+		return 0, false // more than any int64 has
+	}
+	// 19 digits fit a uint64, so the loop needs no overflow check.
+	var u uint64
+	for _, c := range b {
+		c -= '0'
+		if c > 9 {
+			return 0, false
+		}
+		u = u*10 + uint64(c)
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
 }
