@@ -104,24 +104,7 @@ func (s *Server) lookup(c *client, name []byte) *command {
 }
 
 // unknownCommand is Redis's message, args quoted and cut near 128 bytes.
-func unknownCommand(args [][]byte) string {
-	var sb strings.Builder
-	sb.WriteString("ERR unknown command '")
-	sb.Write(args[0][:min(len(args[0]), 128)])
-	sb.WriteString("', with args beginning with: ")
-	n := 0
-	for _, a := range args[1:] {
-		if n >= 128 {
-			break
-		}
-		part := a[:min(len(a), 128-n)]
-		sb.WriteByte('\'')
-		sb.Write(part)
-		sb.WriteString("' ")
-		n += len(part) + 3
-	}
-	return sb.String()
-}
+func unknownCommand(args [][]byte) string { return resp.UnknownCommand(args) }
 
 func unknownSubcommand(sub []byte, cmd string) string {
 	return "ERR unknown subcommand '" + string(sub[:min(len(sub), 128)]) + "'. Try " + strings.ToUpper(cmd) + " HELP."

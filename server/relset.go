@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
@@ -28,42 +28,14 @@ import (
 // holds a shard lock.
 
 const (
-	errRelMember = "ERR relation members must be unsigned 64-bit integers"
-	errRelTime   = "ERR relation times must be unsigned 32-bit integers"
+	errRelMember = resp.ErrRelMember
+	errRelTime   = resp.ErrRelTime
 )
 
 // parseUID reads an unsigned decimal: digits only, no sign. Leading zeros
 // are allowed, because redis-benchmark's __rand_int__ sends zero-padded
 // numbers ("000000001234") and a load test should be able to hit real keys.
-func parseUID(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	for len(b) > 1 && b[0] == '0' {
-		b = b[1:]
-	}
-	if len(b) > 20 {
-		return 0, false
-	}
-	// Up to 19 digits cannot overflow a uint64, so the loop needs no
-	// check (a division per digit was half the cost of a RELMULTI).
-	var u uint64
-	for _, c := range b[:min(len(b), 19)] {
-		c -= '0'
-		if c > 9 {
-			return 0, false
-		}
-		u = u*10 + uint64(c)
-	}
-	if len(b) == 20 {
-		c := b[19] - '0'
-		if c > 9 || u > (math.MaxUint64-uint64(c))/10 {
-			return 0, false
-		}
-		u = u*10 + uint64(c)
-	}
-	return u, true
-}
+func parseUID(b []byte) (uint64, bool) { return resp.ParseUint(b) }
 
 func parseTime(b []byte) (uint32, bool) {
 	u, ok := parseUID(b)
