@@ -82,14 +82,29 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 	} else {
 		changed, err = f.w.Unfollow(ctx, a, b)
 	}
-	aKey, _ := s.keys.Append(nil, a, shard.Following)
-	bKey, _ := s.keys.Append(nil, b, shard.Follower)
-	f.gen(aKey).Add(1)
-	f.gen(bKey).Add(1)
 	if err != nil {
+		aKey, _ := s.keys.Append(nil, a, shard.Following)
+		bKey, _ := s.keys.Append(nil, b, shard.Follower)
+		f.gen(aKey).Add(1)
+		f.gen(bKey).Add(1)
 		s.store.Delete(aKey)
 		s.store.Delete(bKey)
 		return false, err
+	}
+	s.patchEdge(a, b, t, add)
+	return changed, nil
+}
+
+// patchEdge applies the edge a→b (added at time t, or removed) to the cached
+// a.following and b.follower, only where cached. It bumps both keys' fill
+// generations first, so a fill whose query predates the write does not
+// store its list.
+func (s *Server) patchEdge(a, b uint64, t uint32, add bool) (patched int) {
+	aKey, _ := s.keys.Append(nil, a, shard.Following)
+	bKey, _ := s.keys.Append(nil, b, shard.Follower)
+	if f := s.fill; f != nil {
+		f.gen(aKey).Add(1)
+		f.gen(bKey).Add(1)
 	}
 	patch := func(key []byte, member uint64) {
 		edit := removeMembers([]uint64{member})
@@ -97,7 +112,10 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 			edit = addMembers([]uint64{member}, []uint32{t}, t)
 		}
 		_, err := s.mutateRelSet(key, nil, edit)
-		if err != nil && !errors.Is(err, errNotCached) {
+		switch {
+		case err == nil:
+			patched++
+		case !errors.Is(err, errNotCached):
 			// A list that cannot take the patch must not stay stale.
 			s.log.Warn("follow: dropping a cached list that could not be patched",
 				zap.ByteString("key", key), zap.Error(err))
@@ -106,5 +124,38 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 	}
 	patch(aKey, b)
 	patch(bKey, a)
-	return changed, nil
+	return patched
+}
+
+// RELEDGE ADD a b time | RELEDGE DEL a b: the cache half of FOLLOW and
+// UNFOLLOW, for a node that does not own the write. A sharding proxy sends
+// FOLLOW to a's node, which writes the source of record; b.follower lives on
+// b's node, which gets RELEDGE; with replicated pools, every other copy gets
+// it too. It patches whichever of a.following and b.follower this node has
+// cached (XX) and replies how many it patched; it never writes the source.
+func cmdRelEdge(c *client, args [][]byte) {
+	add := eqFold(args[1], "ADD")
+	if !add && !eqFold(args[1], "DEL") {
+		c.err(errSyntax)
+		return
+	}
+	if (add && len(args) != 5) || (!add && len(args) != 4) {
+		c.err("ERR wrong number of arguments for 'reledge' command")
+		return
+	}
+	a, ok1 := parseUID(args[2])
+	b, ok2 := parseUID(args[3])
+	if !ok1 || !ok2 {
+		c.err(errRelMember)
+		return
+	}
+	var t uint32
+	if add {
+		var ok bool
+		if t, ok = parseTime(args[4]); !ok {
+			c.err(errRelTime)
+			return
+		}
+	}
+	c.integer(int64(c.srv.patchEdge(a, b, t, add)))
 }

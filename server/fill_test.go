@@ -337,6 +337,28 @@ func TestFollowWritesThroughAndPatches(t *testing.T) {
 	if got := do(plain, newTestClient(plain), "FOLLOW", "1", "2"); !strings.HasPrefix(got, "-ERR follow needs a source of record") {
 		t.Fatalf("FOLLOW without a source: %q", got)
 	}
+	// RELEDGE, the cache half for a node that does not own the write: it
+	// patches only what is cached, with or without a source.
+	pc := newTestClient(plain)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RELLOAD", "7.follower", "TIMES", "1", "10"}, ":1\r\n"},
+		{[]string{"RELEDGE", "ADD", "3", "7", "50"}, ":1\r\n"}, // 3.following not cached
+		{[]string{"HGET", "7.follower", "3"}, "$2\r\n50\r\n"},
+		{[]string{"EXISTS", "3.following"}, ":0\r\n"},
+		{[]string{"RELEDGE", "DEL", "3", "7"}, ":1\r\n"},
+		{[]string{"HEXISTS", "7.follower", "3"}, ":0\r\n"},
+		{[]string{"RELEDGE", "ADD", "3", "7"}, "-ERR wrong number of arguments for 'reledge' command\r\n"},
+		{[]string{"RELEDGE", "DEL", "3", "7", "1"}, "-ERR wrong number of arguments for 'reledge' command\r\n"},
+		{[]string{"RELEDGE", "PUT", "3", "7"}, "-ERR syntax error\r\n"},
+		{[]string{"RELEDGE", "ADD", "3", "7", "-1"}, "-ERR relation times must be unsigned 32-bit integers\r\n"},
+	} {
+		if got := do(plain, pc, tc.args...); got != tc.want {
+			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
 }
 
 // TestFillDiscardsAListOlderThanAWrite: a FOLLOW that lands between a

@@ -83,6 +83,7 @@ func (s *Server) commandTable() map[string]*command {
 		{"reladd", -3, wrOOM, one, "relation", "Adds members to a relation set.", cmdRelAdd},
 		{"reldel", -3, wr, one, "relation", "Removes members from a relation set.", cmdRelDel},
 		{"follow", -3, wrOOM, none, "relation", "Records that a follows b in the source of record, then patches the cached lists.", cmdFollow},
+		{"reledge", -4, wr, none, "relation", "Patches this node's cached lists for an edge another node wrote (the cache half of FOLLOW, for a sharding proxy).", cmdRelEdge},
 		{"unfollow", 3, wr, none, "relation", "Removes a follows b from the source of record, then patches the cached lists.", cmdUnfollow},
 		// hash and set compatibility on relation sets
 		{"hexists", 3, rd | fast, one, "hash", "Whether a uid is in a relation set.", cmdHExists},
