@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -21,20 +22,13 @@ var update = flag.Bool("update", false, "rewrite testdata/nutcracker/*.txt from 
 // A pool as configured in nutcracker and recorded in a golden file.
 type goldenPool struct {
 	name, hash, distribution string
+	hashTag                  string   // "" for none
 	servers                  []string // twemproxy server lines
 	keys                     []string
 	placed                   []int // placed[i] is the server index holding keys[i]
-}
-
-func hashByName(t *testing.T, name string) HashFunc {
-	switch name {
-	case "md5":
-		return MD5
-	case "crc32a":
-		return CRC32a
-	}
-	t.Fatalf("unknown hash %q", name)
-	return nil
+	// keyset says which keys TestNutcracker sends besides uid keys:
+	// "binary" for random bytes, "tag" for hash-tag shapes.
+	keyset string
 }
 
 // locate routes every key of p with our code.
@@ -65,10 +59,13 @@ func (p *goldenPool) locate(t *testing.T) []int {
 	default:
 		t.Fatalf("%s: unknown distribution %q", p.name, p.distribution)
 	}
-	h := hashByName(t, p.hash)
+	h, err := HashByName(p.hash)
+	if err != nil {
+		t.Fatalf("%s: %v", p.name, err)
+	}
 	got := make([]int, len(p.keys))
 	for i, key := range p.keys {
-		got[i] = locate([]byte(key), h)
+		got[i] = locate(HashTag([]byte(key), p.hashTag), h)
 	}
 	return got
 }
@@ -92,11 +89,14 @@ func (p *goldenPool) write(path, version string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Placements observed through a real nutcracker (%s); regenerate with\n# go test ./shard -run TestNutcracker -update\n", version)
 	fmt.Fprintf(&b, "hash %s\ndistribution %s\n", p.hash, p.distribution)
+	if p.hashTag != "" {
+		fmt.Fprintf(&b, "hash_tag %s\n", p.hashTag)
+	}
 	for _, s := range p.servers {
 		fmt.Fprintf(&b, "server %s\n", s)
 	}
 	for i, k := range p.keys {
-		fmt.Fprintf(&b, "key %s %d\n", k, p.placed[i])
+		fmt.Fprintf(&b, "key %s %d\n", goldenKey(k), p.placed[i])
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -117,6 +117,8 @@ func readGolden(path string) (*goldenPool, error) {
 			p.hash = rest
 		case "distribution":
 			p.distribution = rest
+		case "hash_tag":
+			p.hashTag = rest
 		case "server":
 			p.servers = append(p.servers, rest)
 		case "key":
@@ -125,13 +127,33 @@ func readGolden(path string) (*goldenPool, error) {
 			if i < 0 || err != nil {
 				return nil, fmt.Errorf("%s:%d: bad key line %q", path, n+1, line)
 			}
-			p.keys = append(p.keys, rest[:i])
+			key := rest[:i]
+			if strings.HasPrefix(key, `"`) {
+				if key, err = strconv.Unquote(key); err != nil {
+					return nil, fmt.Errorf("%s:%d: bad quoted key in %q: %v", path, n+1, line, err)
+				}
+			}
+			p.keys = append(p.keys, key)
 			p.placed = append(p.placed, idx)
 		default:
 			return nil, fmt.Errorf("%s:%d: unknown line %q", path, n+1, line)
 		}
 	}
 	return p, nil
+}
+
+// goldenKey writes a key as is when that reads back unchanged, and quoted
+// as a Go string otherwise: when it is empty, starts with a quote, or holds
+// a space or any byte outside printable ASCII.
+func goldenKey(k string) string {
+	plain := k != "" && k[0] != '"'
+	for i := 0; plain && i < len(k); i++ {
+		plain = k[i] > ' ' && k[i] < 0x7f
+	}
+	if plain {
+		return k
+	}
+	return strconv.Quote(k)
 }
 
 // TestNutcrackerGolden checks our routing against placements recorded from a
@@ -141,6 +163,7 @@ func TestNutcrackerGolden(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no golden files in testdata/nutcracker; run go test ./shard -run TestNutcracker -update")
 	}
+	covered := map[string]bool{}
 	for _, f := range files {
 		p, err := readGolden(f)
 		if err != nil {
@@ -150,6 +173,12 @@ func TestNutcrackerGolden(t *testing.T) {
 			t.Fatalf("%s: no keys or no servers", f)
 		}
 		t.Logf("%s: %d of %d keys agree", p.name, p.compare(t), len(p.keys))
+		covered[p.hash], covered["hash_tag "+p.hashTag] = true, true
+	}
+	for _, want := range append(HashNames(), "hash_tag {}") {
+		if !covered[want] {
+			t.Errorf("no golden file covers %s; add a pool to TestNutcracker and run it with -update", want)
+		}
 	}
 }
 
@@ -208,11 +237,49 @@ func TestNutcracker(t *testing.T) {
 			fmt.Sprintf("127.0.0.1:%d:4 cccc", backends[3]),
 		}},
 	}
+	// One modula pool per other hash. Four servers of weights 1 to 4 make
+	// ten slots, and hash % 10 depends on every bit of the hash. Random
+	// bytes cover every tail length and the bytes >= 0x80 that several
+	// hashes read as signed chars.
+	weighted := []string{
+		fmt.Sprintf("127.0.0.1:%d:1 w1", backends[0]),
+		fmt.Sprintf("127.0.0.1:%d:2 w2", backends[1]),
+		fmt.Sprintf("127.0.0.1:%d:3 w3", backends[2]),
+		fmt.Sprintf("127.0.0.1:%d:4 w4", backends[3]),
+	}
+	for _, h := range HashNames() {
+		if h == "md5" || h == "crc32a" {
+			continue
+		}
+		p := &goldenPool{name: "modula_" + h, hash: h, distribution: "modula", servers: weighted, keyset: "binary"}
+		if h == DefaultHash {
+			// twemproxy hashes the empty key to 0, not to fnv1a_64's
+			// initial value, which modula puts on another server. Only one
+			// pool can hold it: keys are told apart by backend alone.
+			p.keys = []string{""}
+		}
+		pools = append(pools, p)
+	}
+	pools = append(pools,
+		// twemproxy's defaults, with the usual hash tag.
+		&goldenPool{name: "ketama_fnv1a_64_tag", hash: "fnv1a_64", distribution: "ketama", hashTag: "{}", keyset: "tag", servers: []string{
+			fmt.Sprintf("127.0.0.1:%d:1 alpha", backends[0]),
+			fmt.Sprintf("127.0.0.1:%d:1 beta", backends[1]),
+			fmt.Sprintf("127.0.0.1:%d:1 gamma", backends[2]),
+			fmt.Sprintf("127.0.0.1:%d:1 delta", backends[3]),
+		}},
+		// A tag whose two ends are the same byte.
+		&goldenPool{name: "modula_murmur_tag_dollar", hash: "murmur", distribution: "modula", hashTag: "$$", keyset: "tag", servers: weighted},
+	)
 	var conf strings.Builder
 	listen := make([]int, len(pools))
 	for i, p := range pools {
 		listen[i] = freePort(t)
-		fmt.Fprintf(&conf, "%s:\n  listen: 127.0.0.1:%d\n  hash: %s\n  distribution: %s\n  redis: true\n  auto_eject_hosts: false\n  servers:\n", p.name, listen[i], p.hash, p.distribution)
+		fmt.Fprintf(&conf, "%s:\n  listen: 127.0.0.1:%d\n  hash: %s\n  distribution: %s\n  redis: true\n  auto_eject_hosts: false\n", p.name, listen[i], p.hash, p.distribution)
+		if p.hashTag != "" {
+			fmt.Fprintf(&conf, "  hash_tag: %q\n", p.hashTag)
+		}
+		conf.WriteString("  servers:\n")
 		for _, s := range p.servers {
 			fmt.Fprintf(&conf, "   - %s\n", s)
 		}
@@ -230,6 +297,12 @@ func TestNutcracker(t *testing.T) {
 	const nkeys = 1000
 	for i, p := range pools {
 		prefix := fmt.Sprintf("p%d:", i)
+		switch p.keyset {
+		case "binary":
+			p.keys = append(p.keys, binaryKeys(prefix, i)...)
+		case "tag":
+			p.keys = append(p.keys, tagKeys(prefix, p.hashTag, i)...)
+		}
 		// uids spread over many magnitudes, both lists of each user.
 		for j := 0; len(p.keys) < nkeys; j++ {
 			uid := uint64(j)*2654435761%1000000007 + uint64(j)
@@ -289,6 +362,59 @@ func TestNutcracker(t *testing.T) {
 			}
 		}
 	}
+}
+
+// binaryKeys returns keys of the prefix and 0 to 40 random bytes, the
+// same on every run.
+func binaryKeys(prefix string, seed int) []string {
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	seen := map[string]bool{}
+	var keys []string
+	for len(keys) < 600 {
+		b := []byte(prefix)
+		for range r.IntN(41) {
+			b = append(b, byte(r.IntN(256)))
+		}
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			keys = append(keys, string(b))
+		}
+	}
+	return keys
+}
+
+// tagKeys returns keys that probe hash tag tag: empty tags, a start
+// without an end, ends before starts, several tags, bytes >= 0x80 inside
+// and outside the tag. The pool's prefix comes before or after each shape,
+// so tags are seen both at the start of a key and within it.
+func tagKeys(prefix, tag string, seed int) []string {
+	o, c := tag[:1], tag[1:]
+	shapes := []string{
+		"", o, c, o + c, c + o, o + o + c + c, o + c + o + "a" + c,
+		o + "a" + c, o + "a", "a" + c, c + "a" + o, o + "a" + c + o + "b" + c,
+		o + o + "a" + c, o + "\xe9\x80" + c, "\xff" + o + "x" + c + "\xfe",
+		o + "a" + o + "b" + c, "x" + c + o + "y" + c + "z",
+	}
+	r := rand.New(rand.NewPCG(uint64(seed), 2))
+	alphabet := o + c + "ab\x80\xe9"
+	for range 300 {
+		b := make([]byte, r.IntN(11))
+		for j := range b {
+			b[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		shapes = append(shapes, string(b))
+	}
+	seen := map[string]bool{}
+	var keys []string
+	for _, s := range shapes {
+		for _, k := range []string{prefix + s, s + "|" + prefix} {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 func freePort(t *testing.T) int {

@@ -22,12 +22,15 @@ import (
 type HashFunc func(key []byte) uint32
 
 // CRC32a is twemproxy's "crc32a": the standard IEEE CRC-32 of the key. (Its
-// "crc32" is a different, 15-bit libmemcached hash.)
+// "crc32" is a different, 15-bit libmemcached hash: CRC32.)
 func CRC32a(key []byte) uint32 { return crc32.ChecksumIEEE(key) }
 
 // MD5 is twemproxy's "md5": the first four bytes of the key's MD5 digest,
-// read little-endian.
+// read little-endian; 0 for the empty key, as twemproxy hashes it.
 func MD5(key []byte) uint32 {
+	if len(key) == 0 {
+		return 0
+	}
 	d := md5.Sum(key)
 	return le32(d[:4])
 }
