@@ -1,0 +1,418 @@
+package proxyfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/internal/resp"
+)
+
+// A backend is one relcache node of one pool, reached over a few pipelined
+// connections. Every client request for the node goes down one of them
+// (chosen by the client, so one client's commands to one node stay in
+// order) and its reply is matched by position: a connection answers in the
+// order it was asked.
+//
+// Failure handling follows twemproxy's auto_eject_hosts with one
+// difference: an ejected node's keys are not re-hashed onto the others (a
+// relation cache would then load every list twice, there and back); its
+// requests fail fast, or go to the next pool for a read, until a PING probe
+// brings it back.
+type backend struct {
+	pool     string
+	name     string
+	addr     string
+	settings backendSettings
+	log      *zap.Logger
+	metrics  *backendMetrics
+
+	conns []*bconn
+
+	failures     atomic.Int32 // consecutive failures
+	ejectedUntil atomic.Int64 // unix nanos of the next probe; 0 = in rotation
+	ejections    atomic.Int64
+	requests     atomic.Int64
+	errors       atomic.Int64
+	probing      atomic.Bool
+	closed       atomic.Bool
+	stop         chan struct{}
+}
+
+// backendSettings are the pool settings a backend's behaviour depends on;
+// a reload keeps a backend (and its connections) only if they are equal.
+type backendSettings struct {
+	connections  int
+	timeout      time.Duration
+	dialTimeout  time.Duration
+	autoEject    bool
+	failureLimit int
+	retryTimeout time.Duration
+	password     string
+	maxReply     int
+}
+
+func poolSettings(p *Pool) backendSettings {
+	return backendSettings{
+		connections:  p.ServerConnections,
+		timeout:      p.Timeout.Duration,
+		dialTimeout:  p.DialTimeout.Duration,
+		autoEject:    p.Eject(),
+		failureLimit: p.ServerFailureLimit,
+		retryTimeout: p.ServerRetryTimeout.Duration,
+		password:     p.Password,
+		maxReply:     maxReplySize,
+	}
+}
+
+// maxReplySize bounds one reply from a node: a node is trusted, but a
+// desynchronised stream must not make us buffer without end.
+const maxReplySize = 1 << 30
+
+func newBackend(pool, name, addr string, st backendSettings, m *metrics, log *zap.Logger) *backend {
+	b := &backend{pool: pool, name: name, addr: addr, settings: st,
+		log:  log.With(zap.String("pool", pool), zap.String("backend", name), zap.String("addr", addr)),
+		stop: make(chan struct{})}
+	b.metrics = m.forBackend(pool, name)
+	b.conns = make([]*bconn, st.connections)
+	for i := range b.conns {
+		b.conns[i] = &bconn{be: b}
+	}
+	go b.watch()
+	return b
+}
+
+// sameAs reports whether b can serve a reloaded config's server unchanged.
+func (b *backend) sameAs(name, addr string, st backendSettings) bool {
+	return b.name == name && b.addr == addr && b.settings == st
+}
+
+// close stops the backend once the calls already sent have had their
+// timeout to finish: a reload that drops a node must not cut off replies
+// in flight.
+func (b *backend) close() {
+	if b.closed.Swap(true) {
+		return
+	}
+	time.AfterFunc(b.settings.timeout+time.Second, func() {
+		close(b.stop)
+		for _, c := range b.conns {
+			c.shutdown(errBackendRemoved)
+		}
+	})
+}
+
+var errBackendRemoved = errors.New("removed from the pool by a reload")
+
+// send queues c on the connection picked by affinity.
+func (b *backend) send(c *call, affinity uint64) {
+	c.be = b
+	b.requests.Add(1)
+	b.metrics.requests.Inc()
+	if until := b.ejectedUntil.Load(); until != 0 {
+		c.fail(b.errorf("is ejected after %d failures; next probe in %s", b.failures.Load(),
+			max(time.Duration(until-time.Now().UnixNano()), 0).Round(time.Millisecond)))
+		return
+	}
+	b.conns[affinity%uint64(len(b.conns))].send(c)
+}
+
+// errorf is a failure of this backend as a client sees it.
+func (b *backend) errorf(format string, args ...any) *backendError {
+	return &backendError{msg: "ERR proxy: backend " + b.name + " (" + b.addr + ") " + fmt.Sprintf(format, args...)}
+}
+
+// backendError is a failure to get a reply from a node (as opposed to an
+// error reply the node sent): a read may retry it on another pool.
+type backendError struct{ msg string }
+
+func (e *backendError) Error() string { return e.msg }
+
+// succeeded resets the failure count after a reply.
+func (b *backend) succeeded() {
+	if b.failures.Load() != 0 {
+		b.failures.Store(0)
+	}
+}
+
+// failed counts a connection-level failure and ejects the backend when the
+// pool's limit is reached.
+func (b *backend) failed(err error) {
+	b.errors.Add(1)
+	b.metrics.errors.Inc()
+	n := b.failures.Add(1)
+	st := b.settings
+	if !st.autoEject || int(n) < st.failureLimit || b.closed.Load() {
+		return
+	}
+	if b.ejectedUntil.CompareAndSwap(0, time.Now().Add(st.retryTimeout).UnixNano()) {
+		b.ejections.Add(1)
+		b.metrics.ejections.Inc()
+		b.metrics.up.Set(0)
+		b.log.Warn("backend ejected", zap.Int32("failures", n), zap.Duration("retry_in", st.retryTimeout), zap.Error(err))
+	}
+}
+
+// watch runs for the backend's life: it fails calls that waited longer than
+// the timeout (a node that stopped answering) and probes an ejected node.
+func (b *backend) watch() {
+	tick := max(b.settings.timeout/20, 2*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			for _, c := range b.conns {
+				c.checkTimeout(now)
+			}
+			if until := b.ejectedUntil.Load(); until != 0 && now.UnixNano() >= until && !b.probing.Load() {
+				b.probing.Store(true)
+				go b.probe()
+			}
+		}
+	}
+}
+
+// probe dials the node and sends PING (after AUTH); on PONG the node is
+// back in rotation, otherwise it stays out for another retry timeout.
+func (b *backend) probe() {
+	defer b.probing.Store(false)
+	st := b.settings
+	err := func() error {
+		nc, rr, err := b.dial()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(st.timeout))
+		if _, err := nc.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+			return err
+		}
+		r, err := rr.Next()
+		if err != nil {
+			return err
+		}
+		if string(r) != "+PONG\r\n" {
+			return fmt.Errorf("PING answered %q", r)
+		}
+		return nil
+	}()
+	if err != nil {
+		b.ejectedUntil.Store(time.Now().Add(st.retryTimeout).UnixNano())
+		b.log.Info("probe failed; backend stays ejected", zap.Error(err), zap.Duration("retry_in", st.retryTimeout))
+		return
+	}
+	b.failures.Store(0)
+	b.ejectedUntil.Store(0)
+	b.metrics.up.Set(1)
+	b.log.Info("probe answered; backend back in rotation")
+}
+
+// dial connects and authenticates, within the dial timeout.
+func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
+	st := b.settings
+	ctx, cancel := context.WithTimeout(context.Background(), st.dialTimeout)
+	defer cancel()
+	var d net.Dialer
+	network := "tcp"
+	if len(b.addr) > 0 && b.addr[0] == '/' {
+		network = "unix"
+	}
+	nc, err := d.DialContext(ctx, network, b.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	rr := resp.NewReplyReader(nc, st.maxReply)
+	if st.password != "" {
+		nc.SetDeadline(time.Now().Add(st.dialTimeout))
+		cmd := appendCommand(nil, []byte("AUTH"), []byte(st.password))
+		if _, err := nc.Write(cmd); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+		r, err := rr.Next()
+		if err == nil && string(r) != "+OK\r\n" {
+			err = fmt.Errorf("AUTH answered %q", r)
+		}
+		if err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+		nc.SetDeadline(time.Time{})
+	}
+	return nc, rr, nil
+}
+
+// bconn is one pipelined connection to a backend. Senders append their
+// command to wbuf and their call to the in-flight queue under mu; whoever
+// finds no write in progress becomes the writer and flushes until wbuf is
+// empty, so a burst of commands from many clients goes out in few writes.
+// A reader goroutine per connection matches replies to the queue's head.
+type bconn struct {
+	be *backend
+
+	mu       sync.Mutex
+	nc       net.Conn
+	gen      int // bumped per connection, so a stale reader cannot fail a new one
+	wbuf     []byte
+	spare    []byte
+	inflight []*call // FIFO; head at index head
+	head     int
+	writing  bool
+}
+
+func (bc *bconn) send(c *call) {
+	b := bc.be
+	bc.mu.Lock()
+	if bc.nc == nil {
+		nc, rr, err := b.dial()
+		if err != nil {
+			bc.mu.Unlock()
+			b.failed(err)
+			c.fail(b.errorf("connect failed: %s", shortErr(err)))
+			return
+		}
+		bc.nc = nc
+		bc.gen++
+		go bc.readLoop(nc, rr, bc.gen)
+	}
+	c.sent = time.Now()
+	bc.wbuf = append(bc.wbuf, c.req...)
+	bc.inflight = append(bc.inflight, c)
+	if bc.writing {
+		bc.mu.Unlock()
+		return
+	}
+	bc.writing = true
+	for len(bc.wbuf) > 0 && bc.nc != nil {
+		buf, nc, gen := bc.wbuf, bc.nc, bc.gen
+		bc.wbuf = bc.spare[:0]
+		bc.mu.Unlock()
+		nc.SetWriteDeadline(time.Now().Add(b.settings.timeout))
+		_, err := nc.Write(buf)
+		bc.mu.Lock()
+		bc.spare = buf[:0]
+		if err != nil {
+			bc.failLocked(gen, b.errorf("write failed: %s", shortErr(err)), err)
+		}
+	}
+	bc.writing = false
+	bc.mu.Unlock()
+}
+
+// readLoop delivers replies to the calls in order until the connection
+// fails.
+func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
+	b := bc.be
+	for {
+		raw, err := rr.Next()
+		if err != nil {
+			bc.mu.Lock()
+			bc.failLocked(gen, b.errorf("connection lost: %s", shortErr(err)), err)
+			bc.mu.Unlock()
+			return
+		}
+		bc.mu.Lock()
+		if bc.gen != gen || bc.head == len(bc.inflight) {
+			// A reply nobody asked for: the stream is not to be trusted.
+			bc.failLocked(gen, b.errorf("sent a reply nobody asked for"), errors.New("unexpected reply"))
+			bc.mu.Unlock()
+			return
+		}
+		c := bc.inflight[bc.head]
+		bc.inflight[bc.head] = nil
+		bc.head++
+		if bc.head == len(bc.inflight) {
+			bc.inflight, bc.head = bc.inflight[:0], 0
+		}
+		bc.mu.Unlock()
+		b.metrics.latency.Observe(time.Since(c.sent).Seconds())
+		b.succeeded()
+		c.reply = append(c.reply[:0], raw...)
+		c.complete()
+	}
+}
+
+// checkTimeout fails the connection if its oldest call has waited longer
+// than the timeout: a node that stopped answering (packets dropped, not
+// refused) must cost a client no more than that.
+func (bc *bconn) checkTimeout(now time.Time) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.head == len(bc.inflight) {
+		return
+	}
+	t := bc.be.settings.timeout
+	if now.Sub(bc.inflight[bc.head].sent) > t {
+		err := bc.be.errorf("timed out after %s", t)
+		bc.failLocked(bc.gen, err, err)
+	}
+}
+
+// failLocked closes connection generation gen, fails every call in flight
+// on it and counts one failure for the backend.
+func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
+	if gen != bc.gen || bc.nc == nil {
+		return
+	}
+	bc.nc.Close()
+	bc.nc = nil
+	bc.wbuf = bc.wbuf[:0]
+	pending := bc.inflight[bc.head:]
+	for _, c := range pending {
+		c.fail(clientErr)
+	}
+	clear(bc.inflight)
+	bc.inflight, bc.head = bc.inflight[:0], 0
+	if !errors.Is(cause, errBackendRemoved) {
+		bc.be.log.Debug("backend connection failed", zap.Error(cause), zap.Int("calls_failed", len(pending)))
+		bc.be.failed(cause)
+	}
+}
+
+func (bc *bconn) shutdown(err error) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	bc.failLocked(bc.gen, bc.be.errorf("%s", err), err)
+}
+
+// shortErr drops the "dial tcp 127.0.0.1:1->127.0.0.1:2:" prefix Go puts
+// on network errors; the client already gets the backend's address.
+func shortErr(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+	}
+	return err.Error()
+}
+
+// appendCommand encodes args as a RESP command.
+func appendCommand(dst []byte, args ...[]byte) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(len(args)), 10)
+	dst = append(dst, '\r', '\n')
+	for _, a := range args {
+		dst = appendBulk(dst, a)
+	}
+	return dst
+}
+
+func appendBulk(dst, a []byte) []byte {
+	dst = append(dst, '$')
+	dst = strconv.AppendInt(dst, int64(len(a)), 10)
+	dst = append(dst, '\r', '\n')
+	dst = append(dst, a...)
+	return append(dst, '\r', '\n')
+}

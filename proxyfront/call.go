@@ -1,0 +1,42 @@
+package proxyfront
+
+import (
+	"sync"
+	"time"
+)
+
+// A call is one command sent to one backend and, once done, its raw reply
+// or the failure that kept it from getting one. A read remembers where it
+// was routed, so that await can retry it on the next pool.
+type call struct {
+	req   []byte
+	reply []byte
+	err   error // a *backendError: no reply came
+	sent  time.Time
+	be    *backend
+	done  chan struct{} // cap 1: finish never blocks
+
+	// Routing, for a read's fail-over.
+	t    *topology
+	h    uint32
+	pool int // index in t.reads
+	read bool
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+func newCall() *call { return callPool.Get().(*call) }
+
+// release returns a call whose reply has been used. A call must not be
+// released while a backend may still finish it.
+func (c *call) release() {
+	if cap(c.reply) > 64<<10 || cap(c.req) > 64<<10 {
+		return // let a big buffer go rather than keep it pooled
+	}
+	c.req, c.reply, c.err, c.be, c.t = c.req[:0], c.reply[:0], nil, nil, nil
+	callPool.Put(c)
+}
+
+func (c *call) complete()      { c.done <- struct{}{} }
+func (c *call) fail(err error) { c.err = err; c.complete() }
+func (c *call) wait()          { <-c.done }

@@ -1,0 +1,278 @@
+// Package proxyfront is relcache's sharding front: a multicore RESP proxy
+// that routes uid-keyed commands to many relcache nodes (twemproxy-
+// compatible placement), splits multi-key commands into one sub-request per
+// node, composes cross-node relation queries from per-node primitives, and
+// keeps a few pipelined connections per node however many clients connect.
+// docs/proxy.md is the user's guide.
+package proxyfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Proxy is a running proxy: a listener, its clients, and the current
+// topology, which Reload swaps without touching client connections.
+type Proxy struct {
+	log     *zap.Logger
+	metrics *metrics
+	cmds    map[string]*command
+	version string
+
+	mu   sync.Mutex // serialises Reload
+	cfg  atomic.Pointer[Config]
+	topo atomic.Pointer[topology]
+
+	ln      net.Listener
+	admin   *http.Server
+	adminLn net.Listener
+	clients sync.WaitGroup
+	conns   sync.Map // *client → struct{}
+	nextID  atomic.Uint64
+	nconns  atomic.Int64
+	started time.Time
+
+	reloads    atomic.Int64
+	lastReload atomic.Pointer[reloadResult]
+	totalCmds  atomic.Int64
+}
+
+type reloadResult struct {
+	at  time.Time
+	err error
+}
+
+// New validates cfg and builds the proxy; it does not listen yet.
+func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Proxy{log: log, metrics: newMetrics(), version: version, started: time.Now()}
+	p.cmds = commandTable(p.metrics)
+	t, _, err := newTopology(cfg, nil, p.metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	warnUnalignedPools(cfg, log)
+	p.cfg.Store(cfg)
+	p.topo.Store(t)
+	return p, nil
+}
+
+func (p *Proxy) cfgNow() *Config { return p.cfg.Load() }
+
+// Listen opens the RESP and admin listeners (so a caller learns the
+// addresses before serving).
+func (p *Proxy) Listen() error {
+	cfg := p.cfgNow()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	p.ln = ln
+	if cfg.Admin != "-" {
+		aln, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen %s: %w", cfg.Admin, err)
+		}
+		p.adminLn = aln
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(p.metrics.reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", p.healthz)
+		mux.HandleFunc("/reload", p.reloadHandler)
+		p.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+	return nil
+}
+
+// Addr is the RESP listener's address; AdminAddr the admin one's, or "-".
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *Proxy) AdminAddr() string {
+	if p.adminLn == nil {
+		return "-"
+	}
+	return p.adminLn.Addr().String()
+}
+
+// Serve accepts clients until ctx is done, then closes the listeners, lets
+// clients finish what they sent (up to a grace period) and stops.
+func (p *Proxy) Serve(ctx context.Context) error {
+	if p.admin != nil {
+		go p.admin.Serve(p.adminLn)
+	}
+	go func() {
+		<-ctx.Done()
+		p.ln.Close()
+	}()
+	for {
+		nc, err := p.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			nc.Close()
+			continue
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		c := p.newClient(nc, p.nextID.Add(1))
+		p.nconns.Add(1)
+		p.metrics.clients.Inc()
+		p.conns.Store(c, struct{}{})
+		p.clients.Add(1)
+		go func() {
+			defer func() {
+				p.conns.Delete(c)
+				p.nconns.Add(-1)
+				p.metrics.clients.Dec()
+				p.clients.Done()
+			}()
+			c.serve()
+		}()
+	}
+	p.shutdown()
+	return nil
+}
+
+// shutdown stops reading new commands from clients (their pending replies
+// are still written) and closes everything.
+func (p *Proxy) shutdown() {
+	if p.admin != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		p.admin.Shutdown(sctx)
+		cancel()
+	}
+	// A client blocked reading gets an error now; one in the middle of a
+	// pipeline finishes it first (its read deadline only stops the next
+	// read).
+	p.conns.Range(func(k, _ any) bool {
+		k.(*client).nc.SetReadDeadline(time.Now())
+		return true
+	})
+	done := make(chan struct{})
+	go func() { p.clients.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.conns.Range(func(k, _ any) bool { k.(*client).nc.Close(); return true })
+	}
+	p.topo.Load().close()
+}
+
+// Reload reads the config file again and, if it is valid, routes by it
+// from the next command on. Client connections stay open; backends whose
+// address and settings did not change keep their connections. A broken
+// file changes nothing and is reported. listen, admin and max_clients
+// apply only at start.
+func (p *Proxy) Reload() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.cfgNow()
+	err := func() error {
+		cfg, err := LoadConfig(old.Path)
+		if err != nil {
+			return err
+		}
+		if cfg.Listen != old.Listen || cfg.Admin != old.Admin {
+			p.log.Warn("reload: listen and admin addresses apply only at start; keeping the old ones",
+				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
+			cfg.Listen, cfg.Admin = old.Listen, old.Admin
+		}
+		t, dropped, err := newTopology(cfg, p.topo.Load(), p.metrics, p.log)
+		if err != nil {
+			return err
+		}
+		warnUnalignedPools(cfg, p.log)
+		p.cfg.Store(cfg)
+		p.topo.Store(t)
+		for _, b := range dropped {
+			b.close()
+			p.metrics.forget(b.pool, b.name)
+		}
+		return nil
+	}()
+	p.reloads.Add(1)
+	p.lastReload.Store(&reloadResult{at: time.Now(), err: err})
+	if err != nil {
+		p.metrics.reloads.WithLabelValues("error").Inc()
+		p.log.Error("reload refused; keeping the running config", zap.Error(err))
+		return err
+	}
+	p.metrics.reloads.WithLabelValues("ok").Inc()
+	p.log.Info("config reloaded", zap.String("path", old.Path))
+	return nil
+}
+
+// warnUnalignedPools says when a replica pool does not mirror the primary
+// (same server names and weights): reads that fail over to it stay correct
+// for single keys, but a batch grouped by the first pool's layout may ask a
+// replica node for keys it does not hold.
+func warnUnalignedPools(cfg *Config, log *zap.Logger) {
+	prim := cfg.Primary()
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i]
+		if p == prim {
+			continue
+		}
+		same := len(p.Backends) == len(prim.Backends)
+		for j := 0; same && j < len(p.Backends); j++ {
+			same = p.Backends[j].Name == prim.Backends[j].Name && p.Backends[j].Weight == prim.Backends[j].Weight
+		}
+		if !same {
+			log.Warn("replica pool does not mirror the primary's server names and weights; batched reads that fail over to it may miss keys",
+				zap.String("pool", p.Name), zap.String("primary", prim.Name))
+		}
+	}
+}
+
+func (p *Proxy) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var down []string
+	for _, pr := range p.topo.Load().all {
+		for _, b := range pr.backends {
+			if b.ejectedUntil.Load() != 0 {
+				down = append(down, pr.name+"/"+b.name)
+			}
+		}
+	}
+	if len(down) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	// Still 200: the proxy serves, and the other nodes' keys work. The body
+	// says what is degraded.
+	fmt.Fprintf(w, "ok, degraded: ejected %v\n", down)
+}
+
+func (p *Proxy) reloadHandler(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST /reload reloads the config file", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := p.Reload(); err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	fmt.Fprintln(w, "reloaded")
+}

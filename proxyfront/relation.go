@@ -1,0 +1,530 @@
+package proxyfront
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/relcache/relcache/internal/resp"
+	"github.com/relcache/relcache/shard"
+)
+
+// Relation commands that read more than one user's lists are composed from
+// per-node primitives, one parallel round per step, so that a client sees
+// what a single node holding every list would answer:
+//
+//	RELCHECK a b1..bn  = RELMULTI a.following b1..bn on a's node (bit 1)
+//	                   + RELFOLLOWS a <the b's of each node> (bit 2)
+//	RELFOLLOWS x u...  = RELFOLLOWS x <the u's of each node>
+//	RELWHO a x         = RELMEMBERS a.following, then RELFOLLOWS x <a's
+//	                     members on each node>, kept in list order
+//	RELCOMMON a b      = RELCARD of both, RELMEMBERS of the smaller, then
+//	                     RELMULTI of the larger with those members
+//	FOLLOW a b         = FOLLOW on a's node (it writes the source of record),
+//	                     then RELEDGE on b's node for the cached b.follower
+//
+// When every user involved lives on one node the command is forwarded
+// whole. Fail-over to a replica pool re-sends each sub-request to the
+// replica node owning its first user; that is exact when the pools'
+// servers have the same names and weights, as copies of one layout do.
+
+// userKey builds uid's list key of kind k in c.keyBuf and returns its ring
+// position.
+func (c *client) userKey(t *topology, uid uint64, k shard.Kind) ([]byte, uint32) {
+	var err error
+	c.keyBuf, err = t.keys.Append(c.keyBuf[:0], uid, k)
+	if err != nil {
+		// A pattern without {kind} names no fan lists: route by the
+		// following key, which shares the uid.
+		c.keyBuf, _ = t.keys.Append(c.keyBuf[:0], uid, shard.Following)
+	}
+	return c.keyBuf, t.hashOf(c.keyBuf, c.scratch)
+}
+
+// parseUIDs reads uids, answering the node's refusal for a bad one.
+func (c *client) parseUIDs(name string, args [][]byte) ([]uint64, bool) {
+	uids := make([]uint64, len(args))
+	for i, a := range args {
+		u, ok := resp.ParseUint(a)
+		if !ok {
+			c.fail(name, resp.ErrRelMember)
+			return nil, false
+		}
+		uids[i] = u
+	}
+	return uids, true
+}
+
+// uidGroup is the part of a relation command bound for one backend.
+type uidGroup struct {
+	be   *backend
+	h    uint32   // ring position of the group's first user
+	pos  []int    // positions in the caller's uid list
+	uids [][]byte // the uids as the client wrote them
+	k    *call
+}
+
+// groupUsers groups uids by the node holding each one's following list.
+func (c *client) groupUsers(t *topology, uids []uint64, text [][]byte) []*uidGroup {
+	var gs []*uidGroup
+	for i, u := range uids {
+		_, h := c.userKey(t, u, shard.Following)
+		be := t.reads[0].backendFor(h)
+		var g *uidGroup
+		for _, x := range gs {
+			if x.be == be {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &uidGroup{be: be, h: h}
+			gs = append(gs, g)
+		}
+		g.pos = append(g.pos, i)
+		g.uids = append(g.uids, text[i])
+	}
+	c.p.metrics.fanout.Observe(float64(len(gs)))
+	return gs
+}
+
+// follows sends RELFOLLOWS x <group's uids> to each group's node.
+func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte) {
+	for _, g := range gs {
+		args := make([][]byte, 0, 2+len(g.uids))
+		args = append(args, []byte("RELFOLLOWS"), x)
+		g.k = c.start(t, g.h, true, append(args, g.uids...)...)
+	}
+}
+
+// followCodes waits for the groups' RELFOLLOWS and returns each uid's
+// answer (1, 0, -1) by position, or the first error's text.
+func (c *client) followCodes(gs []*uidGroup, n int) ([]int64, string) {
+	codes := make([]int64, n)
+	var errMsg string
+	var elems [][]byte
+	for _, g := range gs {
+		c.await(g.k)
+		switch {
+		case errMsg != "":
+			continue
+		case g.k.err != nil:
+			errMsg = g.k.err.Error()
+			continue
+		case resp.IsError(g.k.reply):
+			errMsg = resp.ErrorText(g.k.reply)
+			continue
+		}
+		var ok bool
+		elems, ok = resp.AppendElements(elems[:0], g.k.reply)
+		if !ok || len(elems) != len(g.pos) {
+			errMsg = "ERR proxy: backend " + g.be.name + " answered RELFOLLOWS with " + strconv.Quote(string(g.k.reply))
+			continue
+		}
+		for j, p := range g.pos {
+			v, ok := resp.Int(elems[j])
+			if !ok {
+				errMsg = "ERR proxy: backend " + g.be.name + " answered RELFOLLOWS with " + strconv.Quote(string(elems[j]))
+				break
+			}
+			codes[p] = v
+		}
+	}
+	for _, g := range gs {
+		g.k.release()
+	}
+	return codes, errMsg
+}
+
+// RELCHECK a b [b ...]
+func cmdRelCheck(c *client, t *topology, args [][]byte) {
+	a, ok := resp.ParseUint(args[1])
+	if !ok {
+		c.fail("relcheck", resp.ErrRelMember)
+		return
+	}
+	bs, ok := c.parseUIDs("relcheck", args[2:])
+	if !ok {
+		return
+	}
+	aKey, hA := c.userKey(t, a, shard.Following)
+	aKey = append([]byte(nil), aKey...) // groupUsers reuses the key buffer
+	gs := c.groupUsers(t, bs, args[2:])
+	if len(gs) == 1 && gs[0].be == t.reads[0].backendFor(hA) {
+		c.pending = append(c.pending, c.start(t, hA, true, args...))
+		return
+	}
+	multi := make([][]byte, 0, len(args))
+	multi = append(multi, []byte("RELMULTI"), aKey)
+	km := c.start(t, hA, true, append(multi, args[2:]...)...)
+	c.startFollows(t, gs, args[1])
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		c.await(km)
+		defer km.release()
+		follows, errMsg := c.followCodes(gs, len(bs))
+		var mine [][]byte
+		aCached := false
+		switch {
+		case errMsg != "":
+		case km.err != nil:
+			errMsg = km.err.Error()
+		case resp.IsError(km.reply):
+			errMsg = resp.ErrorText(km.reply)
+		case resp.IsNil(km.reply):
+		default:
+			mine, aCached = resp.AppendElements(nil, km.reply)
+			if !aCached || len(mine) != len(bs) {
+				errMsg = "ERR proxy: backend " + km.be.name + " answered RELMULTI with " + strconv.Quote(string(km.reply))
+			}
+		}
+		if errMsg != "" {
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		}
+		if len(bs) > 1 {
+			c.out = redcon.AppendArray(c.out, len(bs))
+		}
+		for i := range bs {
+			code := int64(-1)
+			if aCached {
+				m, _ := resp.Int(mine[i])
+				if m >= 0 && follows[i] >= 0 {
+					code = m | follows[i]<<1
+				}
+			}
+			c.out = redcon.AppendInt(c.out, code)
+		}
+	}))
+}
+
+// RELFOLLOWS x u [u ...]
+func cmdRelFollows(c *client, t *topology, args [][]byte) {
+	if _, ok := resp.ParseUint(args[1]); !ok {
+		c.fail("relfollows", resp.ErrRelMember)
+		return
+	}
+	us, ok := c.parseUIDs("relfollows", args[2:])
+	if !ok {
+		return
+	}
+	gs := c.groupUsers(t, us, args[2:])
+	if len(gs) == 1 {
+		c.pending = append(c.pending, c.start(t, gs[0].h, true, args...))
+		return
+	}
+	c.startFollows(t, gs, args[1])
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		codes, errMsg := c.followCodes(gs, len(us))
+		if errMsg != "" {
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		}
+		c.out = redcon.AppendArray(c.out, len(codes))
+		for _, v := range codes {
+			c.out = redcon.AppendInt(c.out, v)
+		}
+	}))
+}
+
+// pairArgs reads "CMD a b [LIMIT n]" as the node does, answering its
+// refusals; limit is -1 without LIMIT.
+func (c *client) pairArgs(name string, args [][]byte) (a, b uint64, limit int, ok bool) {
+	a, ok1 := resp.ParseUint(args[1])
+	b, ok2 := resp.ParseUint(args[2])
+	if !ok1 || !ok2 {
+		c.fail(name, resp.ErrRelMember)
+		return 0, 0, 0, false
+	}
+	switch rest := args[3:]; {
+	case len(rest) == 0:
+		return a, b, -1, true
+	case len(rest) == 2 && strings.EqualFold(string(rest[0]), "LIMIT"):
+		n, isInt := resp.ParseInt(rest[1])
+		if !isInt || n < 1 {
+			c.fail(name, resp.ErrLimit)
+			return 0, 0, 0, false
+		}
+		return a, b, int(min(n, 1<<31)), true
+	}
+	c.fail(name, resp.ErrSyntax)
+	return 0, 0, 0, false
+}
+
+// listReply sorts out a RELMEMBERS-like reply: the elements' payloads, or
+// nil for a nil array, or an error text.
+func listReply(k *call, name string) (members [][]byte, isNil bool, errMsg string) {
+	switch {
+	case k.err != nil:
+		return nil, false, k.err.Error()
+	case resp.IsError(k.reply):
+		return nil, false, resp.ErrorText(k.reply)
+	case resp.IsNil(k.reply):
+		return nil, true, ""
+	}
+	elems, ok := resp.AppendElements(nil, k.reply)
+	if !ok {
+		return nil, false, "ERR proxy: backend " + k.be.name + " answered " + name + " with " + strconv.Quote(string(k.reply))
+	}
+	members = make([][]byte, len(elems))
+	for i, e := range elems {
+		if members[i], ok = resp.Bulk(e); !ok {
+			return nil, false, "ERR proxy: backend " + k.be.name + " answered " + name + " with " + strconv.Quote(string(e))
+		}
+	}
+	return members, false, ""
+}
+
+// uidList replies the members at positions where keep is true, up to limit.
+func (c *client) uidList(members [][]byte, keep func(i int) bool, limit int) {
+	var out [][]byte
+	for i, m := range members {
+		if limit >= 0 && len(out) >= limit {
+			break
+		}
+		if keep(i) {
+			out = append(out, m)
+		}
+	}
+	c.out = redcon.AppendArray(c.out, len(out))
+	for _, m := range out {
+		c.out = redcon.AppendBulk(c.out, m)
+	}
+}
+
+// RELWHO a x [LIMIT n]
+func cmdRelWho(c *client, t *topology, args [][]byte) {
+	a, _, limit, ok := c.pairArgs("relwho", args)
+	if !ok {
+		return
+	}
+	aKey, hA := c.userKey(t, a, shard.Following)
+	if len(t.reads[0].backends) == 1 {
+		c.pending = append(c.pending, c.start(t, hA, true, args...))
+		return
+	}
+	km := c.start(t, hA, true, []byte("RELMEMBERS"), aKey)
+	x := append([]byte(nil), args[2]...)
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		c.await(km)
+		defer km.release() // members point into its reply
+		members, isNil, errMsg := listReply(km, "RELMEMBERS")
+		switch {
+		case errMsg != "":
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		case isNil:
+			c.out = append(c.out, "*-1\r\n"...)
+			return
+		}
+		uids, ok := c.parseMembers(members)
+		if !ok {
+			return
+		}
+		gs := c.groupUsers(t, uids, members)
+		c.startFollows(t, gs, x)
+		codes, errMsg := c.followCodes(gs, len(uids))
+		if errMsg != "" {
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		}
+		c.uidList(members, func(i int) bool { return codes[i] == 1 }, limit)
+	}))
+}
+
+// parseMembers reads the uids a node listed; a node that lists something
+// else is answered for as a failure.
+func (c *client) parseMembers(members [][]byte) ([]uint64, bool) {
+	uids := make([]uint64, len(members))
+	for i, m := range members {
+		u, ok := resp.ParseUint(m)
+		if !ok {
+			c.out = redcon.AppendError(c.out, "ERR proxy: a node listed "+strconv.Quote(string(m))+" as a member")
+			return nil, false
+		}
+		uids[i] = u
+	}
+	return uids, true
+}
+
+// RELCOMMON a b [LIMIT n]
+func cmdRelCommon(c *client, t *topology, args [][]byte) {
+	a, b, limit, ok := c.pairArgs("relcommon", args)
+	if !ok {
+		return
+	}
+	aKey, hA := c.userKey(t, a, shard.Following)
+	aKey = append([]byte(nil), aKey...)
+	bKey, hB := c.userKey(t, b, shard.Following)
+	bKey = append([]byte(nil), bKey...)
+	if t.reads[0].backendFor(hA) == t.reads[0].backendFor(hB) {
+		c.pending = append(c.pending, c.start(t, hA, true, args...))
+		return
+	}
+	card := []byte("RELCARD")
+	ka := c.start(t, hA, true, card, aKey)
+	kb := c.start(t, hB, true, card, bKey)
+	c.p.metrics.fanout.Observe(2)
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		c.await(ka)
+		c.await(kb)
+		counts := [2]int64{}
+		nils, errMsg := 0, ""
+		for i, k := range []*call{ka, kb} {
+			switch {
+			case errMsg != "":
+			case k.err != nil:
+				errMsg = k.err.Error()
+			case resp.IsError(k.reply):
+				errMsg = resp.ErrorText(k.reply)
+			case resp.IsNil(k.reply):
+				nils++
+			default:
+				n, ok := resp.Int(k.reply)
+				if !ok {
+					errMsg = "ERR proxy: backend " + k.be.name + " answered RELCARD with " + strconv.Quote(string(k.reply))
+				}
+				counts[i] = n
+			}
+			k.release()
+		}
+		switch {
+		case errMsg != "":
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		case nils > 0:
+			c.out = append(c.out, "*-1\r\n"...)
+			return
+		}
+		smallKey, hS, largeKey, hL := aKey, hA, bKey, hB
+		if counts[0] > counts[1] {
+			smallKey, hS, largeKey, hL = bKey, hB, aKey, hA
+		}
+		km := c.start(t, hS, true, []byte("RELMEMBERS"), smallKey)
+		c.await(km)
+		defer km.release() // members point into its reply
+		members, isNil, errMsg := listReply(km, "RELMEMBERS")
+		switch {
+		case errMsg != "":
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		case isNil:
+			c.out = append(c.out, "*-1\r\n"...) // evicted between the rounds
+			return
+		case len(members) == 0:
+			c.out = append(c.out, "*0\r\n"...)
+			return
+		}
+		probe := make([][]byte, 0, 2+len(members))
+		probe = append(probe, []byte("RELMULTI"), largeKey)
+		kl := c.start(t, hL, true, append(probe, members...)...)
+		c.await(kl)
+		defer kl.release()
+		var in [][]byte
+		switch {
+		case kl.err != nil:
+			errMsg = kl.err.Error()
+		case resp.IsError(kl.reply):
+			errMsg = resp.ErrorText(kl.reply)
+		case resp.IsNil(kl.reply):
+			c.out = append(c.out, "*-1\r\n"...)
+			return
+		default:
+			var ok bool
+			if in, ok = resp.AppendElements(nil, kl.reply); !ok || len(in) != len(members) {
+				errMsg = "ERR proxy: backend " + kl.be.name + " answered RELMULTI with " + strconv.Quote(string(kl.reply))
+			}
+		}
+		if errMsg != "" {
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		}
+		c.uidList(members, func(i int) bool { n, _ := resp.Int(in[i]); return n == 1 }, limit)
+	}))
+}
+
+// FOLLOW a b [time] / UNFOLLOW a b
+func cmdFollow(c *client, t *topology, args [][]byte) {
+	name := strings.ToLower(string(args[0]))
+	add := name == "follow"
+	if add && len(args) > 4 {
+		c.fail(name, "ERR wrong number of arguments for 'follow' command")
+		return
+	}
+	a, ok1 := resp.ParseUint(args[1])
+	b, ok2 := resp.ParseUint(args[2])
+	if !ok1 || !ok2 {
+		c.fail(name, resp.ErrRelMember)
+		return
+	}
+	if a == b {
+		c.fail(name, "ERR a user cannot follow itself")
+		return
+	}
+	// The proxy fixes the time, so a's node and b's agree on it.
+	ts := strconv.AppendInt(nil, time.Now().Unix(), 10)
+	if len(args) == 4 {
+		if v, ok := resp.ParseUint(args[3]); !ok || v > 1<<32-1 {
+			c.fail(name, resp.ErrRelTime)
+			return
+		}
+		ts = append(ts[:0], args[3]...)
+	}
+	aText := append([]byte(nil), args[1]...)
+	bText := append([]byte(nil), args[2]...)
+	_, hA := c.userKey(t, a, shard.Following)
+	bKey, hB := c.userKey(t, b, shard.Follower)
+	bKey = append([]byte(nil), bKey...)
+
+	write := []byte("FOLLOW")
+	edge := [][]byte{[]byte("RELEDGE"), []byte("ADD"), aText, bText, ts}
+	if !add {
+		write = []byte("UNFOLLOW")
+		edge = [][]byte{[]byte("RELEDGE"), []byte("DEL"), aText, bText}
+	}
+	k := newCall()
+	k.req = appendCommand(k.req[:0], write, aText, bText)
+	if add {
+		k.req = appendCommand(k.req[:0], write, aText, bText, ts)
+	}
+	beA, beB := t.primary.backendFor(hA), t.primary.backendFor(hB)
+	beA.send(k, c.id)
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		k.wait()
+		defer k.release()
+		ok := k.err == nil && !resp.IsError(k.reply)
+		if beB != beA {
+			// b.follower on b's node: patched, or, after a failed write,
+			// dropped (the next read loads what the source holds).
+			patch := newCall()
+			if ok {
+				patch.req = appendCommand(patch.req[:0], edge...)
+			} else {
+				patch.req = appendCommand(patch.req[:0], []byte("UNLINK"), bKey)
+			}
+			beB.send(patch, c.id)
+			patch.wait()
+			if patch.err != nil || resp.IsError(patch.reply) {
+				c.p.log.Warn("follow: could not update the fan list on its node; it may be stale until it expires")
+			}
+			patch.release()
+		}
+		if ok && t.cfg.ReplicateWrites {
+			for _, p := range t.replicas {
+				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
+					r := &call{req: appendCommand(nil, edge...), done: make(chan struct{}, 1)}
+					be.send(r, c.id)
+					if p.backendFor(hA) == p.backendFor(hB) {
+						break
+					}
+				}
+			}
+		}
+		if k.err != nil {
+			c.out = redcon.AppendError(c.out, k.err.Error())
+			return
+		}
+		c.out = append(c.out, k.reply...)
+	}))
+}
