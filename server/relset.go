@@ -199,7 +199,7 @@ func cmdRelCheck(c *client, args [][]byte) {
 		}
 		bSet, bFound, ok := c.followingOf(b)
 		if !ok {
-			return // WRONGTYPE replied; the array is cut short like any error
+			continue // WRONGTYPE replied in this position: the array stays whole
 		}
 		switch {
 		case !bFound:
@@ -236,7 +236,7 @@ func cmdRelFollows(c *client, args [][]byte) {
 		set, found, ok := c.followingOf(u)
 		switch {
 		case !ok:
-			return // WRONGTYPE replied; the array is cut short like any error
+			continue // WRONGTYPE replied in this position: the array stays whole
 		case !found:
 			c.integer(-1)
 		case set.Contains(x):

@@ -52,6 +52,7 @@ func (s *Server) commandTable() map[string]*command {
 		{"del", -2, wr, all, "generic", "Deletes keys.", cmdDel},
 		{"unlink", -2, wr | fast, all, "generic", "Deletes keys (the memory is freed in the background).", cmdDel},
 		{"exists", -2, rd | fast, all, "generic", "Counts how many of the keys exist.", cmdExists},
+		{"touch", -2, rd | fast, all, "generic", "Counts how many of the keys exist, marking them used for eviction.", cmdExists},
 		{"type", 2, rd | fast, one, "generic", "Returns the type of a key's value.", cmdType},
 		{"rename", 3, wr, k{1, 2, 1}, "generic", "Renames a key, overwriting the destination.", renameCmd(false)},
 		{"renamenx", 3, wr | fast, k{1, 2, 1}, "generic", "Renames a key only if the destination does not exist.", renameCmd(true)},
