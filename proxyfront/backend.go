@@ -111,17 +111,24 @@ func (b *backend) close() {
 
 var errBackendRemoved = errors.New("removed from the pool by a reload")
 
-// send queues c on the connection picked by affinity.
-func (b *backend) send(c *call, affinity uint64) {
+// enqueue queues c on the connection picked by affinity, without writing
+// it: the caller flushes the returned connection once it has queued
+// everything it has (a client's whole pipeline goes out in one write per
+// node). It returns nil when c failed at once (ejected, or no connection).
+func (b *backend) enqueue(c *call, affinity uint64) *bconn {
 	c.be = b
 	b.requests.Add(1)
 	b.metrics.requests.Inc()
 	if until := b.ejectedUntil.Load(); until != 0 {
 		c.fail(b.errorf("is ejected after %d failures; next probe in %s", b.failures.Load(),
 			max(time.Duration(until-time.Now().UnixNano()), 0).Round(time.Millisecond)))
-		return
+		return nil
 	}
-	b.conns[affinity%uint64(len(b.conns))].send(c)
+	bc := b.conns[affinity%uint64(len(b.conns))]
+	if !bc.enqueue(c) {
+		return nil
+	}
+	return bc
 }
 
 // errorf is a failure of this backend as a client sees it.
@@ -256,10 +263,10 @@ func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
 }
 
 // bconn is one pipelined connection to a backend. Senders append their
-// command to wbuf and their call to the in-flight queue under mu; whoever
-// finds no write in progress becomes the writer and flushes until wbuf is
-// empty, so a burst of commands from many clients goes out in few writes.
-// A reader goroutine per connection matches replies to the queue's head.
+// command to wbuf and their call to the in-flight queue under mu, then
+// wake the writer goroutine, which writes whatever has accumulated, so a
+// burst of commands from many clients goes out in few writes. A reader
+// goroutine matches replies to the queue's head.
 type bconn struct {
 	be *backend
 
@@ -270,46 +277,69 @@ type bconn struct {
 	spare    []byte
 	inflight []*call // FIFO; head at index head
 	head     int
-	writing  bool
+	kick     chan struct{} // wakes the writer; closed with the connection
 }
 
-func (bc *bconn) send(c *call) {
+// enqueue appends c to the connection's write buffer and in-flight queue,
+// connecting first if needed; false when c failed at once.
+func (bc *bconn) enqueue(c *call) bool {
 	b := bc.be
 	bc.mu.Lock()
+	defer bc.mu.Unlock()
 	if bc.nc == nil {
 		nc, rr, err := b.dial()
 		if err != nil {
-			bc.mu.Unlock()
 			b.failed(err)
 			c.fail(b.errorf("connect failed: %s", shortErr(err)))
-			return
+			return false
 		}
 		bc.nc = nc
 		bc.gen++
+		bc.kick = make(chan struct{}, 1)
 		go bc.readLoop(nc, rr, bc.gen)
+		go bc.writeLoop(nc, bc.kick, bc.gen)
 	}
 	c.sent = time.Now()
 	bc.wbuf = append(bc.wbuf, c.req...)
 	bc.inflight = append(bc.inflight, c)
-	if bc.writing {
-		bc.mu.Unlock()
-		return
-	}
-	bc.writing = true
-	for len(bc.wbuf) > 0 && bc.nc != nil {
-		buf, nc, gen := bc.wbuf, bc.nc, bc.gen
-		bc.wbuf = bc.spare[:0]
-		bc.mu.Unlock()
-		nc.SetWriteDeadline(time.Now().Add(b.settings.timeout))
-		_, err := nc.Write(buf)
-		bc.mu.Lock()
-		bc.spare = buf[:0]
-		if err != nil {
-			bc.failLocked(gen, b.errorf("write failed: %s", shortErr(err)), err)
+	return true
+}
+
+// flush wakes the connection's writer. The writer takes everything queued
+// by then, from every client, in one write: under load, one write carries
+// many clients' commands (as twemproxy's event loop does), which is what
+// the node's CPU and the proxy's both pay for per system call.
+func (bc *bconn) flush() {
+	bc.mu.Lock()
+	if bc.kick != nil {
+		select {
+		case bc.kick <- struct{}{}:
+		default: // already woken; it will see this too
 		}
 	}
-	bc.writing = false
 	bc.mu.Unlock()
+}
+
+// writeLoop writes queued commands for connection generation gen until it
+// fails. A node that stops reading blocks the write; the watchdog's timeout
+// then closes the connection, which ends the write.
+func (bc *bconn) writeLoop(nc net.Conn, kick chan struct{}, gen int) {
+	b := bc.be
+	for range kick {
+		bc.mu.Lock()
+		for len(bc.wbuf) > 0 && bc.gen == gen && bc.nc != nil {
+			buf := bc.wbuf
+			bc.wbuf = bc.spare[:0]
+			bc.mu.Unlock()
+			_, err := nc.Write(buf)
+			bc.mu.Lock()
+			bc.spare = buf[:0]
+			if err != nil {
+				bc.failLocked(gen, b.errorf("write failed: %s", shortErr(err)), err)
+			}
+		}
+		bc.mu.Unlock()
+	}
 }
 
 // readLoop delivers replies to the calls in order until the connection
@@ -369,6 +399,8 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	}
 	bc.nc.Close()
 	bc.nc = nil
+	close(bc.kick)
+	bc.kick = nil
 	bc.wbuf = bc.wbuf[:0]
 	pending := bc.inflight[bc.head:]
 	for _, c := range pending {

@@ -31,6 +31,7 @@ type client struct {
 	quit    bool
 	scratch []byte // routing scratch (uid text, keys)
 	keyBuf  []byte
+	dirty   []*bconn // connections with queued, unwritten commands
 }
 
 // op is a started command whose reply is not written yet.
@@ -91,6 +92,7 @@ func (c *client) serve() {
 
 // collect finishes the started commands in order and writes their replies.
 func (c *client) collect() error {
+	c.flushBackends()
 	for i, o := range c.pending {
 		o.finish(c)
 		c.pending[i] = nil
@@ -153,30 +155,59 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 	k.req = appendCommand(k.req[:0], args...)
 	k.t, k.h, k.read, k.pool = t, h, read, 0
 	if read {
-		t.reads[0].backendFor(h).send(k, c.id)
+		c.send(t.reads[0].backendFor(h), k)
 		return k
 	}
-	t.primary.backendFor(h).send(k, c.id)
+	c.send(t.primary.backendFor(h), k)
 	if t.cfg.ReplicateWrites {
 		for _, p := range t.replicas {
 			// Fire and forget: the primary's reply is the client's. A
 			// failure shows in the backend's error counters.
-			r := &call{req: k.req, done: make(chan struct{}, 1)}
-			p.backendFor(h).send(r, c.id)
+			c.send(p.backendFor(h), &call{req: k.req, done: make(chan struct{}, 1)})
 		}
 	}
 	return k
 }
 
+// send queues k for be; it is written when the client next waits for a
+// reply (flushBackends), together with everything else queued by then.
+func (c *client) send(be *backend, k *call) {
+	bc := be.enqueue(k, c.id)
+	if bc == nil {
+		return
+	}
+	for _, d := range c.dirty {
+		if d == bc {
+			return
+		}
+	}
+	c.dirty = append(c.dirty, bc)
+}
+
+// flushBackends writes every connection this client queued commands on.
+func (c *client) flushBackends() {
+	for i, bc := range c.dirty {
+		bc.flush()
+		c.dirty[i] = nil
+	}
+	c.dirty = c.dirty[:0]
+}
+
+// wait flushes what is queued and waits for k.
+func (c *client) wait(k *call) {
+	c.flushBackends()
+	k.wait()
+}
+
 // await waits for k; a read whose backend failed is retried on the next
 // pool of the read order.
 func (c *client) await(k *call) {
-	k.wait()
+	c.wait(k)
 	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) {
 		k.pool++
 		k.err = nil
-		k.t.reads[k.pool].backendFor(k.h).send(k, c.id)
-		k.wait()
+		c.send(k.t.reads[k.pool].backendFor(k.h), k)
+		c.wait(k)
 	}
 }
 

@@ -178,14 +178,14 @@ func cmdDBSize(c *client, t *topology, args [][]byte) {
 	for i, be := range p.backends {
 		k := newCall()
 		k.req = appendCommand(k.req[:0], args[0])
-		be.send(k, c.id)
+		c.send(be, k)
 		ks[i] = k
 	}
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		var sum int64
 		var errMsg string
 		for _, k := range ks {
-			k.wait()
+			c.wait(k)
 			n, ok := resp.Int(k.reply)
 			switch {
 			case errMsg != "":

@@ -100,10 +100,12 @@ func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte) {
 }
 
 // followCodes waits for the groups' RELFOLLOWS and returns each uid's
-// answer (1, 0, -1) by position, or the first error's text.
-func (c *client) followCodes(gs []*uidGroup, n int) ([]int64, string) {
-	codes := make([]int64, n)
-	var errMsg string
+// answer (1, 0, -1) by position; a position the node answered with an
+// error (the uid's key holds another kind) gets that error reply in
+// elemErr, as a single node puts it in its array. errMsg is set when a
+// whole sub-request failed.
+func (c *client) followCodes(gs []*uidGroup, n int) (codes []int64, elemErr [][]byte, errMsg string) {
+	codes, elemErr = make([]int64, n), make([][]byte, n)
 	var elems [][]byte
 	for _, g := range gs {
 		c.await(g.k)
@@ -125,17 +127,20 @@ func (c *client) followCodes(gs []*uidGroup, n int) ([]int64, string) {
 		}
 		for j, p := range g.pos {
 			v, ok := resp.Int(elems[j])
-			if !ok {
+			switch {
+			case ok:
+				codes[p] = v
+			case resp.IsError(elems[j]):
+				elemErr[p] = append([]byte(nil), elems[j]...)
+			default:
 				errMsg = "ERR proxy: backend " + g.be.name + " answered RELFOLLOWS with " + strconv.Quote(string(elems[j]))
-				break
 			}
-			codes[p] = v
 		}
 	}
 	for _, g := range gs {
 		g.k.release()
 	}
-	return codes, errMsg
+	return codes, elemErr, errMsg
 }
 
 // RELCHECK a b [b ...]
@@ -163,7 +168,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(km)
 		defer km.release()
-		follows, errMsg := c.followCodes(gs, len(bs))
+		follows, elemErr, errMsg := c.followCodes(gs, len(bs))
 		var mine [][]byte
 		aCached := false
 		switch {
@@ -187,6 +192,10 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 			c.out = redcon.AppendArray(c.out, len(bs))
 		}
 		for i := range bs {
+			if elemErr[i] != nil {
+				c.out = append(c.out, elemErr[i]...)
+				continue
+			}
 			code := int64(-1)
 			if aCached {
 				m, _ := resp.Int(mine[i])
@@ -216,13 +225,17 @@ func cmdRelFollows(c *client, t *topology, args [][]byte) {
 	}
 	c.startFollows(t, gs, args[1])
 	c.pending = append(c.pending, opFunc(func(c *client) {
-		codes, errMsg := c.followCodes(gs, len(us))
+		codes, elemErr, errMsg := c.followCodes(gs, len(us))
 		if errMsg != "" {
 			c.out = redcon.AppendError(c.out, errMsg)
 			return
 		}
 		c.out = redcon.AppendArray(c.out, len(codes))
-		for _, v := range codes {
+		for i, v := range codes {
+			if elemErr[i] != nil {
+				c.out = append(c.out, elemErr[i]...)
+				continue
+			}
 			c.out = redcon.AppendInt(c.out, v)
 		}
 	}))
@@ -324,7 +337,9 @@ func cmdRelWho(c *client, t *topology, args [][]byte) {
 		}
 		gs := c.groupUsers(t, uids, members)
 		c.startFollows(t, gs, x)
-		codes, errMsg := c.followCodes(gs, len(uids))
+		// A member whose key holds another kind is skipped, as a node's
+		// RELWHO skips it.
+		codes, _, errMsg := c.followCodes(gs, len(uids))
 		if errMsg != "" {
 			c.out = redcon.AppendError(c.out, errMsg)
 			return
@@ -489,9 +504,9 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		k.req = appendCommand(k.req[:0], write, aText, bText, ts)
 	}
 	beA, beB := t.primary.backendFor(hA), t.primary.backendFor(hB)
-	beA.send(k, c.id)
+	c.send(beA, k)
 	c.pending = append(c.pending, opFunc(func(c *client) {
-		k.wait()
+		c.wait(k)
 		defer k.release()
 		ok := k.err == nil && !resp.IsError(k.reply)
 		if beB != beA {
@@ -503,8 +518,8 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 			} else {
 				patch.req = appendCommand(patch.req[:0], []byte("UNLINK"), bKey)
 			}
-			beB.send(patch, c.id)
-			patch.wait()
+			c.send(beB, patch)
+			c.wait(patch)
 			if patch.err != nil || resp.IsError(patch.reply) {
 				c.p.log.Warn("follow: could not update the fan list on its node; it may be stale until it expires")
 			}
@@ -514,7 +529,7 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 			for _, p := range t.replicas {
 				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
 					r := &call{req: appendCommand(nil, edge...), done: make(chan struct{}, 1)}
-					be.send(r, c.id)
+					c.send(be, r)
 					if p.backendFor(hA) == p.backendFor(hB) {
 						break
 					}
