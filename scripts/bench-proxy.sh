@@ -19,7 +19,7 @@
 #   USERS    users with a following set for RELCHECK, -r (default 20000)
 #   MEAN     mean follows per user (default 50)
 #   NC_CONNS nutcracker server_connections, one column each (default "1 2")
-#   PF_CONNS proxyfront server_connections (default 2)
+#   PF_CONNS proxyfront server_connections, one proxy and column each (default "1 2")
 #   TIMEOUT_MS both proxies' per-request timeout to a backend (default 1000)
 #   OUT      also write the report to this file
 #
@@ -38,7 +38,7 @@ KEYS=${KEYS:-100000}
 USERS=${USERS:-20000}
 MEAN=${MEAN:-50}
 NC_CONNS=${NC_CONNS:-1 2}
-PF_CONNS=${PF_CONNS:-2}
+PF_CONNS=${PF_CONNS:-1 2}
 TIMEOUT_MS=${TIMEOUT_MS:-1000}
 OUT=${OUT:-}
 BATCH=100 # keys per MGET, pairs per RELCHECK
@@ -176,31 +176,35 @@ done
 ncpid=$!
 for p in "${nc_ports[@]}"; do wait_pong "$p" "$ncpid" nutcracker "$tmp/nutcracker.log"; done
 
-# proxyfront, if this build has it.
-pf_port='' pfpid='' pf_conf=$tmp/proxy.toml pf_note=''
+# proxyfront, if this build has it: one process per server_connections
+# value (a proxy's connections per node are per pool, and one pool here).
+pf_ports=() pf_pids=() pf_note=''
 if bin/relcache proxy --help >/dev/null 2>&1; then
-  pf_port=$(free_port)
-  {
-    echo "listen = \"127.0.0.1:$pf_port\""
-    echo "admin = \"127.0.0.1:$(free_port)\""
-    echo 'hash = "fnv1a_64"'
-    echo 'distribution = "ketama"'
-    echo 'route_by = "key"'
-    echo '[[pool]]'
-    echo 'name = "dc1"'
-    echo 'role = "primary"'
-    printf 'servers = ['
-    sep=''
-    for s in "${servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=', '; done
-    echo ']'
-    echo "server_connections = $PF_CONNS"
-    echo "timeout = \"${TIMEOUT_MS}ms\""
-  } >"$pf_conf"
-  bin/relcache proxy --config "$pf_conf" 2>"$tmp/proxy.log" &
-  pfpid=$!
-  wait_pong "$pf_port" "$pfpid" "relcache proxy" "$tmp/proxy.log"
-  grep -q 'relcache proxy listening' "$tmp/proxy.log" ||
-    echo "bench-proxy: note: the proxy answers PING but logged no 'relcache proxy listening'" >&2
+  for sc in $PF_CONNS; do
+    p=$(free_port) pf_conf=$tmp/proxy-sc$sc.toml
+    {
+      echo "listen = \"127.0.0.1:$p\""
+      echo "admin = \"127.0.0.1:$(free_port)\""
+      echo 'hash = "fnv1a_64"'
+      echo 'distribution = "ketama"'
+      echo 'route_by = "key"'
+      echo '[[pool]]'
+      echo 'name = "dc1"'
+      echo 'role = "primary"'
+      printf 'servers = ['
+      sep=''
+      for s in "${servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=', '; done
+      echo ']'
+      echo "server_connections = $sc"
+      echo "timeout = \"${TIMEOUT_MS}ms\""
+    } >"$pf_conf"
+    bin/relcache proxy --config "$pf_conf" 2>"$tmp/proxy-sc$sc.log" &
+    pf_pids+=("$!")
+    pf_ports+=("$p")
+    wait_pong "$p" "$!" "relcache proxy" "$tmp/proxy-sc$sc.log"
+    grep -q 'relcache proxy listening' "$tmp/proxy-sc$sc.log" ||
+      echo "bench-proxy: note: the proxy answers PING but logged no 'relcache proxy listening'" >&2
+  done
 else
   pf_note='`relcache proxy` is not in this build: the proxyfront column is skipped.'
   echo "bench-proxy: $pf_note" >&2
@@ -213,7 +217,12 @@ for sc in $NC_CONNS; do
   targets+=("nutcracker sc=$sc|${nc_ports[$i]}|$ncpid|${bpids[*]}")
   i=$((i + 1))
 done
-[ -n "$pf_port" ] && targets+=("proxyfront sc=$PF_CONNS|$pf_port|$pfpid|${bpids[*]}")
+i=0
+for p in "${pf_ports[@]}"; do
+  sc=$(echo $PF_CONNS | cut -d' ' -f$((i + 1)))
+  targets+=("proxyfront sc=$sc|$p|${pf_pids[$i]}|${bpids[*]}")
+  i=$((i + 1))
+done
 
 # --- data ------------------------------------------------------------------
 # A target that fails to load or answers a check differently from direct is
@@ -257,7 +266,9 @@ echo "bench-proxy: MGET of $BATCH keys checked through ${#mget_targets[@]} of ${
 
 # Relation sets: through the fronts that can route RELLOAD (not nutcracker).
 rel_targets=()
-for t in "direct|$dport||$dpid" ${pf_port:+"proxyfront sc=$PF_CONNS|$pf_port|$pfpid|${bpids[*]}"}; do
+pf_targets=()
+for t in "${targets[@]}"; do [[ $t == proxyfront* ]] && pf_targets+=("$t"); done
+for t in "direct|$dport||$dpid" "${pf_targets[@]}"; do
   IFS='|' read -r name port _ _ <<<"$t"
   if n=$(load "$port" relations "$USERS" "$MEAN" 2>"$tmp/load.err"); then
     echo "bench-proxy: loaded $n following sets through $name" >&2
@@ -364,17 +375,17 @@ rb_rc="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $USERS RELC
   cat "$nc_conf"
   echo '```'
   echo
-  if [ -n "$pf_port" ]; then
-    echo "- proxyfront: \`bin/relcache proxy --config proxy.toml\`:"
+  if [ ${#pf_ports[@]} -gt 0 ]; then
+    echo "- proxyfront: \`bin/relcache proxy --config proxy.toml\`, one process per server_connections in {$PF_CONNS}; the first:"
     echo
     echo '```toml'
-    cat "$pf_conf"
+    cat "$tmp/proxy-sc$(echo $PF_CONNS | cut -d' ' -f1).toml"
     echo '```'
   else
     echo "- proxyfront: $pf_note"
   fi
   echo
-  echo "- Data: $KEYS strings key:%012d of 64 bytes loaded through every target; $USERS following sets (uids 0..$((USERS - 1)), 1..$((2 * MEAN - 1)) members each) loaded by RELLOAD through direct${pf_port:+ and proxyfront}."
+  echo "- Data: $KEYS strings key:%012d of 64 bytes loaded through every target; $USERS following sets (uids 0..$((USERS - 1)), 1..$((2 * MEAN - 1)) members each) loaded by RELLOAD through direct$([ ${#pf_ports[@]} -gt 0 ] && echo ' and proxyfront')."
   echo "- Runs, the same invocation against each target's port:"
   echo
   echo '```sh'
