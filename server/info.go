@@ -18,7 +18,7 @@ import (
 
 var (
 	defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "keyspace"}
-	allSections     = []string{"server", "clients", "memory", "persistence", "stats", "loader", "commandstats", "keyspace"}
+	allSections     = []string{"server", "clients", "memory", "gc", "persistence", "stats", "loader", "commandstats", "keyspace"}
 )
 
 func cmdInfo(c *client, args [][]byte) {
@@ -167,6 +167,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		}
 	case "persistence":
 		b = s.appendPersistenceInfo(b)
+	case "gc":
+		b = appendGCInfo(b)
 	case "loader":
 		b = append(b, "# Loader\r\n"...)
 		f := s.fill
