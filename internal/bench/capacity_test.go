@@ -1,0 +1,309 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+)
+
+// Bounds on a healthy relcache at TestCapacity's scale (10k users, mean 20,
+// about 200k relations), measured with margin:
+//   - an openhash array costs about 13 B/relation for lists this short (five-
+//     byte uids, four-byte times, 15/16 load, a 32-byte header per list);
+//   - used_memory adds each key and its entry, about 85 B a user, 4 B a
+//     relation at mean 20: about 19 B in all;
+//   - RSS adds the Go runtime and the server's fixed buffers, some 20 MB
+//     that dwarf 200k relations: below 200 B/relation, or 1000 when the
+//     server is built with -race, whose shadow memory multiplies it.
+const (
+	capArrayPerRelation = 16
+	capUsedPerRelation  = 24
+	capRSSPerRelation   = 200
+	capRSSPerRelRace    = 1000
+)
+
+// TestCapacity runs `relcache bench capacity` end to end against a real
+// relcache (pure cache) and checks that the report agrees with itself and
+// with the generator.
+func TestCapacity(t *testing.T) {
+	p := relcachetest.Start(t)
+	cfg := CapacityConfig{Addr: p.Addr, Users: 10_000, Mean: 20, Seed: 1, UIDBase: 1_000_000_000,
+		Duration: 2 * time.Second, Conns: 4}
+	rep := runCapacity(t, cfg, true)
+
+	if rep.Run.Latency != "service" {
+		t.Errorf("open loop latency %q, want service", rep.Run.Latency)
+	}
+	bound := float64(capRSSPerRelation)
+	if relcachetest.RaceEnabled {
+		bound = capRSSPerRelRace
+	}
+	if rep.RSSPerRelation <= 0 || rep.RSSPerRelation > bound {
+		t.Errorf("RSS/relation = %.1f B, want (0, %.0f]", rep.RSSPerRelation, bound)
+	}
+	if rep.UsedPerRelation <= 0 || rep.UsedPerRelation > capUsedPerRelation {
+		t.Errorf("used_memory/relation = %.1f B, want (0, %d]", rep.UsedPerRelation, capUsedPerRelation)
+	}
+	if rep.ArrayPerRelation <= 0 || rep.ArrayPerRelation > capArrayPerRelation || rep.ArrayPerRelation > rep.UsedPerRelation {
+		t.Errorf("array bytes/relation = %.1f, want (0, %d] and at most used_memory/relation %.1f",
+			rep.ArrayPerRelation, capArrayPerRelation, rep.UsedPerRelation)
+	}
+	var arrays int64
+	for _, b := range rep.SizeBuckets {
+		arrays += b.Bytes
+		if b.Sampled != b.Users || b.SampledRelations != b.Relations {
+			t.Errorf("bucket %d-%d: relcache sizes every array, got %d of %d users", b.MinFollows, b.MaxFollows, b.Sampled, b.Users)
+		}
+	}
+	if arrays != rep.ArrayBytes {
+		t.Errorf("buckets hold %d array bytes, report %d", arrays, rep.ArrayBytes)
+	}
+	// The other half of issue 8 adds INFO's "# GC"; when the server has
+	// it, the figures must be sane.
+	if g := rep.GC; g.Count != nil {
+		for name, v := range map[string]*float64{"gc_pause_total_ms": g.PauseTotal, "gc_pause_p50_us": g.PauseP50,
+			"gc_pause_p99_us": g.PauseP99, "gc_pause_max_us": g.PauseMax, "gc_cpu_fraction": g.CPUFraction, "gc_count_run": g.CountRun} {
+			if v == nil || *v < 0 {
+				t.Errorf("INFO gc has gc_count but %s = %v", name, v)
+			}
+		}
+		if g.PauseP50 != nil && g.PauseP99 != nil && g.PauseMax != nil && (*g.PauseP50 > *g.PauseP99 || *g.PauseP99 > *g.PauseMax) {
+			t.Errorf("GC pauses p50 %v > p99 %v or > max %v", *g.PauseP50, *g.PauseP99, *g.PauseMax)
+		}
+		if g.CPUFraction != nil && *g.CPUFraction > 1 {
+			t.Errorf("gc_cpu_fraction %v > 1", *g.CPUFraction)
+		}
+	} else {
+		t.Log("the server's INFO has no # GC section")
+	}
+}
+
+// TestCapacityFixedRate checks the scheduled mode: the requests sent are
+// the rate times the duration, timed from their intended start.
+func TestCapacityFixedRate(t *testing.T) {
+	p := relcachetest.Start(t)
+	cfg := CapacityConfig{Addr: p.Addr, Users: 2000, Mean: 20, Seed: 2, UIDBase: 1_000_000_000,
+		Duration: time.Second, Conns: 4, Rate: 400}
+	rep := runCapacity(t, cfg, false)
+	if rep.Run.Latency != "intended start" {
+		t.Errorf("fixed-rate latency %q, want intended start", rep.Run.Latency)
+	}
+	if rep.Run.Requests != 400 || rep.Run.Unsent != 0 {
+		t.Errorf("%d requests sent, %d unsent; want 400 (400/s for 1s), none unsent", rep.Run.Requests, rep.Run.Unsent)
+	}
+}
+
+// TestCapacityRedis runs the same against a stock Redis: hashes, the
+// equivalent commands, MEMORY USAGE per size bucket, no GC figures.
+func TestCapacityRedis(t *testing.T) {
+	addr := relcachetest.StartRedis(t)
+	cfg := CapacityConfig{Addr: addr, Target: "redis", Users: 2000, Mean: 20, Seed: 1, UIDBase: 1_000_000_000,
+		Duration: time.Second, Conns: 4}
+	rep := runCapacity(t, cfg, true)
+	if rep.GC != (GCReport{}) {
+		t.Errorf("Redis has no INFO gc, report has %+v", rep.GC)
+	}
+	var md bytes.Buffer
+	rep.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), "| n/a | n/a |") {
+		t.Errorf("GC figures not n/a on Redis:\n%s", md.String())
+	}
+	for _, b := range rep.SizeBuckets {
+		if b.Sampled == 0 || b.Bytes <= 0 || b.BytesPerRelation <= 0 {
+			t.Errorf("bucket %d-%d: %d keys measured, %d bytes", b.MinFollows, b.MaxFollows, b.Sampled, b.Bytes)
+		}
+	}
+}
+
+// runCapacity runs cfg, checks what holds for every healthy run and returns
+// the report. With files it also checks what --out writes (plotting takes
+// seconds under -race).
+func runCapacity(t *testing.T, cfg CapacityConfig, files bool) *CapacityReport {
+	t.Helper()
+	var want int64
+	EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, func(_ int, fs []uint64, _ []uint32) error {
+		want += int64(len(fs))
+		return nil
+	})
+	var phases []string
+	cfg.Progress = func(phase string, done, total int) {
+		if len(phases) == 0 || phases[len(phases)-1] != phase {
+			phases = append(phases, phase)
+		}
+		if done > total {
+			t.Errorf("progress %s: %d of %d", phase, done, total)
+		}
+	}
+	rep, err := Capacity(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", md.String())
+
+	if rep.Users != cfg.Users || rep.RelationsGenerated != want || rep.Relations != want || rep.MissingLists != 0 {
+		t.Errorf("%d users, %d relations sent, %d counted back, %d lists missing; want %d, %d, %d, 0",
+			rep.Users, rep.RelationsGenerated, rep.Relations, rep.MissingLists, cfg.Users, want, want)
+	}
+	if !slices.Equal(phases, []string{"load", "run"}) {
+		t.Errorf("progress phases %q, want load then run", phases)
+	}
+	if rep.RSS <= 0 || rep.UsedMemory <= 0 || rep.RSS < rep.RSSBefore {
+		t.Errorf("RSS %d (before %d), used_memory %d", rep.RSS, rep.RSSBefore, rep.UsedMemory)
+	}
+
+	// Memory over the load: from nothing to every relation, in order.
+	ls := rep.LoadSamples
+	if len(ls) < 21 || ls[0].Relations != 0 || ls[len(ls)-1].Relations != want || ls[len(ls)-1].Users != cfg.Users {
+		t.Errorf("load samples %+v: want 0 to %d relations in at least 21 steps", ls, want)
+	}
+	for i := 1; i < len(ls); i++ {
+		if ls[i].Relations < ls[i-1].Relations || ls[i].Users <= ls[i-1].Users {
+			t.Errorf("load sample %d goes back: %+v after %+v", i, ls[i], ls[i-1])
+		}
+	}
+	var users int
+	var rels int64
+	for _, b := range rep.SizeBuckets {
+		users += b.Users
+		rels += b.Relations
+		if b.Users == 0 || (b.Relations < int64(b.Users*b.MinFollows) || b.Relations > int64(b.Users*b.MaxFollows)) {
+			t.Errorf("bucket %+v: relations outside its users × follows", b)
+		}
+	}
+	if users != cfg.Users || rels != want {
+		t.Errorf("size buckets hold %d users, %d relations; want %d, %d", users, rels, cfg.Users, want)
+	}
+
+	// The run: every op ran, without errors, and the quantiles are ordered.
+	run := rep.Run
+	if run.Throughput <= 0 || run.Errors != 0 || len(rep.Errors) != 0 {
+		t.Errorf("throughput %.0f/s, %d errors %q", run.Throughput, run.Errors, rep.Errors)
+	}
+	var sum int64
+	for _, o := range append(slices.Clone(run.Ops), run.All) {
+		if o.Requests == 0 || o.Throughput <= 0 || o.Errors != 0 || o.Misses != 0 {
+			t.Errorf("op %s: %d requests (%.0f/s), %d errors, %d misses", o.Op, o.Requests, o.Throughput, o.Errors, o.Misses)
+		}
+		if !(0 < o.P50 && o.P50 <= o.P99 && o.P99 <= o.P999 && o.P999 <= o.Max) {
+			t.Errorf("op %s: p50 %d, p99 %d, p99.9 %d, max %d µs not ordered", o.Op, o.P50, o.P99, o.P999, o.Max)
+		}
+		if o.Op != "all" {
+			sum += o.Requests
+		}
+	}
+	if len(run.Ops) != len(capacityOps) || sum != run.Requests || run.All.Requests != run.Requests {
+		t.Errorf("%d ops with %d requests, all %d, run %d; want %d ops summing to the run", len(run.Ops), sum, run.All.Requests, run.Requests, len(capacityOps))
+	}
+	var perSecond int64
+	for _, s := range run.Timeline {
+		perSecond += s.Requests
+		if s.P50 > s.P99 {
+			t.Errorf("second %d: p50 %d > p99 %d", s.Second, s.P50, s.P99)
+		}
+	}
+	if secs := int(cfg.Duration / time.Second); len(run.Timeline) < secs || len(run.Timeline) > secs+1 || perSecond != run.Requests {
+		t.Errorf("timeline of %d seconds holds %d requests; want %v of them, %d", len(run.Timeline), perSecond, cfg.Duration, run.Requests)
+	}
+	for _, want := range []string{"### Memory after the load", "| relcheck |", "| follow |", "| all |", "### Server GC"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+
+	if !files {
+		return rep
+	}
+	// --out: the JSON holds the same numbers; the plots are PNGs.
+	dir := t.TempDir()
+	if err := rep.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(dir, ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back CapacityReport
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	if !reflect.DeepEqual(&back, rep) {
+		t.Errorf("report.json reads back different:\n%+v\nwant\n%+v", back, *rep)
+	}
+	for _, name := range []string{LatencyPlot, RSSPlot, BytesBySizePlot} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
+			t.Errorf("%s: %d bytes, not a PNG", name, len(b))
+		}
+	}
+	return rep
+}
+
+func TestParseMix(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []MixEntry
+		err  string
+	}{
+		{DefaultMix, []MixEntry{{"relcheck", 40}, {"relmulti", 30}, {"relwho", 5}, {"hget", 15}, {"reload", 5}, {"follow", 5}}, ""},
+		{" follow = 1 , RELCHECK=2,hget=0", []MixEntry{{"relcheck", 2}, {"follow", 1}}, ""},
+		{"relcheck=1,relcheck=2", nil, "given twice"},
+		{"relcheck", nil, "not op=weight"},
+		{"get=1", nil, "unknown op"},
+		{"hget=-1", nil, "not a non-negative integer"},
+		{"hget=0", nil, "no op has a positive weight"},
+		{"", nil, "no op has a positive weight"},
+	} {
+		got, err := ParseMix(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseMix(%q) = %v, %v; want error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseMix(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestCapacityGraphFile reads testdata/sample-graph.tsv, which gen-graph
+// wrote from the generator: it must be the generator's graph.
+func TestCapacityGraphFile(t *testing.T) {
+	g, err := readGraphFile(filepath.Join("..", "..", "testdata", "sample-graph.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's header: --users 3000 --mean 20 --seed 1 --base 1000000000.
+	var users int
+	gen := map[uint64][]uint64{}
+	EachUser(1, 1_000_000_000, 3000, 20, func(u int, fs []uint64, _ []uint32) error {
+		users++
+		gen[1_000_000_000+uint64(u)] = slices.Sorted(slices.Values(fs))
+		return nil
+	})
+	if g.users != users {
+		t.Fatalf("%d users read, generator has %d", g.users, users)
+	}
+	g.each(func(u int, fs []uint64, ts []uint32) error {
+		if !slices.Equal(fs, gen[g.uid(u)]) || len(ts) != len(fs) {
+			t.Fatalf("uid %d: read %v, generated %v", g.uid(u), fs, gen[g.uid(u)])
+		}
+		return nil
+	})
+}
