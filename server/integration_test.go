@@ -605,3 +605,26 @@ func TestBadConfigRefusedAtStart(t *testing.T) {
 		t.Error("a refused start created relcache-source.db")
 	}
 }
+
+// TestMemoryLimitFromMaxmemory: serve sets GOMEMLIMIT a quarter above
+// maxmemory (at least 64 MiB above), so the heap does not double it.
+func TestMemoryLimitFromMaxmemory(t *testing.T) {
+	for _, tc := range []struct {
+		maxmemory string
+		want      string
+	}{
+		{"1gb", strconv.FormatInt(1<<30+1<<28, 10)},
+		{"100mb", strconv.FormatInt(100<<20+64<<20, 10)},
+	} {
+		p := relcachetest.Start(t, "--maxmemory", tc.maxmemory)
+		rdb := redis.NewClient(&redis.Options{Addr: p.Addr})
+		info, err := rdb.Info(context.Background(), "gc").Result()
+		rdb.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(info, "gc_memory_limit_bytes:"+tc.want+"\r\n") {
+			t.Errorf("maxmemory %s: want gc_memory_limit_bytes:%s in\n%s", tc.maxmemory, tc.want, info)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -54,6 +55,7 @@ in the TOML file given with --config; flags override the file.`,
 				defer src.Close()
 				cfg.Source = src
 			}
+			setMemoryLimit(int64(st.MaxMemory), log)
 			srv, err := server.New(cfg, log)
 			if err != nil {
 				return err
@@ -128,4 +130,20 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	cfg.Sampling = nil
 	cfg.DisableStacktrace = true
 	return cfg.Build()
+}
+
+// setMemoryLimit derives the Go runtime's soft memory limit from maxmemory,
+// unless GOMEMLIMIT is set. Go collects when the heap doubles its live data
+// (GOGC=100), so a cache holding maxmemory of values could reach twice that
+// in RSS under write churn; with a limit a quarter above maxmemory (at
+// least 64 MiB more) the collector works harder as the heap nears it
+// instead. GOGC still applies below the limit. Without maxmemory nothing
+// changes. (CONFIG SET maxmemory does not move the limit.)
+func setMemoryLimit(maxMemory int64, log *zap.Logger) {
+	if maxMemory <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := maxMemory + max(maxMemory/4, 64<<20)
+	debug.SetMemoryLimit(limit)
+	log.Info("Go memory limit derived from maxmemory", zap.Int64("maxmemory", maxMemory), zap.Int64("limit", limit))
 }
