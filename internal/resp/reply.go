@@ -41,11 +41,14 @@ func (rr *ReplyReader) Next() ([]byte, error) {
 	for {
 		if rr.end-rr.start >= rr.need && rr.end > rr.start {
 			b := rr.buf[rr.start:rr.end]
-			n, err := ReplyEnd(b)
+			// Frame only the first max bytes: what lies past them cannot
+			// change the verdict (too large), so the answer does not depend
+			// on how much one read happened to bring in.
+			n, err := ReplyEnd(b[:min(len(b), rr.max)])
 			if err != nil {
 				return nil, err
 			}
-			if n > rr.max || (n == 0 && len(b) >= rr.max) {
+			if n == 0 && len(b) >= rr.max {
 				return nil, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, rr.max)
 			}
 			if n > 0 {
