@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // ReplyReader frames the replies a server sends back: each Next returns one
@@ -218,6 +219,9 @@ func AppendElements(dst [][]byte, raw []byte) (elems [][]byte, ok bool) {
 	n, valid := ParseInt(raw[1 : i-1])
 	if !valid {
 		return dst, false
+	}
+	if n > 0 && n <= int64(len(raw)) { // each element is at least 4 bytes
+		dst = slices.Grow(dst, int(n))
 	}
 	pos := i + 1
 	for range n {
