@@ -410,15 +410,18 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	bc.kick = nil
 	bc.wbuf = bc.wbuf[:0]
 	pending := bc.inflight[bc.head:]
+	// Count the failure (and eject) before telling the callers: a client
+	// that sends its next command the moment it hears must find the
+	// backend already ejected, not wait out another timeout.
+	if !errors.Is(cause, errBackendRemoved) {
+		bc.be.log.Debug("backend connection failed", zap.Error(cause), zap.Int("calls_failed", len(pending)))
+		bc.be.failed(cause)
+	}
 	for _, c := range pending {
 		c.fail(clientErr)
 	}
 	clear(bc.inflight)
 	bc.inflight, bc.head = bc.inflight[:0], 0
-	if !errors.Is(cause, errBackendRemoved) {
-		bc.be.log.Debug("backend connection failed", zap.Error(cause), zap.Int("calls_failed", len(pending)))
-		bc.be.failed(cause)
-	}
 }
 
 func (bc *bconn) shutdown(err error) {
