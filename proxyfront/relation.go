@@ -303,6 +303,22 @@ func listReply(k *call, name string) (members [][]byte, isNil bool, errMsg strin
 	return members, false, ""
 }
 
+// members reads a RELMEMBERS reply; when there are none to work on (an
+// error, or the list is not cached) it has answered the client and reports
+// false.
+func (c *client) members(k *call) ([][]byte, bool) {
+	members, isNil, errMsg := listReply(k, "RELMEMBERS")
+	switch {
+	case errMsg != "":
+		c.out = redcon.AppendError(c.out, errMsg)
+		return nil, false
+	case isNil:
+		c.out = append(c.out, "*-1\r\n"...)
+		return nil, false
+	}
+	return members, true
+}
+
 // uidList replies the members at positions where keep is true, up to limit.
 func (c *client) uidList(members [][]byte, keep func(i int) bool, limit int) {
 	var out [][]byte
@@ -336,13 +352,8 @@ func cmdRelWho(c *client, t *topology, args [][]byte) {
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(km)
 		defer km.release() // members point into its reply
-		members, isNil, errMsg := listReply(km, "RELMEMBERS")
-		switch {
-		case errMsg != "":
-			c.out = redcon.AppendError(c.out, errMsg)
-			return
-		case isNil:
-			c.out = append(c.out, "*-1\r\n"...)
+		members, ok := c.members(km)
+		if !ok {
 			return
 		}
 		uids, ok := c.parseMembers(members)
@@ -432,16 +443,12 @@ func cmdRelCommon(c *client, t *topology, args [][]byte) {
 		}
 		km := c.start(t, hS, true, []byte("RELMEMBERS"), smallKey)
 		c.await(km)
-		defer km.release() // members point into its reply
-		members, isNil, errMsg := listReply(km, "RELMEMBERS")
-		switch {
-		case errMsg != "":
-			c.out = redcon.AppendError(c.out, errMsg)
+		defer km.release()           // members point into its reply
+		members, ok := c.members(km) // nil if evicted between the rounds
+		if !ok {
 			return
-		case isNil:
-			c.out = append(c.out, "*-1\r\n"...) // evicted between the rounds
-			return
-		case len(members) == 0:
+		}
+		if len(members) == 0 {
 			c.out = append(c.out, "*0\r\n"...)
 			return
 		}

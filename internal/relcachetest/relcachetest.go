@@ -4,11 +4,8 @@
 package relcachetest
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,63 +70,13 @@ type Proc struct {
 // tests of lazy fill pass their source.
 func Start(t testing.TB, args ...string) *Proc {
 	t.Helper()
-	bin := Binary(t)
 	full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--log-format", "json", "--dir", t.TempDir()}
 	if !slices.ContainsFunc(args, func(a string) bool { return a == "--source" || strings.HasPrefix(a, "--source=") }) {
 		full = append(full, "--source", "none")
 	}
 	full = append(full, args...)
-	p := &Proc{cmd: exec.Command(bin, full...), logs: &syncBuffer{}, done: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start relcache: %v", err)
-	}
-	ready := make(chan struct{ addr, admin string }, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.logs.Write(append(line, '\n'))
-			if sent {
-				continue
-			}
-			var rec struct {
-				Msg   string `json:"msg"`
-				Addr  string `json:"addr"`
-				Admin string `json:"admin_addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "relcache listening" {
-				ready <- struct{ addr, admin string }{rec.Addr, rec.Admin}
-				sent = true
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	go func() {
-		p.exitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case r := <-ready:
-		p.Addr, p.AdminAddr = r.addr, r.admin
-	case <-p.done:
-		t.Fatalf("relcache exited before listening: %v\n%s", p.exitErr, p.logs.String())
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("relcache did not start listening within 30s\n%s", p.logs.String())
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("relcache stop: %v\n%s", err, p.logs.String())
-		}
-	})
-	return p
+	return startLogged(t, "relcache", "relcache listening", full)
 }
 
 // Stop sends SIGTERM and waits for the process; it returns an error if the
