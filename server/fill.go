@@ -46,6 +46,9 @@ import (
 type LoadError struct {
 	Shard  string
 	Reason string
+	// timeout: the source missed the load deadline (counted as a timeout
+	// whether the query's own deadline or the waiting client's came first).
+	timeout bool
 }
 
 func (e *LoadError) Error() string { return "LOADFAIL " + e.Shard + " " + e.Reason }
@@ -164,6 +167,9 @@ func (f *filler) fillOne(key []byte, deadline time.Time) error {
 	defer timer.Stop()
 	select {
 	case r := <-ch:
+		if le, ok := r.Err.(*LoadError); ok && le.timeout {
+			f.stats.timeouts.Add(1)
+		}
 		return r.Err
 	case <-timer.C:
 		f.stats.timeouts.Add(1)
@@ -202,7 +208,7 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 		b.Done(time.Now(), errIfNot(err, loader.ErrBadRow))
 		if err != nil {
 			f.loadFailed(shardName, key, err)
-			return &LoadError{Shard: shardName, Reason: oneLine(err.Error())}
+			return &LoadError{Shard: shardName, Reason: oneLine(err.Error()), timeout: errors.Is(err, context.DeadlineExceeded)}
 		}
 		if len(list.Members) == 0 {
 			f.stats.empty.Add(1)
