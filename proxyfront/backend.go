@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,7 +244,7 @@ func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
 	rr := resp.NewReplyReader(nc, st.maxReply)
 	if st.password != "" {
 		nc.SetDeadline(time.Now().Add(st.dialTimeout))
-		cmd := appendCommand(nil, []byte("AUTH"), []byte(st.password))
+		cmd := resp.AppendCommand(nil, []byte("AUTH"), []byte(st.password))
 		if _, err := nc.Write(cmd); err != nil {
 			nc.Close()
 			return nil, nil, err
@@ -438,23 +437,4 @@ func shortErr(err error) string {
 		err = op.Err
 	}
 	return err.Error()
-}
-
-// appendCommand encodes args as a RESP command.
-func appendCommand(dst []byte, args ...[]byte) []byte {
-	dst = append(dst, '*')
-	dst = strconv.AppendInt(dst, int64(len(args)), 10)
-	dst = append(dst, '\r', '\n')
-	for _, a := range args {
-		dst = appendBulk(dst, a)
-	}
-	return dst
-}
-
-func appendBulk(dst, a []byte) []byte {
-	dst = append(dst, '$')
-	dst = strconv.AppendInt(dst, int64(len(a)), 10)
-	dst = append(dst, '\r', '\n')
-	dst = append(dst, a...)
-	return append(dst, '\r', '\n')
 }

@@ -152,7 +152,7 @@ func (f opFunc) finish(c *client) { f(c) }
 // every replica pool when writes are replicated. The call must be awaited.
 func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 	k := newCall()
-	k.req = appendCommand(k.req[:0], args...)
+	k.req = resp.AppendCommand(k.req[:0], args...)
 	k.t, k.h, k.read, k.pool = t, h, read, 0
 	if read {
 		c.send(t.reads[0].backendFor(h), k)

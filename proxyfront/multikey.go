@@ -177,7 +177,7 @@ func cmdDBSize(c *client, t *topology, args [][]byte) {
 	ks := make([]*call, len(p.backends))
 	for i, be := range p.backends {
 		k := newCall()
-		k.req = appendCommand(k.req[:0], args[0])
+		k.req = resp.AppendCommand(k.req[:0], args[0])
 		c.send(be, k)
 		ks[i] = k
 	}

@@ -520,9 +520,9 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		edge = [][]byte{[]byte("RELEDGE"), []byte("DEL"), aText, bText}
 	}
 	k := newCall()
-	k.req = appendCommand(k.req[:0], write, aText, bText)
+	k.req = resp.AppendCommand(k.req[:0], write, aText, bText)
 	if add {
-		k.req = appendCommand(k.req[:0], write, aText, bText, ts)
+		k.req = resp.AppendCommand(k.req[:0], write, aText, bText, ts)
 	}
 	beA, beB := t.primary.backendFor(hA), t.primary.backendFor(hB)
 	c.send(beA, k)
@@ -535,9 +535,9 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 			// dropped (the next read loads what the source holds).
 			patch := newCall()
 			if ok {
-				patch.req = appendCommand(patch.req[:0], edge...)
+				patch.req = resp.AppendCommand(patch.req[:0], edge...)
 			} else {
-				patch.req = appendCommand(patch.req[:0], []byte("UNLINK"), bKey)
+				patch.req = resp.AppendCommand(patch.req[:0], []byte("UNLINK"), bKey)
 			}
 			c.send(beB, patch)
 			c.wait(patch)
@@ -549,7 +549,7 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		if ok && t.cfg.ReplicateWrites {
 			for _, p := range t.replicas {
 				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
-					r := &call{req: appendCommand(nil, edge...), done: make(chan struct{}, 1)}
+					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1)}
 					c.send(be, r)
 					if p.backendFor(hA) == p.backendFor(hB) {
 						break

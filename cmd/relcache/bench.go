@@ -111,7 +111,10 @@ throughput; latency is service time). With --rate R requests are scheduled at
 fixed intervals, spread over the connections; a request that falls due while
 its connection still waits for an earlier answer is timed from its intended
 start, so a stalled server is charged for every request it delayed
-(coordinated omission, corrected as wrk2 does).
+(coordinated omission, corrected as wrk2 does). The mix runs --warmup first
+without recording latencies, as wrk2's calibration does. The workers speak
+RESP on their own connections and allocate nothing per request, so the load
+generator's garbage collector stays out of the numbers.
 
 Prints Markdown tables: memory and bytes per relation after the load,
 throughput and p50/p99/p99.9 per op, errors, and the server's INFO gc (n/a
@@ -160,6 +163,7 @@ latency.png, rss.png and bytes_by_size.png.`,
 	f.Uint64Var(&cfg.UIDBase, "uid-base", 1_000_000_000, "uid of user 0")
 	f.StringVar(&cfg.GraphFile, "graph-file", "", "edge file (gen-graph's format) to load instead of generating; read whole into memory")
 	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the mixed run")
+	f.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "the mix runs this long first, unrecorded (errors excepted)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "requests per second over all connections; 0 = open loop")
 	f.IntVar(&cfg.Conns, "conns", 16, "connections of the mixed run")
 	f.StringVar(&mix, "mix", bench.DefaultMix, "op=weight list of the mixed run")

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/openhash"
 )
@@ -59,6 +60,10 @@ const (
 	redisBucketN  = 16   // keys per list-size bucket measured with MEMORY USAGE
 	hsetPairs     = 1000 // field/value pairs per HSET when loading Redis
 	maxLatencyUS  = 60_000_000
+	// requestTimeout bounds one request of the mixed run (both rounds of a
+	// two-round op); past it the connection is dropped and the request
+	// counted as an error.
+	requestTimeout = time.Minute
 )
 
 // MixEntry is one operation of the workload and its relative weight.
@@ -122,6 +127,10 @@ type CapacityConfig struct {
 	GraphFile string `json:"graph_file,omitempty"`
 
 	Duration time.Duration `json:"duration_ns"` // length of the mixed run, default 30s
+	// Warmup runs the mix this long before Duration starts, unrecorded
+	// (errors excepted): new connections, cold CPU caches and the first
+	// timer and scheduler settling are not what a sustained run measures.
+	Warmup time.Duration `json:"warmup_ns,omitempty"`
 	// Rate is requests per second over all connections, sent at fixed
 	// intervals, with latency measured from each request's intended start
 	// (RunReport.Latency).
@@ -176,6 +185,8 @@ func (c *CapacityConfig) fill() error {
 		return fmt.Errorf("capacity: uid base %d: uids of %d users would pass 2^64", c.UIDBase, c.Users)
 	case c.Duration < 0:
 		return fmt.Errorf("capacity: duration %v: want a positive length", c.Duration)
+	case c.Warmup < 0:
+		return fmt.Errorf("capacity: warmup %v: want a length, or 0 for none", c.Warmup)
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
 		return fmt.Errorf("capacity: rate %v: want requests per second, or 0 for open loop", c.Rate)
 	case c.Conns < 1:
@@ -322,7 +333,7 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
-	w := &workload{cfg: cfg, g: g, ix: l.ix, c: c, redis: l.redis}
+	w := &workload{cfg: cfg, g: g, ix: l.ix, redis: l.redis}
 	gc0, err := c.Info(ctx, "gc").Result()
 	if err != nil {
 		return nil, fmt.Errorf("capacity: INFO gc: %w", err)
@@ -701,13 +712,8 @@ type workload struct {
 	cfg   CapacityConfig
 	g     *capGraph
 	ix    *graphIndex
-	c     *redis.Client
 	redis bool
 }
-
-// request is one prepared operation: everything the client computes is done
-// before it is timed.
-type request func(ctx context.Context) (miss bool, err error)
 
 func (w *workload) randomUser(rng *rand.Rand) uint64 { return w.g.uid(rng.IntN(w.g.users)) }
 
@@ -722,119 +728,112 @@ func (w *workload) probe(rng *rand.Rand, u, i int) uint64 {
 	return w.randomUser(rng)
 }
 
-func (w *workload) prepare(op string, rng *rand.Rand) (request, error) {
-	c := w.c
+// prepare encodes one op of the mix into r.
+func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
+	r.reset()
 	u := rng.IntN(w.g.users)
 	a := w.g.uid(u)
-	k := key(a)
 	switch op {
 	case OpRelcheck:
-		bs := make([]uint64, relcheckBatch)
-		for i := range bs {
-			bs[i] = w.probe(rng, u, i)
-		}
 		if w.redis {
-			return func(ctx context.Context) (bool, error) {
-				p := c.Pipeline()
-				for _, b := range bs {
-					p.HExists(ctx, k, strconv.FormatUint(b, 10))
-					p.HExists(ctx, key(b), strconv.FormatUint(a, 10))
-				}
-				_, err := p.Exec(ctx)
-				return false, err
-			}, nil
+			for i := range relcheckBatch {
+				b := w.probe(rng, u, i)
+				r.command(3, "HEXISTS")
+				r.key(a)
+				r.uid(b)
+				r.command(3, "HEXISTS")
+				r.key(b)
+				r.uid(a)
+			}
+			return nil
 		}
-		args := make([]any, 0, 2+len(bs))
-		args = append(args, "RELCHECK", a)
-		for _, b := range bs {
-			args = append(args, b)
+		r.command(2+relcheckBatch, "RELCHECK")
+		r.uid(a)
+		for i := range relcheckBatch {
+			r.uid(w.probe(rng, u, i))
 		}
-		return do(c, args, false), nil
 	case OpRelmulti:
-		args := make([]any, 0, 2+relmultiBatch)
-		args = append(args, "RELMULTI", k)
 		if w.redis {
-			args[0] = "HMGET"
+			r.command(2+relmultiBatch, "HMGET")
+		} else {
+			r.command(2+relmultiBatch, "RELMULTI")
+			r.nilIsMiss = true
 		}
+		r.key(a)
 		for i := range relmultiBatch {
-			args = append(args, w.probe(rng, u, i))
+			r.uid(w.probe(rng, u, i))
 		}
-		return do(c, args, !w.redis), nil
 	case OpRelwho:
 		x := w.probe(rng, u, 0)
 		if w.redis {
-			xs := strconv.FormatUint(x, 10)
-			return func(ctx context.Context) (bool, error) {
-				ms, err := c.HKeys(ctx, k).Result()
-				if err != nil || len(ms) == 0 {
-					return false, err
-				}
-				p := c.Pipeline()
-				for _, m := range ms {
-					p.HExists(ctx, m+".following", xs)
-				}
-				_, err = p.Exec(ctx)
-				return false, err
-			}, nil
+			r.command(2, "HKEYS")
+			r.key(a)
+			r.then = r.membersFollow(x)
+			return nil
 		}
-		return do(c, []any{"RELWHO", a, x}, true), nil
+		r.command(3, "RELWHO")
+		r.uid(a)
+		r.uid(x)
+		r.nilIsMiss = true
 	case OpHget:
-		return do(c, []any{"HGET", k, w.probe(rng, u, rng.IntN(2))}, false), nil
+		r.command(3, "HGET")
+		r.key(a)
+		r.uid(w.probe(rng, u, rng.IntN(2)))
 	case OpReload:
 		if len(w.ix.pool) == 0 {
-			return nil, errors.New("capacity: reload: no user follows anyone")
+			return errors.New("capacity: reload: no user follows anyone")
 		}
 		pl := w.ix.pool[rng.IntN(len(w.ix.pool))]
-		k := key(w.g.uid(pl.u))
+		k := w.g.uid(pl.u)
 		if w.redis {
-			return func(ctx context.Context) (bool, error) {
-				p := c.TxPipeline()
-				p.Del(ctx, k)
-				for lo := 0; lo < len(pl.following); lo += hsetPairs {
-					hi := min(lo+hsetPairs, len(pl.following))
-					fv := make([]any, 0, 2*(hi-lo))
-					for i := lo; i < hi; i++ {
-						fv = append(fv, pl.following[i], pl.times[i])
-					}
-					p.HSet(ctx, k, fv...)
+			r.command(1, "MULTI")
+			r.command(2, "DEL")
+			r.key(k)
+			for lo := 0; lo < len(pl.following); lo += hsetPairs {
+				hi := min(lo+hsetPairs, len(pl.following))
+				r.command(2+2*(hi-lo), "HSET")
+				r.key(k)
+				for i := lo; i < hi; i++ {
+					r.uid(pl.following[i])
+					r.uid(uint64(pl.times[i]))
 				}
-				_, err := p.Exec(ctx)
-				return false, err
-			}, nil
+			}
+			r.command(1, "EXEC")
+			return nil
 		}
-		array, err := openhash.Build(nil, pl.following, pl.times, openhash.Options{Seed: rng.Uint64()})
+		var err error
+		r.array, err = openhash.Build(r.array[:0], pl.following, pl.times, openhash.Options{Seed: rng.Uint64()})
 		if err != nil {
-			return nil, fmt.Errorf("capacity: build the list of uid %d: %w", w.g.uid(pl.u), err)
+			return fmt.Errorf("capacity: build the list of uid %d: %w", k, err)
 		}
-		return do(c, []any{"SET", k, array}, false), nil
+		r.command(3, "SET")
+		r.key(k)
+		r.out = resp.AppendBulk(r.out, r.array)
 	case OpFollow:
 		b := w.randomUser(rng)
 		for b == a {
 			b = w.randomUser(rng)
 		}
-		t := uint32(time.Now().Unix())
+		t := uint64(time.Now().Unix())
 		switch {
 		case w.redis:
-			return do(c, []any{"HSET", k, b, t}, false), nil
+			r.command(4, "HSET")
+			r.key(a)
 		case w.cfg.Write == "follow":
-			return do(c, []any{"FOLLOW", a, b, t}, false), nil
+			r.command(4, "FOLLOW")
+			r.uid(a)
 		default:
-			return do(c, []any{"RELADD", k, "XX", "TIMES", b, t}, false), nil
+			r.command(6, "RELADD")
+			r.key(a)
+			r.out = resp.AppendBulkString(r.out, "XX")
+			r.out = resp.AppendBulkString(r.out, "TIMES")
 		}
+		r.uid(b)
+		r.uid(t)
+	default:
+		return fmt.Errorf("capacity: unknown op %q", op)
 	}
-	return nil, fmt.Errorf("capacity: unknown op %q", op)
-}
-
-// do sends one command; nilIsMiss says a nil reply means the list was not
-// cached.
-func do(c *redis.Client, args []any, nilIsMiss bool) request {
-	return func(ctx context.Context) (bool, error) {
-		err := c.Do(ctx, args...).Err()
-		if errors.Is(err, redis.Nil) {
-			return nilIsMiss, nil
-		}
-		return false, err
-	}
+	return nil
 }
 
 // opCommand names what an op sends, for the report.
@@ -920,12 +919,22 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 	}
 	rs := &runState{}
 	stats := make([]*workerStats, cfg.Conns)
-	start := time.Now()
+	conns := make([]*wireConn, cfg.Conns)
+	for i := range conns {
+		wc, err := dialWire(ctx, cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("capacity: connect to %s: %w", cfg.Addr, err)
+		}
+		conns[i] = wc
+		defer func() { conns[i].close() }()
+	}
+	begin := time.Now()
+	start := begin.Add(cfg.Warmup) // measured from here
 	end := start.Add(cfg.Duration)
 	// A fixed-rate client that fell behind sends its backlog after the end,
 	// but not for ever: what is still unsent then is counted as unsent.
 	hardStop := end.Add(max(5*time.Second, cfg.Duration/2))
-	secs := int(cfg.Duration.Round(time.Second) / time.Second)
+	secs := int((cfg.Warmup + cfg.Duration).Round(time.Second) / time.Second)
 	if cfg.Progress != nil {
 		cfg.Progress("run", 0, secs)
 		defer cfg.Progress("run", secs, secs)
@@ -947,7 +956,7 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 				case <-runCtx.Done():
 					return
 				case now := <-t.C:
-					cfg.Progress("run", min(int(now.Sub(start)/time.Second), secs), secs)
+					cfg.Progress("run", min(int(now.Sub(begin)/time.Second), secs), secs)
 				}
 			}
 		}()
@@ -965,10 +974,18 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 		go func() {
 			defer wg.Done()
 			defer rs.flushSecond(ws)
+			// Cancelling the run unblocks a worker waiting on its
+			// connection; the deferred close above is the normal end.
+			watch := func(wc *wireConn) func() bool {
+				return context.AfterFunc(runCtx, func() { wc.close() })
+			}
+			stop := watch(conns[i])
+			defer func() { stop() }()
 			rng := rand.New(rand.NewPCG(cfg.Seed+uint64(i), 0xcafe))
+			var req request
 			// Connections start staggered across one interval, so a
 			// fixed rate is spread evenly rather than in bursts.
-			next := start.Add(interval * time.Duration(i) / time.Duration(cfg.Conns))
+			next := begin.Add(interval * time.Duration(i) / time.Duration(cfg.Conns))
 			for runCtx.Err() == nil {
 				now := time.Now()
 				if interval > 0 {
@@ -983,14 +1000,15 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 					return
 				}
 				op := pick(rng)
-				req, err := w.prepare(cfg.Mix[op].Op, rng)
-				if err != nil {
+				if err := w.prepare(cfg.Mix[op].Op, rng, &req); err != nil {
 					prepOnce.Do(func() { prepErr = err })
 					cancel()
 					return
 				}
 				began := time.Now()
+				slot := began // when the schedule meant it to go
 				if interval > 0 {
+					slot = next
 					if d := next.Sub(began); d > 0 {
 						// Idle until the slot: timed from the
 						// send, since a Go timer wakes up to a
@@ -1014,7 +1032,7 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 					}
 					next = next.Add(interval)
 				}
-				miss, err := req(runCtx)
+				miss, err := conns[i].do(&req, requestTimeout)
 				took := time.Since(began).Microseconds()
 				if err != nil {
 					if runCtx.Err() != nil {
@@ -1024,14 +1042,31 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 					if len(ws.firstErr) < shownErrors {
 						ws.firstErr = append(ws.firstErr, cfg.Mix[op].Op+": "+err.Error())
 					}
+					if broken(err) {
+						// Out of step with the server: start over
+						// on a new connection, as a pool would.
+						stop()
+						conns[i].close()
+						wc, err := dialWire(runCtx, cfg.Addr)
+						if err != nil {
+							if runCtx.Err() == nil && len(ws.firstErr) < shownErrors {
+								ws.firstErr = append(ws.firstErr, "reconnect: "+err.Error())
+							}
+							return
+						}
+						conns[i], stop = wc, watch(wc)
+					}
 					continue
+				}
+				if slot.Before(start) {
+					continue // warming up
 				}
 				if miss {
 					ws.misses[op]++
 				}
 				took = min(max(took, 0), maxLatencyUS)
 				ws.hist[op].RecordValue(took)
-				if sec := int(began.Sub(start) / time.Second); sec != ws.sec {
+				if sec := int(slot.Sub(start) / time.Second); sec != ws.sec {
 					rs.flushSecond(ws)
 					ws.sec = sec
 				}
@@ -1154,6 +1189,9 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	mode := "open loop (each connection sends when its last answer arrives; latency is service time)"
 	if cfg.Rate > 0 {
 		mode = fmt.Sprintf("fixed rate %.0f requests/s (a request due while its connection was busy is timed from its intended start: coordinated omission corrected)", cfg.Rate)
+	}
+	if cfg.Warmup > 0 {
+		mode += fmt.Sprintf(", after %v of warm-up not recorded", cfg.Warmup)
 	}
 	fmt.Fprintf(&b, "### Mixed workload: %v on %d connections, %s\n\n| op | command | weight | requests | requests/s | errors | misses | p50 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
 		cfg.Duration, cfg.Conns, mode)
