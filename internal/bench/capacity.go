@@ -267,6 +267,7 @@ type RunReport struct {
 	All        OpReport   `json:"all"`
 	Ops        []OpReport `json:"ops"`
 	Timeline   []Second   `json:"timeline"`
+	Host       *HostCPU   `json:"host_cpu,omitempty"` // the client host's CPU while recording; nil off Linux
 }
 
 // OpReport is one operation's share of the run.
@@ -291,6 +292,8 @@ type Second struct {
 	Requests int64 `json:"requests"`
 	P50      int64 `json:"p50_us"`
 	P99      int64 `json:"p99_us"`
+	// Steal is the host's CPU steal that second, in cores (hostcpu.go).
+	Steal float64 `json:"steal_cores"`
 }
 
 // GCReport is the server's INFO "# GC" after the run (totals since it
@@ -961,6 +964,31 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 			}
 		}()
 	}
+	// The host's CPU counters at the start of the recording and each
+	// second after it (see hostcpu.go).
+	var cpuSamples []cpuTimes
+	var sampler sync.WaitGroup
+	if _, err := readCPUTimes(); err == nil {
+		sampler.Add(1)
+		go func() {
+			defer sampler.Done()
+			timer := time.NewTimer(time.Until(start))
+			defer timer.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-timer.C:
+				}
+				t, err := readCPUTimes()
+				if err != nil {
+					return
+				}
+				cpuSamples = append(cpuSamples, t)
+				timer.Reset(time.Until(start.Add(time.Duration(len(cpuSamples)) * time.Second)))
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	var prepErr error
 	var prepOnce sync.Once
@@ -1077,6 +1105,7 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cancel()
+	sampler.Wait()
 	if prepErr != nil {
 		return prepErr
 	}
@@ -1121,7 +1150,29 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 		run.Timeline = append(run.Timeline, Second{Second: s, Requests: h.TotalCount(),
 			P50: h.ValueAtQuantile(50), P99: h.ValueAtQuantile(99)})
 	}
+	run.Host = hostCPU(cpuSamples, run.Timeline)
 	return nil
+}
+
+// hostCPU sums the host's CPU from the samples of the run (the first at the
+// start of the recording, then one a second) and notes each second's steal
+// in the timeline. It is nil when the host has no /proc/stat.
+func hostCPU(samples []cpuTimes, timeline []Second) *HostCPU {
+	last, err := readCPUTimes()
+	if len(samples) == 0 || err != nil {
+		return nil
+	}
+	samples = append(samples, last)
+	h := &HostCPU{Cores: hostCPUCores()}
+	h.Busy, h.Steal = last.share(samples[0], h.Cores)
+	for i := 1; i < len(samples); i++ {
+		_, st := samples[i].share(samples[i-1], h.Cores)
+		h.StealMaxSecond = max(h.StealMaxSecond, st)
+		if i-1 < len(timeline) {
+			timeline[i-1].Steal = st
+		}
+	}
+	return h
 }
 
 func opReport(op, command string, weight int, h *hdrhistogram.Histogram, errs, misses int64, elapsed time.Duration) OpReport {
@@ -1206,6 +1257,10 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	b.WriteString("\n")
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "- %s\n", e)
+	}
+	if h := run.Host; h != nil {
+		fmt.Fprintf(&b, "\nclient host CPU while recording: %d cores, %.2f busy, %.2f stolen by the hypervisor (worst second %.2f)\n",
+			h.Cores, h.Busy, h.Steal, h.StealMaxSecond)
 	}
 
 	g := r.GC

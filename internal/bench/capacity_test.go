@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -217,6 +218,18 @@ func runCapacity(t *testing.T, cfg CapacityConfig, files bool) *CapacityReport {
 	}
 	if secs := int(cfg.Duration / time.Second); len(run.Timeline) < secs || len(run.Timeline) > secs+1 || perSecond != run.Requests {
 		t.Errorf("timeline of %d seconds holds %d requests; want %v of them, %d", len(run.Timeline), perSecond, cfg.Duration, run.Requests)
+	}
+	// The host's CPU while recording: on Linux it is read, and it can
+	// neither exceed the host's cores nor be negative.
+	if h := run.Host; h == nil {
+		if runtime.GOOS == "linux" {
+			t.Error("no host CPU figures on Linux")
+		}
+	} else if h.Cores < 1 || h.Busy < 0 || h.Steal < 0 || h.Busy+h.Steal > float64(h.Cores)+1e-9 ||
+		h.StealMaxSecond < 0 || h.StealMaxSecond > float64(h.Cores)+1e-9 {
+		t.Errorf("host CPU %+v out of bounds", *h)
+	} else if !strings.Contains(md.String(), "client host CPU while recording") {
+		t.Error("Markdown lacks the host CPU line")
 	}
 	for _, want := range []string{"### Memory after the load", "| relcheck |", "| follow |", "| all |", "### Server GC"} {
 		if !strings.Contains(md.String(), want) {

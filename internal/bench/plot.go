@@ -66,6 +66,11 @@ func (r *CapacityReport) latencyPlot() (*plot.Plot, error) {
 	if r.Config.Rate > 0 {
 		mode = fmt.Sprintf("%.0f req/s, from intended start", r.Config.Rate)
 	}
+	if h := r.Run.Host; h != nil {
+		// Steal explains tails a server did not cause; a reader of
+		// the plot should not need the JSON to know it was there.
+		mode += fmt.Sprintf("; host steal %.2f cores, worst second %.2f", h.Steal, h.StealMaxSecond)
+	}
 	p.Title.Text = r.title("latency over time (" + mode + ")")
 	p.X.Label.Text = "second of the run"
 	p.Y.Label.Text = "latency, ms (all ops)"
