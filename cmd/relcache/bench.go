@@ -119,10 +119,16 @@ generator's garbage collector stays out of the numbers.
 Prints Markdown tables: memory and bytes per relation after the load,
 throughput and p50/p99/p99.9 per op, errors, and the server's INFO gc (n/a
 on Redis). With --out DIR it also writes report.json and the plots
-latency.png, rss.png and bytes_by_size.png.`,
+latency.png, rss.png and bytes_by_size.png.
+
+With --proxy ADDR the load, the count and the mix go through a relcache
+proxy there, as a relation service's requests would, and --addr lists the
+nodes behind it (comma-separated): they are flushed, and their INFO memory
+is summed (GC: counts summed, pauses the worst node's).`,
 		Example: `  relcache serve --save "" --source none &
   relcache bench capacity --users 1000000 --mean 100 --duration 60s --out capacity/relcache
-  relcache bench capacity --addr 127.0.0.1:6379 --target redis --users 100000 --out capacity/redis`,
+  relcache bench capacity --addr 127.0.0.1:6379 --target redis --users 100000 --out capacity/redis
+  relcache bench capacity --proxy 127.0.0.1:22121 --addr 127.0.0.1:6381,127.0.0.1:6382 --users 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := bench.ParseMix(mix)
@@ -155,7 +161,8 @@ latency.png, rss.png and bytes_by_size.png.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:6380", "address of the server under test (it is flushed)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:6380", "address of the server under test (it is flushed); with --proxy, the nodes behind it, comma-separated")
+	f.StringVar(&cfg.Proxy, "proxy", "", "a relcache proxy in front of the --addr nodes to send the load and the mix through")
 	f.StringVar(&cfg.Target, "target", "relcache", "what the server is: relcache (arrays, REL*) or redis (hashes)")
 	f.IntVar(&cfg.Users, "users", 100_000, "users in the generated graph")
 	f.IntVar(&cfg.Mean, "mean", 100, "mean follows per user")

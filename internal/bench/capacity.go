@@ -114,8 +114,15 @@ func ParseMix(s string) ([]MixEntry, error) {
 
 // CapacityConfig is what `relcache bench capacity` runs.
 type CapacityConfig struct {
-	Addr   string `json:"addr"`   // server under test, host:port
+	// Addr is the server under test, host:port; with Proxy, the nodes
+	// behind the proxy, comma-separated.
+	Addr   string `json:"addr"`
 	Target string `json:"target"` // "relcache" (default): arrays and REL*; "redis": one hash per list
+	// Proxy, when set, is a proxyfront in front of the Addr nodes: the
+	// load, the count and the mixed run go through it, as a relation
+	// service's would; the nodes are flushed first, and their INFO memory
+	// and gc are summed (a proxy serves neither).
+	Proxy string `json:"proxy,omitempty"`
 
 	// The graph: generated (Users, Mean, Seed, UIDBase, as `relcache
 	// gen-graph` draws it) unless GraphFile names an edge file, which is
@@ -177,6 +184,12 @@ func (c *CapacityConfig) fill() error {
 		return errors.New("capacity: no server address")
 	case c.Target != "relcache" && c.Target != "redis":
 		return fmt.Errorf("capacity: target %q: want relcache or redis", c.Target)
+	case c.Proxy != "" && c.Target == "redis":
+		// The Redis reload is MULTI/EXEC, which no sharding proxy
+		// (twemproxy, proxyfront) passes.
+		return errors.New("capacity: a proxy run needs target relcache: the Redis reload is a MULTI a proxy refuses")
+	case c.Proxy == "" && strings.Contains(c.Addr, ","):
+		return fmt.Errorf("capacity: several servers %q: a run with more than one node goes through --proxy", c.Addr)
 	case c.GraphFile == "" && c.Users < 2:
 		return fmt.Errorf("capacity: %d users: want at least 2", c.Users)
 	case c.GraphFile == "" && c.Mean < 1:
@@ -320,36 +333,86 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := redis.NewClient(&redis.Options{Addr: cfg.Addr, PoolSize: cfg.Conns + 2, Protocol: 2,
-		DisableIndentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	defer c.Close()
-	if err := c.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("capacity: ping %s: %w", cfg.Addr, err)
+	dial := func(addr string) (*redis.Client, error) {
+		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: cfg.Conns + 2, Protocol: 2,
+			DisableIndentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+		if err := c.Ping(ctx).Err(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("capacity: ping %s: %w", addr, err)
+		}
+		return c, nil
 	}
-	if err := c.FlushAll(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("capacity: flush %s: %w", cfg.Addr, err)
+	c, err := dial(cfg.target())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	// nodes are the servers themselves, for what a proxy does not pass.
+	nodes := []*redis.Client{c}
+	if cfg.Proxy != "" {
+		nodes = nil
+		for _, addr := range cfg.nodes() {
+			n, err := dial(addr)
+			if err != nil {
+				return nil, err
+			}
+			defer n.Close()
+			nodes = append(nodes, n)
+		}
+	}
+	for _, n := range nodes {
+		if err := n.FlushAll(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("capacity: flush %s: %w", n.Options().Addr, err)
+		}
 	}
 	rep := &CapacityReport{Config: cfg, Date: time.Now().UTC().Truncate(time.Second), Users: g.users}
 	rep.Config.Users = g.users
 	rep.Config.Progress = nil
-	l := &capLoad{cfg: cfg, g: g, c: c, rep: rep, redis: cfg.Target == "redis"}
+	l := &capLoad{cfg: cfg, g: g, c: c, nodes: nodes, rep: rep, redis: cfg.Target == "redis"}
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
 	w := &workload{cfg: cfg, g: g, ix: l.ix, redis: l.redis}
-	gc0, err := c.Info(ctx, "gc").Result()
+	infoGC := func() ([]string, error) {
+		var out []string
+		for _, n := range nodes {
+			s, err := n.Info(ctx, "gc").Result()
+			if err != nil {
+				return nil, fmt.Errorf("capacity: INFO gc of %s: %w", n.Options().Addr, err)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	gc0, err := infoGC()
 	if err != nil {
-		return nil, fmt.Errorf("capacity: INFO gc: %w", err)
+		return nil, err
 	}
 	if err := w.run(ctx, rep); err != nil {
 		return nil, err
 	}
-	gc1, err := c.Info(ctx, "gc").Result()
+	gc1, err := infoGC()
 	if err != nil {
-		return nil, fmt.Errorf("capacity: INFO gc: %w", err)
+		return nil, err
 	}
-	rep.GC = gcReport(gc0, gc1)
+	for i := range gc1 {
+		rep.GC = rep.GC.worst(gcReport(gc0[i], gc1[i]), i == 0)
+	}
 	return rep, nil
+}
+
+// target is where requests go: the proxy, or the one server.
+func (c *CapacityConfig) target() string { return cmp.Or(c.Proxy, c.Addr) }
+
+// nodes are the servers Addr names.
+func (c *CapacityConfig) nodes() []string {
+	var out []string
+	for a := range strings.SplitSeq(c.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // capGraph is the graph a run loads: users 0..users-1 with their lists.
@@ -459,7 +522,8 @@ func (ix *graphIndex) member(u int, rng *rand.Rand) (uint64, bool) {
 type capLoad struct {
 	cfg   CapacityConfig
 	g     *capGraph
-	c     *redis.Client
+	c     *redis.Client   // where the load goes: the server, or the proxy
+	nodes []*redis.Client // the servers, whose memory is summed
 	rep   *CapacityReport
 	redis bool
 	ix    *graphIndex
@@ -488,7 +552,7 @@ const (
 func (l *capLoad) load(ctx context.Context) error {
 	g := l.g
 	l.ix = &graphIndex{sample: make([]uint64, g.users*sampleSlots), nsample: make([]uint8, g.users)}
-	used0, rss0, err := memory(ctx, l.c)
+	used0, rss0, err := l.memory(ctx)
 	if err != nil {
 		return fmt.Errorf("capacity: memory before the load: %w", err)
 	}
@@ -511,7 +575,7 @@ func (l *capLoad) load(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(500 * time.Millisecond) // let the server settle, as `bench relations` does
-	used, rss, err := memory(ctx, l.c)
+	used, rss, err := l.memory(ctx)
 	if err != nil {
 		return fmt.Errorf("capacity: memory after the load: %w", err)
 	}
@@ -525,6 +589,19 @@ func (l *capLoad) load(ctx context.Context) error {
 		r.ArrayPerRelation = float64(r.ArrayBytes) / float64(r.RelationsGenerated)
 	}
 	return l.sizeBuckets(ctx)
+}
+
+// memory sums used_memory and RSS over the nodes.
+func (l *capLoad) memory(ctx context.Context) (used, rss int64, err error) {
+	for _, n := range l.nodes {
+		u, r, err := memory(ctx, n)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", n.Options().Addr, err)
+		}
+		used += u
+		rss += r
+	}
+	return used, rss, nil
 }
 
 // generate walks the graph, keeps the workload's index of it and sends
@@ -627,7 +704,7 @@ func (l *capLoad) send(ctx context.Context, chunks <-chan loadChunk, start time.
 			l.cfg.Progress("load", done, total)
 		}
 		if done*20 >= mark*total {
-			used, rss, err := memory(ctx, l.c)
+			used, rss, err := l.memory(ctx)
 			if err != nil {
 				return fmt.Errorf("capacity: memory during the load: %w", err)
 			}
@@ -924,9 +1001,9 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 	stats := make([]*workerStats, cfg.Conns)
 	conns := make([]*wireConn, cfg.Conns)
 	for i := range conns {
-		wc, err := dialWire(ctx, cfg.Addr)
+		wc, err := dialWire(ctx, cfg.target())
 		if err != nil {
-			return fmt.Errorf("capacity: connect to %s: %w", cfg.Addr, err)
+			return fmt.Errorf("capacity: connect to %s: %w", cfg.target(), err)
 		}
 		conns[i] = wc
 		defer func() { conns[i].close() }()
@@ -1075,7 +1152,7 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 						// on a new connection, as a pool would.
 						stop()
 						conns[i].close()
-						wc, err := dialWire(runCtx, cfg.Addr)
+						wc, err := dialWire(runCtx, cfg.target())
 						if err != nil {
 							if runCtx.Err() == nil && len(ws.firstErr) < shownErrors {
 								ws.firstErr = append(ws.firstErr, "reconnect: "+err.Error())
@@ -1209,6 +1286,33 @@ func gcReport(before, after string) GCReport {
 	return r
 }
 
+// worst folds one node's GC figures into r, the cluster's so far: counts
+// and pause time add up, the rest is the worst node's, since a client
+// waits on the slowest node its batch touches. first starts the fold.
+func (r GCReport) worst(n GCReport, first bool) GCReport {
+	if first {
+		return n
+	}
+	sum := func(a, b *float64) *float64 {
+		if a == nil || b == nil {
+			return nil
+		}
+		v := *a + *b
+		return &v
+	}
+	most := func(a, b *float64) *float64 {
+		if a == nil || b == nil {
+			return nil
+		}
+		v := max(*a, *b)
+		return &v
+	}
+	return GCReport{Count: sum(r.Count, n.Count), CountRun: sum(r.CountRun, n.CountRun),
+		PauseTotal: sum(r.PauseTotal, n.PauseTotal), PauseP50: most(r.PauseP50, n.PauseP50),
+		PauseP99: most(r.PauseP99, n.PauseP99), PauseMax: most(r.PauseMax, n.PauseMax),
+		CPUFraction: most(r.CPUFraction, n.CPUFraction)}
+}
+
 // WriteMarkdown writes the report as the Markdown tables the other bench
 // commands print.
 func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
@@ -1225,8 +1329,12 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	if cfg.GraphFile != "" {
 		graph = fmt.Sprintf("read from %s: %d users", cfg.GraphFile, r.Users)
 	}
-	fmt.Fprintf(&b, "## Capacity: %s at %s, %s UTC\n\ngraph %s; %d relations sent, %d counted back (RELCARD/HLEN), %d lists missing\n\n",
-		cfg.Target, cfg.Addr, r.Date.Format("2006-01-02 15:04"), graph, r.RelationsGenerated, r.Relations, r.MissingLists)
+	where := "at " + cfg.Addr
+	if cfg.Proxy != "" {
+		where = fmt.Sprintf("through the proxy at %s to %d nodes (%s); memory summed over the nodes", cfg.Proxy, len(cfg.nodes()), cfg.Addr)
+	}
+	fmt.Fprintf(&b, "## Capacity: %s %s, %s UTC\n\ngraph %s; %d relations sent, %d counted back (RELCARD/HLEN), %d lists missing\n\n",
+		cfg.Target, where, r.Date.Format("2006-01-02 15:04"), graph, r.RelationsGenerated, r.Relations, r.MissingLists)
 
 	fmt.Fprintf(&b, "### Memory after the load\n\n| target | users | relations | load time | RSS | used_memory | RSS / relation | used_memory / relation | array bytes / relation |\n|---|---|---|---|---|---|---|---|---|\n")
 	arr := "n/a"
@@ -1264,7 +1372,12 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	}
 
 	g := r.GC
-	fmt.Fprintf(&b, "\n### Server GC (INFO gc, totals since the server started)\n\n| gc_count | cycles during run | gc_pause_total_ms | pause p50 | pause p99 | pause max | gc_cpu_fraction |\n|---|---|---|---|---|---|---|\n")
+	gcWhat := "totals since the server started"
+	if n := len(cfg.nodes()); cfg.Proxy != "" && n > 1 {
+		gcWhat = fmt.Sprintf("since the servers started: counts summed over %d nodes, pauses and GC CPU the worst node's", n)
+	}
+	fmt.Fprintf(&b, "\n### Server GC (INFO gc, %s)\n\n", gcWhat)
+	fmt.Fprintf(&b, "| gc_count | cycles during run | gc_pause_total_ms | pause p50 | pause p99 | pause max | gc_cpu_fraction |\n|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", opt(g.Count, 0, ""), opt(g.CountRun, 0, ""), opt(g.PauseTotal, 3, ""),
 		opt(g.PauseP50, 1, " µs"), opt(g.PauseP99, 1, " µs"), opt(g.PauseMax, 1, " µs"), opt(g.CPUFraction, 3, ""))
 	_, err := io.WriteString(w, b.String())

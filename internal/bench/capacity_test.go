@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/relcache/relcache/internal/relcachetest"
 )
@@ -122,6 +125,71 @@ func TestCapacityRedis(t *testing.T) {
 	for _, b := range rep.SizeBuckets {
 		if b.Sampled == 0 || b.Bytes <= 0 || b.BytesPerRelation <= 0 {
 			t.Errorf("bucket %d-%d: %d keys measured, %d bytes", b.MinFollows, b.MaxFollows, b.Sampled, b.Bytes)
+		}
+	}
+}
+
+// TestCapacityProxy runs the load and the mix through a relcache proxy in
+// front of two nodes: every relation arrives, each node holds a share, and
+// memory is the nodes' sum.
+func TestCapacityProxy(t *testing.T) {
+	a, b := relcachetest.Start(t), relcachetest.Start(t)
+	conf := filepath.Join(t.TempDir(), "proxy.toml")
+	toml := fmt.Sprintf("listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[[pool]]\nname = \"dc1\"\nrole = \"primary\"\n"+
+		"servers = [\"%s:1 n1\", \"%s:1 n2\"]\ntimeout = \"10s\"\n", a.Addr, b.Addr)
+	if err := os.WriteFile(conf, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	px := relcachetest.StartProxy(t, conf)
+	cfg := CapacityConfig{Proxy: px.Addr, Addr: a.Addr + "," + b.Addr, Users: 2000, Mean: 20, Seed: 3,
+		UIDBase: 1_000_000_000, Duration: time.Second, Conns: 4}
+	rep := runCapacity(t, cfg, false)
+
+	var used int64
+	for _, n := range []*relcachetest.Proc{a, b} {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr, Protocol: 2})
+		keys, err := c.DBSize(context.Background()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _, err := memory(context.Background(), c)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used += u
+		// 2000 users over two nodes by uid: each gets about half.
+		if keys < 500 || keys > 1500 {
+			t.Errorf("node %s holds %d lists of 2000", n.Addr, keys)
+		}
+	}
+	// The mix's reloads and writes change used_memory a little after the
+	// report's reading; not by a tenth.
+	if d := float64(used-rep.UsedMemory) / float64(rep.UsedMemory); d < -0.1 || d > 0.1 {
+		t.Errorf("nodes' used_memory %d, report %d: not their sum", used, rep.UsedMemory)
+	}
+	if rep.GC.Count == nil || rep.GC.CountRun == nil || rep.GC.PauseMax == nil {
+		t.Errorf("GC figures %+v: want the nodes' INFO gc", rep.GC)
+	}
+	var md bytes.Buffer
+	rep.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), "through the proxy at "+px.Addr+" to 2 nodes") {
+		t.Errorf("Markdown does not say the run went through the proxy:\n%s", md.String())
+	}
+}
+
+func TestCapacityConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  CapacityConfig
+		want string
+	}{
+		{CapacityConfig{Addr: "a:1,b:2"}, "goes through --proxy"},
+		{CapacityConfig{Addr: "a:1", Proxy: "p:3", Target: "redis"}, "needs target relcache"},
+		{CapacityConfig{Addr: "a:1", Target: "memcached"}, "want relcache or redis"},
+	} {
+		err := tc.cfg.fill()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("fill(%+v) = %v, want an error with %q", tc.cfg, err, tc.want)
 		}
 	}
 }
@@ -320,4 +388,33 @@ func TestCapacityGraphFile(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGCWorst checks how nodes' GC figures fold: counts and pause time
+// add up, quantiles and GC CPU are the worst node's, a missing figure
+// stays missing.
+func TestGCWorst(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	a := GCReport{Count: f(3), CountRun: f(1), PauseTotal: f(2), PauseP50: f(10), PauseP99: f(90), PauseMax: f(95), CPUFraction: f(0.01)}
+	b := GCReport{Count: f(5), CountRun: f(0), PauseTotal: f(1), PauseP50: f(20), PauseP99: f(40), PauseMax: f(300), CPUFraction: f(0.002)}
+	got := GCReport{}.worst(a, true).worst(b, false)
+	want := GCReport{Count: f(8), CountRun: f(1), PauseTotal: f(3), PauseP50: f(20), PauseP99: f(90), PauseMax: f(300), CPUFraction: f(0.01)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("worst = %s, want %s", gcString(got), gcString(want))
+	}
+	if r := a.worst(GCReport{}, false); r.Count != nil || r.PauseMax != nil {
+		t.Errorf("a node without INFO gc must leave the figures missing, got %s", gcString(r))
+	}
+}
+
+func gcString(g GCReport) string {
+	var b strings.Builder
+	for _, v := range []*float64{g.Count, g.CountRun, g.PauseTotal, g.PauseP50, g.PauseP99, g.PauseMax, g.CPUFraction} {
+		if v == nil {
+			b.WriteString("nil ")
+		} else {
+			fmt.Fprintf(&b, "%g ", *v)
+		}
+	}
+	return b.String()
 }
