@@ -69,9 +69,11 @@ func (r *CapacityReport) latencyPlot() (*plot.Plot, error) {
 	if h := r.Run.Host; h != nil {
 		// Steal explains tails a server did not cause; a reader of
 		// the plot should not need the JSON to know it was there.
-		mode += fmt.Sprintf("; host steal %.2f cores, worst second %.2f", h.Steal, h.StealMaxSecond)
+		mode += fmt.Sprintf(")\nhost CPU steal %.2f cores, worst second %.2f", h.Steal, h.StealMaxSecond)
+	} else {
+		mode += ")"
 	}
-	p.Title.Text = r.title("latency over time (" + mode + ")")
+	p.Title.Text = r.title("latency over time (" + mode)
 	p.X.Label.Text = "second of the run"
 	p.Y.Label.Text = "latency, ms (all ops)"
 	p50 := make(plotter.XYs, len(r.Run.Timeline))
