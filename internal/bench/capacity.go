@@ -395,9 +395,11 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 	if err != nil {
 		return nil, err
 	}
+	perNode := make([]GCReport, len(gc1))
 	for i := range gc1 {
-		rep.GC = rep.GC.worst(gcReport(gc0[i], gc1[i]), i == 0)
+		perNode[i] = gcReport(gc0[i], gc1[i])
 	}
+	rep.GC = clusterGC(perNode)
 	return rep, nil
 }
 
@@ -1041,31 +1043,7 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 			}
 		}()
 	}
-	// The host's CPU counters at the start of the recording and each
-	// second after it (see hostcpu.go).
-	var cpuSamples []cpuTimes
-	var sampler sync.WaitGroup
-	if _, err := readCPUTimes(); err == nil {
-		sampler.Add(1)
-		go func() {
-			defer sampler.Done()
-			timer := time.NewTimer(time.Until(start))
-			defer timer.Stop()
-			for {
-				select {
-				case <-runCtx.Done():
-					return
-				case <-timer.C:
-				}
-				t, err := readCPUTimes()
-				if err != nil {
-					return
-				}
-				cpuSamples = append(cpuSamples, t)
-				timer.Reset(time.Until(start.Add(time.Duration(len(cpuSamples)) * time.Second)))
-			}
-		}()
-	}
+	cpuSamples := sampleCPU(runCtx, start)
 	var wg sync.WaitGroup
 	var prepErr error
 	var prepOnce sync.Once
@@ -1182,7 +1160,6 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cancel()
-	sampler.Wait()
 	if prepErr != nil {
 		return prepErr
 	}
@@ -1227,29 +1204,8 @@ func (w *workload) run(ctx context.Context, rep *CapacityReport) error {
 		run.Timeline = append(run.Timeline, Second{Second: s, Requests: h.TotalCount(),
 			P50: h.ValueAtQuantile(50), P99: h.ValueAtQuantile(99)})
 	}
-	run.Host = hostCPU(cpuSamples, run.Timeline)
+	run.Host = hostCPU(cpuSamples(), run.Timeline)
 	return nil
-}
-
-// hostCPU sums the host's CPU from the samples of the run (the first at the
-// start of the recording, then one a second) and notes each second's steal
-// in the timeline. It is nil when the host has no /proc/stat.
-func hostCPU(samples []cpuTimes, timeline []Second) *HostCPU {
-	last, err := readCPUTimes()
-	if len(samples) == 0 || err != nil {
-		return nil
-	}
-	samples = append(samples, last)
-	h := &HostCPU{Cores: hostCPUCores()}
-	h.Busy, h.Steal = last.share(samples[0], h.Cores)
-	for i := 1; i < len(samples); i++ {
-		_, st := samples[i].share(samples[i-1], h.Cores)
-		h.StealMaxSecond = max(h.StealMaxSecond, st)
-		if i-1 < len(timeline) {
-			timeline[i-1].Steal = st
-		}
-	}
-	return h
 }
 
 func opReport(op, command string, weight int, h *hdrhistogram.Histogram, errs, misses int64, elapsed time.Duration) OpReport {
@@ -1286,13 +1242,10 @@ func gcReport(before, after string) GCReport {
 	return r
 }
 
-// worst folds one node's GC figures into r, the cluster's so far: counts
-// and pause time add up, the rest is the worst node's, since a client
-// waits on the slowest node its batch touches. first starts the fold.
-func (r GCReport) worst(n GCReport, first bool) GCReport {
-	if first {
-		return n
-	}
+// clusterGC folds the nodes' GC figures into one: counts and pause time
+// add up, the rest is the worst node's, since a client waits on the slowest
+// node its batch touches. A figure one node lacks is missing.
+func clusterGC(nodes []GCReport) GCReport {
 	sum := func(a, b *float64) *float64 {
 		if a == nil || b == nil {
 			return nil
@@ -1307,10 +1260,18 @@ func (r GCReport) worst(n GCReport, first bool) GCReport {
 		v := max(*a, *b)
 		return &v
 	}
-	return GCReport{Count: sum(r.Count, n.Count), CountRun: sum(r.CountRun, n.CountRun),
-		PauseTotal: sum(r.PauseTotal, n.PauseTotal), PauseP50: most(r.PauseP50, n.PauseP50),
-		PauseP99: most(r.PauseP99, n.PauseP99), PauseMax: most(r.PauseMax, n.PauseMax),
-		CPUFraction: most(r.CPUFraction, n.CPUFraction)}
+	var r GCReport
+	for i, n := range nodes {
+		if i == 0 {
+			r = n
+			continue
+		}
+		r = GCReport{Count: sum(r.Count, n.Count), CountRun: sum(r.CountRun, n.CountRun),
+			PauseTotal: sum(r.PauseTotal, n.PauseTotal), PauseP50: most(r.PauseP50, n.PauseP50),
+			PauseP99: most(r.PauseP99, n.PauseP99), PauseMax: most(r.PauseMax, n.PauseMax),
+			CPUFraction: most(r.CPUFraction, n.CPUFraction)}
+	}
+	return r
 }
 
 // WriteMarkdown writes the report as the Markdown tables the other bench

@@ -390,19 +390,19 @@ func TestCapacityGraphFile(t *testing.T) {
 	})
 }
 
-// TestGCWorst checks how nodes' GC figures fold: counts and pause time
+// TestClusterGC checks how nodes' GC figures fold: counts and pause time
 // add up, quantiles and GC CPU are the worst node's, a missing figure
 // stays missing.
-func TestGCWorst(t *testing.T) {
+func TestClusterGC(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	a := GCReport{Count: f(3), CountRun: f(1), PauseTotal: f(2), PauseP50: f(10), PauseP99: f(90), PauseMax: f(95), CPUFraction: f(0.01)}
 	b := GCReport{Count: f(5), CountRun: f(0), PauseTotal: f(1), PauseP50: f(20), PauseP99: f(40), PauseMax: f(300), CPUFraction: f(0.002)}
-	got := GCReport{}.worst(a, true).worst(b, false)
+	got := clusterGC([]GCReport{a, b})
 	want := GCReport{Count: f(8), CountRun: f(1), PauseTotal: f(3), PauseP50: f(20), PauseP99: f(90), PauseMax: f(300), CPUFraction: f(0.01)}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("worst = %s, want %s", gcString(got), gcString(want))
+		t.Errorf("clusterGC = %s, want %s", gcString(got), gcString(want))
 	}
-	if r := a.worst(GCReport{}, false); r.Count != nil || r.PauseMax != nil {
+	if r := clusterGC([]GCReport{a, {}}); r.Count != nil || r.PauseMax != nil {
 		t.Errorf("a node without INFO gc must leave the figures missing, got %s", gcString(r))
 	}
 }

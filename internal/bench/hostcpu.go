@@ -3,11 +3,13 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A latency tail on a virtual machine is often not the server's: the
@@ -22,9 +24,7 @@ type cpuTimes struct {
 	busy, steal, total uint64
 }
 
-// procStat is where readCPUTimes looks; a variable so a test can point it
-// at a file.
-var procStat = "/proc/stat"
+const procStat = "/proc/stat"
 
 // readCPUTimes reads the host's CPU counters; it fails off Linux.
 func readCPUTimes() (cpuTimes, error) {
@@ -101,4 +101,59 @@ type HostCPU struct {
 	Busy           float64 `json:"busy_cores"`
 	Steal          float64 `json:"steal_cores"`
 	StealMaxSecond float64 `json:"steal_cores_max_second"` // the worst second
+}
+
+// sampleCPU reads the host's CPU counters at start and each second after
+// it until ctx is done. The returned func waits for the sampler to stop
+// (cancel ctx first) and gives the samples; none when the host has no
+// /proc/stat.
+func sampleCPU(ctx context.Context, start time.Time) func() []cpuTimes {
+	if _, err := readCPUTimes(); err != nil {
+		return func() []cpuTimes { return nil }
+	}
+	var samples []cpuTimes
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		timer := time.NewTimer(time.Until(start))
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			t, err := readCPUTimes()
+			if err != nil {
+				return
+			}
+			samples = append(samples, t)
+			timer.Reset(time.Until(start.Add(time.Duration(len(samples)) * time.Second)))
+		}
+	}()
+	return func() []cpuTimes {
+		<-done
+		return samples
+	}
+}
+
+// hostCPU sums the host's CPU from the samples of the run (the first at the
+// start of the recording, then one a second) and notes each second's steal
+// in the timeline. It is nil when the host has no /proc/stat.
+func hostCPU(samples []cpuTimes, timeline []Second) *HostCPU {
+	last, err := readCPUTimes()
+	if len(samples) == 0 || err != nil {
+		return nil
+	}
+	samples = append(samples, last)
+	h := &HostCPU{Cores: hostCPUCores()}
+	h.Busy, h.Steal = last.share(samples[0], h.Cores)
+	for i := 1; i < len(samples); i++ {
+		_, st := samples[i].share(samples[i-1], h.Cores)
+		h.StealMaxSecond = max(h.StealMaxSecond, st)
+		if i-1 < len(timeline) {
+			timeline[i-1].Steal = st
+		}
+	}
+	return h
 }
