@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,67 +16,63 @@ import (
 
 // configParam is one CONFIG GET/SET parameter. set is nil for parameters
 // that can only be read.
+//
+// set only validates: it returns the change as a function, so that CONFIG
+// SET with several parameters checks them all before it applies any, as
+// Redis does. Applying cannot fail.
 type configParam struct {
 	name string
 	get  func(s *Server) string
-	set  func(s *Server, v string) error
+	set  func(s *Server, v string) (apply func(), err error)
 }
 
 func (s *Server) configParams() []configParam {
 	return []configParam{
 		{name: "maxmemory",
 			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },
-			set: func(s *Server, v string) error {
+			set: func(s *Server, v string) (func(), error) {
 				n, err := ParseBytes(v)
-				if err == nil {
-					s.store.SetMaxMemory(n)
-				}
-				return err
+				return func() { s.store.SetMaxMemory(n) }, err
 			}},
 		{name: "maxmemory-policy",
 			get: func(s *Server) string { return s.store.Policy().String() },
-			set: func(s *Server, v string) error {
+			set: func(s *Server, v string) (func(), error) {
 				p, err := store.ParsePolicy(v)
-				if err == nil {
-					s.store.SetPolicy(p)
-				}
-				return err
+				return func() { s.store.SetPolicy(p) }, err
 			}},
 		{name: "requirepass",
 			get: func(s *Server) string { return s.password() },
-			set: func(s *Server, v string) error { s.requirePass.Store(&v); return nil }},
+			set: func(s *Server, v string) (func(), error) { return func() { s.requirePass.Store(&v) }, nil }},
 		{name: "timeout",
 			get: func(s *Server) string { return strconv.FormatInt(int64(s.idleTimeout()/time.Second), 10) },
-			set: func(s *Server, v string) error {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n < 0 || n > 1<<31 {
-					return errConfigValue
+			set: func(s *Server, v string) (func(), error) {
+				// Existing clients are held to the new value too: the
+				// housekeeping loop applies it (clientsCron).
+				n, err := parseConfigInt(v, 0, 1<<31-1)
+				return func() { s.timeout.Store(n * int64(time.Second)) }, err
+			}},
+		{name: "client-query-buffer-limit",
+			get: func(s *Server) string { return strconv.FormatInt(s.queryBufLimit.Load(), 10) },
+			set: func(s *Server, v string) (func(), error) {
+				n, err := ParseBytes(v)
+				if err == nil && n < minQueryBufferLimit {
+					err = configError("argument must be between 1048576 and 9223372036854775807 inclusive")
 				}
-				s.timeout.Store(n * int64(time.Second))
-				return nil
+				return func() { s.queryBufLimit.Store(n) }, err
 			}},
 		{name: "slowlog-log-slower-than",
 			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load()/1000, 10) },
-			set: func(s *Server, v string) error {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n > 1<<40 {
-					return errConfigValue
-				}
-				if n < 0 {
-					n = -1
-				}
-				s.slowlog.threshold.Store(n * 1000)
-				return nil
+			set: func(s *Server, v string) (func(), error) {
+				n, err := parseConfigInt(v, -1, math.MaxInt64)
+				// Microseconds, kept as nanoseconds: past 2^63 ns (292
+				// years) is the same as never.
+				return func() { s.slowlog.threshold.Store(min(n, math.MaxInt64/1000) * 1000) }, err
 			}},
 		{name: "slowlog-max-len",
 			get: func(s *Server) string { return strconv.Itoa(s.slowlog.getMaxLen()) },
-			set: func(s *Server, v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					return errConfigValue
-				}
-				s.slowlog.setMaxLen(n)
-				return nil
+			set: func(s *Server, v string) (func(), error) {
+				n, err := parseConfigInt(v, 0, math.MaxInt64)
+				return func() { s.slowlog.setMaxLen(int(n)) }, err
 			}},
 		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
 		{name: "proto-max-bulk-len", get: func(s *Server) string { return strconv.FormatInt(s.cfg.ProtoMaxBulkLen, 10) }},
@@ -85,13 +83,12 @@ func (s *Server) configParams() []configParam {
 		{name: "databases", get: func(*Server) string { return "1" }},
 		{name: "save",
 			get: func(s *Server) string { return formatSaveRules(s.persist.saveRules()) },
-			set: func(s *Server, v string) error {
+			set: func(s *Server, v string) (func(), error) {
 				rules, err := ParseSaveRules(v)
 				if err != nil {
-					return configError("Invalid save parameters")
+					return nil, configError("Invalid save parameters")
 				}
-				s.persist.rules.Store(&rules)
-				return nil
+				return func() { s.persist.rules.Store(&rules) }, nil
 			}},
 		{name: "dbfilename", get: func(s *Server) string { return s.cfg.DBFilename }},
 		{name: "appendonly", get: func(*Server) string { return "no" }},
@@ -102,7 +99,18 @@ type configError string
 
 func (e configError) Error() string { return string(e) }
 
-const errConfigValue = configError("argument must be a non-negative integer")
+// parseConfigInt reads an integer setting in [lo, hi], with Redis's
+// wording for what is not one.
+func parseConfigInt(v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil:
+		return 0, configError("argument couldn't be parsed into an integer")
+	case n < lo || n > hi:
+		return 0, configError(fmt.Sprintf("argument must be between %d and %d inclusive", lo, hi))
+	}
+	return n, nil
+}
 
 // CONFIG GET pattern [pattern ...] | SET param value [param value ...] | RESETSTAT | HELP
 func cmdConfig(c *client, args [][]byte) {
@@ -132,22 +140,9 @@ func cmdConfig(c *client, args [][]byte) {
 			c.err(subArity("config", sub))
 			return
 		}
-		params := c.srv.configParams()
-		for i := 2; i < len(args); i += 2 {
-			name := strings.ToLower(string(args[i]))
-			idx := slices.IndexFunc(params, func(p configParam) bool { return p.name == name })
-			switch {
-			case idx < 0:
-				c.err("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
-				return
-			case params[idx].set == nil:
-				c.err("ERR CONFIG SET failed (possibly related to argument '" + name + "') - can't set immutable config")
-				return
-			}
-			if err := params[idx].set(c.srv, string(args[i+1])); err != nil {
-				c.err("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + err.Error())
-				return
-			}
+		if msg := c.srv.configSet(args[2:]); msg != "" {
+			c.err(msg)
+			return
 		}
 		c.ok()
 	case "resetstat":
@@ -159,6 +154,38 @@ func cmdConfig(c *client, args [][]byte) {
 	default:
 		c.err(unknownSubcommand(args[1], "config"))
 	}
+}
+
+// configSet is CONFIG SET of name/value pairs: every pair is validated
+// before any is applied, so an error leaves every setting as it was. It
+// returns the error reply, or "" when all were applied.
+func (s *Server) configSet(pairs [][]byte) string {
+	params := s.configParams()
+	applies := make([]func(), 0, len(pairs)/2)
+	seen := make(map[string]bool, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		name := strings.ToLower(string(pairs[i]))
+		idx := slices.IndexFunc(params, func(p configParam) bool { return p.name == name })
+		failed := "ERR CONFIG SET failed (possibly related to argument '" + name + "') - "
+		switch {
+		case idx < 0:
+			return "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'"
+		case params[idx].set == nil:
+			return failed + "can't set immutable config"
+		case seen[name]:
+			return failed + "duplicate parameter"
+		}
+		seen[name] = true
+		apply, err := params[idx].set(s, string(pairs[i+1]))
+		if err != nil {
+			return failed + err.Error()
+		}
+		applies = append(applies, apply)
+	}
+	for _, apply := range applies {
+		apply()
+	}
+	return ""
 }
 
 func toLower(b []byte) []byte { return []byte(strings.ToLower(string(b))) }

@@ -42,6 +42,10 @@ type Config struct {
 	// letting one client take the server's memory. Default 1 GiB; 0 means
 	// no limit.
 	ClientOutputBufferLimit int64
+	// ClientQueryBufferLimit closes a client whose bytes read but not yet
+	// framed into a command (one unfinished command) grow past this, as
+	// Redis's client-query-buffer-limit. Default 1 GiB; at least 1 MiB.
+	ClientQueryBufferLimit int64
 	// ShutdownTimeout bounds how long a graceful shutdown waits for
 	// in-flight commands before closing connections. Default 10s.
 	ShutdownTimeout time.Duration
@@ -115,6 +119,7 @@ const (
 	DefaultProtoMaxBulkLen         = 512 << 20
 	DefaultProtoMaxMultibulkLen    = 1 << 20
 	DefaultClientOutputBufferLimit = 1 << 30
+	DefaultClientQueryBufferLimit  = 1 << 30
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
 	DefaultSlowlogMaxLen           = 128
@@ -122,6 +127,9 @@ const (
 	DefaultLoadTimeout             = time.Second
 	DefaultDBFilename              = "dump.rcs"
 )
+
+// minQueryBufferLimit is Redis's floor for client-query-buffer-limit.
+const minQueryBufferLimit = 1 << 20
 
 // Defaults returns a Config with every default filled in.
 func Defaults() Config {
@@ -133,6 +141,7 @@ func Defaults() Config {
 		ProtoMaxBulkLen:         DefaultProtoMaxBulkLen,
 		ProtoMaxMultibulkLen:    DefaultProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: DefaultClientOutputBufferLimit,
+		ClientQueryBufferLimit:  DefaultClientQueryBufferLimit,
 		ShutdownTimeout:         DefaultShutdownTimeout,
 		SlowlogLogSlowerThan:    DefaultSlowlogLogSlowerThan,
 		SlowlogMaxLen:           DefaultSlowlogMaxLen,
@@ -176,6 +185,9 @@ func (c *Config) fill() error {
 	}
 	if c.ProtoMaxMultibulkLen == 0 {
 		c.ProtoMaxMultibulkLen = d.ProtoMaxMultibulkLen
+	}
+	if c.ClientQueryBufferLimit == 0 {
+		c.ClientQueryBufferLimit = d.ClientQueryBufferLimit
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
@@ -228,6 +240,8 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("proto-max-multibulk-len must be >= 16, got %d", c.ProtoMaxMultibulkLen))
 	case c.ClientOutputBufferLimit < 0:
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit must be >= 0, got %d", c.ClientOutputBufferLimit))
+	case c.ClientQueryBufferLimit < minQueryBufferLimit:
+		errs = append(errs, fmt.Errorf("client-query-buffer-limit must be >= 1mb, got %d", c.ClientQueryBufferLimit))
 	case c.SlowlogMaxLen < 0:
 		errs = append(errs, fmt.Errorf("slowlog-max-len must be >= 0, got %d", c.SlowlogMaxLen))
 	case c.RelMaxBatch < 1:

@@ -63,6 +63,14 @@ type client struct {
 
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 
+	// ioWait is when this client's goroutine began to wait on the network,
+	// in Unix nanoseconds: positive while it waits for the next command,
+	// negative while it waits for the client to take its replies, 0 while
+	// it runs commands. The housekeeping loop (clientsCron) reads it to
+	// hold every client to the timeout in force now, not the one in force
+	// when its wait began.
+	ioWait atomic.Int64
+
 	lastActive atomic.Int64            // Unix nanoseconds of the last command
 	lastCmd    atomic.Pointer[command] // for CLIENT LIST
 	mu         sync.Mutex              // guards name
@@ -81,7 +89,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 		authed:  s.password() == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
-	c.rd = resp.NewReader(countingReader{nc, &c.netIn}, c.limits, c.beforeRead)
+	c.rd = resp.NewReader(connReader{c}, c.limits, c.beforeRead)
 	return c
 }
 
@@ -90,7 +98,7 @@ var errShuttingDown = errors.New("server shutting down")
 
 // beforeRead runs whenever the next read may block: flush what is pending
 // (so a pipeline's replies leave in one write), stop if the server is
-// closing, and arm the idle timeout.
+// closing, and start the idle clock clientsCron checks.
 func (c *client) beforeRead() error {
 	if !c.flush() {
 		return c.writeErr
@@ -98,18 +106,105 @@ func (c *client) beforeRead() error {
 	if c.srv.closing.Load() {
 		return errShuttingDown
 	}
-	if t := c.srv.idleTimeout(); t > 0 {
-		c.conn.SetReadDeadline(time.Now().Add(t))
-	}
+	c.ioWait.Store(time.Now().UnixNano())
 	return nil
+}
+
+// Timeouts. No deadline is armed per read or write (that would cost timer
+// work on every pipeline); instead clientsCron, every 100ms, sets a
+// deadline in the past on a client that has waited too long, and the
+// client checks, when its read or write fails on that deadline, that it
+// really has waited that long. So a CONFIG SET timeout reaches clients
+// already waiting, and a deadline set just as a client woke up is not
+// taken for a timeout.
+//
+//   - timeout > 0: a client that sends nothing for that long is closed,
+//     as in Redis; so is one that takes none of its replies for that long.
+//   - timeout 0: idle clients stay, as in Redis; but a write that makes no
+//     progress for stalledWriteLimit closes the client. Redis would keep
+//     such a client's replies in its output buffer; here they hold a
+//     goroutine and a connection slot, so every write has a deadline.
+const stalledWriteLimit = 60 * time.Second
+
+// writeLimit is how long a write may go without progress.
+func writeLimit(timeout time.Duration) time.Duration {
+	if timeout > 0 {
+		return timeout
+	}
+	return stalledWriteLimit
+}
+
+// clientsCron expires the waits of clients that went over their limits.
+func (s *Server) clientsCron(now time.Time) {
+	t := s.idleTimeout()
+	wl := int64(writeLimit(t))
+	ns := now.UnixNano()
+	s.eachClient(func(c *client) {
+		switch w := c.ioWait.Load(); {
+		case w > 0 && t > 0 && ns-w >= int64(t):
+			c.conn.SetReadDeadline(now)
+		case w < 0 && ns+w >= wl:
+			c.conn.SetWriteDeadline(now)
+		}
+	})
+}
+
+// waitedOut reports whether a read (or write) that failed on a deadline
+// really waited past its limit; otherwise the deadline is a stale one (the
+// timeout was raised, or the client woke as clientsCron set it) and is
+// cleared so the caller can carry on.
+func (c *client) waitedOut(write bool) bool {
+	if c.srv.closing.Load() {
+		return true
+	}
+	w, ns := c.ioWait.Load(), time.Now().UnixNano()
+	if write {
+		if w < 0 && ns+w >= int64(writeLimit(c.srv.idleTimeout())) {
+			return true
+		}
+		c.conn.SetWriteDeadline(time.Time{})
+		return false
+	}
+	if t := c.srv.idleTimeout(); t > 0 && w > 0 && ns-w >= int64(t) {
+		return true
+	}
+	c.conn.SetReadDeadline(time.Time{})
+	return false
+}
+
+// connReader is the client's socket as its command reader sees it: bytes
+// are counted, and a deadline that was not a real timeout is retried.
+type connReader struct{ c *client }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	for {
+		n, err := c.conn.Read(p)
+		if n > 0 {
+			c.netIn.Add(int64(n))
+			c.ioWait.Store(0)
+			return n, nil
+		}
+		if err != nil && isTimeout(err) && !c.waitedOut(false) {
+			continue
+		}
+		return n, err
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // limits are the protocol limits for the client's next command.
 func (c *client) limits() resp.Limits {
 	if !c.authed {
-		return resp.Limits{MaxBulk: resp.UnauthMaxBulk, MaxMultibulk: resp.UnauthMaxMultibulk, Unauth: true}
+		return resp.Limits{MaxBulk: resp.UnauthMaxBulk, MaxMultibulk: resp.UnauthMaxMultibulk,
+			MaxQueryBuf: c.srv.queryBufLimit.Load(), Unauth: true}
 	}
-	return resp.Limits{MaxBulk: c.srv.cfg.ProtoMaxBulkLen, MaxMultibulk: c.srv.cfg.ProtoMaxMultibulkLen}
+	return resp.Limits{MaxBulk: c.srv.cfg.ProtoMaxBulkLen, MaxMultibulk: c.srv.cfg.ProtoMaxMultibulkLen,
+		MaxQueryBuf: c.srv.queryBufLimit.Load()}
 }
 
 // serve reads pipelines and answers them until the client leaves, errs or
@@ -158,17 +253,22 @@ func (c *client) serve() {
 // readFailed answers a protocol error the way Redis does (an error reply,
 // then close) and stays quiet about ordinary disconnects and idle timeouts.
 func (c *client) readFailed(err error) {
-	var ne net.Error
 	var pe *resp.ProtoError
+	var qe *resp.QueryBufError
 	switch {
 	case errors.Is(err, errShuttingDown), c.writeErr != nil:
+	case errors.As(err, &qe):
+		// As Redis: logged, closed, no reply (the client is mid-command).
+		c.srv.stats.queryLimitClosed.Add(1)
+		c.srv.log.Warn("closing client that reached max query buffer length",
+			zap.String("client", c.addr), zap.Int64("bytes", qe.Buffered), zap.Int64("limit", qe.Limit))
 	case errors.As(err, &pe):
 		c.srv.stats.protoErrors.Add(1)
 		c.srv.log.Debug("protocol error; closing client", zap.String("client", c.addr), zap.Error(err))
 		c.errReply("ERR " + err.Error())
 		c.flush()
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
-	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+	case isTimeout(err):
 		if !c.srv.closing.Load() {
 			c.srv.log.Debug("closing idle client", zap.String("client", c.addr))
 		}
@@ -178,8 +278,8 @@ func (c *client) readFailed(err error) {
 }
 
 // flush writes the pending replies and reports whether the client is still
-// usable. A write that cannot finish within the idle timeout (a client that
-// stopped reading) fails the client rather than holding its goroutine.
+// usable. A client that takes none of them for the write limit (timeout,
+// or stalledWriteLimit) is failed rather than left holding its goroutine.
 func (c *client) flush() bool {
 	if c.writeErr != nil {
 		return false
@@ -187,11 +287,25 @@ func (c *client) flush() bool {
 	if len(c.out) == 0 {
 		return true
 	}
-	if t := c.srv.idleTimeout(); t > 0 {
-		c.conn.SetWriteDeadline(time.Now().Add(t))
+	// Large replies go out in slices, so that a slow reader that keeps
+	// taking bytes is not mistaken for a stalled one.
+	const slice = 1 << 20
+	buf := c.out
+	c.ioWait.Store(-time.Now().UnixNano())
+	var err error
+	for len(buf) > 0 && err == nil {
+		var n int
+		n, err = c.conn.Write(buf[:min(len(buf), slice)])
+		c.netOut.Add(int64(n))
+		buf = buf[n:]
+		if n > 0 && len(buf) > 0 {
+			c.ioWait.Store(-time.Now().UnixNano())
+		}
+		if err != nil && isTimeout(err) && !c.waitedOut(true) {
+			err = nil
+		}
 	}
-	n, err := c.conn.Write(c.out)
-	c.netOut.Add(int64(n))
+	c.ioWait.Store(0)
 	if cap(c.out) > 4*flushAt {
 		c.out = nil // give a huge reply's buffer back
 	} else {
@@ -203,17 +317,6 @@ func (c *client) flush() bool {
 		return false
 	}
 	return true
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (cr countingReader) Read(p []byte) (int, error) {
-	n, err := cr.r.Read(p)
-	cr.n.Add(int64(n))
-	return n, err
 }
 
 // Reply helpers. They append to c.out; RESP3 types are used after HELLO 3

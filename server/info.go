@@ -147,6 +147,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "keyspace_misses", st.Misses)
 		b = field(b, "total_error_replies", s.stats.errorReplies.Load())
 		b = field(b, "protocol_errors", s.stats.protoErrors.Load())
+		b = field(b, "client_query_buffer_limit_disconnections", s.stats.queryLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
 	case "commandstats":
 		b = append(b, "# Commandstats\r\n"...)

@@ -41,8 +41,9 @@ type Server struct {
 	started      time.Time
 
 	// Settings CONFIG SET may change while clients read them.
-	requirePass atomic.Pointer[string]
-	timeout     atomic.Int64 // idle timeout in nanoseconds
+	requirePass   atomic.Pointer[string]
+	timeout       atomic.Int64 // idle timeout in nanoseconds
+	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
 
 	stats serverStats
 
@@ -69,6 +70,7 @@ type serverStats struct {
 	errorReplies      atomic.Int64
 	protoErrors       atomic.Int64
 	outputLimitClosed atomic.Int64
+	queryLimitClosed  atomic.Int64
 	opsPerSec         atomic.Int64 // sampled by the housekeeping loop
 }
 
@@ -105,6 +107,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)
 	s.timeout.Store(int64(cfg.Timeout))
+	s.queryBufLimit.Store(cfg.ClientQueryBufferLimit)
 	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
@@ -340,6 +343,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 				lastRules = now
 				s.maybeSave(now)
 			}
+			s.clientsCron(now)
 			cur := s.totalCommands()
 			dt := now.Sub(lastT).Seconds()
 			if dt > 0 {
@@ -371,6 +375,7 @@ func (s *Server) resetStats() {
 	s.stats.conns.Store(0)
 	s.stats.protoErrors.Store(0)
 	s.stats.outputLimitClosed.Store(0)
+	s.stats.queryLimitClosed.Store(0)
 	s.mu.Lock()
 	s.stats.retiredIn.Store(0)
 	s.stats.retiredOut.Store(0)

@@ -34,6 +34,7 @@ type settings struct {
 	ProtoMaxBulkLen         byteSize     `toml:"proto-max-bulk-len"`
 	ProtoMaxMultibulkLen    int64        `toml:"proto-max-multibulk-len"`
 	ClientOutputBufferLimit byteSize     `toml:"client-output-buffer-limit"`
+	ClientQueryBufferLimit  byteSize     `toml:"client-query-buffer-limit"`
 	ShutdownTimeout         duration     `toml:"shutdown-timeout"`
 	SlowlogLogSlowerThan    duration     `toml:"slowlog-log-slower-than"`
 	SlowlogMaxLen           int          `toml:"slowlog-max-len"`
@@ -98,6 +99,7 @@ func defaultSettings() settings {
 		ProtoMaxBulkLen:         byteSize(d.ProtoMaxBulkLen),
 		ProtoMaxMultibulkLen:    d.ProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: byteSize(d.ClientOutputBufferLimit),
+		ClientQueryBufferLimit:  byteSize(d.ClientQueryBufferLimit),
 		ShutdownTimeout:         duration{d.ShutdownTimeout},
 		SlowlogLogSlowerThan:    duration{d.SlowlogLogSlowerThan},
 		SlowlogMaxLen:           d.SlowlogMaxLen,
@@ -132,6 +134,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.Var(&s.ProtoMaxBulkLen, "proto-max-bulk-len", "largest bulk string a client may send")
 	fs.Int64Var(&s.ProtoMaxMultibulkLen, "proto-max-multibulk-len", s.ProtoMaxMultibulkLen, "most arguments in one command")
 	fs.Var(&s.ClientOutputBufferLimit, "client-output-buffer-limit", "close a client whose pending reply exceeds this; 0 means no limit")
+	fs.Var(&s.ClientQueryBufferLimit, "client-query-buffer-limit", "close a client whose unfinished command grows past this (at least 1mb)")
 	fs.Var(&s.ShutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for in-flight commands")
 	fs.Var(&s.SlowlogLogSlowerThan, "slowlog-log-slower-than", "record commands slower than this in SLOWLOG, e.g. 10ms; negative disables")
 	fs.IntVar(&s.SlowlogMaxLen, "slowlog-max-len", s.SlowlogMaxLen, "SLOWLOG entries kept")
@@ -235,6 +238,7 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		ProtoMaxBulkLen:         int64(s.ProtoMaxBulkLen),
 		ProtoMaxMultibulkLen:    s.ProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: int64(s.ClientOutputBufferLimit),
+		ClientQueryBufferLimit:  int64(s.ClientQueryBufferLimit),
 		ShutdownTimeout:         s.ShutdownTimeout.Duration,
 		SlowlogLogSlowerThan:    s.SlowlogLogSlowerThan.Duration,
 		SlowlogMaxLen:           s.SlowlogMaxLen,

@@ -5,6 +5,7 @@ package resp
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math"
 )
@@ -63,7 +64,23 @@ func (rd *Reader) Buffered() int { return rd.end - rd.start }
 type Limits struct {
 	MaxBulk      int64
 	MaxMultibulk int64
-	Unauth       bool // the limits are the unauthenticated ones; changes the wording
+	// MaxQueryBuf bounds the bytes read but not yet framed (one unfinished
+	// command, plus whatever was read after it), as Redis's
+	// client-query-buffer-limit; past it Next returns a *QueryBufError. 0
+	// means no limit.
+	MaxQueryBuf int64
+	Unauth      bool // the limits are the unauthenticated ones; changes the wording
+}
+
+// QueryBufError is returned when a client's unframed bytes exceed
+// Limits.MaxQueryBuf. Redis closes such a client without a reply; so do
+// its callers.
+type QueryBufError struct {
+	Buffered, Limit int64
+}
+
+func (e *QueryBufError) Error() string {
+	return fmt.Sprintf("query buffer of %d bytes exceeds client-query-buffer-limit %d", e.Buffered, e.Limit)
 }
 
 // ProtoError is a protocol violation; Error is what the client is told after
@@ -124,28 +141,35 @@ func (rd *Reader) Next() ([][]byte, error) {
 				return nil, err
 			}
 		}
-		if err := rd.fill(); err != nil {
+		if err := rd.fill(rd.limits()); err != nil {
 			return nil, err
 		}
 	}
 }
 
 // fill reads more bytes, making room for at least rd.need unconsumed bytes.
-func (rd *Reader) fill() error {
+//
+// The buffer grows with the bytes that arrive, never to a length a header
+// only announces: "*1\r\n$536870912\r\n" is 17 bytes, and reserving the
+// 512 MB it promises would let a few idle connections take the server's
+// memory. Doubling keeps the copying linear in what was received.
+func (rd *Reader) fill(lim Limits) error {
 	if rd.start == rd.end {
 		rd.start, rd.end = 0, 0
 		if cap(rd.buf) > keepBuf {
 			rd.buf = make([]byte, readChunk)
 		}
 	}
-	want := max(rd.need, rd.end-rd.start+1)
-	if rd.start+want > len(rd.buf) || rd.end == len(rd.buf) {
-		// Slide the unconsumed bytes to the front, and grow if that is not
-		// enough; the growth is bounded by the limits checked in parse.
+	if rd.end == len(rd.buf) || rd.start+rd.need > len(rd.buf) {
+		// Slide the unconsumed bytes to the front, and grow if the buffer
+		// is still full.
 		n := copy(rd.buf, rd.buf[rd.start:rd.end])
 		rd.start, rd.end = 0, n
-		if want > len(rd.buf) || n == len(rd.buf) {
-			nb := make([]byte, max(want, 2*len(rd.buf)))
+		if n == len(rd.buf) {
+			// Up to what the command needs, but at most twice what has
+			// arrived; and never less than one more chunk.
+			size := max(min(rd.need, 2*len(rd.buf)), n+readChunk)
+			nb := make([]byte, size)
 			copy(nb, rd.buf[:n])
 			rd.buf = nb
 		}
@@ -154,6 +178,9 @@ func (rd *Reader) fill() error {
 	rd.end += n
 	rd.waited = true
 	if n > 0 {
+		if lim.MaxQueryBuf > 0 && int64(rd.end-rd.start) > lim.MaxQueryBuf {
+			return &QueryBufError{Buffered: int64(rd.end - rd.start), Limit: lim.MaxQueryBuf}
+		}
 		return nil
 	}
 	if err == nil {

@@ -186,3 +186,38 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+// A length header alone must not reserve the memory it announces: the
+// buffer grows with the bytes that arrive (issue 14, defect 10: 24
+// connections each sending "*1\r\n$536870912\r\n" held 12.9 GB).
+func TestReaderGrowsWithArrivedBytes(t *testing.T) {
+	lim := Limits{MaxBulk: 1 << 30, MaxMultibulk: 16}
+	for _, sent := range []int{0, 100 << 10, 3 << 20} {
+		data := append([]byte("*1\r\n$536870912\r\n"), bytes.Repeat([]byte("x"), sent)...)
+		rd := NewReader(bytes.NewReader(data), func() Limits { return lim }, nil)
+		if _, err := rd.Next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("sent %d: err %v, want EOF", sent, err)
+		}
+		if c, most := cap(rd.buf), 2*sent+2*readChunk; c > most {
+			t.Errorf("after %d bytes of a 512 MB bulk the buffer holds %d bytes, want at most %d", sent, c, most)
+		}
+	}
+}
+
+// The bytes a client has sent but not finished a command with are bounded
+// by MaxQueryBuf, as Redis's client-query-buffer-limit.
+func TestReaderQueryBufLimit(t *testing.T) {
+	lim := Limits{MaxBulk: 1 << 30, MaxMultibulk: 16, MaxQueryBuf: 1 << 20}
+	data := append([]byte("*2\r\n$3\r\nSET\r\n$3000000\r\n"), bytes.Repeat([]byte("x"), 3000000)...)
+	_, err := readAll(data, false, lim)
+	var qe *QueryBufError
+	if !errors.As(err, &qe) || qe.Limit != 1<<20 || qe.Buffered <= 1<<20 {
+		t.Fatalf("err %v, want a QueryBufError over 1 MiB", err)
+	}
+	// A command within the limit, split over many reads, still frames.
+	lim.MaxQueryBuf = 4 << 20
+	cmds, err := readAll(append(data, "\r\n"...), false, lim)
+	if !errors.Is(err, io.EOF) || len(cmds) != 1 || len(cmds[0][1]) != 3000000 {
+		t.Fatalf("got %d commands, err %v", len(cmds), err)
+	}
+}

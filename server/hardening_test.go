@@ -1,0 +1,147 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+)
+
+// Regression tests for issue 14's hardening defects that live in the
+// server's connection handling. The adversarial suite (adversarial_test.go)
+// runs the attacks end to end.
+
+// infoOf reads one INFO field as an integer.
+func infoOf(t *testing.T, c *redis.Client, section, name string) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return infoInt(t, info, name)
+}
+
+// A 17-byte header announcing a 512 MB bulk must not make the server
+// reserve 512 MB (defect 10: 24 such connections held 12.9 GB of heap).
+func TestBulkHeaderReservesNothing(t *testing.T) {
+	p := relcachetest.Start(t)
+	c := client(t, p.Addr)
+	before := infoOf(t, c, "memory", "go_heap_sys")
+	const conns = 8
+	for range conns {
+		conn, rd := rawConn(t, p.Addr)
+		fmt.Fprintf(conn, "PING\r\n*1\r\n$536870912\r\n")
+		if line := readLine(t, rd); line != "+PONG" {
+			t.Fatalf("PING: %q", line)
+		}
+	}
+	// The server has read every header (each PING came back first); give
+	// the reads after them a moment, then look at the heap.
+	time.Sleep(200 * time.Millisecond)
+	after := infoOf(t, c, "memory", "go_heap_sys")
+	if grew := after - before; grew > 64<<20 {
+		t.Fatalf("%d connections that each sent a 512 MB bulk header grew the heap by %d MB", conns, grew>>20)
+	}
+}
+
+// client-query-buffer-limit closes a client whose unfinished command grows
+// past it, with no reply, as Redis does, and counts it.
+func TestClientQueryBufferLimit(t *testing.T) {
+	p := relcachetest.Start(t, "--client-query-buffer-limit", "1mb")
+	c := client(t, p.Addr)
+	conn, rd := rawConn(t, p.Addr)
+	go func() {
+		fmt.Fprintf(conn, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n")
+		conn.Write(make([]byte, 3<<20))
+	}()
+	expectClosed(t, rd)
+	if n := infoOf(t, c, "stats", "client_query_buffer_limit_disconnections"); n != 1 {
+		t.Fatalf("client_query_buffer_limit_disconnections %d, want 1", n)
+	}
+	// A command under the limit is served.
+	if err := c.Set(context.Background(), "k", strings.Repeat("v", 900<<10), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CONFIG SET timeout reaches clients already connected (defect 12: with
+// timeout 0 a client's read had no deadline, and setting one later left it
+// waiting forever).
+func TestTimeoutReachesExistingClients(t *testing.T) {
+	p := relcachetest.Start(t)
+	conn, rd := rawConn(t, p.Addr)
+	fmt.Fprintf(conn, "PING\r\n")
+	if line := readLine(t, rd); line != "+PONG" {
+		t.Fatalf("PING: %q", line)
+	}
+	time.Sleep(200 * time.Millisecond) // the server is now waiting in its read
+	c := client(t, p.Addr)
+	if err := c.ConfigSet(context.Background(), "timeout", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	expectClosed(t, rd) // rawConn's own deadline is 10s
+	t.Logf("closed %v after CONFIG SET timeout 1", time.Since(start).Round(time.Millisecond))
+
+	// And a timeout raised while a client waits does not cut it off at
+	// the old one.
+	if err := c.ConfigSet(context.Background(), "timeout", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn2, rd2 := rawConn(t, p.Addr)
+	fmt.Fprintf(conn2, "PING\r\n")
+	readLine(t, rd2)
+	if err := c.ConfigSet(context.Background(), "timeout", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	fmt.Fprintf(conn2, "PING\r\n")
+	if line := readLine(t, rd2); line != "+PONG" {
+		t.Fatalf("after timeout 0: %q", line)
+	}
+}
+
+// A client that stops reading its replies is held to the timeout too, even
+// when it was set after the client got stuck in a write.
+func TestStalledWriterReleasedByTimeout(t *testing.T) {
+	p := relcachetest.Start(t)
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	if err := c.Set(ctx, "big", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := rawConn(t, p.Addr)
+	fmt.Fprintf(conn, "CLIENT SETNAME stuck\r\n")
+	for range 16 {
+		fmt.Fprintf(conn, "GET big\r\n") // 64 MB of replies nobody reads
+	}
+	waitFor(t, "the stuck client to be listed", func() bool {
+		l, _ := c.ClientList(ctx).Result()
+		return strings.Contains(l, "name=stuck")
+	})
+	time.Sleep(300 * time.Millisecond) // let it block in its write
+	if err := c.ConfigSet(ctx, "timeout", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stuck client to be closed", func() bool {
+		l, _ := c.ClientList(ctx).Result()
+		return !strings.Contains(l, "name=stuck")
+	})
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
