@@ -14,6 +14,16 @@ import (
 	_ "modernc.org/sqlite" // the embedded default source; pure Go, no cgo
 )
 
+// CheckUID implements Source: database/sql reads integers as int64 (and
+// the MySQL driver refuses to send a uint64 with the high bit set), so
+// uids above 2^63-1 cannot be stored or asked for.
+func (s *SQL) CheckUID(uid uint64) error {
+	if uid > math.MaxInt64 {
+		return fmt.Errorf("uid %d: %w", uid, ErrUIDRange)
+	}
+	return nil
+}
+
 // Member is one entry of a relation list.
 type Member struct {
 	UID  uint64
@@ -35,6 +45,11 @@ type Source interface {
 	Load(ctx context.Context, uid uint64, k Kind, limit int) (List, error)
 	// Shard names the database holding uid's lists, for errors and metrics.
 	Shard(uid uint64) string
+	// CheckUID reports a uid the source cannot represent (an error
+	// wrapping ErrUIDRange) without asking the source anything, so that a
+	// request it could never serve is refused before it reaches shared
+	// state: a query, a connection, a shard's circuit breaker.
+	CheckUID(uid uint64) error
 }
 
 // Writer is a Source that also takes follow writes. Each writes both rows
@@ -172,6 +187,9 @@ func (s *SQL) stmt(ctx context.Context, op stmtOp, k Kind, key uint64) (*sql.Stm
 
 // Load implements Source.
 func (s *SQL) Load(ctx context.Context, uid uint64, k Kind, limit int) (List, error) {
+	if err := s.CheckUID(uid); err != nil {
+		return List{}, fmt.Errorf("load %s: %w", k, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	// One more row than the cap tells a full list from a cut one.

@@ -51,6 +51,12 @@ func (c *client) followWrite(args [][]byte, add bool) {
 		c.err("ERR a user cannot follow itself")
 		return
 	}
+	for _, u := range []uint64{a, b} {
+		if err := f.src.CheckUID(u); err != nil {
+			c.err(refusal(err).Error())
+			return
+		}
+	}
 	t := uint32(c.srv.store.Now() / 1000)
 	if len(args) == 4 {
 		var ok bool

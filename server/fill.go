@@ -160,6 +160,13 @@ func (f *filler) fillOne(key []byte, deadline time.Time) error {
 	if !ok {
 		return nil
 	}
+	if err := f.src.CheckUID(uid); err != nil {
+		// Refused before the flight: a request the source cannot even
+		// represent says nothing about the source's health, so it must
+		// not count against the shard's breaker (one client repeating
+		// it would keep every cold read failing).
+		return refusal(err)
+	}
 	ch := f.group.DoChan(string(key), func() (any, error) {
 		return nil, f.load(string(key), uid, kind)
 	})
@@ -205,7 +212,7 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 		f.stats.loads.Add(1)
 		// A malformed row is the data's fault, not the shard's: it does
 		// not count against the breaker.
-		b.Done(time.Now(), errIfNot(err, loader.ErrBadRow))
+		b.Done(time.Now(), errIfNot(errIfNot(err, loader.ErrBadRow), loader.ErrUIDRange))
 		if err != nil {
 			f.loadFailed(shardName, key, err)
 			return &LoadError{Shard: shardName, Reason: oneLine(err.Error()), timeout: errors.Is(err, context.DeadlineExceeded)}
@@ -244,6 +251,11 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 		f.stats.discarded.Add(1) // a FOLLOW raced the query: ask again
 	}
 	return nil
+}
+
+// refusal is the client's error for a request the source cannot serve.
+func refusal(err error) error {
+	return fmt.Errorf("ERR %s: the source of record cannot hold it", oneLine(err.Error()))
 }
 
 var errFillOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")

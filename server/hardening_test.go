@@ -145,3 +145,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A request the source cannot represent is refused before any load and
+// counts against no breaker (defect 2: five reads of a uid ≥ 2^63 opened
+// the only SQLite shard's breaker, and every cold read then failed).
+func TestUnrepresentableUIDIsRefusedNotCounted(t *testing.T) {
+	p := relcachetest.Start(t, "--source", "sqlite", "--load-breaker-failures", "2", "--load-breaker-cooldown", "1m")
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	for _, cmd := range [][]any{
+		{"HLEN", "9223372036854775808.following"},
+		{"RELCARD", "18446744073709551615.follower"},
+		{"RELCHECK", "1", "9223372036854775808"},
+		{"SISMEMBER", "9223372036854775808.following", "1"},
+		{"FOLLOW", "9223372036854775808", "1"},
+		{"FOLLOW", "1", "9223372036854775808"},
+		{"HLEN", "9223372036854775808.following"},
+	} {
+		err := c.Do(ctx, cmd...).Err()
+		if err == nil || !strings.Contains(err.Error(), "uid above 2^63-1") || strings.Contains(err.Error(), "LOADFAIL") {
+			t.Fatalf("%v: %v, want a refusal naming the range", cmd, err)
+		}
+	}
+	// The shard's breaker is closed: a cold read is served.
+	if n, err := c.Do(ctx, "RELCARD", "5.following").Int64(); err != nil || n != 0 {
+		t.Fatalf("RELCARD 5.following after the refusals: %d, %v", n, err)
+	}
+	if err := c.Do(ctx, "FOLLOW", "5", "6").Err(); err != nil {
+		t.Fatalf("FOLLOW 5 6: %v", err)
+	}
+}
