@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/relcache/relcache/internal/relcachetest"
@@ -173,5 +174,50 @@ func TestUnrepresentableUIDIsRefusedNotCounted(t *testing.T) {
 	}
 	if err := c.Do(ctx, "FOLLOW", "5", "6").Err(); err != nil {
 		t.Fatalf("FOLLOW 5 6: %v", err)
+	}
+}
+
+// A pathological KEYS pattern must not hold a shard's lock while it
+// matches (defect 7: KEYS with a 200 KB key and a 60 KB pattern made a SET
+// to the same shard wait 17 s). The only key is a long one, so KEYS is
+// matching it within microseconds; a SET to a key of the same shard must
+// be answered while KEYS is still running.
+func TestKeysMatchesOutsideTheShardLock(t *testing.T) {
+	p := relcachetest.Start(t, "--shards", "256")
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	long := "k" + strings.Repeat("a", 32<<10)
+	if err := c.Set(ctx, long, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The backtracking matcher tries the 8 KB run at every offset of the
+	// key: about 2.5 × 10^8 steps.
+	pattern := "*" + strings.Repeat("a", 8<<10) + "b"
+	var neighbour string
+	for i := 0; ; i++ {
+		neighbour = fmt.Sprintf("w%d", i)
+		if xxhash.Sum64String(neighbour)&255 == xxhash.Sum64String(long)&255 {
+			break
+		}
+	}
+	keysDone := make(chan error, 1)
+	kc := client(t, p.Addr, func(o *redis.Options) { o.ReadTimeout = 5 * time.Minute })
+	go func() { keysDone <- kc.Keys(ctx, pattern).Err() }()
+	time.Sleep(100 * time.Millisecond) // KEYS is matching the long key
+	select {
+	case err := <-keysDone:
+		t.Skipf("KEYS finished within 100ms (%v): this host is too fast for the test", err)
+	default:
+	}
+	if err := c.Set(ctx, neighbour, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-keysDone:
+		t.Fatalf("the SET to the long key's shard was answered only after KEYS finished (%v)", err)
+	default:
+	}
+	if err := <-keysDone; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -444,26 +444,28 @@ func (s *Store) Flush() {
 // shard, until at least count keys were visited or the keyspace ends, and
 // returns the cursor to continue from (0 when done). Whole shards are visited
 // at a time, so a key present for the whole iteration is returned exactly
-// once, as Redis's SCAN promises at least once. fn runs under the shard's read
-// lock and must not call the store.
+// once, as Redis's SCAN promises at least once.
+//
+// A shard's keys are gathered (references only) under its read lock and fn
+// runs after the lock is released, as in Each: fn is KEYS's and SCAN's
+// pattern match, which costs up to key length × pattern length per key
+// (seconds, for a 200 KB key and a 60 KB pattern), and a writer to the
+// shard must not wait for it. Memory beyond the keyspace is one shard of
+// references.
 func (s *Store) Scan(cursor uint64, count int, fn func(key string, e Entry)) uint64 {
 	if cursor >= uint64(len(s.shards)) {
 		return 0
 	}
-	now := s.nowMs()
+	var batch []ref
 	seen := 0
 	i := int(cursor)
 	for ; i < len(s.shards) && seen < count; i++ {
-		sh := &s.shards[i]
-		sh.mu.RLock()
-		for k, e := range sh.m {
-			if expired(e, now) {
-				continue
-			}
-			seen++
-			fn(k, e.Entry)
+		batch = s.gather(&s.shards[i], batch[:0])
+		seen += len(batch)
+		for _, r := range batch {
+			fn(r.key, r.e)
 		}
-		sh.mu.RUnlock()
+		clear(batch)
 	}
 	if i >= len(s.shards) {
 		return 0
@@ -490,22 +492,9 @@ func (s *Store) Changes() int64 {
 // key written while Each runs may be seen before or after that write. fn's
 // error stops the walk.
 func (s *Store) Each(fn func(key string, e Entry) error) error {
-	type ref struct {
-		key string
-		e   Entry
-	}
 	var batch []ref
 	for i := range s.shards {
-		sh := &s.shards[i]
-		now := s.nowMs()
-		batch = batch[:0]
-		sh.mu.RLock()
-		for k, e := range sh.m {
-			if !expired(e, now) {
-				batch = append(batch, ref{k, e.Entry})
-			}
-		}
-		sh.mu.RUnlock()
+		batch = s.gather(&s.shards[i], batch[:0])
 		for _, r := range batch {
 			if err := fn(r.key, r.e); err != nil {
 				return err
@@ -514,6 +503,26 @@ func (s *Store) Each(fn func(key string, e Entry) error) error {
 		clear(batch) // drop the references before the next shard
 	}
 	return nil
+}
+
+// ref is a key and its entry at one version, gathered from a shard.
+type ref struct {
+	key string
+	e   Entry
+}
+
+// gather appends sh's live keys to batch under the shard's read lock, which
+// it holds for nothing but the copying of references.
+func (s *Store) gather(sh *shard, batch []ref) []ref {
+	now := s.nowMs()
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for k, e := range sh.m {
+		if !expired(e, now) {
+			batch = append(batch, ref{k, e.Entry})
+		}
+	}
+	return batch
 }
 
 // RandomKey returns a random live key.
