@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -282,6 +284,9 @@ func openSQLite(ctx context.Context, path string, layout Layout, timeout time.Du
 	if layout.DBs > 1 {
 		return nil, fmt.Errorf("sqlite source: one database file holds all tables; got %d databases", layout.DBs)
 	}
+	if err := checkSQLiteDir(path); err != nil {
+		return nil, err
+	}
 	// WAL lets readers run beside a writer; busy_timeout makes concurrent
 	// writers wait instead of failing at once.
 	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=cache_size(-65536)")
@@ -298,6 +303,20 @@ func openSQLite(ctx context.Context, path string, layout Layout, timeout time.Du
 		return nil, fmt.Errorf("sqlite source %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// checkSQLiteDir says plainly what SQLite reports as "unable to open
+// database file: out of memory (14)": the database's directory is missing
+// or not writable. SQLite needs it writable even for an existing file, to
+// create the -wal and -shm files beside it.
+func checkSQLiteDir(path string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".relcache-probe-*")
+	if err != nil {
+		return fmt.Errorf("sqlite source %s: SQLite must create files in %s: %w", path, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // Close closes the cached statements and every database handle.

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/relcache/relcache/internal/safefile"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/store"
 )
@@ -55,7 +55,9 @@ func ReadFileWith(path string, opt ReadOptions, fn func(Record) error) (Header, 
 }
 
 func readFile(path string, opt ReadOptions, fn func(Record) error) (Header, int64, error) {
-	f, err := os.Open(path)
+	// Not a plain open: a FIFO at path would block the start until
+	// someone wrote to it.
+	f, err := safefile.OpenRegular(path)
 	if err != nil {
 		return Header{}, 0, fmt.Errorf("snapshot: %w", err)
 	}

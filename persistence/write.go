@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/relcache/relcache/internal/safefile"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/store"
 )
@@ -198,62 +197,24 @@ func (w *Writer) Close() (Summary, error) {
 // it was.
 //
 // The temporary name is fixed, so that a crash leaves at most one stray file
-// and the next snapshot overwrites it: callers must not run two WriteFiles
-// for one path at once.
+// and the next snapshot replaces it: callers must not run two WriteFiles
+// for one path at once. Whatever is found at the temporary name (a file
+// from a crash, or a link planted there) is unlinked, never written
+// through: safefile.WriteFile creates it with O_EXCL|O_NOFOLLOW.
 func WriteFile(path string, created time.Time, fill func(*Writer) error) (sum Summary, err error) {
-	tmp := path + ".tmp"
-	// Not O_EXCL: a .tmp left by a crash is ours to overwrite.
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		// Nothing of ours to remove: whatever is at tmp was there before.
-		return Summary{}, fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	defer func() {
+	err = safefile.WriteFile(path, 0o644, func(f io.Writer) error {
+		w, err := NewWriter(f, created)
 		if err != nil {
-			if f != nil {
-				f.Close()
-			}
-			// Remove unlinks a symlink itself, never its target.
-			os.Remove(tmp)
+			return err
 		}
-	}()
-	w, err := NewWriter(f, created)
+		if err := fill(w); err != nil {
+			return err
+		}
+		sum, err = w.Close()
+		return err
+	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if err := fill(w); err != nil {
-		return Summary{}, fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if sum, err = w.Close(); err != nil {
-		return Summary{}, fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return Summary{}, fmt.Errorf("snapshot %s: sync: %w", path, err)
-	}
-	err = f.Close()
-	f = nil
-	if err != nil {
-		return Summary{}, fmt.Errorf("snapshot %s: close: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return Summary{}, fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	// The new file is in place from here on; a failed directory sync is
-	// still reported, as the rename may not survive a crash.
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return sum, fmt.Errorf("snapshot %s: sync directory: %w", path, err)
 	}
 	return sum, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,5 +222,97 @@ func TestKeysMatchesOutsideTheShardLock(t *testing.T) {
 	}
 	if err := <-keysDone; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two servers on one data directory would share dump.rcs (defect 11: after
+// a restart both had the second node's keys); the second refuses to start
+// and names the first one's pid.
+func TestSecondServerOnOneDirRefused(t *testing.T) {
+	dir := t.TempDir()
+	first := relcachetest.Start(t, "--dir", dir)
+	_, out := relcachetest.StartFailing(t, "--dir", dir)
+	want := fmt.Sprintf("in use by another relcache (pid %d)", first.PID())
+	if !strings.Contains(out, want) || !strings.Contains(out, filepath.Join(dir, "relcache.lock")) {
+		t.Fatalf("second server's output does not say %q and name the lock file:\n%s", want, out)
+	}
+	// Once the first stops, the directory is free again.
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	relcachetest.Start(t, "--dir", dir)
+}
+
+// A FIFO at dump.rcs used to hang the start silently (defect 12); it is
+// refused at once, named.
+func TestSnapshotThatIsAFIFORefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "dump.rcs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out := relcachetest.StartFailing(t, "--dir", dir)
+	if !strings.Contains(out, "is a FIFO") || !strings.Contains(out, "must be a regular file") {
+		t.Fatalf("output does not say the snapshot is a FIFO:\n%s", out)
+	}
+}
+
+// SAVE through a link planted at dump.rcs.tmp used to overwrite the link's
+// target, and dump.rcs became the link (defect 8).
+func TestSaveIgnoresAPlantedLink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "dump.rcs.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	p := relcachetest.Start(t, "--dir", dir)
+	c := client(t, p.Addr)
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("SAVE wrote through the link: the target now holds %d bytes", len(b))
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "dump.rcs")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("dump.rcs is %v (%v), want a regular file", fi.Mode(), err)
+	}
+}
+
+// unwritableDir is a directory this process cannot create files in: a
+// read-only mode for an ordinary user; for root, who ignores modes, sysfs,
+// which refuses new files to everyone.
+func unwritableDir(t *testing.T) string {
+	if os.Geteuid() != 0 {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		return dir
+	}
+	if _, err := os.Stat("/sys/kernel"); err != nil {
+		t.Skipf("running as root without /sys/kernel: no unwritable directory to test with (%v)", err)
+	}
+	return "/sys/kernel"
+}
+
+// An unwritable data directory or SQLite directory used to fail with
+// SQLite's "unable to open database file: out of memory (14)" (defect 12);
+// the error now names the directory and the permission.
+func TestUnwritableDirectoriesNamed(t *testing.T) {
+	ro := unwritableDir(t)
+	_, out := relcachetest.StartFailing(t, "--dir", ro, "--source", "sqlite")
+	if !strings.Contains(out, "data directory "+ro) || !strings.Contains(out, "permission denied") {
+		t.Fatalf("an unwritable --dir: the output does not name it and the permission:\n%s", out)
+	}
+	_, out = relcachetest.StartFailing(t, "--dir", t.TempDir(), "--source", "sqlite", "--source-path", filepath.Join(ro, "src.db"))
+	if !strings.Contains(out, "SQLite must create files in "+ro) || !strings.Contains(out, "permission denied") {
+		t.Fatalf("an unwritable --source-path directory: the output does not name it and the permission:\n%s", out)
 	}
 }

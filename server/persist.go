@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/safefile"
 	"github.com/relcache/relcache/persistence"
 	"github.com/relcache/relcache/store"
 )
@@ -222,6 +223,10 @@ func (s *Server) loadSnapshot() error {
 	case errors.Is(err, os.ErrNotExist):
 		s.log.Info("no snapshot to load; starting empty", zap.String("file", p.path))
 		return nil
+	case errors.Is(err, safefile.ErrNotRegular):
+		// A FIFO or a device would have blocked the start, or fed it
+		// whatever comes; neither is a snapshot to move aside.
+		return fmt.Errorf("%w: the snapshot must be a regular file; move it away or set dbfilename", err)
 	// Only a corrupt file is moved aside: a snapshot from a newer build
 	// (ErrVersion) or an unreadable one is probably sound and stops the start.
 	case err != nil && s.cfg.SnapshotOnCorrupt == "skip" && errors.Is(err, persistence.ErrCorrupt):

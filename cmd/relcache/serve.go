@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/relcache/relcache/internal/datadir"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/server"
 )
@@ -47,6 +48,13 @@ in the TOML file given with --config; flags override the file.`,
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("server config: %w", err)
 			}
+			// Before anything in the directory is opened: a second server
+			// on it must not share the snapshot or the SQLite source.
+			lock, err := datadir.Take(cfg.Dir)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			src, err := openSource(ctx, st.sourceSettings, st.Dir, log)
 			if err != nil {
 				return err

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -10,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/relcache/relcache/internal/safefile"
 )
 
 // The files WriteFiles writes into its directory.
@@ -30,7 +33,13 @@ func (r *CapacityReport) WriteFiles(dir string) error {
 	if err != nil {
 		return fmt.Errorf("capacity report: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportJSON), append(js, '\n'), 0o644); err != nil {
+	// Through safefile: a report directory is often shared (/tmp), and a
+	// link planted at a report's name must not redirect the write.
+	err = safefile.WriteFile(filepath.Join(dir, ReportJSON), 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(js, '\n'))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("capacity report: %w", err)
 	}
 	for name, p := range map[string]func() (*plot.Plot, error){
@@ -40,13 +49,25 @@ func (r *CapacityReport) WriteFiles(dir string) error {
 	} {
 		pl, err := p()
 		if err == nil {
-			err = pl.Save(8*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, name))
+			err = savePlot(pl, filepath.Join(dir, name))
 		}
 		if err != nil {
 			return fmt.Errorf("capacity report: plot %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// savePlot writes pl as a PNG at path, atomically and never through a link.
+func savePlot(pl *plot.Plot, path string) error {
+	wt, err := pl.WriterTo(8*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return err
+	}
+	return safefile.WriteFile(path, 0o644, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
 }
 
 // newPlot is a plot with room above its title.

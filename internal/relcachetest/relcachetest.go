@@ -149,6 +149,9 @@ func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
 	return nil, ""
 }
 
+// PID is the server's process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Logs returns what the server logged so far.
 func (p *Proc) Logs() string { return p.logs.String() }
 
