@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -333,10 +334,9 @@ func TestSnapshotSaveFailures(t *testing.T) {
 		want  string
 	}{
 		// Root ignores permission bits, so "unwritable" is the temp
-		// file's name taken by a directory.
+		// file's name taken by a directory. (A full disk is
+		// TestSnapshotSaveDiskFull's.)
 		{"unwritable", func() error { return os.Mkdir(tmp, 0o755) }, "is a directory"},
-		// A real ENOSPC from the kernel.
-		{"disk full", func() error { return os.Symlink("/dev/full", tmp) }, "no space left on device"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.setup(); err != nil {
@@ -369,14 +369,63 @@ func TestSnapshotSaveFailures(t *testing.T) {
 			}
 		})
 	}
-	if fi, err := os.Stat("/dev/full"); err != nil || fi.Mode()&os.ModeDevice == 0 {
-		t.Fatalf("/dev/full damaged: %v %v", fi, err)
-	}
 	if err := c.Save(ctx).Err(); err != nil {
 		t.Fatalf("SAVE once the directory is writable again: %v", err)
 	}
 	if st := infoField(t, c, "persistence", "rdb_last_bgsave_status"); st != "ok" {
 		t.Fatalf("status after a good save: %s", st)
+	}
+}
+
+// TestSnapshotSaveDiskFull: a real ENOSPC, on a data directory that is a
+// 1 MiB tmpfs, fails SAVE and BGSAVE visibly and leaves the previous
+// snapshot and no temporary file. (It used to plant a link to /dev/full at
+// dump.rcs.tmp, which worked only because SAVE followed links there: issue
+// 14, defect 8.)
+func TestSnapshotSaveDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	p := relcachetest.Start(t, "--dir", dir, "--save", "")
+	t.Cleanup(func() { p.Stop() }) // before the unmount
+	ctx := context.Background()
+	c := client(t, p.Addr)
+	if err := c.Set(ctx, "a", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(dir, "dump.rcs")
+	good, _ := os.ReadFile(snap)
+	big := make([]byte, 2<<20)
+	rand.Read(big) // incompressible, in case the format ever compresses
+	if err := c.Set(ctx, "big", big, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx).Err(); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("SAVE on a full disk: %v, want ENOSPC", err)
+	}
+	if err := c.BgSave(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitBgsave(t, c)
+	if st := infoField(t, c, "persistence", "rdb_last_bgsave_status"); st != "err" {
+		t.Fatalf("rdb_last_bgsave_status %s after a failed BGSAVE", st)
+	}
+	if now, _ := os.ReadFile(snap); !bytes.Equal(now, good) {
+		t.Fatal("a failed save changed the previous snapshot")
+	}
+	if _, err := os.Lstat(snap + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("a failed save left its temporary file: %v", err)
+	}
+	if err := c.Del(ctx, "big").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatalf("SAVE once there is room again: %v", err)
 	}
 }
 
