@@ -314,7 +314,7 @@ func cmdAppend(c *client, args [][]byte) {
 			wrongType = true
 			return cur, store.Keep
 		}
-		if int64(len(cur.Value)+len(args[2])) > c.srv.cfg.ProtoMaxBulkLen {
+		if !c.srv.fitsString(int64(len(cur.Value)), int64(len(args[2]))) {
 			tooBig = true
 			return cur, store.Keep
 		}
@@ -373,6 +373,9 @@ func cmdGetRange(c *client, args [][]byte) {
 	c.bulk(v[start : end+1])
 }
 
+// SETRANGE key offset value, checked in Redis's order: the offset, the
+// key's type, an empty value (which changes and creates nothing, whatever
+// the offset), then the size.
 func cmdSetRange(c *client, args [][]byte) {
 	off, ok := parseInt(args[2])
 	if !ok {
@@ -384,20 +387,19 @@ func cmdSetRange(c *client, args [][]byte) {
 		return
 	}
 	patch := args[3]
-	if off+int64(len(patch)) > c.srv.cfg.ProtoMaxBulkLen {
-		c.err(errStringSize)
-		return
-	}
 	var n int
-	var wrongType bool
+	var msg string
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok && cur.Kind != store.KindString {
-			wrongType = true
+			msg = errWrongType
 			return cur, store.Keep
 		}
 		n = len(cur.Value)
 		if len(patch) == 0 {
-			// Redis: an empty patch changes nothing and creates nothing.
+			return cur, store.Keep
+		}
+		if !c.srv.fitsString(off, int64(len(patch))) {
+			msg = errStringSize
 			return cur, store.Keep
 		}
 		size := max(len(cur.Value), int(off)+len(patch))
@@ -408,11 +410,20 @@ func cmdSetRange(c *client, args [][]byte) {
 		n = size
 		return store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt}, store.Put
 	})
-	if wrongType {
-		c.err(errWrongType)
+	if msg != "" {
+		c.err(msg)
 		return
 	}
 	c.integer(int64(n))
+}
+
+// fitsString reports whether a string of size bytes with add more stays
+// within proto-max-bulk-len, Redis's checkStringLength. Both are
+// non-negative; no sum is formed, so no offset can wrap it (size + add once
+// overflowed negative for an offset near 2^63 and passed the check).
+func (s *Server) fitsString(size, add int64) bool {
+	lim := s.cfg.ProtoMaxBulkLen
+	return add <= lim && size <= lim-add
 }
 
 func cmdMGet(c *client, args [][]byte) {
