@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +28,11 @@ func (s *Server) configParams() []configParam {
 			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },
 			set: func(s *Server, v string) error {
 				n, err := ParseBytes(v)
-				if err == nil {
-					s.store.SetMaxMemory(n)
+				if err != nil {
+					return errMemoryValue
 				}
-				return err
+				s.store.SetMaxMemory(n)
+				return nil
 			}},
 		{name: "maxmemory-policy",
 			get: func(s *Server) string { return s.store.Policy().String() },
@@ -46,34 +49,31 @@ func (s *Server) configParams() []configParam {
 		{name: "timeout",
 			get: func(s *Server) string { return strconv.FormatInt(int64(s.idleTimeout()/time.Second), 10) },
 			set: func(s *Server, v string) error {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n < 0 || n > 1<<31 {
-					return errConfigValue
+				n, err := configInt(v, 0, math.MaxInt32)
+				if err != nil {
+					return err
 				}
 				s.timeout.Store(n * int64(time.Second))
 				return nil
 			}},
 		{name: "slowlog-log-slower-than",
-			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load()/1000, 10) },
+			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load(), 10) },
 			set: func(s *Server, v string) error {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n > 1<<40 {
-					return errConfigValue
+				n, err := configInt(v, -1, math.MaxInt64)
+				if err != nil {
+					return err
 				}
-				if n < 0 {
-					n = -1
-				}
-				s.slowlog.threshold.Store(n * 1000)
+				s.slowlog.threshold.Store(n)
 				return nil
 			}},
 		{name: "slowlog-max-len",
 			get: func(s *Server) string { return strconv.Itoa(s.slowlog.getMaxLen()) },
 			set: func(s *Server, v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					return errConfigValue
+				n, err := configInt(v, 0, math.MaxInt64)
+				if err != nil {
+					return err
 				}
-				s.slowlog.setMaxLen(n)
+				s.slowlog.setMaxLen(int(min(n, math.MaxInt)))
 				return nil
 			}},
 		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
@@ -102,7 +102,23 @@ type configError string
 
 func (e configError) Error() string { return string(e) }
 
-const errConfigValue = configError("argument must be a non-negative integer")
+// errMemoryValue is Redis's refusal of a size it cannot read. relcache also
+// refuses sizes past 2^63-1 bytes, where Redis wraps or saturates.
+const errMemoryValue = configError("argument must be a memory value")
+
+// configInt reads a numeric parameter as Redis does: string2ll's syntax (no
+// sign but '-', no spaces, no leading zeros), then the parameter's range,
+// each refused in Redis's words.
+func configInt(v string, lo, hi int64) (int64, error) {
+	n, ok := parseInt([]byte(v))
+	if !ok {
+		return 0, configError("argument couldn't be parsed into an integer")
+	}
+	if n < lo || n > hi {
+		return 0, configError(fmt.Sprintf("argument must be between %d and %d inclusive", lo, hi))
+	}
+	return n, nil
+}
 
 // CONFIG GET pattern [pattern ...] | SET param value [param value ...] | RESETSTAT | HELP
 func cmdConfig(c *client, args [][]byte) {
@@ -251,13 +267,26 @@ func (c *client) commandInfo(cmd *command) {
 func cmdMemory(c *client, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "usage":
-		if len(args) != 3 && len(args) != 5 {
+		if len(args) < 3 {
 			c.err(subArity("memory", sub))
 			return
 		}
-		if len(args) == 5 && !eqFold(args[3], "SAMPLES") {
-			c.err(errSyntax)
-			return
+		// SAMPLES is checked as Redis does, though relcache's accounting
+		// is exact and needs no sample.
+		for j := 3; j < len(args); j += 2 {
+			if !eqFold(args[j], "SAMPLES") || j+1 == len(args) {
+				c.err(errSyntax)
+				return
+			}
+			n, ok := parseInt(args[j+1])
+			if !ok {
+				c.err(errNotInt)
+				return
+			}
+			if n < 0 {
+				c.err(errSyntax)
+				return
+			}
 		}
 		e, ok := c.srv.store.Peek(args[2])
 		if !ok {

@@ -105,7 +105,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)
 	s.timeout.Store(int64(cfg.Timeout))
-	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
+	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
 	s.cmds = s.commandTable()
