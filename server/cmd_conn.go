@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -143,6 +144,9 @@ func cmdSelect(c *client, args [][]byte) {
 	switch {
 	case !ok:
 		c.err(errNotInt)
+	case n < math.MinInt32 || n > math.MaxInt32:
+		// Redis reads the index as a C int first.
+		c.err("ERR value is out of range, value must between -2147483648 and 2147483647")
 	case n != 0:
 		c.err("ERR DB index is out of range")
 	default:
@@ -256,8 +260,9 @@ func clientList(c *client, args [][]byte) {
 		case eqFold(args[i], "ID") && i+1 < len(args):
 			ids = map[int64]bool{}
 			for i++; i < len(args); i++ {
+				// Any int64, as in Redis: one that no client has matches none.
 				id, ok := parseInt(args[i])
-				if !ok || id <= 0 {
+				if !ok {
 					c.err("ERR Invalid client ID")
 					return
 				}

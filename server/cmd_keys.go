@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/store"
 )
 
@@ -59,11 +60,7 @@ func renameCmd(nx bool) func(c *client, args [][]byte) {
 // GT and LT conditions of Redis 7. A time in the past deletes the key.
 func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
-		n, ok := parseInt(args[2])
-		if !ok {
-			c.err(errNotInt)
-			return
-		}
+		// Redis reads the options first, then the number.
 		var nx, xx, gt, lt bool
 		for _, a := range args[3:] {
 			switch {
@@ -88,6 +85,11 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 			c.err("ERR GT and LT options at the same time are not compatible")
 			return
 		}
+		n, ok := parseInt(args[2])
+		if !ok {
+			c.err(errNotInt)
+			return
+		}
 		if n > math.MaxInt64/unitMs || n < math.MinInt64/unitMs {
 			c.err(errInvalidExpire(name))
 			return
@@ -95,7 +97,9 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 		at := n * unitMs
 		now := c.srv.store.Now()
 		if !absolute {
-			if (at > 0 && at > math.MaxInt64-now) || (at < 0 && at < math.MinInt64+now) {
+			// Only the top can overflow: now is positive, so a negative
+			// time however large (a deletion) stays in range.
+			if at > math.MaxInt64-now {
 				c.err(errInvalidExpire(name))
 				return
 			}
@@ -177,8 +181,8 @@ func cmdKeys(c *client, args [][]byte) {
 // shard index: each call returns whole shards (COUNT is a hint, as in
 // Redis), so every key present for the whole scan is returned exactly once.
 func cmdScan(c *client, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
+	cursor, ok := parseCursor(args[1])
+	if !ok {
 		c.err("ERR invalid cursor")
 		return
 	}
@@ -223,6 +227,30 @@ func cmdScan(c *client, args [][]byte) {
 	c.arrayHeader(2)
 	c.bulkString(strconv.FormatUint(next, 10))
 	c.arrayOfBulk(keys)
+}
+
+// parseCursor reads a SCAN cursor as Redis does, with strtoul: an optional
+// sign ("-1" is 2^64-1), decimal digits (none at all is 0), no leading
+// space, no overflow.
+func parseCursor(b []byte) (uint64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false // a sign alone converts nothing
+		}
+	}
+	var u uint64
+	if len(b) > 0 {
+		var ok bool
+		if u, ok = resp.ParseUint(b); !ok {
+			return 0, false
+		}
+	}
+	if neg {
+		u = -u
+	}
+	return u, true
 }
 
 func cmdRandomKey(c *client, _ [][]byte) {

@@ -32,7 +32,10 @@ func (s *Server) configParams() []configParam {
 			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },
 			set: func(s *Server, v string) (func(), error) {
 				n, err := ParseBytes(v)
-				return func() { s.store.SetMaxMemory(n) }, err
+				if err != nil {
+					return nil, errMemoryValue
+				}
+				return func() { s.store.SetMaxMemory(n) }, nil
 			}},
 		{name: "maxmemory-policy",
 			get: func(s *Server) string { return s.store.Policy().String() },
@@ -48,31 +51,32 @@ func (s *Server) configParams() []configParam {
 			set: func(s *Server, v string) (func(), error) {
 				// Existing clients are held to the new value too: the
 				// housekeeping loop applies it (clientsCron).
-				n, err := parseConfigInt(v, 0, 1<<31-1)
+				n, err := configInt(v, 0, math.MaxInt32)
 				return func() { s.timeout.Store(n * int64(time.Second)) }, err
 			}},
 		{name: "client-query-buffer-limit",
 			get: func(s *Server) string { return strconv.FormatInt(s.queryBufLimit.Load(), 10) },
 			set: func(s *Server, v string) (func(), error) {
 				n, err := ParseBytes(v)
-				if err == nil && n < minQueryBufferLimit {
-					err = configError("argument must be between 1048576 and 9223372036854775807 inclusive")
+				switch {
+				case err != nil:
+					return nil, errMemoryValue
+				case n < minQueryBufferLimit:
+					return nil, configError(fmt.Sprintf("argument must be between %d and %d inclusive", minQueryBufferLimit, int64(math.MaxInt64)))
 				}
-				return func() { s.queryBufLimit.Store(n) }, err
+				return func() { s.queryBufLimit.Store(n) }, nil
 			}},
 		{name: "slowlog-log-slower-than",
-			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load()/1000, 10) },
+			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load(), 10) },
 			set: func(s *Server, v string) (func(), error) {
-				n, err := parseConfigInt(v, -1, math.MaxInt64)
-				// Microseconds, kept as nanoseconds: past 2^63 ns (292
-				// years) is the same as never.
-				return func() { s.slowlog.threshold.Store(min(n, math.MaxInt64/1000) * 1000) }, err
+				n, err := configInt(v, -1, math.MaxInt64)
+				return func() { s.slowlog.threshold.Store(n) }, err
 			}},
 		{name: "slowlog-max-len",
 			get: func(s *Server) string { return strconv.Itoa(s.slowlog.getMaxLen()) },
 			set: func(s *Server, v string) (func(), error) {
-				n, err := parseConfigInt(v, 0, math.MaxInt64)
-				return func() { s.slowlog.setMaxLen(int(n)) }, err
+				n, err := configInt(v, 0, math.MaxInt64)
+				return func() { s.slowlog.setMaxLen(int(min(n, math.MaxInt))) }, err
 			}},
 		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
 		{name: "proto-max-bulk-len", get: func(s *Server) string { return strconv.FormatInt(s.cfg.ProtoMaxBulkLen, 10) }},
@@ -99,14 +103,19 @@ type configError string
 
 func (e configError) Error() string { return string(e) }
 
-// parseConfigInt reads an integer setting in [lo, hi], with Redis's
-// wording for what is not one.
-func parseConfigInt(v string, lo, hi int64) (int64, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	switch {
-	case err != nil:
+// errMemoryValue is Redis's refusal of a size it cannot read. relcache also
+// refuses sizes past 2^63-1 bytes, where Redis wraps or saturates.
+const errMemoryValue = configError("argument must be a memory value")
+
+// configInt reads a numeric parameter as Redis does: string2ll's syntax (no
+// sign but '-', no spaces, no leading zeros), then the parameter's range,
+// each refused in Redis's words.
+func configInt(v string, lo, hi int64) (int64, error) {
+	n, ok := parseInt([]byte(v))
+	if !ok {
 		return 0, configError("argument couldn't be parsed into an integer")
-	case n < lo || n > hi:
+	}
+	if n < lo || n > hi {
 		return 0, configError(fmt.Sprintf("argument must be between %d and %d inclusive", lo, hi))
 	}
 	return n, nil
@@ -278,13 +287,26 @@ func (c *client) commandInfo(cmd *command) {
 func cmdMemory(c *client, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "usage":
-		if len(args) != 3 && len(args) != 5 {
+		if len(args) < 3 {
 			c.err(subArity("memory", sub))
 			return
 		}
-		if len(args) == 5 && !eqFold(args[3], "SAMPLES") {
-			c.err(errSyntax)
-			return
+		// SAMPLES is checked as Redis does, though relcache's accounting
+		// is exact and needs no sample.
+		for j := 3; j < len(args); j += 2 {
+			if !eqFold(args[j], "SAMPLES") || j+1 == len(args) {
+				c.err(errSyntax)
+				return
+			}
+			n, ok := parseInt(args[j+1])
+			if !ok {
+				c.err(errNotInt)
+				return
+			}
+			if n < 0 {
+				c.err(errSyntax)
+				return
+			}
 		}
 		e, ok := c.srv.store.Peek(args[2])
 		if !ok {

@@ -60,83 +60,110 @@ func cmdGet(c *client, args [][]byte) {
 	}
 }
 
-// expiry options shared by SET and GETEX.
-type expiryOpt struct {
-	set     bool  // an EX/PX/EXAT/PXAT was given
-	at      int64 // absolute Unix ms
-	keepTTL bool
-	persist bool
+// The options of SET and GETEX, as flag bits.
+const (
+	optNX = 1 << iota
+	optXX
+	optGet
+	optKeepTTL
+	optPersist
+	optEX
+	optPX
+	optEXAT
+	optPXAT
+
+	optExpiry = optEX | optPX | optEXAT | optPXAT
+)
+
+// parseStringOpts reads SET's (set) or GETEX's options as Redis's
+// parseExtendedStringArgumentsOrReply does: only their syntax. An option may
+// repeat, an expiry option too (the last value counts), but not conflict.
+// The expiry value is returned unread: Redis checks it later (SET: before
+// the write; GETEX: after the key's lookup), so a bad number never hides a
+// syntax error or a missing key. ok is false on a syntax error.
+func parseStringOpts(args [][]byte, set bool) (flags int, expire []byte, ok bool) {
+	for j := 0; j < len(args); j++ {
+		a := args[j]
+		switch {
+		case set && eqFold(a, "NX") && flags&optXX == 0:
+			flags |= optNX
+		case set && eqFold(a, "XX") && flags&optNX == 0:
+			flags |= optXX
+		case set && eqFold(a, "GET"):
+			flags |= optGet
+		case set && eqFold(a, "KEEPTTL") && flags&(optPersist|optExpiry) == 0:
+			flags |= optKeepTTL
+		case !set && eqFold(a, "PERSIST") && flags&(optKeepTTL|optExpiry) == 0:
+			flags |= optPersist
+		default:
+			bit := expiryOption(a)
+			if bit == 0 || j+1 == len(args) || flags&(optKeepTTL|optPersist|optExpiry&^bit) != 0 {
+				return 0, nil, false
+			}
+			flags |= bit
+			expire = args[j+1]
+			j++
+		}
+	}
+	return flags, expire, true
 }
 
-// parseExpiry reads the option at args[i] (and its value at args[i+1]) if it
-// is an expiry option; it returns how many arguments it consumed (0 when
-// args[i] is not one) or an error message.
-func (c *client) parseExpiry(cmd string, args [][]byte, i int, o *expiryOpt) (int, string) {
-	var unitMs int64
-	var absolute bool
+func expiryOption(a []byte) int {
 	switch {
-	case eqFold(args[i], "EX"):
-		unitMs = 1000
-	case eqFold(args[i], "PX"):
-		unitMs = 1
-	case eqFold(args[i], "EXAT"):
-		unitMs, absolute = 1000, true
-	case eqFold(args[i], "PXAT"):
-		unitMs, absolute = 1, true
-	default:
-		return 0, ""
+	case eqFold(a, "EX"):
+		return optEX
+	case eqFold(a, "PX"):
+		return optPX
+	case eqFold(a, "EXAT"):
+		return optEXAT
+	case eqFold(a, "PXAT"):
+		return optPXAT
 	}
-	if o.set || o.keepTTL || o.persist || i+1 >= len(args) {
-		return 0, errSyntax
-	}
-	n, ok := parseInt(args[i+1])
+	return 0
+}
+
+// expireAt is the absolute Unix ms time an expiry option's value names, as
+// Redis's getExpireMillisecondsOrReply computes it: the value must be
+// positive and neither the conversion to ms nor adding now (for EX and PX)
+// may overflow. msg is the error reply otherwise.
+func expireAt(cmd string, flags int, v []byte, now int64) (at int64, msg string) {
+	n, ok := parseInt(v)
 	if !ok {
 		return 0, errNotInt
 	}
-	if n <= 0 || n > math.MaxInt64/unitMs {
+	seconds := flags&(optEX|optEXAT) != 0
+	if n <= 0 || (seconds && n > math.MaxInt64/1000) {
 		return 0, errInvalidExpire(cmd)
 	}
-	ms := n * unitMs
-	if !absolute {
-		now := c.srv.store.Now()
-		if ms > math.MaxInt64-now {
+	if seconds {
+		n *= 1000
+	}
+	if flags&(optEX|optPX) != 0 {
+		if n > math.MaxInt64-now {
 			return 0, errInvalidExpire(cmd)
 		}
-		ms += now
+		n += now
 	}
-	o.set, o.at = true, ms
-	return 2, ""
+	return n, ""
 }
 
 // SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
 func cmdSet(c *client, args [][]byte) {
-	var nx, xx, get bool
-	var exp expiryOpt
-	for i := 3; i < len(args); {
-		if n, msg := c.parseExpiry("set", args, i, &exp); msg != "" {
+	flags, expire, ok := parseStringOpts(args[3:], true)
+	if !ok {
+		c.err(errSyntax)
+		return
+	}
+	var at int64
+	if flags&optExpiry != 0 {
+		var msg string
+		if at, msg = expireAt("set", flags, expire, c.srv.store.Now()); msg != "" {
 			c.err(msg)
 			return
-		} else if n > 0 {
-			i += n
-			continue
 		}
-		a := args[i]
-		switch {
-		case eqFold(a, "NX") && !xx:
-			nx = true
-		case eqFold(a, "XX") && !nx:
-			xx = true
-		case eqFold(a, "GET"):
-			get = true
-		case eqFold(a, "KEEPTTL") && !exp.set:
-			exp.keepTTL = true
-		default:
-			c.err(errSyntax)
-			return
-		}
-		i++
 	}
-	next, err := c.srv.valueEntry(args[2], exp.at)
+	nx, xx, get, keepTTL := flags&optNX != 0, flags&optXX != 0, flags&optGet != 0, flags&optKeepTTL != 0
+	next, err := c.srv.valueEntry(args[2], at)
 	if err != nil {
 		c.err("ERR " + err.Error())
 		return
@@ -154,7 +181,7 @@ func cmdSet(c *client, args [][]byte) {
 			return cur, store.Keep
 		}
 		done = true
-		if exp.keepTTL && ok {
+		if keepTTL && ok {
 			next.ExpireAt = cur.ExpireAt
 		}
 		return next, store.Put
@@ -190,20 +217,15 @@ func cmdSetNX(c *client, args [][]byte) {
 	c.boolean(done)
 }
 
-// setWithTTL serves SETEX (unit 1000) and PSETEX (unit 1).
-func setWithTTL(name string, unitMs int64) func(c *client, args [][]byte) {
+// setWithTTL serves SETEX (flag optEX) and PSETEX (optPX).
+func setWithTTL(name string, flag int) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
-		n, ok := parseInt(args[2])
-		if !ok {
-			c.err(errNotInt)
+		at, msg := expireAt(name, flag, args[2], c.srv.store.Now())
+		if msg != "" {
+			c.err(msg)
 			return
 		}
-		now := c.srv.store.Now()
-		if n <= 0 || n > (math.MaxInt64-now)/unitMs {
-			c.err(errInvalidExpire(name))
-			return
-		}
-		next, err := c.srv.valueEntry(args[3], now+n*unitMs)
+		next, err := c.srv.valueEntry(args[3], at)
 		if err != nil {
 			c.err("ERR " + err.Error())
 			return
@@ -250,26 +272,17 @@ func (c *client) getAndChange(key []byte, next *store.Entry) {
 	}
 }
 
-// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]. In Redis's order:
+// the options' syntax, then the key (nil, WRONGTYPE), then the expiry value.
 func cmdGetEx(c *client, args [][]byte) {
-	var exp expiryOpt
-	for i := 2; i < len(args); {
-		if n, msg := c.parseExpiry("getex", args, i, &exp); msg != "" {
-			c.err(msg)
-			return
-		} else if n > 0 {
-			i += n
-			continue
-		}
-		if !eqFold(args[i], "PERSIST") || exp.set {
-			c.err(errSyntax)
-			return
-		}
-		exp.persist = true
-		i++
+	flags, expire, ok := parseStringOpts(args[2:], false)
+	if !ok {
+		c.err(errSyntax)
+		return
 	}
 	var val []byte
 	var existed, wrongType bool
+	var msg string
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		existed = ok
 		if !ok {
@@ -280,13 +293,19 @@ func cmdGetEx(c *client, args [][]byte) {
 			return cur, store.Keep
 		}
 		val = cur.Value
+		now := c.srv.store.Now()
 		switch {
-		case exp.set && exp.at <= c.srv.store.Now():
-			return cur, store.Remove
-		case exp.set:
-			cur.ExpireAt = exp.at
+		case flags&optExpiry != 0:
+			var at int64
+			if at, msg = expireAt("getex", flags, expire, now); msg != "" {
+				return cur, store.Keep
+			}
+			if at <= now {
+				return cur, store.Remove
+			}
+			cur.ExpireAt = at
 			return cur, store.Put
-		case exp.persist && cur.ExpireAt != 0:
+		case flags&optPersist != 0 && cur.ExpireAt != 0:
 			cur.ExpireAt = 0
 			return cur, store.Put
 		}
@@ -295,6 +314,8 @@ func cmdGetEx(c *client, args [][]byte) {
 	switch {
 	case wrongType:
 		c.err(errWrongType)
+	case msg != "":
+		c.err(msg)
 	case existed:
 		c.bulk(val)
 	default:
@@ -314,7 +335,7 @@ func cmdAppend(c *client, args [][]byte) {
 			wrongType = true
 			return cur, store.Keep
 		}
-		if int64(len(cur.Value)+len(args[2])) > c.srv.cfg.ProtoMaxBulkLen {
+		if !c.srv.fitsString(int64(len(cur.Value)), int64(len(args[2]))) {
 			tooBig = true
 			return cur, store.Keep
 		}
@@ -373,6 +394,9 @@ func cmdGetRange(c *client, args [][]byte) {
 	c.bulk(v[start : end+1])
 }
 
+// SETRANGE key offset value, checked in Redis's order: the offset, the
+// key's type, an empty value (which changes and creates nothing, whatever
+// the offset), then the size.
 func cmdSetRange(c *client, args [][]byte) {
 	off, ok := parseInt(args[2])
 	if !ok {
@@ -384,20 +408,19 @@ func cmdSetRange(c *client, args [][]byte) {
 		return
 	}
 	patch := args[3]
-	if off+int64(len(patch)) > c.srv.cfg.ProtoMaxBulkLen {
-		c.err(errStringSize)
-		return
-	}
 	var n int
-	var wrongType bool
+	var msg string
 	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok && cur.Kind != store.KindString {
-			wrongType = true
+			msg = errWrongType
 			return cur, store.Keep
 		}
 		n = len(cur.Value)
 		if len(patch) == 0 {
-			// Redis: an empty patch changes nothing and creates nothing.
+			return cur, store.Keep
+		}
+		if !c.srv.fitsString(off, int64(len(patch))) {
+			msg = errStringSize
 			return cur, store.Keep
 		}
 		size := max(len(cur.Value), int(off)+len(patch))
@@ -408,11 +431,20 @@ func cmdSetRange(c *client, args [][]byte) {
 		n = size
 		return store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt}, store.Put
 	})
-	if wrongType {
-		c.err(errWrongType)
+	if msg != "" {
+		c.err(msg)
 		return
 	}
 	c.integer(int64(n))
+}
+
+// fitsString reports whether a string of size bytes with add more stays
+// within proto-max-bulk-len, Redis's checkStringLength. Both are
+// non-negative; no sum is formed, so no offset can wrap it (size + add once
+// overflowed negative for an offset near 2^63 and passed the check).
+func (s *Server) fitsString(size, add int64) bool {
+	lim := s.cfg.ProtoMaxBulkLen
+	return add <= lim && size <= lim-add
 }
 
 func cmdMGet(c *client, args [][]byte) {

@@ -40,9 +40,23 @@ func TestCommandScripts(t *testing.T) {
 			t.Parallel()
 			sc := parseScript(t, f)
 			p := relcachetest.Start(t, sc.flags...)
+			failOnPanicLog(t, p)
 			runScript(t, f, sc, p.Addr)
 		})
 	}
+}
+
+// failOnPanicLog fails t if p logs a recovered panic. Recovery only drops
+// the connection, so a test sees an EOF; this says why. It runs as a
+// cleanup, after a Fatal too, and stops the server first so the whole log
+// has been read (Start's own cleanup reports how the server exited).
+func failOnPanicLog(t *testing.T, p *relcachetest.Proc) {
+	t.Cleanup(func() {
+		p.Stop()
+		if p.HasLog("panic while serving client") {
+			t.Errorf("the server logged a panic:\n%s", p.Logs())
+		}
+	})
 }
 
 func TestCommandScriptsAgainstRedis(t *testing.T) {

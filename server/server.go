@@ -108,7 +108,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.requirePass.Store(&pass)
 	s.timeout.Store(int64(cfg.Timeout))
 	s.queryBufLimit.Store(cfg.ClientQueryBufferLimit)
-	s.slowlog.threshold.Store(int64(cfg.SlowlogLogSlowerThan))
+	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
 	s.cmds = s.commandTable()

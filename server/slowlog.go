@@ -11,7 +11,7 @@ import (
 // as Redis's SLOWLOG does. Only slow commands take the lock; the fast path is
 // one atomic load and a comparison.
 type slowlog struct {
-	threshold atomic.Int64 // nanoseconds; negative disables
+	threshold atomic.Int64 // microseconds, as CONFIG sets it; negative disables
 
 	mu      sync.Mutex // guards entries, nextID, maxLen
 	entries []slowEntry
@@ -36,9 +36,22 @@ const (
 
 func newSlowlog(maxLen int) *slowlog { return &slowlog{maxLen: maxLen} }
 
+// slowlogMicros converts the configured threshold: negative disables, and a
+// fraction of a microsecond rounds up so nothing faster than asked is logged.
+func slowlogMicros(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	us := int64(d / time.Microsecond)
+	if d%time.Microsecond != 0 {
+		us++
+	}
+	return us
+}
+
 func (l *slowlog) maybeAdd(c *client, args [][]byte, start time.Time, d time.Duration) {
 	th := l.threshold.Load()
-	if th < 0 || int64(d) < th {
+	if th < 0 || d.Microseconds() < th {
 		return
 	}
 	e := slowEntry{at: start, duration: d, addr: c.addr, name: c.getName()}
