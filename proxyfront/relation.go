@@ -549,7 +549,7 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		if ok && t.cfg.ReplicateWrites {
 			for _, p := range t.replicas {
 				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
-					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1)}
+					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1), noReply: true}
 					c.send(be, r)
 					if p.backendFor(hA) == p.backendFor(hB) {
 						break
