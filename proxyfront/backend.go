@@ -45,6 +45,9 @@ type backend struct {
 	probing      atomic.Bool
 	closed       atomic.Bool
 	stop         chan struct{}
+
+	source        atomic.Pointer[string] // the node's source_id; nil until known (source.go)
+	warnedNoProxy atomic.Bool
 }
 
 // backendSettings are the pool settings a backend's behaviour depends on;
@@ -321,6 +324,11 @@ func (bc *bconn) enqueue(c *call) bool {
 		bc.nc = nc
 		bc.gen++
 		bc.kick = make(chan struct{}, 1)
+		for _, h := range b.handshake() {
+			h.sent = now
+			bc.wbuf = append(bc.wbuf, h.req...)
+			bc.inflight = append(bc.inflight, h)
+		}
 		go bc.readLoop(nc, rr, bc.gen)
 		go bc.writeLoop(nc, bc.kick, bc.gen)
 	}

@@ -252,3 +252,116 @@ func TestProxyBigPipelineTimeout(t *testing.T) {
 	t.Logf("%d GETs of %d bytes in %v (timeout 250ms), %d failed", gets, size, time.Since(start), bad)
 	load.stop(t, "behind a big pipeline on a node that answers all along")
 }
+
+// TestProxyOversizedReply: an MGET whose reply is over a node's
+// client-output-buffer-limit fails for the client that sent it, and only
+// for it: the node must not close the proxy's connection, which carries
+// other clients' GETs at the same time.
+func TestProxyOversizedReply(t *testing.T) {
+	cl := startCluster(t, 2, "node", "--client-output-buffer-limit", "1mb")
+	conf := onePool(cl)
+	conf.Pools[0].ServerConnections = 1
+	px, _ := startProxy(t, conf)
+	pl := newPlacer(t, conf, cl.lines())
+	c := dial(t, px.Addr)
+	value100k := strings.Repeat("v", 100<<10)
+	bigKeys := pl.keysOn(0, 24, "big:") // 2.4 MB from node1 in one reply
+	for _, k := range bigKeys {
+		c.must(t, "SET", k, value100k)
+	}
+	other := pl.keysOn(1, 1, "other:")[0]
+	c.must(t, "SET", other, "o")
+	small := pl.keysOn(0, 4, "small:")
+	for _, k := range small {
+		c.must(t, "SET", k, "s-"+k)
+	}
+
+	load := startGets(px.Addr, small, func(k string) string { return bulk("s-" + k) })
+	mget := append([]string{"MGET"}, bigKeys...)
+	mget = append(mget, other)
+	const rounds = 20
+	badMGets := 0
+	for i := range rounds {
+		raw := c.must(t, mget...)
+		v, ok := value(t, raw).([]any)
+		if !ok || len(v) != len(bigKeys)+1 {
+			t.Fatalf("MGET round %d: %.200s, want an array of %d", i, show(raw), len(bigKeys)+1)
+		}
+		if e, ok := v[0].(respErr); !ok || !strings.Contains(string(e), "client-output-buffer-limit") {
+			badMGets++
+			if badMGets == 1 {
+				t.Errorf("MGET round %d, node1's keys (a reply over its limit): %.200v, want the node's client-output-buffer-limit error", i, v[0])
+			}
+		}
+		for j := 1; j < len(bigKeys); j++ {
+			if fmt.Sprint(v[j]) != fmt.Sprint(v[0]) {
+				t.Errorf("MGET round %d: node1's keys answered differently: %.200v and %.200v", i, v[0], v[j])
+			}
+		}
+		if b, _ := v[len(bigKeys)].([]byte); string(b) != "o" {
+			t.Errorf("MGET round %d, node2's key: %#v, want \"o\"", i, v[len(bigKeys)])
+		}
+	}
+	t.Logf("%d oversized MGETs, %d answered otherwise than with the limit's error", rounds, badMGets)
+	load.stop(t, "on the node answering oversized MGETs")
+	node := dial(t, cl.procs[0].Addr)
+	if got := infoField(t, node, "stats", "client_output_buffer_limit_disconnections"); got != "0" {
+		t.Errorf("node1 closed %s connections for their output limit; want 0 (the proxy's connection must stay)", got)
+	}
+
+	// A direct client gains nothing but its connection by saying it is a
+	// proxy: the reply over the limit is still not sent.
+	sub := append([]string{"MGET"}, bigKeys...)
+	if raw := node.must(t, "CLIENT", "PROXY", "ON"); string(raw) != "+OK\r\n" {
+		t.Fatalf("CLIENT PROXY ON: %s", show(raw))
+	}
+	if raw := node.must(t, sub...); !strings.HasPrefix(string(raw), "-ERR reply of ") || !strings.Contains(string(raw), "client-output-buffer-limit") {
+		t.Errorf("MGET over the limit on a connection marked CLIENT PROXY: %.200s, want -ERR reply of ... client-output-buffer-limit", show(raw))
+	}
+	if raw := node.must(t, "GET", small[0]); string(raw) != bulk("s-"+small[0]) {
+		t.Errorf("GET after the refused reply: %s", show(raw))
+	}
+	if raw := node.must(t, "CLIENT", "PROXY", "OFF"); string(raw) != "+OK\r\n" {
+		t.Fatalf("CLIENT PROXY OFF: %s", show(raw))
+	}
+	if raw, err := node.do(sub...); err == nil {
+		t.Errorf("MGET over the limit on an ordinary connection: %.200s, want the connection closed", show(raw))
+	}
+}
+
+// TestProxyFollowSeparateSQLite: two nodes, each on its own embedded
+// SQLite file, behind one proxy. FOLLOW a b with a and b on different
+// nodes would write both rows into a's file while b's fan list reloads
+// from b's: the proxy refuses it, writing nothing, and says why. Users on
+// one node share its file, so a FOLLOW between them works.
+func TestProxyFollowSeparateSQLite(t *testing.T) {
+	cl := startCluster(t, 2, "node", "--source", "sqlite")
+	conf := onePool(cl)
+	px, _ := startProxy(t, conf)
+	pl := newPlacer(t, conf, cl.lines())
+	var on [2][]uint64
+	for u := uint64(1); len(on[0]) < 2 || len(on[1]) < 1; u++ {
+		n := pl.node(fkey(u))
+		on[n] = append(on[n], u)
+	}
+	a, a2, b := on[0][0], on[0][1], on[1][0]
+	c := dial(t, px.Addr)
+	for _, args := range [][]string{{"FOLLOW", u64(a), u64(b)}, {"UNFOLLOW", u64(a), u64(b)}, {"FOLLOW", u64(b), u64(a), "1700000000"}} {
+		raw := c.must(t, args...)
+		if !strings.HasPrefix(string(raw), "-ERR proxy: ") || !strings.Contains(string(raw), "source of record") {
+			t.Errorf("%s across two nodes with their own SQLite files: %s, want the proxy's refusal naming the source of record", showArgs(args), show(raw))
+		}
+		t.Logf("%s: %s", showArgs(args), show(raw))
+	}
+	for _, k := range []string{fkey(a), rkey(a), fkey(b), rkey(b)} {
+		if raw := c.must(t, "RELCARD", k); string(raw) != ":0\r\n" {
+			t.Errorf("RELCARD %s after refused FOLLOWs: %s, want :0 (nothing written)", k, show(raw))
+		}
+	}
+	if raw := c.must(t, "FOLLOW", u64(a), u64(a2)); string(raw) != ":1\r\n" {
+		t.Errorf("FOLLOW %d %d, both on node1: %s, want :1", a, a2, show(raw))
+	}
+	if raw := c.must(t, "RELMEMBERS", rkey(a2)); string(raw) != "*1\r\n"+bulk(u64(a)) {
+		t.Errorf("RELMEMBERS %s after FOLLOW %d %d: %s", rkey(a2), a, a2, show(raw))
+	}
+}
