@@ -57,6 +57,7 @@ type getLoad struct {
 	wg        sync.WaitGroup
 	ops, errs atomic.Int64
 	firstErr  atomic.Value
+	slowest   atomic.Int64 // nanoseconds, for the log
 }
 
 // startGets starts one client per key, GETting it and expecting want(key),
@@ -93,7 +94,13 @@ func (g *getLoad) run(addr, key, want string) {
 			return
 		default:
 		}
+		start := time.Now()
 		raw, err := c.do("GET", key)
+		for d := int64(time.Since(start)); ; {
+			if old := g.slowest.Load(); d <= old || g.slowest.CompareAndSwap(old, d) {
+				break
+			}
+		}
 		switch {
 		case err != nil:
 			fail(err.Error())
@@ -114,7 +121,7 @@ func (g *getLoad) stop(t *testing.T, during string) {
 	t.Helper()
 	close(g.stopc)
 	g.wg.Wait()
-	t.Logf("other clients %s: %d GETs, %d errors", during, g.ops.Load(), g.errs.Load())
+	t.Logf("other clients %s: %d GETs, %d errors, slowest %v", during, g.ops.Load(), g.errs.Load(), time.Duration(g.slowest.Load()))
 	if n := g.errs.Load(); n != 0 {
 		t.Errorf("other clients' GETs %s: %d errors (first: %v), want 0", during, n, g.firstErr.Load())
 	}
