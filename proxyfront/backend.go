@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -44,6 +45,9 @@ type backend struct {
 	probing      atomic.Bool
 	closed       atomic.Bool
 	stop         chan struct{}
+
+	source        atomic.Pointer[string] // the node's source_id; nil until known (source.go)
+	warnedNoProxy atomic.Bool
 }
 
 // backendSettings are the pool settings a backend's behaviour depends on;
@@ -195,7 +199,7 @@ func (b *backend) probe() {
 	defer b.probing.Store(false)
 	st := b.settings
 	err := func() error {
-		nc, rr, err := b.dial()
+		nc, rr, err := b.dial(nil)
 		if err != nil {
 			return err
 		}
@@ -224,8 +228,9 @@ func (b *backend) probe() {
 	b.log.Info("probe answered; backend back in rotation")
 }
 
-// dial connects and authenticates, within the dial timeout.
-func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
+// dial connects and authenticates, within the dial timeout. Every read of
+// the returned reader stores its time in progress, when given.
+func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, error) {
 	st := b.settings
 	ctx, cancel := context.WithTimeout(context.Background(), st.dialTimeout)
 	defer cancel()
@@ -241,7 +246,11 @@ func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	rr := resp.NewReplyReader(nc, st.maxReply)
+	var r io.Reader = nc
+	if progress != nil {
+		r = progressReader{nc, progress}
+	}
+	rr := resp.NewReplyReader(r, st.maxReply)
 	if st.password != "" {
 		nc.SetDeadline(time.Now().Add(st.dialTimeout))
 		cmd := resp.AppendCommand(nil, []byte("AUTH"), []byte(st.password))
@@ -262,6 +271,20 @@ func (b *backend) dial() (net.Conn, *resp.ReplyReader, error) {
 	return nc, rr, nil
 }
 
+// progressReader stores the time of every read that brought bytes.
+type progressReader struct {
+	r  io.Reader
+	at *atomic.Int64 // unix nanos
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.at.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
 // bconn is one pipelined connection to a backend. Senders append their
 // command to wbuf and their call to the in-flight queue under mu, then
 // wake the writer goroutine, which writes whatever has accumulated, so a
@@ -278,6 +301,10 @@ type bconn struct {
 	inflight []*call // FIFO; head at index head
 	head     int
 	kick     chan struct{} // wakes the writer; closed with the connection
+
+	// lastRead is when bytes last came from the node (unix nanos): the
+	// watchdog's measure of a node that is still answering.
+	lastRead atomic.Int64
 }
 
 // enqueue appends c to the connection's write buffer and in-flight queue,
@@ -286,8 +313,9 @@ func (bc *bconn) enqueue(c *call) bool {
 	b := bc.be
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
+	now := time.Now()
 	if bc.nc == nil {
-		nc, rr, err := b.dial()
+		nc, rr, err := b.dial(&bc.lastRead)
 		if err != nil {
 			b.failed(err)
 			c.fail(b.errorf("connect failed: %s", shortErr(err)))
@@ -296,10 +324,15 @@ func (bc *bconn) enqueue(c *call) bool {
 		bc.nc = nc
 		bc.gen++
 		bc.kick = make(chan struct{}, 1)
+		for _, h := range b.handshake() {
+			h.sent = now
+			bc.wbuf = append(bc.wbuf, h.req...)
+			bc.inflight = append(bc.inflight, h)
+		}
 		go bc.readLoop(nc, rr, bc.gen)
 		go bc.writeLoop(nc, bc.kick, bc.gen)
 	}
-	c.sent = time.Now()
+	c.sent = now
 	bc.wbuf = append(bc.wbuf, c.req...)
 	bc.inflight = append(bc.inflight, c)
 	return true
@@ -376,14 +409,16 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 		bc.mu.Unlock()
 		b.metrics.latency.Observe(time.Since(c.sent).Seconds())
 		b.succeeded()
-		c.reply = append(c.reply[:0], raw...)
-		c.complete()
+		c.deliver(raw)
 	}
 }
 
-// checkTimeout fails the connection if its oldest call has waited longer
-// than the timeout: a node that stopped answering (packets dropped, not
-// refused) must cost a client no more than that.
+// checkTimeout fails the connection when its oldest call has waited longer
+// than the timeout and nothing came from the node meanwhile: a node that
+// stopped answering (packets dropped, not refused) must cost a client no
+// more than that. A node still sending is not stopped, however long the
+// replies queued ahead of a call take: one client's pipeline of big
+// replies must not fail every other client's call behind it (issue 14).
 func (bc *bconn) checkTimeout(now time.Time) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
@@ -391,7 +426,11 @@ func (bc *bconn) checkTimeout(now time.Time) {
 		return
 	}
 	t := bc.be.settings.timeout
-	if now.Sub(bc.inflight[bc.head].sent) > t {
+	waited := now.Sub(bc.inflight[bc.head].sent)
+	if quiet := now.Sub(time.Unix(0, bc.lastRead.Load())); quiet < waited {
+		waited = quiet
+	}
+	if waited > t {
 		err := bc.be.errorf("timed out after %s", t)
 		bc.failLocked(bc.gen, err, err)
 	}

@@ -16,6 +16,16 @@ type call struct {
 	be    *backend
 	done  chan struct{} // cap 1: finish never blocks
 
+	// owner is the client the reply is for: the backend's reader counts
+	// the reply in owner.held (held bytes of it) before storing it, and
+	// drops it instead when that would put the client over its output
+	// limit. Nil for the proxy's own calls.
+	owner *client
+	held  int
+	// noReply marks a fire-and-forget call (a write copied to a replica
+	// pool): nobody reads its reply, so it is not kept.
+	noReply bool
+
 	// Routing, for a read's fail-over.
 	t    *topology
 	h    uint32
@@ -27,14 +37,36 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 
 func newCall() *call { return callPool.Get().(*call) }
 
-// release returns a call whose reply has been used. A call must not be
-// released while a backend may still finish it.
+// release returns a call whose reply has been used, and uncounts the reply
+// from its client's held bytes. A call must not be released while a
+// backend may still finish it.
 func (c *call) release() {
+	if c.held != 0 {
+		c.owner.held.Add(-int64(c.held))
+		c.held = 0
+	}
+	c.owner = nil
 	if cap(c.reply) > 64<<10 || cap(c.req) > 64<<10 {
 		return // let a big buffer go rather than keep it pooled
 	}
 	c.req, c.reply, c.err, c.be, c.t = c.req[:0], c.reply[:0], nil, nil, nil
 	callPool.Put(c)
+}
+
+// deliver stores raw as the call's reply and finishes it; the backend's
+// reader calls it, and must never block in it (the connection is shared).
+func (c *call) deliver(raw []byte) {
+	switch {
+	case c.noReply:
+	case c.owner != nil && !c.owner.admit(len(raw)):
+		c.err = errOverOutputLimit
+	default:
+		if c.owner != nil {
+			c.held = len(raw)
+		}
+		c.reply = append(c.reply[:0], raw...)
+	}
+	c.complete()
 }
 
 func (c *call) complete()      { c.done <- struct{}{} }

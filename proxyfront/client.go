@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -32,6 +33,17 @@ type client struct {
 	scratch []byte // routing scratch (uid text, keys)
 	keyBuf  []byte
 	dirty   []*bconn // connections with queued, unwritten commands
+
+	// held is every reply byte the proxy holds for this client: replies
+	// its backends delivered and it has not written yet, plus out. The
+	// backends' readers add to it while this goroutine may be blocked
+	// writing to a client that does not read, so they are what enforces
+	// client_output_buffer_limit: over it, they close the client and drop
+	// its replies instead of storing them (admit).
+	held      atomic.Int64
+	softSince atomic.Int64 // unix nanos held went over the soft limit; 0: under it
+	dead      atomic.Bool  // closed, or leaving: its replies are dropped
+	outHeld   int          // the part of held that is out; this goroutine's
 }
 
 // op is a started command whose reply is not written yet.
@@ -69,6 +81,8 @@ func (c *client) serve() {
 			c.p.log.Error("panic while serving a client; connection closed",
 				zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
 		}
+		// Replies still on their way are for nobody now: drop them.
+		c.dead.Store(true)
 		c.nc.Close()
 	}()
 	for !c.quit {
@@ -81,7 +95,10 @@ func (c *client) serve() {
 			return
 		}
 		c.handle(args)
-		if len(c.pending) >= maxPending || len(c.out) >= flushAt {
+		// Replies that have come in already (big values, fast nodes) are
+		// written before more commands are sent: a client gets no more
+		// of the proxy's memory than its pipeline needs.
+		if len(c.pending) >= maxPending || len(c.out) >= flushAt || c.held.Load() >= flushAt {
 			if c.collect() != nil {
 				return
 			}
@@ -90,24 +107,134 @@ func (c *client) serve() {
 	c.collect()
 }
 
-// collect finishes the started commands in order and writes their replies.
+// errOutputLimit ends a client closed for its output buffer limit;
+// errOverOutputLimit is what its dropped calls hold instead of a reply.
+var (
+	errOutputLimit     = errors.New("client output buffer over its limit")
+	errOverOutputLimit = &backendError{msg: "ERR proxy: reply dropped: the client went over client_output_buffer_limit"}
+)
+
+// collect finishes the started commands in order and writes their
+// replies, every flushAt bytes and at the end.
 func (c *client) collect() error {
 	c.flushBackends()
 	for i, o := range c.pending {
 		o.finish(c)
 		c.pending[i] = nil
+		if !c.countOut() {
+			return errOutputLimit
+		}
+		if len(c.out) >= flushAt {
+			if err := c.write(); err != nil {
+				return err
+			}
+		}
 	}
 	c.pending = c.pending[:0]
+	if !c.countOut() {
+		return errOutputLimit
+	}
+	err := c.write()
+	// Every command started is finished and its calls released, so the
+	// client holds nothing now: a call some command forgot to release
+	// must not count against the client for the rest of its life.
+	c.held.Store(0)
+	return err
+}
+
+// countOut adds what out grew by to held; false when that puts the client
+// over its limit (it is closed then).
+func (c *client) countOut() bool {
+	d := len(c.out) - c.outHeld
+	if d == 0 {
+		return true
+	}
+	c.outHeld = len(c.out)
+	return c.withinLimit(c.held.Add(int64(d)))
+}
+
+// write sends out, uncounts it, and lets a huge buffer go.
+func (c *client) write() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	_, err := c.nc.Write(c.out)
+	err := c.writeAll(c.out)
+	c.held.Add(-int64(c.outHeld))
+	c.outHeld = 0
 	if cap(c.out) > 1<<20 {
 		c.out = nil
 	} else {
 		c.out = c.out[:0]
 	}
 	return err
+}
+
+// writeAll writes b under client_write_timeout, renewed while the client
+// takes bytes: a slow reader is served, one that takes nothing for that
+// long is closed (and its goroutine and buffers freed).
+func (c *client) writeAll(b []byte) error {
+	t := c.p.cfgNow().ClientWriteTimeout.Duration
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+		n, err := c.nc.Write(b)
+		b = b[n:]
+		if err == nil || len(b) == 0 {
+			return nil
+		}
+		if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.p.log.Debug("client took no reply bytes within client_write_timeout; closing it",
+					zap.Uint64("client", c.id), zap.Duration("client_write_timeout", t))
+			}
+			return err
+		}
+	}
+}
+
+// admit counts n more reply bytes for the client, for a backend's reader
+// about to store a reply; false when the client is gone or n puts it over
+// its limit (the reply is dropped then, and the client closed).
+func (c *client) admit(n int) bool {
+	if c.dead.Load() {
+		return false
+	}
+	if c.withinLimit(c.held.Add(int64(n))) {
+		return true
+	}
+	c.held.Add(-int64(n))
+	return false
+}
+
+// withinLimit checks held against client_output_buffer_limit, closing the
+// client when it is over; it runs on the client's goroutine, on backend
+// readers and on the proxy's sweep (for the soft limit's time).
+func (c *client) withinLimit(held int64) bool {
+	lim := c.p.cfgNow().ClientOutputBufferLimit
+	var now int64
+	if lim.Soft > 0 && held > lim.Soft {
+		now = time.Now().UnixNano()
+	}
+	over, since := lim.over(held, c.softSince.Load(), now)
+	c.softSince.Store(since)
+	if !over {
+		return true
+	}
+	c.kill(held, lim)
+	return false
+}
+
+// kill closes a client over its output limit, once: its goroutine's read
+// or write fails and it leaves; replies still coming are dropped.
+func (c *client) kill(held int64, lim *OutputBufferLimit) {
+	if !c.dead.CompareAndSwap(false, true) {
+		return
+	}
+	c.p.outputLimitClosed.Add(1)
+	c.p.metrics.outputLimitClosed.Inc()
+	c.p.log.Warn("client output buffer over limit; closing the client",
+		zap.Uint64("client", c.id), zap.Stringer("addr", c.nc.RemoteAddr()), zap.Int64("held_bytes", held),
+		zap.Int64("hard_limit", lim.Hard), zap.Int64("soft_limit", lim.Soft), zap.Int64("soft_seconds", lim.SoftSeconds))
+	c.nc.Close()
 }
 
 // readFailed answers a protocol error as Redis does, an error then close;
@@ -163,7 +290,7 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 		for _, p := range t.replicas {
 			// Fire and forget: the primary's reply is the client's. A
 			// failure shows in the backend's error counters.
-			c.send(p.backendFor(h), &call{req: k.req, done: make(chan struct{}, 1)})
+			c.send(p.backendFor(h), &call{req: k.req, done: make(chan struct{}, 1), noReply: true})
 		}
 	}
 	return k
@@ -172,6 +299,9 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 // send queues k for be; it is written when the client next waits for a
 // reply (flushBackends), together with everything else queued by then.
 func (c *client) send(be *backend, k *call) {
+	if !k.noReply {
+		k.owner = c
+	}
 	bc := be.enqueue(k, c.id)
 	if bc == nil {
 		return
@@ -203,7 +333,7 @@ func (c *client) wait(k *call) {
 // pool of the read order.
 func (c *client) await(k *call) {
 	c.wait(k)
-	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) {
+	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) && !c.dead.Load() {
 		k.pool++
 		k.err = nil
 		c.send(k.t.reads[k.pool].backendFor(k.h), k)

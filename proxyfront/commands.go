@@ -2,6 +2,8 @@ package proxyfront
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -194,12 +196,19 @@ func cmdAuth(c *client, _ *topology, args [][]byte) {
 		return
 	}
 	given := args[len(args)-1]
-	if (len(args) == 3 && string(args[1]) != "default") || string(given) != pw {
+	if (len(args) == 3 && string(args[1]) != "default") || !samePassword(given, pw) {
 		c.fail("auth", "WRONGPASS invalid username-password pair or user is disabled.")
 		return
 	}
 	c.authed = true
 	c.reply([]byte("+OK\r\n"))
+}
+
+// samePassword compares in constant time, as the nodes' AUTH does; hashing
+// first keeps the password's length from leaking through timing too.
+func samePassword(given []byte, want string) bool {
+	a, b := sha256.Sum256(given), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // CLIENT SETNAME and SETINFO are accepted (client libraries send them on

@@ -38,6 +38,9 @@ const (
 	defRouteBy         = "uid"
 	defMaxClients      = 10000
 	defProtoMaxBulkLen = 512 << 20
+	// defClientWriteTimeout: a client that accepts no byte of its replies
+	// for this long has stopped reading (or vanished without a reset).
+	defClientWriteTimeout = 30 * time.Second
 
 	defServerConnections  = 2
 	defTimeout            = time.Second
@@ -130,6 +133,15 @@ type Config struct {
 	// ProtoMaxBulkLen is the largest bulk argument a client may send, in
 	// bytes. Default 512 MiB (Redis's default); at least 1 MiB.
 	ProtoMaxBulkLen int64 `toml:"proto_max_bulk_len"`
+	// ClientOutputBufferLimit bounds the reply bytes the proxy holds for
+	// one client (replies come from the nodes faster than a client that
+	// stopped reading takes them), as Redis's client-output-buffer-limit
+	// for its normal class: "hard soft soft-seconds". Default
+	// DefaultOutputBufferLimit; "0 0 0" turns it off.
+	ClientOutputBufferLimit *OutputBufferLimit `toml:"client_output_buffer_limit"`
+	// ClientWriteTimeout closes a client that accepts no byte of its
+	// replies for this long. Default 30s; > 0.
+	ClientWriteTimeout Duration `toml:"client_write_timeout"`
 
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
@@ -409,6 +421,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max_clients %d: want >= 1 (0 means the default, %d)", c.MaxClients, defMaxClients)
 	case c.ClientTimeout.Duration < 0:
 		return fmt.Errorf("client_timeout %s: want >= 0 (0 never closes idle clients)", c.ClientTimeout.Duration)
+	case c.ClientWriteTimeout.Duration < 0:
+		return fmt.Errorf("client_write_timeout %s: want > 0", c.ClientWriteTimeout.Duration)
 	case c.ProtoMaxBulkLen < minProtoMaxBulkLenSetting:
 		return fmt.Errorf("proto_max_bulk_len %d: want at least %d (1 MiB; 0 means the default, 512 MiB)", c.ProtoMaxBulkLen, minProtoMaxBulkLenSetting)
 	case len(c.Pools) == 0:
@@ -515,6 +529,13 @@ func (c *Config) fillDefaults() {
 	}
 	if c.ProtoMaxBulkLen == 0 {
 		c.ProtoMaxBulkLen = defProtoMaxBulkLen
+	}
+	if c.ClientOutputBufferLimit == nil {
+		v := DefaultOutputBufferLimit
+		c.ClientOutputBufferLimit = &v
+	}
+	if c.ClientWriteTimeout.Duration == 0 {
+		c.ClientWriteTimeout.Duration = defClientWriteTimeout
 	}
 	for i := range c.Pools {
 		p := &c.Pools[i]

@@ -50,6 +50,9 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("connected_clients", p.nconns.Load())
 		field("maxclients", cfg.MaxClients)
 	}
+	if section("Stats") {
+		field("client_output_buffer_limit_disconnections", p.outputLimitClosed.Load())
+	}
 	if section("Reload") {
 		field("reloads", p.reloads.Load())
 		if r := p.lastReload.Load(); r != nil {

@@ -1730,6 +1730,11 @@ func TestProxyAuthInfoMetrics(t *testing.T) {
 	expect("-NOAUTH Authentication required.\r\n", "GET", "k")
 	expect("-NOAUTH Authentication required.\r\n", "MGET", "k", "l")
 	expect("-WRONGPASS invalid username-password pair or user is disabled.\r\n", "AUTH", "nodepw")
+	// The comparison is constant-time over hashes now: near misses still fail.
+	for _, args := range [][]string{{"AUTH", "frontp"}, {"AUTH", "frontpwx"}, {"AUTH", ""}, {"AUTH", "FRONTPW"},
+		{"AUTH", "default", "frontpwx"}, {"AUTH", "other", "frontpw"}} {
+		expect("-WRONGPASS invalid username-password pair or user is disabled.\r\n", args...)
+	}
 	expect("-NOAUTH Authentication required.\r\n", "SET", "k", "v")
 	expect("+OK\r\n", "AUTH", "frontpw")
 	expect("+OK\r\n", "AUTH", "default", "frontpw")

@@ -18,6 +18,8 @@ type metrics struct {
 	up         *prometheus.GaugeVec
 	fanout     prometheus.Histogram
 	reloads    *prometheus.CounterVec
+
+	outputLimitClosed prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -46,9 +48,11 @@ func newMetrics() *metrics {
 			Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64}}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relcache_proxy_reloads_total",
 			Help: "Config reloads, by result (ok, error)."}, []string{"result"}),
+		outputLimitClosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "relcache_proxy_client_output_buffer_limit_disconnections_total",
+			Help: "Clients closed for holding more reply bytes than client_output_buffer_limit allows."}),
 	}
 	m.reg.MustRegister(m.clients, m.requests, m.errors, m.beRequests, m.beErrors, m.beLatency,
-		m.ejections, m.up, m.fanout, m.reloads)
+		m.ejections, m.up, m.fanout, m.reloads, m.outputLimitClosed)
 	return m
 }
 

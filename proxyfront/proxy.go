@@ -45,6 +45,8 @@ type Proxy struct {
 	reloads    atomic.Int64
 	lastReload atomic.Pointer[reloadResult]
 	totalCmds  atomic.Int64
+
+	outputLimitClosed atomic.Int64 // clients closed for client_output_buffer_limit
 }
 
 type reloadResult struct {
@@ -121,6 +123,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		p.ln.Close()
 	}()
+	go p.sweepOutputLimits(ctx)
 	for {
 		nc, err := p.ln.Accept()
 		if err != nil {
@@ -159,6 +162,32 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	p.shutdown()
 	return nil
+}
+
+// sweepOutputLimits closes clients that stayed over the soft output limit
+// for its seconds without receiving another reply (as Redis's clientsCron
+// does): the backends' readers only check a client when a reply for it
+// arrives, and a client blocked writing may get none.
+func (p *Proxy) sweepOutputLimits(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.cfgNow().ClientOutputBufferLimit.Soft == 0 {
+			continue
+		}
+		p.conns.Range(func(k, _ any) bool {
+			c := k.(*client)
+			if c.softSince.Load() != 0 && !c.dead.Load() {
+				c.withinLimit(c.held.Load())
+			}
+			return true
+		})
+	}
 }
 
 // shutdown stops reading new commands from clients (their pending replies

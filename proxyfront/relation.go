@@ -525,8 +525,37 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		k.req = resp.AppendCommand(k.req[:0], write, aText, bText, ts)
 	}
 	beA, beB := t.primary.backendFor(hA), t.primary.backendFor(hB)
-	c.send(beA, k)
+	// Users on two nodes: both must write one source of record (source.go).
+	checkFirst := false
+	if beA != beB {
+		msg, known := followAcross(name, beA, beB)
+		if msg != "" {
+			k.release()
+			c.fail(name, msg)
+			return
+		}
+		checkFirst = !known
+	}
+	if !checkFirst {
+		c.send(beA, k)
+	}
 	c.pending = append(c.pending, opFunc(func(c *client) {
+		if checkFirst {
+			msg := c.learnSources(beA, beB)
+			if msg == "" {
+				var known bool
+				if msg, known = followAcross(name, beA, beB); !known {
+					msg = "ERR proxy: " + name + " of users on different nodes needs both nodes to write one source of record, and a node answered INFO loader with something else"
+				}
+			}
+			if msg != "" {
+				k.release()
+				c.p.metrics.errors.WithLabelValues(name).Inc()
+				c.out = redcon.AppendError(c.out, msg)
+				return
+			}
+			c.send(beA, k)
+		}
 		c.wait(k)
 		defer k.release()
 		ok := k.err == nil && !resp.IsError(k.reply)
@@ -549,7 +578,7 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		if ok && t.cfg.ReplicateWrites {
 			for _, p := range t.replicas {
 				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
-					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1)}
+					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1), noReply: true}
 					c.send(be, r)
 					if p.backendFor(hA) == p.backendFor(hB) {
 						break

@@ -197,10 +197,10 @@ func (c *client) info(now time.Time) string {
 	return sb.String()
 }
 
-// CLIENT ID | SETNAME | GETNAME | LIST | KILL | INFO | SETINFO | HELP
+// CLIENT ID | SETNAME | GETNAME | LIST | KILL | INFO | SETINFO | PROXY | HELP
 func cmdClient(c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
-	need := map[string]int{"id": 2, "getname": 2, "info": 2, "setname": 3, "setinfo": 4, "help": 2}
+	need := map[string]int{"id": 2, "getname": 2, "info": 2, "setname": 3, "setinfo": 4, "help": 2, "proxy": 3}
 	if n, ok := need[sub]; ok && len(args) != n {
 		c.err(subArity("client", sub))
 		return
@@ -228,6 +228,20 @@ func cmdClient(c *client, args [][]byte) {
 			return
 		}
 		c.ok()
+	case "proxy":
+		// A proxy's connection carries many clients' commands: a reply
+		// over client-output-buffer-limit becomes an error for that one
+		// command instead of closing the connection (conn.go).
+		switch {
+		case eqFold(args[2], "on"):
+			c.proxy = true
+		case eqFold(args[2], "off"):
+			c.proxy = false
+		default:
+			c.err(errSyntax)
+			return
+		}
+		c.ok()
 	case "info":
 		c.verbatim([]byte(c.info(time.Now()) + "\n"))
 	case "list":
@@ -240,6 +254,7 @@ func cmdClient(c *client, args [][]byte) {
 			"ID", "GETNAME", "SETNAME <name>", "INFO", "LIST [TYPE normal] [ID id ...]",
 			"KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
 			"SETINFO <LIB-NAME|LIB-VER> <value>",
+			"PROXY <ON|OFF>",
 		})
 	default:
 		c.err(unknownSubcommand(args[1], "client"))

@@ -76,6 +76,10 @@ type Config struct {
 	// from, and FOLLOW/UNFOLLOW write to (when it is a loader.Writer). Nil:
 	// a pure cache, where a miss stays a miss.
 	Source loader.Source
+	// SourceID names the source of record (loader.Config.Identity), for
+	// INFO loader's source_id: a proxy refuses FOLLOW between users on two
+	// nodes whose sources differ. Optional; "" leaves the field out.
+	SourceID string
 	// SourceListLimit caps the members loaded per list, newest first; a
 	// longer list is cached marked truncated. 0: no cap.
 	SourceListLimit int

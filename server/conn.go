@@ -44,7 +44,10 @@ type client struct {
 	// closeAfterReply makes the loop flush and close after the current
 	// command (QUIT, SHUTDOWN, a client over its output limit).
 	closeAfterReply bool
-	lowerBuf        [32]byte // scratch for case-folding command names
+	// proxy is set by CLIENT PROXY ON: a reply over the output limit is
+	// replaced by an error rather than closing the connection.
+	proxy    bool
+	lowerBuf [32]byte // scratch for case-folding command names
 
 	// Scratch reused by the relation commands so a batch allocates nothing
 	// per member once the client has warmed up.
@@ -233,11 +236,9 @@ func (c *client) serve() {
 		if c.rd.Waited() {
 			mark = time.Now()
 		}
+		start := len(c.out)
 		mark = c.srv.dispatch(c, args, mark)
-		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim {
-			c.srv.log.Warn("client output buffer over limit; closing the client",
-				zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
-			c.srv.stats.outputLimitClosed.Add(1)
+		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim && !c.outputOverLimit(start, lim) {
 			return
 		}
 		if c.closeAfterReply {
@@ -248,6 +249,33 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// outputOverLimit handles a pending reply over client-output-buffer-limit
+// after the command whose reply starts at out[start:]; false closes the
+// client. A proxy's connection (CLIENT PROXY ON) carries other clients'
+// replies, before this one and after: closing it would fail them all, so
+// that command alone gets an error and the stream stays in step. The
+// node's memory is protected the same either way: the reply was built
+// and is dropped unsent, so marking a connection gains it nothing but the
+// connection.
+func (c *client) outputOverLimit(start int, lim int64) bool {
+	n := len(c.out) - start
+	if c.proxy && int64(n) <= lim {
+		return true // the replies before it make the bulk; they are flushed
+	}
+	if !c.proxy {
+		c.srv.log.Warn("client output buffer over limit; closing the client",
+			zap.String("client", c.addr), zap.Int("bytes", len(c.out)), zap.Int64("limit", lim))
+		c.srv.stats.outputLimitClosed.Add(1)
+		return false
+	}
+	c.out = c.out[:start]
+	c.err("ERR reply of " + strconv.Itoa(n) + " bytes exceeds client-output-buffer-limit (" + strconv.FormatInt(lim, 10) + " bytes)")
+	c.srv.stats.outputLimitErrors.Add(1)
+	c.srv.log.Warn("reply over client-output-buffer-limit on a proxy's connection; answered with an error",
+		zap.String("client", c.addr), zap.Int("bytes", n), zap.Int64("limit", lim))
+	return true
 }
 
 // readFailed answers a protocol error the way Redis does (an error reply,

@@ -149,6 +149,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "protocol_errors", s.stats.protoErrors.Load())
 		b = field(b, "client_query_buffer_limit_disconnections", s.stats.queryLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
+		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
 	case "commandstats":
 		b = append(b, "# Commandstats\r\n"...)
 		for _, cmd := range s.sortedCommands() {
@@ -174,9 +175,13 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = append(b, "# Loader\r\n"...)
 		f := s.fill
 		if f == nil {
-			return field(b, "source", "none")
+			b = field(b, "source", "none")
+			return field(b, "source_id", "none")
 		}
 		b = field(b, "source", "configured")
+		if s.cfg.SourceID != "" {
+			b = field(b, "source_id", s.cfg.SourceID)
+		}
 		b = field(b, "loads", f.stats.loads.Load())
 		b = field(b, "loads_empty", f.stats.empty.Load())
 		b = field(b, "load_errors", f.stats.loadErrors.Load())

@@ -329,6 +329,30 @@ func TestClientOutputBufferLimit(t *testing.T) {
 	if v, err := c.Get(ctx, "big0").Result(); err != nil || len(v) != 100*1024 {
 		t.Fatalf("small reply after the limit: %d bytes, %v", len(v), err)
 	}
+
+	// A connection marked CLIENT PROXY ON (a proxy's, shared by many
+	// clients) is not closed: that one reply becomes an error, in its
+	// place, and the replies around it in the same pipeline are intact.
+	c.Set(ctx, "small", "s", 0)
+	conn, rd := rawConn(t, p.Addr)
+	fmt.Fprintf(conn, "CLIENT PROXY maybe\r\nCLIENT PROXY\r\nCLIENT PROXY ON\r\nGET small\r\nMGET %s\r\nGET small\r\nPING\r\n", strings.Join(keys, " "))
+	mgetReply := 5 + 20*(len("$102400\r\n")+100*1024+2)
+	for _, want := range []string{
+		"-ERR syntax error",
+		"-ERR wrong number of arguments for 'client|proxy' command",
+		"+OK", "$1", "s",
+		fmt.Sprintf("-ERR reply of %d bytes exceeds client-output-buffer-limit (1048576 bytes)", mgetReply),
+		"$1", "s", "+PONG",
+	} {
+		if line := readLine(t, rd); line != want {
+			t.Fatalf("pipeline on a CLIENT PROXY connection: %q, want %q", line, want)
+		}
+	}
+	info, err := c.Info(ctx, "stats").Result()
+	if err != nil || !strings.Contains(info, "client_output_buffer_limit_disconnections:1\r\n") ||
+		!strings.Contains(info, "client_output_buffer_limit_error_replies:1\r\n") {
+		t.Errorf("INFO stats after one close and one error reply: %v\n%s", err, info)
+	}
 }
 
 func TestClientCommands(t *testing.T) {

@@ -71,6 +71,7 @@ type serverStats struct {
 	protoErrors       atomic.Int64
 	outputLimitClosed atomic.Int64
 	queryLimitClosed  atomic.Int64
+	outputLimitErrors atomic.Int64 // replies over the limit answered with an error (CLIENT PROXY)
 	opsPerSec         atomic.Int64 // sampled by the housekeeping loop
 }
 
@@ -376,6 +377,7 @@ func (s *Server) resetStats() {
 	s.stats.protoErrors.Store(0)
 	s.stats.outputLimitClosed.Store(0)
 	s.stats.queryLimitClosed.Store(0)
+	s.stats.outputLimitErrors.Store(0)
 	s.mu.Lock()
 	s.stats.retiredIn.Store(0)
 	s.stats.retiredOut.Store(0)

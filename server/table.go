@@ -27,7 +27,7 @@ func (s *Server) commandTable() map[string]*command {
 		{"hello", -1, flagNoAuth | fast, none, "connection", "Handshakes with the server: protocol version, auth, name.", cmdHello},
 		{"auth", -2, flagNoAuth | fast, none, "connection", "Authenticates the connection.", cmdAuth},
 		{"select", 2, fast, none, "connection", "Changes the selected database (only 0 exists).", cmdSelect},
-		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO.", cmdClient},
+		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO, PROXY.", cmdClient},
 		// strings
 		{"get", 2, rd | fast, one, "string", "Returns the string value of a key.", cmdGet},
 		{"set", -3, wrOOM, one, "string", "Sets the string value of a key, with optional expiry and conditions.", cmdSet},

@@ -62,6 +62,10 @@ in the TOML file given with --config; flags override the file.`,
 			if src != nil {
 				defer src.Close()
 				cfg.Source = src
+				// For a proxy, which refuses FOLLOW across nodes that
+				// do not share one source of record.
+				lc, _ := st.loaderConfig(st.Dir) // openSource took it already
+				cfg.SourceID = lc.Identity()
 			}
 			setMemoryLimit(int64(st.MaxMemory), log)
 			srv, err := server.New(cfg, log)
