@@ -198,3 +198,34 @@ func TestAdversarialGarbage(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "%d garbage streams per target\n", len(cases))
 	}
 }
+
+// TestAdversarialQueryBufferLimitProxy: an unfinished command past
+// client_query_buffer_limit closes that client, without a reply, as Redis
+// does, and other clients go on.
+func TestAdversarialQueryBufferLimitProxy(t *testing.T) {
+	cl := startCluster(t, 1, "n", "--source", "none")
+	cfg := onePool(cl)
+	cfg.Extra = "client_query_buffer_limit = 1048576\n"
+	proxy, _ := startProxy(t, cfg)
+	nc, err := net.Dial("tcp", proxy.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		fmt.Fprintf(nc, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n")
+		nc.Write(make([]byte, 3<<20))
+	}()
+	if b, err := io.ReadAll(nc); len(b) != 0 || (err != nil && !isReset(err)) {
+		t.Fatalf("want the connection closed without a reply; got %q, %v", b, err)
+	}
+	c := dial(t, proxy.Addr)
+	info := string(c.must(t, "INFO", "stats"))
+	if !strings.Contains(info, "client_query_buffer_limit_disconnections:1\r\n") {
+		t.Fatalf("INFO stats:\n%s", info)
+	}
+	if raw := c.must(t, "SET", "k", strings.Repeat("v", 900<<10)); string(raw) != "+OK\r\n" {
+		t.Fatalf("SET under the limit: %q", raw)
+	}
+}

@@ -66,10 +66,12 @@ func (p *Proxy) newClient(nc net.Conn, id uint64) *client {
 }
 
 func (c *client) limits() resp.Limits {
+	cfg := c.p.cfgNow()
 	if !c.authed {
-		return resp.Limits{MaxBulk: resp.UnauthMaxBulk, MaxMultibulk: resp.UnauthMaxMultibulk, Unauth: true}
+		return resp.Limits{MaxBulk: resp.UnauthMaxBulk, MaxMultibulk: resp.UnauthMaxMultibulk,
+			MaxQueryBuf: cfg.ClientQueryBufferLimit, Unauth: true}
 	}
-	return resp.Limits{MaxBulk: c.p.cfgNow().ProtoMaxBulkLen, MaxMultibulk: maxMultibulk}
+	return resp.Limits{MaxBulk: cfg.ProtoMaxBulkLen, MaxMultibulk: maxMultibulk, MaxQueryBuf: cfg.ClientQueryBufferLimit}
 }
 
 // maxMultibulk is Redis's limit on arguments per command.
@@ -241,7 +243,14 @@ func (c *client) kill(held int64, lim *OutputBufferLimit) {
 // other read errors (EOF, idle timeout) just close.
 func (c *client) readFailed(err error) {
 	var pe *resp.ProtoError
+	var qe *resp.QueryBufError
 	switch {
+	case errors.As(err, &qe):
+		// As Redis: logged, closed, no reply (the client is mid-command).
+		c.p.queryLimitClosed.Add(1)
+		c.p.metrics.queryLimitClosed.Inc()
+		c.p.log.Warn("closing client that reached max query buffer length",
+			zap.Int64("bytes", qe.Buffered), zap.Int64("limit", qe.Limit))
 	case errors.As(err, &pe):
 		c.collect()
 		c.out = redcon.AppendError(c.out, "ERR "+err.Error())

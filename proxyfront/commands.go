@@ -177,8 +177,8 @@ func cmdQuit(c *client, _ *topology, _ [][]byte) {
 }
 
 func cmdSelect(c *client, _ *topology, args [][]byte) {
-	if string(args[1]) != "0" {
-		c.fail("select", "ERR DB index is out of range")
+	if msg := resp.SelectError(args[1]); msg != "" {
+		c.fail("select", msg)
 		return
 	}
 	c.reply([]byte("+OK\r\n"))

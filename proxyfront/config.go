@@ -38,6 +38,8 @@ const (
 	defRouteBy         = "uid"
 	defMaxClients      = 10000
 	defProtoMaxBulkLen = 512 << 20
+	// defClientQueryBufferLimit is Redis's client-query-buffer-limit.
+	defClientQueryBufferLimit = 1 << 30
 	// defClientWriteTimeout: a client that accepts no byte of its replies
 	// for this long has stopped reading (or vanished without a reset).
 	defClientWriteTimeout = 30 * time.Second
@@ -133,6 +135,10 @@ type Config struct {
 	// ProtoMaxBulkLen is the largest bulk argument a client may send, in
 	// bytes. Default 512 MiB (Redis's default); at least 1 MiB.
 	ProtoMaxBulkLen int64 `toml:"proto_max_bulk_len"`
+	// ClientQueryBufferLimit closes a client whose unfinished command (the
+	// bytes read but not yet framed) grows past this many bytes, as Redis's
+	// client-query-buffer-limit. Default 1 GiB; at least 1 MiB.
+	ClientQueryBufferLimit int64 `toml:"client_query_buffer_limit"`
 	// ClientOutputBufferLimit bounds the reply bytes the proxy holds for
 	// one client (replies come from the nodes faster than a client that
 	// stopped reading takes them), as Redis's client-output-buffer-limit
@@ -423,6 +429,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("client_timeout %s: want >= 0 (0 never closes idle clients)", c.ClientTimeout.Duration)
 	case c.ClientWriteTimeout.Duration < 0:
 		return fmt.Errorf("client_write_timeout %s: want > 0", c.ClientWriteTimeout.Duration)
+	case c.ClientQueryBufferLimit < minProtoMaxBulkLenSetting:
+		return fmt.Errorf("client_query_buffer_limit %d: want at least %d (1 MiB; 0 means the default, 1 GiB)", c.ClientQueryBufferLimit, minProtoMaxBulkLenSetting)
 	case c.ProtoMaxBulkLen < minProtoMaxBulkLenSetting:
 		return fmt.Errorf("proto_max_bulk_len %d: want at least %d (1 MiB; 0 means the default, 512 MiB)", c.ProtoMaxBulkLen, minProtoMaxBulkLenSetting)
 	case len(c.Pools) == 0:
@@ -526,6 +534,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = defMaxClients
+	}
+	if c.ClientQueryBufferLimit == 0 {
+		c.ClientQueryBufferLimit = defClientQueryBufferLimit
 	}
 	if c.ProtoMaxBulkLen == 0 {
 		c.ProtoMaxBulkLen = defProtoMaxBulkLen

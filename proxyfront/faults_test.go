@@ -731,6 +731,8 @@ func TestProxyBadInput(t *testing.T) {
 		{"SUBSCRIBE", "*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n", []string{"-ERR 'subscribe' command is not supported by the proxy\r\n"}, false},
 		{"RANDOMKEY", "*1\r\n$9\r\nRANDOMKEY\r\n", []string{"-ERR 'randomkey' command is not supported by the proxy\r\n"}, false},
 		{"SELECT 1", "*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n", []string{"-ERR DB index is out of range\r\n"}, false},
+		{"SELECT x, as Redis", "*2\r\n$6\r\nSELECT\r\n$1\r\nx\r\n", []string{"-ERR value is not an integer or out of range\r\n"}, false},
+		{"SELECT past a C int, as Redis", "*2\r\n$6\r\nSELECT\r\n$10\r\n2147483648\r\n", []string{"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"}, false},
 	} {
 		conn, err := net.Dial("tcp", px.Addr)
 		if err != nil {

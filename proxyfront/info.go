@@ -51,6 +51,7 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("maxclients", cfg.MaxClients)
 	}
 	if section("Stats") {
+		field("client_query_buffer_limit_disconnections", p.queryLimitClosed.Load())
 		field("client_output_buffer_limit_disconnections", p.outputLimitClosed.Load())
 	}
 	if section("Reload") {

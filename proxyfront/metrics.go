@@ -20,6 +20,7 @@ type metrics struct {
 	reloads    *prometheus.CounterVec
 
 	outputLimitClosed prometheus.Counter
+	queryLimitClosed  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -50,9 +51,11 @@ func newMetrics() *metrics {
 			Help: "Config reloads, by result (ok, error)."}, []string{"result"}),
 		outputLimitClosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "relcache_proxy_client_output_buffer_limit_disconnections_total",
 			Help: "Clients closed for holding more reply bytes than client_output_buffer_limit allows."}),
+		queryLimitClosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "relcache_proxy_client_query_buffer_limit_disconnections_total",
+			Help: "Clients closed for an unfinished command larger than client_query_buffer_limit."}),
 	}
 	m.reg.MustRegister(m.clients, m.requests, m.errors, m.beRequests, m.beErrors, m.beLatency,
-		m.ejections, m.up, m.fanout, m.reloads, m.outputLimitClosed)
+		m.ejections, m.up, m.fanout, m.reloads, m.outputLimitClosed, m.queryLimitClosed)
 	return m
 }
 

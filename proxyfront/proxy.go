@@ -47,6 +47,7 @@ type Proxy struct {
 	totalCmds  atomic.Int64
 
 	outputLimitClosed atomic.Int64 // clients closed for client_output_buffer_limit
+	queryLimitClosed  atomic.Int64 // clients closed for client_query_buffer_limit
 }
 
 type reloadResult struct {

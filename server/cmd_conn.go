@@ -3,10 +3,11 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // Handlers for connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT
@@ -140,18 +141,11 @@ func cmdHello(c *client, args [][]byte) {
 }
 
 func cmdSelect(c *client, args [][]byte) {
-	n, ok := parseInt(args[1])
-	switch {
-	case !ok:
-		c.err(errNotInt)
-	case n < math.MinInt32 || n > math.MaxInt32:
-		// Redis reads the index as a C int first.
-		c.err("ERR value is out of range, value must between -2147483648 and 2147483647")
-	case n != 0:
-		c.err("ERR DB index is out of range")
-	default:
-		c.ok()
+	if msg := resp.SelectError(args[1]); msg != "" {
+		c.err(msg)
+		return
 	}
+	c.ok()
 }
 
 const errClientName = "ERR Client names cannot contain spaces, newlines or special characters."

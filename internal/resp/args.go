@@ -69,3 +69,19 @@ func UnknownCommand(args [][]byte) string {
 	}
 	return sb.String()
 }
+
+// SelectError is the refusal of SELECT index for a server with one
+// database, in Redis's order of checks: not an integer, outside a C int,
+// then any index but 0. "" means the index is 0.
+func SelectError(index []byte) string {
+	n, ok := ParseInt(index)
+	switch {
+	case !ok:
+		return "ERR value is not an integer or out of range"
+	case n < math.MinInt32 || n > math.MaxInt32:
+		return "ERR value is out of range, value must between -2147483648 and 2147483647"
+	case n != 0:
+		return "ERR DB index is out of range"
+	}
+	return ""
+}
