@@ -290,7 +290,9 @@ func (s *Set) insertCounted(r insertResult, uid uint64, t uint32, n *int) (bool,
 // counter-based generator, so it can be recomputed for any k, and g_k is
 // the other candidate group of the member carried off at step k (in a
 // consistent table every member sits in one of its two groups). Walking k
-// back down with the same swaps restores every slot.
+// back down with the same swaps restores every slot. A member found outside
+// both its groups (possible only in a corrupt table) ends the walk there, so
+// the undo holds for any table: a refused insert changes nothing.
 func (s *Set) kick(uid uint64, t uint32) bool {
 	h := hash(uid, s.seed)
 	g1, g2 := groupsOf(h, s.ng)
@@ -303,10 +305,19 @@ func (s *Set) kick(uid uint64, t uint32) bool {
 		g = g2
 	}
 	tag := tagOf(h)
-	for k := range maxKicks {
+	k := 0
+	for ; k < maxKicks; k++ {
 		uid, t, tag = s.swap(g, slotAt(k), uid, t, tag)
 		// uid is now the displaced member; send it to its other group.
 		a, b := groupsOf(hash(uid, s.seed), s.ng)
+		if a != g && b != g {
+			// It sat in neither of its groups: a corrupt table (one a
+			// server took with only CheckControl). The undo finds each
+			// member's origin as its other group, which this one does not
+			// have, so put it back now and undo the steps before it.
+			uid, t, tag = s.swap(g, slotAt(k), uid, t, tag)
+			break
+		}
 		if a == g {
 			a = b
 		}
@@ -315,7 +326,7 @@ func (s *Set) kick(uid uint64, t uint32) bool {
 		}
 		g = a
 	}
-	for k := maxKicks - 1; k >= 0; k-- {
+	for k--; k >= 0; k-- {
 		// g is where the carried member was headed; it came from its
 		// other group.
 		a, b := groupsOf(hash(uid, s.seed), s.ng)

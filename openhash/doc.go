@@ -45,6 +45,10 @@
 // on a table whose contents are inconsistent (wrong tags, members in the
 // wrong group, duplicates) it may give wrong answers, never out-of-range
 // accesses. Check walks the whole table and proves it consistent.
+// CheckControl sits between them: one load per group proves that the
+// header count equals the members Range yields, which is what a reply that
+// states a length before the members needs, at a small fraction of
+// Check's cost.
 //
 // # Use
 //

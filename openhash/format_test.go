@@ -254,33 +254,39 @@ func TestCheck(t *testing.T) {
 		t.Fatal("no empty slot")
 		return 0, 0
 	}
+	if err := CheckControl(good); err != nil {
+		t.Fatal(err)
+	}
+	// control is what CheckControl says of each corruption: the control
+	// words' faults it finds, the others it leaves to Check.
 	for _, c := range []struct {
-		name   string
-		mutate func(b []byte)
-		want   string
+		name    string
+		mutate  func(b []byte)
+		want    string
+		control string
 	}{
 		{"invalid control byte", func(b []byte) {
 			g, i := emptySlot(b)
 			b[ctrlOff(g, i)] = 0x05
-		}, "neither empty nor full"},
+		}, "neither empty nor full", "neither empty nor full"},
 		{"wrong tag", func(b []byte) {
 			g, i := slotOf(t, b, uids[3])
 			b[ctrlOff(g, i)] ^= 0x01
-		}, "has tag"},
+		}, "has tag", ""},
 		{"uid in empty slot", func(b []byte) {
 			g, i := emptySlot(b)
 			b[slotOff(g, i)] = 1
-		}, "empty slot has uid bytes"},
+		}, "empty slot has uid bytes", ""},
 		{"time in empty slot", func(b []byte) {
 			g, i := emptySlot(b)
 			b[timeOff(g, i)] = 1
-		}, "empty slot has time"},
+		}, "empty slot has time", ""},
 		{"count too high", func(b []byte) {
 			binary.LittleEndian.PutUint32(b[offCount:], uint32(len(uids)+1))
-		}, "header count"},
+		}, "header count", "header count 201, table holds 200"},
 		{"count too low", func(b []byte) {
 			binary.LittleEndian.PutUint32(b[offCount:], uint32(len(uids)-1))
-		}, "header count"},
+		}, "header count", "header count 199, table holds 200"},
 		{"member in a foreign group", func(b []byte) {
 			// Move uids[5] to an empty slot outside both its groups.
 			src, si := slotOf(t, b, uids[5])
@@ -301,7 +307,7 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			t.Fatal("no foreign empty slot")
-		}, "belongs in group"},
+		}, "belongs in group", ""},
 		{"duplicate", func(b []byte) {
 			// Copy a member into a free slot of one of its groups.
 			for _, u := range uids {
@@ -319,7 +325,7 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			t.Fatal("every member's groups are full")
-		}, "appears 2 times"},
+		}, "appears 2 times", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := bytes.Clone(good)
@@ -331,7 +337,78 @@ func TestCheck(t *testing.T) {
 			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Check = %v, want ErrInvalid mentioning %q", err, c.want)
 			}
+			err = CheckControl(b)
+			switch {
+			case c.control == "" && err != nil:
+				t.Fatalf("CheckControl = %v, want nil", err)
+			case c.control != "" && (err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.control)):
+				t.Fatalf("CheckControl = %v, want ErrInvalid mentioning %q", err, c.control)
+			}
 		})
+	}
+}
+
+// TestRefusedInsertChangesNothingInACorruptTable: in a table where one
+// member sits outside both its groups (a table a server took with
+// CheckControl only), an Insert whose cuckoo walk carries that member and
+// fails must leave every byte as it was. The undo used to send such a
+// member back to its "other group", which it does not have, and swap the
+// wrong slots.
+func TestRefusedInsertChangesNothingInACorruptTable(t *testing.T) {
+	const seed = 5
+	buf, err := Build(nil, nil, nil, Options{Seed: seed, Extra: 20, MaxUID: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Open(buf)
+	if s.ng != 3 {
+		t.Fatalf("%d groups, want 3", s.ng)
+	}
+	// Fill groups 0 and 1 with members whose groups are both among them,
+	// so no walk can reach group 2 and every walk fails; one member whose
+	// groups are both 0 goes to group 1.
+	within := func(u uint64) (g1, g2 uint64, ok bool) {
+		g1, g2 = groupsOf(hash(u, seed), s.ng)
+		return g1, g2, g1 < 2 && g2 < 2
+	}
+	stray := uint64(0)
+	for u := uint64(1); stray == 0; u++ {
+		if g1, g2, _ := within(u); g1 == 0 && g2 == 0 {
+			stray = u
+			s.putFree(1, u, 0, tagOf(hash(u, seed)))
+		}
+	}
+	n := 1
+	for u := stray + 1; n < 16; u++ {
+		g1, g2, ok := within(u)
+		if !ok {
+			continue
+		}
+		if s.putFree(g1, u, 0, tagOf(hash(u, seed))) || s.putFree(g2, u, 0, tagOf(hash(u, seed))) {
+			n++
+		}
+	}
+	s.setCount(n)
+	if err := CheckControl(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(buf); err == nil || !strings.Contains(err.Error(), "belongs in group") {
+		t.Fatalf("Check = %v, want the stray member found", err)
+	}
+	walks := 0
+	for u := uint64(1 << 20); walks < 50; u++ {
+		if _, _, ok := within(u); !ok {
+			continue
+		}
+		before := bytes.Clone(buf)
+		_, err := Insert(buf, u, 0)
+		if err == nil || !strings.Contains(err.Error(), "displacements") {
+			t.Fatalf("Insert(%d) = %v, want a failed walk", u, err)
+		}
+		walks++
+		if !bytes.Equal(buf, before) {
+			t.Fatalf("a refused Insert(%d) changed the table; CheckControl now says %v", u, CheckControl(buf))
+		}
 	}
 }
 
@@ -503,8 +580,9 @@ func TestNoAllocs(t *testing.T) {
 			Insert(buf, 42, 1)
 			Delete(buf, 42)
 		},
-		"Build": func() { dst, _ = Build(dst[:0], uids, nil, Options{}) },
-		"Check": func() { Check(buf) },
+		"Build":        func() { dst, _ = Build(dst[:0], uids, nil, Options{}) },
+		"Check":        func() { Check(buf) },
+		"CheckControl": func() { CheckControl(buf) },
 	} {
 		if n := testing.AllocsPerRun(20, f); n != 0 {
 			t.Errorf("%s: %v allocations per call", name, n)

@@ -76,6 +76,14 @@ func FuzzValidate(f *testing.F) {
 		if checkErr != nil && !errors.Is(checkErr, ErrInvalid) {
 			t.Fatalf("Check error %v does not wrap ErrInvalid", checkErr)
 		}
+		ctrlErr := CheckControl(data)
+		counted := ctrlErr == nil
+		switch {
+		case ctrlErr != nil && !errors.Is(ctrlErr, ErrInvalid):
+			t.Fatalf("CheckControl error %v does not wrap ErrInvalid", ctrlErr)
+		case consistent && !counted:
+			t.Fatalf("Check accepts what CheckControl rejects: %v", ctrlErr)
+		}
 
 		// Reads: all must terminate without a panic; on a consistent
 		// table they must agree.
@@ -93,8 +101,8 @@ func FuzzValidate(f *testing.F) {
 		if n > s.Capacity() {
 			t.Fatalf("Range yielded %d members from %d slots", n, s.Capacity())
 		}
-		if consistent && n != s.Count() {
-			t.Fatalf("Range yielded %d members, Count is %d", n, s.Count())
+		if counted && n != s.Count() {
+			t.Fatalf("CheckControl passed, Range yielded %d members, Count is %d", n, s.Count())
 		}
 		res := s.ContainsBatch(nil, members)
 		for i, u := range members {
@@ -122,6 +130,14 @@ func FuzzValidate(f *testing.F) {
 		if err := Validate(ins); err != nil {
 			t.Fatalf("Insert broke the header: %v", err)
 		}
+		// What a server took with CheckControl stays counted through its
+		// edits, and a refused Insert changes nothing.
+		switch {
+		case counted && err == nil && CheckControl(ins) != nil:
+			t.Fatalf("Insert broke the count of a counted table: %v", CheckControl(ins))
+		case counted && err != nil && !bytes.Equal(ins, data):
+			t.Fatalf("a refused Insert (%v) changed a counted table", err)
+		}
 		if consistent {
 			if err := Check(ins); err != nil {
 				t.Fatalf("Insert broke a consistent table: %v", err)
@@ -141,6 +157,9 @@ func FuzzValidate(f *testing.F) {
 			}
 			if err := Validate(del); err != nil {
 				t.Fatalf("Delete broke the header: %v", err)
+			}
+			if counted && CheckControl(del) != nil {
+				t.Fatalf("Delete(%d) broke the count of a counted table: %v", u, CheckControl(del))
 			}
 			if consistent {
 				if err != nil {

@@ -265,3 +265,28 @@ func BenchmarkBatch500(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerify is what each rel-verify mode costs a SET of a
+// client-built set (times included, as the relation service sends them):
+// Validate alone (the header), CheckControl (the header and one control
+// word per group: what rel-verify header runs) and Check (the full walk).
+func BenchmarkVerify(b *testing.B) {
+	for _, n := range []int{3000, 100_000} {
+		d := benchInput(n)
+		buf := mustBuild(b, d.uids, d.times)
+		for _, c := range []struct {
+			name  string
+			check func([]byte) error
+		}{{"validate", Validate}, {"control", CheckControl}, {"check", Check}} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, c.name), func(b *testing.B) {
+				b.SetBytes(int64(len(buf)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.check(buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

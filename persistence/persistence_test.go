@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -661,14 +662,25 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-// TestShallowSets: with ShallowSets a set that is memory-safe but not a
-// sound table (Validate passes, Check fails) is read, as the server's
-// default load does; one that fails Validate is still refused.
+// TestShallowSets: with ShallowSets a set that is memory-safe and counted
+// but not a sound table (a full slot with the wrong tag: CheckControl
+// passes, Check fails) is read, as the server's default load does; one whose
+// count or control bytes are wrong, or that fails Validate, is still
+// refused, and the Writer refuses to write what the shallow read refuses.
 func TestShallowSets(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	good := relSet(t, rng, 10, true)
+	ctrl := 32 + 8*int(good[6]) // group 0's control word
+	full := ctrl
+	for good[full]&0x80 == 0 {
+		full++
+	}
 	deep := bytes.Clone(good)
-	deep[32+8*int(deep[6])] = 0x01 // as in TestSealedButWrong
+	deep[full] ^= 0x01 // another tag: listed and counted, found by no lookup
+	invalid := bytes.Clone(good)
+	invalid[full] = 0x01 // neither empty nor full
+	miscounted := bytes.Clone(good)
+	miscounted[12]++ // header count 11 for 10 members
 	for _, tc := range []struct {
 		name    string
 		val     []byte
@@ -677,12 +689,22 @@ func TestShallowSets(t *testing.T) {
 	}{
 		{"deep flaw, full check", deep, false, false},
 		{"deep flaw, shallow check", deep, true, true},
+		{"invalid control byte, shallow check", invalid, true, false},
+		{"miscounted, shallow check", miscounted, true, false},
 		{"not a set, shallow check", []byte("hello"), true, false},
 	} {
 		data := assemble([][]byte{encRecord(2, []byte("k"), tc.val, 0)}, 1)
 		_, _, err := read(bytes.NewReader(data), "", ReadOptions{ShallowSets: tc.shallow}, nil)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if !tc.shallow {
+			continue
+		}
+		w, _ := NewWriter(io.Discard, created)
+		err = w.Write(Record{Key: []byte("k"), Kind: store.KindRelSet, Value: tc.val})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: Write err %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
 }

@@ -34,11 +34,15 @@ func Read(r io.Reader, fn func(Record) error) (Header, error) {
 
 // ReadOptions tune how much a read checks beyond the checksums.
 type ReadOptions struct {
-	// ShallowSets checks relation sets with openhash.Validate (O(1), what
-	// memory safety needs) instead of openhash.Check (a walk of the whole
-	// table, the read's bottleneck at ~250 MB/s a core). A server loading
-	// its own snapshot may: every set was checked on its way into the
-	// keyspace, and the block checksums prove the bytes unchanged since.
+	// ShallowSets checks relation sets with openhash.CheckControl (the
+	// header, and one control word per group for the count: what memory
+	// safety and every listing reply need) instead of openhash.Check (a
+	// walk of the whole table, the read's bottleneck at ~250 MB/s a core).
+	// A server loading its own snapshot may: its writer runs the full check
+	// on every set before writing it, and the block checksums prove the
+	// bytes unchanged since. A set that passes only the shallow check (a
+	// file from an older writer) is the caller's to check before it writes
+	// it again.
 	ShallowSets bool
 }
 
@@ -327,7 +331,7 @@ func (rd *reader) deliver(r Record, off int64) error {
 	if r.Kind == store.KindRelSet {
 		check := openhash.Check
 		if rd.opt.ShallowSets {
-			check = openhash.Validate
+			check = openhash.CheckControl
 		}
 		if err := check(r.Value); err != nil {
 			return rd.corrupt(off, "key %s: bad relation set: %v", quoteKey(r.Key), err)

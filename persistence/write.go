@@ -62,8 +62,12 @@ func NewWriter(w io.Writer, created time.Time) (*Writer, error) {
 }
 
 // Write adds r to the snapshot. It copies r, so the caller may reuse its
-// slices when Write returns. A relation set is validated (in constant time,
-// openhash.Validate) and written as its bytes.
+// slices when Write returns. A relation set is checked with
+// openhash.CheckControl (the header and the count of its control words,
+// one load per group), so Write never writes what a ReadOptions.ShallowSets
+// read refuses, and written as its bytes. The full check (openhash.Check,
+// what a default Read runs) is the caller's: a server runs it on every set
+// it has not checked before.
 func (w *Writer) Write(r Record) error {
 	if w.err != nil {
 		return w.err
@@ -82,7 +86,7 @@ func (w *Writer) Write(r Record) error {
 		return fmt.Errorf("snapshot: key %s: negative expiry %d", quoteKey(r.Key), r.ExpireAt)
 	}
 	if r.Kind == store.KindRelSet {
-		if err := openhash.Validate(r.Value); err != nil {
+		if err := openhash.CheckControl(r.Value); err != nil {
 			return fmt.Errorf("snapshot: key %s: %w", quoteKey(r.Key), err)
 		}
 	}

@@ -74,18 +74,25 @@ func cardinality(c *client, args [][]byte) {
 }
 
 // listMembers serves HGETALL (uid, time pairs), HKEYS, HVALS and SMEMBERS,
-// in table order (Redis promises no order either).
+// in table order (Redis promises no order either). The members are
+// gathered first and the header written from what was gathered, so the
+// length and the elements come from one walk of the table: the header
+// count of a set is a claim about the table, not something a reply may
+// take on trust (issue 14).
 func listMembers(keys, vals, asSet bool) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
 		set, found, ok := c.relSet(args[1])
 		if !ok {
 			return
 		}
-		n := 0
+		c.members = c.members[:0]
 		if found {
-			n = set.Count()
+			set.Range(func(uid uint64, t uint32) bool {
+				c.members = append(c.members, openhash.Member{UID: uid, Time: t})
+				return true
+			})
 		}
-		switch {
+		switch n := len(c.members); {
 		case keys && vals:
 			c.mapHeader(n)
 		case asSet:
@@ -93,18 +100,15 @@ func listMembers(keys, vals, asSet bool) func(c *client, args [][]byte) {
 		default:
 			c.arrayHeader(n)
 		}
-		if !found {
-			return
-		}
-		set.Range(func(uid uint64, t uint32) bool {
+		for _, m := range c.members {
 			if keys {
-				c.bulkUint(uid)
+				c.bulkUint(m.UID)
 			}
 			if vals {
-				c.bulkUint(uint64(t))
+				c.bulkUint(uint64(m.Time))
 			}
-			return true
-		})
+		}
+		c.trimMembers()
 	}
 }
 

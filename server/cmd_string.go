@@ -24,10 +24,11 @@ func (s *Server) valueEntry(v []byte, expireAt int64) (store.Entry, error) {
 	if !openhash.IsSet(v) {
 		return strEntry(v, expireAt), nil
 	}
-	if err := s.verifyRelSet(v); err != nil {
+	unchecked, err := s.verifyRelSet(v)
+	if err != nil {
 		return store.Entry{}, err
 	}
-	return store.Entry{Kind: store.KindRelSet, Value: append([]byte(nil), v...), ExpireAt: expireAt}, nil
+	return store.Entry{Kind: store.KindRelSet, Value: append([]byte(nil), v...), ExpireAt: expireAt, Unchecked: unchecked}, nil
 }
 
 // byteView reports whether GET and the other whole-value reads may return a

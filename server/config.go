@@ -68,9 +68,11 @@ type Config struct {
 	RelMaxBatch int
 	// RelVerify is how a relation set arriving by SET is checked: "full"
 	// walks the whole table (openhash.Check: tags, placement, duplicates,
-	// count; linear in its size), "header" only checks what memory safety
-	// needs (openhash.Validate, O(1)): a corrupt table then gives wrong
-	// answers, never a crash. Default "full".
+	// count; linear in its size), "header" checks the header and the count
+	// of full control bytes (openhash.CheckControl, one word per 8 slots):
+	// a table flawed otherwise gives that key wrong answers, never a
+	// malformed reply or a crash, and the next snapshot runs the full
+	// check and leaves it out if it fails. Default "full".
 	RelVerify string
 	// Source is the system of record a missing relation list is filled
 	// from, and FOLLOW/UNFOLLOW write to (when it is a loader.Writer). Nil:
@@ -103,8 +105,9 @@ type Config struct {
 	// "skip" (start empty, rename the file aside).
 	SnapshotOnCorrupt string
 	// SnapshotVerify is how relation sets are checked when a snapshot
-	// loads: "header" (default; openhash.Validate, O(1), memory safety) or
-	// "full" (openhash.Check, a walk of every table: slower restarts).
+	// loads: "header" (default; openhash.CheckControl, and the next save
+	// runs the full check on each set once) or "full" (openhash.Check, a
+	// walk of every table: slower restarts).
 	SnapshotVerify string
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config

@@ -93,6 +93,8 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.persist.saves.Load()) }),
 		counter("relcache_rdb_save_failures_total", "Snapshots that failed (the previous file was kept).",
 			func() float64 { return float64(s.persist.failures.Load()) }),
+		counter("relcache_rdb_skipped_sets_total", "Relation sets left out of snapshots because they failed the full check.",
+			func() float64 { return float64(s.persist.skipped.Load()) }),
 	)
 	if s.fill != nil {
 		m.reg.MustRegister(newFillCollector(s.fill))

@@ -98,11 +98,18 @@ func (c *client) parseMembers(args [][]byte, withTimes bool) bool {
 }
 
 // verifyRelSet checks a relation set arriving from a client, as deep as
-// RelVerify says.
-func (s *Server) verifyRelSet(v []byte) error {
-	var err error
-	if s.cfg.RelVerify == "header" {
-		err = openhash.Validate(v)
+// RelVerify says, and reports whether the full check is still owed.
+//
+// "header" is openhash.CheckControl, not just the header: every reply
+// that lists a set must be able to trust its count, and counting the full
+// control bytes is one word per group against Check's hash per member. What
+// CheckControl leaves unproven (members outside their groups, a uid twice)
+// can make this key's answers wrong, never a reply's framing; the snapshot
+// writer runs the full check before such a set reaches a file (persist.go).
+func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
+	unchecked = s.cfg.RelVerify == "header"
+	if unchecked {
+		err = openhash.CheckControl(v)
 	} else {
 		err = openhash.Check(v)
 	}
@@ -110,9 +117,9 @@ func (s *Server) verifyRelSet(v []byte) error {
 		// openhash's errors read "openhash: <reason>: openhash: invalid
 		// set"; the client needs only the reason.
 		reason := strings.TrimSuffix(err.Error(), ": "+openhash.ErrInvalid.Error())
-		return fmt.Errorf("invalid relation set: %s", strings.TrimPrefix(reason, "openhash: "))
+		return false, fmt.Errorf("invalid relation set: %s", strings.TrimPrefix(reason, "openhash: "))
 	}
-	return nil
+	return unchecked, nil
 }
 
 // lookupRelSet looks key up as a relation set: errWrongTypeKind for a key of
@@ -334,6 +341,18 @@ func (c *client) parseLimit(args [][]byte) (limit int, ok bool) {
 	return 0, false
 }
 
+// keptMembers is the most members' worth of scratch a client keeps between
+// commands (1 MiB): one listing of a celebrity's fans should not pin its
+// buffer to the connection for good.
+const keptMembers = 1 << 16
+
+// trimMembers drops c.members after a command that outgrew keptMembers.
+func (c *client) trimMembers() {
+	if cap(c.members) > keptMembers {
+		c.members = nil
+	}
+}
+
 // byTime fills c.members with set's members, newest first.
 func (c *client) byTime(set *openhash.Set) []openhash.Member {
 	c.members = set.AppendByTime(c.members[:0])
@@ -492,6 +511,7 @@ func cmdRelMembers(c *client, args [][]byte) {
 			c.bulkUint(uint64(m.Time))
 		}
 	}
+	c.trimMembers()
 }
 
 // RELCARD key: the member count, nil when not cached.
@@ -626,7 +646,9 @@ func (s *Server) mutateRelSet(key []byte, newSet func() ([]byte, error), edit re
 				if count, err = n, e; !dirty {
 					return cur, store.Keep
 				}
-				return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: cur.ExpireAt}, store.Put
+				// An edit of an unchecked set is unchecked too: Insert
+				// and Delete keep its count right, not its placement.
+				return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: cur.ExpireAt, Unchecked: cur.Unchecked}, store.Put
 			})
 			return count, err
 		}
@@ -641,7 +663,7 @@ func (s *Server) mutateRelSet(key []byte, newSet func() ([]byte, error), edit re
 				return now, store.Keep // another writer got there first: retry
 			}
 			swapped = true
-			return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: now.ExpireAt}, store.Put
+			return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: now.ExpireAt, Unchecked: now.Unchecked}, store.Put
 		})
 		if swapped {
 			return count, nil

@@ -50,6 +50,13 @@ func (k Kind) String() string {
 // Entry is a value as callers see it.
 type Entry struct {
 	Kind Kind
+	// Unchecked marks a value whose full consistency check is still owed:
+	// a relation set taken with only the cheap checks (the server's
+	// rel-verify header, or a snapshot loaded with snapshot-verify
+	// header). The snapshot writer runs the full check on these before it
+	// writes them, and MarkChecked clears the mark once one passes. It sits
+	// in the padding after Kind, so an entry is no larger for it.
+	Unchecked bool
 	// Value must not be modified by anyone once it has been stored: readers
 	// may still be writing it to a socket.
 	Value []byte
@@ -393,6 +400,20 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	s.removeLocked(a, string(src), se)
 	s.putLocked(b, dst, de, moved, now)
 	return true, nil
+}
+
+// MarkChecked clears Unchecked on key's entry if the key still holds value
+// (the same backing array: values are immutable, so the same version). It
+// is bookkeeping, not a write: no change is counted and the LRU clock is
+// not touched.
+func (s *Store) MarkChecked(key, value []byte) {
+	sh := s.shardOf(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[string(key)]
+	if ok && e.Unchecked && len(e.Value) == len(value) && (len(value) == 0 || &e.Value[0] == &value[0]) {
+		e.Unchecked = false
+	}
 }
 
 // Len is the number of keys, including expired ones not yet removed.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fakeClock is a settable clock for TTL tests.
@@ -453,4 +454,41 @@ func TestEachAndChanges(t *testing.T) {
 	if err := s.Each(func(string, Entry) error { n++; return stop }); err != stop || n != 1 {
 		t.Fatalf("Each did not stop on an error: %v after %d", err, n)
 	}
+}
+
+// TestEntryLayout pins the per-key struct sizes: Unchecked must stay in the
+// padding after Kind (issue 20 counts every byte per key).
+func TestEntryLayout(t *testing.T) {
+	if got := unsafe.Sizeof(Entry{}); got != 40 {
+		t.Errorf("Entry is %d bytes, want 40", got)
+	}
+	if got := unsafe.Sizeof(entry{}); got != 48 {
+		t.Errorf("entry is %d bytes, want 48", got)
+	}
+}
+
+// TestMarkChecked: the mark is cleared only on the version that was
+// checked, and clearing it is not a change.
+func TestMarkChecked(t *testing.T) {
+	s, _ := newTestStore(t, Config{Shards: 2})
+	v1, v2 := []byte("set v1"), []byte("set v2")
+	s.Set([]byte("k"), Entry{Kind: KindRelSet, Value: v1, Unchecked: true})
+	changes := s.Changes()
+	s.MarkChecked([]byte("k"), []byte("set v1")) // equal bytes, another array: not this version
+	if e, _ := s.Peek([]byte("k")); !e.Unchecked {
+		t.Fatal("cleared by a value that is not the stored one")
+	}
+	s.MarkChecked([]byte("k"), v1)
+	if e, _ := s.Peek([]byte("k")); e.Unchecked {
+		t.Fatal("not cleared")
+	}
+	if s.Changes() != changes {
+		t.Fatal("MarkChecked counted as a change")
+	}
+	s.Set([]byte("k"), Entry{Kind: KindRelSet, Value: v2, Unchecked: true})
+	s.MarkChecked([]byte("k"), v1)
+	if e, _ := s.Peek([]byte("k")); !e.Unchecked {
+		t.Fatal("a check of the old version cleared the new one")
+	}
+	s.MarkChecked([]byte("absent"), v1)
 }

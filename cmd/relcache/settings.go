@@ -143,10 +143,10 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.RelFollowerName, "rel-follower-name", s.RelFollowerName, "{kind} of a fan list")
 	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
 	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
-	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (O(1), memory safety only)")
+	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (header and control-byte count; the next snapshot walks it)")
 	fs.StringVar(&s.Save, "save", s.Save, `snapshot rules, "<seconds> <changes> ...": save when both have passed; "" disables periodic and shutdown snapshots`)
 	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
-	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (O(1) memory safety; the checksums cover the bytes) or full (walk every table)")
+	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (header and control-byte count; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
 	s.sourceSettings.bind(fs)
 }
