@@ -127,11 +127,11 @@ func (g *getLoad) stop(t *testing.T, during string) {
 	}
 }
 
-// TestProxySlowReader: clients that pipeline GETs of a 5 MB value and never
+// TestAdversarialSlowReaderBehindProxy: clients that pipeline GETs of a 5 MB value and never
 // read must cost the proxy no more than their client-output-buffer-limit
 // each, be closed for it (and counted), and not fail or stall the other
 // clients' GETs on the backend connection they share.
-func TestProxySlowReader(t *testing.T) {
+func TestAdversarialSlowReaderBehindProxy(t *testing.T) {
 	const (
 		slowClients = 2
 		slowGets    = 40
@@ -260,11 +260,11 @@ func TestProxyBigPipelineTimeout(t *testing.T) {
 	load.stop(t, "behind a big pipeline on a node that answers all along")
 }
 
-// TestProxyOversizedReply: an MGET whose reply is over a node's
+// TestAdversarialOversizedReplyBehindProxy: an MGET whose reply is over a node's
 // client-output-buffer-limit fails for the client that sent it, and only
 // for it: the node must not close the proxy's connection, which carries
 // other clients' GETs at the same time.
-func TestProxyOversizedReply(t *testing.T) {
+func TestAdversarialOversizedReplyBehindProxy(t *testing.T) {
 	cl := startCluster(t, 2, "node", "--client-output-buffer-limit", "1mb")
 	conf := onePool(cl)
 	conf.Pools[0].ServerConnections = 1

@@ -32,7 +32,7 @@ func infoOf(t *testing.T, c *redis.Client, section, name string) int64 {
 
 // A 17-byte header announcing a 512 MB bulk must not make the server
 // reserve 512 MB (defect 10: 24 such connections held 12.9 GB of heap).
-func TestBulkHeaderReservesNothing(t *testing.T) {
+func TestAdversarialBulkHeaders(t *testing.T) {
 	p := relcachetest.Start(t)
 	c := client(t, p.Addr)
 	before := infoOf(t, c, "memory", "go_heap_sys")
@@ -183,45 +183,65 @@ func TestUnrepresentableUIDIsRefusedNotCounted(t *testing.T) {
 // A pathological KEYS pattern must not hold a shard's lock while it
 // matches (defect 7: KEYS with a 200 KB key and a 60 KB pattern made a SET
 // to the same shard wait 17 s). The only key is a long one, so KEYS is
-// matching it within microseconds; a SET to a key of the same shard must
-// be answered while KEYS is still running.
-func TestKeysMatchesOutsideTheShardLock(t *testing.T) {
+// matching it as soon as it runs. A SET to a key of the same shard, sent
+// 200ms into the match, must not wait for the match: under the lock it
+// would wait for the rest of it (most of the KEYS time), outside it for
+// nothing. The key grows until KEYS runs long enough to tell the two apart.
+func TestAdversarialPathologicalKeys(t *testing.T) {
 	p := relcachetest.Start(t, "--shards", "256")
 	ctx := context.Background()
 	c := client(t, p.Addr)
-	long := "k" + strings.Repeat("a", 32<<10)
-	if err := c.Set(ctx, long, "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	// The backtracking matcher tries the 8 KB run at every offset of the
-	// key: about 2.5 × 10^8 steps.
-	pattern := "*" + strings.Repeat("a", 8<<10) + "b"
-	var neighbour string
-	for i := 0; ; i++ {
-		neighbour = fmt.Sprintf("w%d", i)
-		if xxhash.Sum64String(neighbour)&255 == xxhash.Sum64String(long)&255 {
-			break
-		}
-	}
-	keysDone := make(chan error, 1)
 	kc := client(t, p.Addr, func(o *redis.Options) { o.ReadTimeout = 5 * time.Minute })
-	go func() { keysDone <- kc.Keys(ctx, pattern).Err() }()
-	time.Sleep(100 * time.Millisecond) // KEYS is matching the long key
-	select {
-	case err := <-keysDone:
-		t.Skipf("KEYS finished within 100ms (%v): this host is too fast for the test", err)
-	default:
-	}
-	if err := c.Set(ctx, neighbour, "x", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-keysDone:
-		t.Fatalf("the SET to the long key's shard was answered only after KEYS finished (%v)", err)
-	default:
-	}
-	if err := <-keysDone; err != nil {
-		t.Fatal(err)
+	// The backtracking matcher tries the 8 KB run of the pattern at every
+	// offset of the key: 32 KB × 8 KB is about 2.5 × 10^8 steps.
+	pattern := "*" + strings.Repeat("a", 8<<10) + "b"
+	for size := 32 << 10; ; size *= 2 {
+		if size > 4<<20 {
+			t.Fatal("KEYS never ran for 400ms, even over a 4 MB key")
+		}
+		if err := c.FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		long := "k" + strings.Repeat("a", size)
+		if err := c.Set(ctx, long, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		var neighbour string
+		for i := 0; ; i++ {
+			neighbour = fmt.Sprintf("w%d", i)
+			if xxhash.Sum64String(neighbour)&255 == xxhash.Sum64String(long)&255 {
+				break
+			}
+		}
+		keysDone := make(chan time.Time, 1)
+		go func() {
+			if err := kc.Keys(ctx, pattern).Err(); err != nil {
+				t.Error(err)
+			}
+			keysDone <- time.Now()
+		}()
+		// Once KEYS is running it is matching the long key: the shards
+		// before it are empty.
+		waitFor(t, "KEYS to start", func() bool {
+			l, _ := c.ClientList(ctx).Result()
+			return strings.Contains(l, "cmd=keys")
+		})
+		keysStart := time.Now()
+		time.Sleep(200 * time.Millisecond)
+		setStart := time.Now()
+		if err := c.Set(ctx, neighbour, "x", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		wait := time.Since(setStart)
+		keysTook := (<-keysDone).Sub(keysStart)
+		if keysTook < 400*time.Millisecond {
+			continue // too short to tell: a longer key
+		}
+		t.Logf("%d-byte key: KEYS ran %v; the SET sent 200ms into it waited %v", size, keysTook, wait)
+		if wait > keysTook/4 {
+			t.Fatalf("the SET to the long key's shard waited %v of KEYS's %v: KEYS holds the shard's lock while it matches", wait, keysTook)
+		}
+		return
 	}
 }
 
