@@ -348,7 +348,21 @@ func (s *SQL) inTx(ctx context.Context, from uint64, f func(context.Context, *sq
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	dbF, _ := s.cfg.Layout.Route(from)
-	tx, err := s.dbs[dbF].BeginTx(ctx, nil)
+	return s.writeTxOn(ctx, dbF, f)
+}
+
+// writeTxOn runs f in a write transaction on database dbi, one at a time
+// for SQLite (see SQL.writer), and commits it if f succeeds.
+func (s *SQL) writeTxOn(ctx context.Context, dbi int, f func(context.Context, *sql.Tx) error) error {
+	if s.cfg.Dialect == SQLite {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	tx, err := s.dbs[dbi].BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

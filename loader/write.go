@@ -127,27 +127,24 @@ func (s *SQL) writeGroups(ctx context.Context, dbi int, groups []*group) error {
 }
 
 func (s *SQL) writeTx(ctx context.Context, dbi int, groups []*group) error {
-	tx, err := s.dbs[dbi].BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var q []byte
-	for _, g := range groups {
-		table := s.cfg.Layout.table(s.cfg.Dialect, g.kind, dbi, g.table)
-		for rows := g.rows; len(rows) > 0; {
-			n := min(len(rows), upsertBatch)
-			q = appendUpsert(q[:0], s.cfg.Dialect, table, g.kind, rows[:n])
-			qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-			_, err := tx.ExecContext(qctx, string(q))
-			cancel()
-			if err != nil {
-				return fmt.Errorf("upsert %d rows into %s: %w", n, table, err)
+	return s.writeTxOn(ctx, dbi, func(ctx context.Context, tx *sql.Tx) error {
+		var q []byte
+		for _, g := range groups {
+			table := s.cfg.Layout.table(s.cfg.Dialect, g.kind, dbi, g.table)
+			for rows := g.rows; len(rows) > 0; {
+				n := min(len(rows), upsertBatch)
+				q = appendUpsert(q[:0], s.cfg.Dialect, table, g.kind, rows[:n])
+				qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+				_, err := tx.ExecContext(qctx, string(q))
+				cancel()
+				if err != nil {
+					return fmt.Errorf("upsert %d rows into %s: %w", n, table, err)
+				}
+				rows = rows[n:]
 			}
-			rows = rows[n:]
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 // appendUpsert appends the statement writing rows into table, with the

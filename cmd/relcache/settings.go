@@ -53,33 +53,37 @@ type settings struct {
 // sourceSettings say where relation lists come from on a miss and where
 // FOLLOW writes go. `relcache schema` and `import` take only these.
 type sourceSettings struct {
-	Source              string   `toml:"source"`
-	SourcePath          string   `toml:"source-path"`
-	SourceDBs           int      `toml:"source-dbs"`
-	SourceTables        int      `toml:"source-tables"`
-	SourceMySQL         []string `toml:"source-mysql"`
-	SourceQueryTimeout  duration `toml:"source-query-timeout"`
-	SourceListLimit     int      `toml:"source-list-limit"`
-	LoadTimeout         duration `toml:"load-timeout"`
-	LoadTTL             duration `toml:"load-ttl"`
-	LoadNegativeTTL     duration `toml:"load-negative-ttl"`
-	LoadBreakerFailures int      `toml:"load-breaker-failures"`
-	LoadBreakerCooldown duration `toml:"load-breaker-cooldown"`
+	Source                string   `toml:"source"`
+	SourcePath            string   `toml:"source-path"`
+	SourceDBs             int      `toml:"source-dbs"`
+	SourceTables          int      `toml:"source-tables"`
+	SourceMySQL           []string `toml:"source-mysql"`
+	SourceQueryTimeout    duration `toml:"source-query-timeout"`
+	SourceListLimit       int      `toml:"source-list-limit"`
+	LoadTimeout           duration `toml:"load-timeout"`
+	LoadTTL               duration `toml:"load-ttl"`
+	LoadNegativeTTL       duration `toml:"load-negative-ttl"`
+	LoadBreakerFailures   int      `toml:"load-breaker-failures"`
+	LoadBreakerCooldown   duration `toml:"load-breaker-cooldown"`
+	SourceSweepInterval   duration `toml:"source-sweep-interval"`
+	SourceChangeRetention duration `toml:"source-change-retention"`
 }
 
 func defaultSourceSettings() sourceSettings {
 	return sourceSettings{
-		Source:              "sqlite",
-		SourcePath:          "relcache-source.db",
-		SourceDBs:           1,
-		SourceTables:        4,
-		SourceQueryTimeout:  duration{2 * time.Second},
-		SourceListLimit:     5000,
-		LoadTimeout:         duration{time.Second},
-		LoadTTL:             duration{time.Hour},
-		LoadNegativeTTL:     duration{time.Minute},
-		LoadBreakerFailures: 5,
-		LoadBreakerCooldown: duration{2 * time.Second},
+		Source:                "sqlite",
+		SourcePath:            "relcache-source.db",
+		SourceDBs:             1,
+		SourceTables:          4,
+		SourceQueryTimeout:    duration{2 * time.Second},
+		SourceListLimit:       5000,
+		LoadTimeout:           duration{time.Second},
+		LoadTTL:               duration{time.Hour},
+		LoadNegativeTTL:       duration{time.Minute},
+		LoadBreakerFailures:   5,
+		LoadBreakerCooldown:   duration{2 * time.Second},
+		SourceSweepInterval:   duration{server.DefaultSourceSweepInterval},
+		SourceChangeRetention: duration{server.DefaultSourceChangeRetention},
 	}
 }
 
@@ -162,6 +166,8 @@ func (s *sourceSettings) bind(fs *pflag.FlagSet) {
 	fs.Var(&s.LoadNegativeTTL, "load-negative-ttl", "TTL of an empty list filled from the source, so unknown users are not re-queried (0: none)")
 	fs.IntVar(&s.LoadBreakerFailures, "load-breaker-failures", s.LoadBreakerFailures, "consecutive failed loads that open a shard's circuit breaker")
 	fs.Var(&s.LoadBreakerCooldown, "load-breaker-cooldown", "how long an open breaker fails fast before one probe load is let through")
+	fs.Var(&s.SourceSweepInterval, "source-sweep-interval", "how often writes across two MySQL servers that a crash interrupted are completed, and old journal changes pruned")
+	fs.Var(&s.SourceChangeRetention, "source-change-retention", "how long the source's journal keeps a change; a snapshot older than that loads without its relation lists")
 }
 
 // loaderConfig is the loader.Config these settings describe; dir is where a
@@ -184,6 +190,21 @@ func (s sourceSettings) loaderConfig(dir string) (loader.Config, error) {
 		cfg.MySQL = append(cfg.MySQL, srv)
 	}
 	return cfg, nil
+}
+
+// resolveSource is the source a tool (import, repair) works on, from
+// the settings in force; --source none is an error, worded with what the
+// tool would have done (verb).
+func resolveSource(path string, fs *pflag.FlagSet, verb string) (loader.Config, error) {
+	st, err := resolve(path, fs)
+	if err != nil {
+		return loader.Config{}, err
+	}
+	cfg, err := st.sourceSettings.loaderConfig(st.Dir)
+	if err == nil && cfg.Kind == "none" {
+		err = fmt.Errorf("--source none: there is no source to %s", verb)
+	}
+	return cfg, err
 }
 
 // resolve gives the settings in force: defaults, then the TOML file at path
@@ -250,6 +271,8 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		LoadNegativeTTL:         s.LoadNegativeTTL.Duration,
 		LoadBreakerFailures:     s.LoadBreakerFailures,
 		LoadBreakerCooldown:     s.LoadBreakerCooldown.Duration,
+		SourceSweepInterval:     s.SourceSweepInterval.Duration,
+		SourceChangeRetention:   s.SourceChangeRetention.Duration,
 		DBFilename:              s.DBFilename,
 		SnapshotOnCorrupt:       s.SnapshotOnCorrupt,
 		SnapshotVerify:          s.SnapshotVerify,
