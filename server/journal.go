@@ -49,7 +49,7 @@ const (
 	// startSweepBudget bounds the intent sweep and the change reading
 	// before the server listens; what is left waits for the next sweep.
 	startSweepBudget = 30 * time.Second
-	// sweepBatch is the most pending intents one sweep completes.
+	// sweepBatch is how many pending intents a sweep reads at a time.
 	sweepBatch = 1000
 )
 
@@ -132,34 +132,41 @@ func (s *Server) runSweeper(ctx context.Context) {
 	}
 }
 
-// sweepIntents completes up to sweepBatch intents recorded at or before
-// olderThan, each under its edge's lock, and drops the edge's cached lists.
+// sweepIntents completes the intents recorded at or before olderThan, each
+// under its edge's lock, and drops the edge's cached lists. It reads them
+// sweepBatch at a time, and stops at the first batch with a failure (a
+// server still down would fail the same intents again) or when ctx ends.
 func (s *Server) sweepIntents(ctx context.Context, j loader.Journal, olderThan time.Time) {
 	f := s.fill
-	pending, err := j.PendingIntents(ctx, olderThan, sweepBatch)
-	if err != nil {
-		s.log.Warn("journal: listing pending intents failed", zap.Error(err))
-	}
 	var done, failed int
 	var last error
-	for _, e := range pending {
-		err := func() error {
-			mu := f.edgeLock(e.From, e.To)
-			mu.Lock()
-			defer mu.Unlock()
-			f.writing.RLock()
-			defer f.writing.RUnlock()
-			_, err := j.CompleteIntent(ctx, e.From, e.To)
-			// Whatever happened, the cache must not keep either list.
-			s.dropEdgeLists(e.From, e.To)
-			return err
-		}()
+	for failed == 0 && ctx.Err() == nil {
+		pending, err := j.PendingIntents(ctx, olderThan, sweepBatch)
 		if err != nil {
-			failed++
-			last = err
-			continue
+			s.log.Warn("journal: listing pending intents failed", zap.Error(err))
 		}
-		done++
+		for _, e := range pending {
+			err := func() error {
+				mu := f.edgeLock(e.From, e.To)
+				mu.Lock()
+				defer mu.Unlock()
+				f.writing.RLock()
+				defer f.writing.RUnlock()
+				_, err := j.CompleteIntent(ctx, e.From, e.To)
+				// Whatever happened, the cache must not keep either list.
+				s.dropEdgeLists(e.From, e.To)
+				return err
+			}()
+			if err != nil {
+				failed++
+				last = err
+				continue
+			}
+			done++
+		}
+		if len(pending) < sweepBatch {
+			break
+		}
 	}
 	f.stats.intentsCompleted.Add(int64(done))
 	f.stats.intentsFailed.Add(int64(failed))
