@@ -265,15 +265,11 @@ func (s *SQL) completeIntent(ctx context.Context, from, to uint64, fix bool) (ch
 	return changed && err == nil, err
 }
 
-// CompleteIntent implements Journal.
+// CompleteIntent implements Journal. It makes one attempt, within
+// QueryTimeout: the sweep that calls it is the retry.
 func (s *SQL) CompleteIntent(ctx context.Context, from, to uint64) (changed bool, err error) {
-	err = s.retry(ctx, func(ctx context.Context) error {
-		var err error
-		changed, err = s.completeIntent(ctx, from, to, true)
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("complete the intent of %d->%d: %w", from, to, err)
+	if changed, err = s.completeIntent(ctx, from, to, true); err != nil {
+		return false, fmt.Errorf("complete the intent of %d->%d: %w", from, to, journalHint(err))
 	}
 	return changed, nil
 }
@@ -298,7 +294,11 @@ func (s *SQL) FixEdge(ctx context.Context, from, to uint64) (changed bool, err e
 	} else {
 		err = s.retryDeadlock(ctx, func() error { return s.recordIntent(ctx, from, to) })
 		if err == nil {
-			changed, err = s.CompleteIntent(ctx, from, to)
+			err = s.retry(ctx, func(ctx context.Context) error {
+				var err error
+				changed, err = s.completeIntent(ctx, from, to, true)
+				return err
+			})
 		}
 	}
 	if err != nil {

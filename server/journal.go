@@ -134,18 +134,27 @@ func (s *Server) runSweeper(ctx context.Context) {
 
 // sweepIntents completes the intents recorded at or before olderThan, each
 // under its edge's lock, and drops the edge's cached lists. It reads them
-// sweepBatch at a time, and stops at the first batch with a failure (a
-// server still down would fail the same intents again) or when ctx ends.
+// sweepBatch at a time, and stops after a batch with a failure (the next
+// batch would hold the failed ones again) or when ctx ends. Within a batch,
+// once an intent failed, those of the same databases are left for the next
+// sweep: a server that is down would fail each after a timeout, and hold up
+// a start.
 func (s *Server) sweepIntents(ctx context.Context, j loader.Journal, olderThan time.Time) {
 	f := s.fill
-	var done, failed int
+	var done, failed, deferred int
 	var last error
+	down := map[string]bool{} // databases an intent failed on in this sweep
 	for failed == 0 && ctx.Err() == nil {
 		pending, err := j.PendingIntents(ctx, olderThan, sweepBatch)
 		if err != nil {
 			s.log.Warn("journal: listing pending intents failed", zap.Error(err))
 		}
 		for _, e := range pending {
+			from, to := j.Shard(e.From), j.Shard(e.To)
+			if down[from] || down[to] {
+				deferred++
+				continue
+			}
 			err := func() error {
 				mu := f.edgeLock(e.From, e.To)
 				mu.Lock()
@@ -160,6 +169,7 @@ func (s *Server) sweepIntents(ctx context.Context, j loader.Journal, olderThan t
 			if err != nil {
 				failed++
 				last = err
+				down[from], down[to] = true, true
 				continue
 			}
 			done++
@@ -175,7 +185,7 @@ func (s *Server) sweepIntents(ctx context.Context, j loader.Journal, olderThan t
 	}
 	if failed > 0 {
 		s.log.Warn("journal: some interrupted writes could not be completed; the next sweep tries again",
-			zap.Int("intents", failed), zap.Error(last))
+			zap.Int("intents", failed), zap.Int("deferred", deferred), zap.Error(last))
 	}
 }
 

@@ -113,14 +113,16 @@ func TestSweepCompletesHalfWrittenFollow(t *testing.T) {
 	}
 	ctx := context.Background()
 	// Even uids on m1, odd ones on m2.
-	src, err := loader.Open(ctx, loader.Config{Kind: "mysql", Layout: loader.Layout{DBs: 2, Tables: 1}, QueryTimeout: time.Second,
+	// Timeouts a loaded host meets; the sweep leaves intents younger than
+	// load-timeout + 1s alone, so the test waits that long.
+	src, err := loader.Open(ctx, loader.Config{Kind: "mysql", Layout: loader.Layout{DBs: 2, Tables: 1}, QueryTimeout: 5 * time.Second,
 		MySQL: []loader.MySQLServer{{DSN: m1.DSN(), First: 0, Last: 0}, {DSN: m2.DSN(), First: 1, Last: 1}}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	s := fillServer(t, src, func(c *Config) {
-		c.LoadTimeout = time.Second
+		c.LoadTimeout = 5 * time.Second
 		c.SourceSweepInterval = 100 * time.Millisecond
 	})
 	sweepCtx, stop := context.WithCancel(ctx)
