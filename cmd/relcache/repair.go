@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -65,6 +66,13 @@ from --config.`,
 			cfg, err := resolveSource(configPath, cmd.Flags(), "repair")
 			if err != nil {
 				return err
+			}
+			// Opening an SQLite source creates the file: a mistyped --dir
+			// would report a clean, empty source.
+			if cfg.Kind == "sqlite" || cfg.Kind == "" {
+				if _, err := os.Stat(cfg.Path); err != nil {
+					return fmt.Errorf("repair: the SQLite source: %w", err)
+				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()

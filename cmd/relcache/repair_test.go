@@ -97,4 +97,7 @@ func TestRepairCommand(t *testing.T) {
 	if _, _, err := run(t, nil, "repair", "--source", "none"); err == nil {
 		t.Error("repair of --source none succeeded")
 	}
+	if _, _, err := run(t, nil, "repair", "--dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("repair of a missing SQLite file: %v", err)
+	}
 }
