@@ -8,6 +8,8 @@
 #   scripts/bench-follow.sh [BINARY] [CLIENTS...]   # default bin/relcache, clients 1 8
 #
 # Give an older build as BINARY to compare (its schema comes from itself).
+# redis-benchmark stops at the first error reply: about one run in fifty
+# draws a == b ("ERR a user cannot follow itself"); run it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
