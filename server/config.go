@@ -90,8 +90,8 @@ type Config struct {
 	// interrupted) are completed and its old changes pruned. Default 30s.
 	SourceSweepInterval time.Duration
 	// SourceChangeRetention is how long the source's journal keeps a
-	// change. A snapshot older than that loads without its relation
-	// lists. Default 7 days.
+	// change. A snapshot whose changes were pruned loads without its
+	// relation lists. Default 7 days.
 	SourceChangeRetention time.Duration
 	// DBFilename is the snapshot file's name in Dir. Default "dump.rcs".
 	DBFilename string

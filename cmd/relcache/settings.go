@@ -53,35 +53,38 @@ type settings struct {
 // sourceSettings say where relation lists come from on a miss and where
 // FOLLOW writes go. `relcache schema` and `import` take only these.
 type sourceSettings struct {
-	Source                string   `toml:"source"`
-	SourcePath            string   `toml:"source-path"`
-	SourceDBs             int      `toml:"source-dbs"`
-	SourceTables          int      `toml:"source-tables"`
-	SourceMySQL           []string `toml:"source-mysql"`
-	SourceQueryTimeout    duration `toml:"source-query-timeout"`
-	SourceListLimit       int      `toml:"source-list-limit"`
-	LoadTimeout           duration `toml:"load-timeout"`
-	LoadTTL               duration `toml:"load-ttl"`
-	LoadNegativeTTL       duration `toml:"load-negative-ttl"`
-	LoadBreakerFailures   int      `toml:"load-breaker-failures"`
-	LoadBreakerCooldown   duration `toml:"load-breaker-cooldown"`
+	Source              string   `toml:"source"`
+	SourcePath          string   `toml:"source-path"`
+	SourceDBs           int      `toml:"source-dbs"`
+	SourceTables        int      `toml:"source-tables"`
+	SourceMySQL         []string `toml:"source-mysql"`
+	SourceQueryTimeout  duration `toml:"source-query-timeout"`
+	SourceListLimit     int      `toml:"source-list-limit"`
+	LoadTimeout         duration `toml:"load-timeout"`
+	LoadTTL             duration `toml:"load-ttl"`
+	LoadNegativeTTL     duration `toml:"load-negative-ttl"`
+	LoadBreakerFailures int      `toml:"load-breaker-failures"`
+	LoadBreakerCooldown duration `toml:"load-breaker-cooldown"`
+
+	// The journal's upkeep (docs/mysql.md, "Writes").
 	SourceSweepInterval   duration `toml:"source-sweep-interval"`
 	SourceChangeRetention duration `toml:"source-change-retention"`
 }
 
 func defaultSourceSettings() sourceSettings {
 	return sourceSettings{
-		Source:                "sqlite",
-		SourcePath:            "relcache-source.db",
-		SourceDBs:             1,
-		SourceTables:          4,
-		SourceQueryTimeout:    duration{2 * time.Second},
-		SourceListLimit:       5000,
-		LoadTimeout:           duration{time.Second},
-		LoadTTL:               duration{time.Hour},
-		LoadNegativeTTL:       duration{time.Minute},
-		LoadBreakerFailures:   5,
-		LoadBreakerCooldown:   duration{2 * time.Second},
+		Source:              "sqlite",
+		SourcePath:          "relcache-source.db",
+		SourceDBs:           1,
+		SourceTables:        4,
+		SourceQueryTimeout:  duration{2 * time.Second},
+		SourceListLimit:     5000,
+		LoadTimeout:         duration{time.Second},
+		LoadTTL:             duration{time.Hour},
+		LoadNegativeTTL:     duration{time.Minute},
+		LoadBreakerFailures: 5,
+		LoadBreakerCooldown: duration{2 * time.Second},
+
 		SourceSweepInterval:   duration{server.DefaultSourceSweepInterval},
 		SourceChangeRetention: duration{server.DefaultSourceChangeRetention},
 	}
@@ -167,7 +170,7 @@ func (s *sourceSettings) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&s.LoadBreakerFailures, "load-breaker-failures", s.LoadBreakerFailures, "consecutive failed loads that open a shard's circuit breaker")
 	fs.Var(&s.LoadBreakerCooldown, "load-breaker-cooldown", "how long an open breaker fails fast before one probe load is let through")
 	fs.Var(&s.SourceSweepInterval, "source-sweep-interval", "how often writes across two MySQL servers that a crash interrupted are completed, and old journal changes pruned")
-	fs.Var(&s.SourceChangeRetention, "source-change-retention", "how long the source's journal keeps a change; a snapshot older than that loads without its relation lists")
+	fs.Var(&s.SourceChangeRetention, "source-change-retention", "how long the source's journal keeps a change; a snapshot whose changes were pruned loads without its relation lists")
 }
 
 // loaderConfig is the loader.Config these settings describe; dir is where a
