@@ -164,6 +164,12 @@ func insertQuery(d Dialect, table string, k Kind) string {
 	return fmt.Sprintf("INSERT INTO %s (%s, %s, addtime) VALUES (?, ?, ?) ON CONFLICT (%s, %s) DO NOTHING", table, key, other, key, other)
 }
 
+// timeQuery reads the time of one row (key, other).
+func timeQuery(table string, k Kind) string {
+	key, other := k.columns()
+	return fmt.Sprintf("SELECT addtime FROM %s WHERE %s = ? AND %s = ?", table, key, other)
+}
+
 // touchQuery sets the time of one row (addtime, key, other).
 func touchQuery(table string, k Kind) string {
 	key, other := k.columns()

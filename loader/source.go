@@ -83,19 +83,27 @@ type SQLConfig struct {
 // indexes may share one pool). It is safe for concurrent use.
 //
 // Both dialects run the same prepared statements, prepared on first use per
-// table and kind and kept until Close. database/sql prepares a statement
-// again on each pooled connection it runs on, so a MySQL server holds up to
-// (tables used) × (statement kinds, 5) × (open connections) of them: keep
-// max_prepared_stmt_count above that.
+// table and kind (or per database, for the journal's) and kept until Close.
+// database/sql prepares a statement again on each pooled connection it runs
+// on, so a MySQL server holds up to (tables used) × (statement kinds, 8) ×
+// (open connections) of them, plus 4 per database and connection for the
+// journal: keep max_prepared_stmt_count above that.
 type SQL struct {
 	cfg   SQLConfig
 	dbs   []*sql.DB // by database index
 	pools []*sql.DB // dbs without repeats, for Close
 	stmts sync.Map  // stmtKey -> *sql.Stmt
+	// writer is held by the write transaction running now, for SQLite,
+	// which runs one at a time anyway: queued here, writers wait their
+	// turn, rather than each polling the file lock in SQLite's busy
+	// handler, whose sleeps (up to 100ms) cost most of the throughput
+	// with a few dozen writers.
+	writer chan struct{}
 }
 
 // stmtKey names a cached statement: op on the table of kind on shard
-// (database×Tables + table).
+// (database×Tables + table). A journal statement names its database's
+// first shard and kind Following; its op tells it apart.
 type stmtKey struct {
 	shard int32
 	kind  Kind
@@ -109,7 +117,15 @@ const (
 	opInsert
 	opTouch
 	opDelete
-	opUpsert // one row
+	opUpsert   // one row
+	opTime     // one row's addtime
+	opTimeLock // the same, locking the row (MySQL; SQLite's write transactions lock the file)
+
+	// Per database, on the journal's tables (journal.go).
+	opLogChange
+	opIntentUpsert
+	opIntentLock
+	opIntentDelete
 )
 
 // NewSQL wraps dbs[i], the handle of database i, as a Source.
@@ -123,7 +139,7 @@ func NewSQL(cfg SQLConfig, dbs []*sql.DB) (*SQL, error) {
 	if len(dbs) != cfg.Layout.DBs {
 		return nil, fmt.Errorf("loader: %d database handles for a layout of %d databases", len(dbs), cfg.Layout.DBs)
 	}
-	s := &SQL{cfg: cfg, dbs: dbs}
+	s := &SQL{cfg: cfg, dbs: dbs, writer: make(chan struct{}, 1)}
 	for _, db := range dbs {
 		if !slices.Contains(s.pools, db) {
 			s.pools = append(s.pools, db)
@@ -142,7 +158,9 @@ func (s *SQL) CreateSchema(ctx context.Context) error {
 				return fmt.Errorf("create database %s: %w", name, err)
 			}
 		}
-		for _, stmt := range l.ddl(s.cfg.Dialect, func(k Kind, t int) string { return l.table(s.cfg.Dialect, k, i, t) }) {
+		stmts := l.ddl(s.cfg.Dialect, func(k Kind, t int) string { return l.table(s.cfg.Dialect, k, i, t) })
+		stmts = append(stmts, journalDDL(s.cfg.Dialect, func(table string) string { return s.journalTable(i, table) })...)
+		for _, stmt := range stmts {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create schema in database %s: %w", name, err)
 			}
@@ -156,23 +174,46 @@ func (s *SQL) CreateSchema(ctx context.Context) error {
 func (s *SQL) stmt(ctx context.Context, op stmtOp, k Kind, key uint64) (*sql.Stmt, error) {
 	l := s.cfg.Layout
 	dbi, t := l.Route(key)
-	sk := stmtKey{shard: int32(dbi*l.Tables + t), kind: k, op: op}
+	return s.prepared(ctx, stmtKey{shard: int32(dbi*l.Tables + t), kind: k, op: op}, dbi, t)
+}
+
+// dbStmt returns the journal statement op of database dbi.
+func (s *SQL) dbStmt(ctx context.Context, op stmtOp, dbi int) (*sql.Stmt, error) {
+	return s.prepared(ctx, stmtKey{shard: int32(dbi * s.cfg.Layout.Tables), op: op}, dbi, 0)
+}
+
+// prepared returns the statement sk names, on table t of database dbi,
+// preparing it on first use.
+func (s *SQL) prepared(ctx context.Context, sk stmtKey, dbi, t int) (*sql.Stmt, error) {
 	if st, ok := s.stmts.Load(sk); ok {
 		return st.(*sql.Stmt), nil
 	}
-	table := l.table(s.cfg.Dialect, k, dbi, t)
+	d, k := s.cfg.Dialect, sk.kind
+	table := s.cfg.Layout.table(d, k, dbi, t)
 	var q string
-	switch op {
+	switch sk.op {
 	case opList:
 		q = listQuery(table, k)
 	case opInsert:
-		q = insertQuery(s.cfg.Dialect, table, k)
+		q = insertQuery(d, table, k)
 	case opTouch:
 		q = touchQuery(table, k)
 	case opDelete:
 		q = deleteQuery(table, k)
 	case opUpsert:
-		q = upsertQuery(s.cfg.Dialect, table, k)
+		q = upsertQuery(d, table, k)
+	case opTime:
+		q = timeQuery(table, k)
+	case opTimeLock:
+		q = timeQuery(table, k) + " FOR UPDATE"
+	case opLogChange:
+		q = logChangeQuery(s.journalTable(dbi, changesTable))
+	case opIntentUpsert:
+		q = intentUpsertQuery(s.journalTable(dbi, intentsTable))
+	case opIntentLock:
+		q = intentLockQuery(s.journalTable(dbi, intentsTable))
+	case opIntentDelete:
+		q = intentDeleteQuery(s.journalTable(dbi, intentsTable))
 	}
 	st, err := s.dbs[dbi].PrepareContext(ctx, q)
 	if err != nil {
@@ -288,8 +329,11 @@ func openSQLite(ctx context.Context, path string, layout Layout, timeout time.Du
 		return nil, err
 	}
 	// WAL lets readers run beside a writer; busy_timeout makes concurrent
-	// writers wait instead of failing at once.
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=cache_size(-65536)")
+	// writers wait instead of failing at once. Write transactions begin
+	// IMMEDIATE, taking the write lock first: one that read first and
+	// wrote after would get SQLITE_BUSY at once, without waiting, when
+	// another writer committed in between.
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=cache_size(-65536)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite source %s: %w", path, err)
 	}

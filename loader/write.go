@@ -123,42 +123,28 @@ func (s *SQL) writeGroups(ctx context.Context, dbi int, groups []*group) error {
 	for _, g := range groups {
 		g.rows = dedupe(g.rows)
 	}
-	var err error
-	for attempt := range 3 {
-		if attempt > 0 {
-			if werr := sleepCtx(ctx, time.Duration(attempt)*50*time.Millisecond); werr != nil {
-				return errors.Join(err, werr)
-			}
-		}
-		if err = s.writeTx(ctx, dbi, groups); !retryable(err) {
-			return err
-		}
-	}
-	return err
+	return s.retryDeadlock(ctx, func() error { return s.writeTx(ctx, dbi, groups) })
 }
 
 func (s *SQL) writeTx(ctx context.Context, dbi int, groups []*group) error {
-	tx, err := s.dbs[dbi].BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var q []byte
-	for _, g := range groups {
-		table := s.cfg.Layout.table(s.cfg.Dialect, g.kind, dbi, g.table)
-		for rows := g.rows; len(rows) > 0; {
-			n := min(len(rows), upsertBatch)
-			q = appendUpsert(q[:0], s.cfg.Dialect, table, g.kind, rows[:n])
-			qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-			_, err := tx.ExecContext(qctx, string(q))
-			cancel()
-			if err != nil {
-				return fmt.Errorf("upsert %d rows into %s: %w", n, table, err)
+	return s.writeTxOn(ctx, dbi, func(ctx context.Context, tx *sql.Tx) error {
+		var q []byte
+		for _, g := range groups {
+			table := s.cfg.Layout.table(s.cfg.Dialect, g.kind, dbi, g.table)
+			for rows := g.rows; len(rows) > 0; {
+				n := min(len(rows), upsertBatch)
+				q = appendUpsert(q[:0], s.cfg.Dialect, table, g.kind, rows[:n])
+				qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+				_, err := tx.ExecContext(qctx, string(q))
+				cancel()
+				if err != nil {
+					return fmt.Errorf("upsert %d rows into %s: %w", n, table, err)
+				}
+				rows = rows[n:]
 			}
-			rows = rows[n:]
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 // appendUpsert appends the statement writing rows into table, with the
@@ -173,15 +159,21 @@ func appendUpsert(q []byte, d Dialect, table string, k Kind, rows []row) []byte 
 		if i > 0 {
 			q = append(q, ',')
 		}
-		q = append(q, '(')
-		q = strconv.AppendUint(q, r.key, 10)
-		q = append(q, ',')
-		q = strconv.AppendUint(q, r.other, 10)
-		q = append(q, ',')
-		q = strconv.AppendUint(q, uint64(r.t), 10)
-		q = append(q, ')')
+		q = appendTuple(q, r.key, r.other, uint64(r.t))
 	}
 	return append(q, onConflict(d, k)...)
+}
+
+// appendTuple appends "(v1,v2,...)".
+func appendTuple(q []byte, vals ...uint64) []byte {
+	q = append(q, '(')
+	for i, v := range vals {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = strconv.AppendUint(q, v, 10)
+	}
+	return append(q, ')')
 }
 
 // dedupe sorts rows by primary key (InnoDB then fills each leaf page in
@@ -230,66 +222,158 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Follow implements Writer. The following row goes first, in from's shard,
-// and tells whether the edge is new; then the follower row, in to's shard.
+// Follow implements Writer. The following row, in from's shard, tells
+// whether the edge is new; the follower row, in to's shard, gets the same
+// time; the change is logged in from's database (journal.go).
 //
-// The two rows live in different databases, often on different servers, so
-// there is no transaction around both. When the second write fails, Follow
-// retries it (a server restarting, a dropped connection) rather than undo
-// the first: an undo can fail the same way, while the retried upsert is
-// idempotent, and so is the whole call, which a caller that gets
-// ErrHalfWritten can repeat to converge. The half-written error names both
-// databases, and added still reports what the following row said.
+// Where one server holds both databases (always, for SQLite) all of it is
+// one transaction: a crash leaves the edge written or not, never half. On
+// two servers it is two transactions joined by an intent (writeAcross).
 func (s *SQL) Follow(ctx context.Context, from, to uint64, t uint32) (added bool, err error) {
 	if err := checkUIDs(from, to); err != nil {
 		return false, fmt.Errorf("follow: %w", err)
 	}
-	added, err = s.followRow(ctx, from, to, t)
-	if err != nil {
-		return false, fmt.Errorf("follow %d->%d: following row in %s: %w", from, to, s.Shard(from), err)
+	return s.writeEdge(ctx, edgeWrite{from: from, to: to, t: t, add: true})
+}
+
+// Unfollow implements Writer: the following row is deleted, and tells
+// whether the edge was there, and so is the follower row (even when the
+// following row was not there, which repairs a half-written unfollow), in
+// the same way as Follow.
+func (s *SQL) Unfollow(ctx context.Context, from, to uint64) (removed bool, err error) {
+	return s.writeEdge(ctx, edgeWrite{from: from, to: to})
+}
+
+// edgeWrite is one FOLLOW (add) or UNFOLLOW.
+type edgeWrite struct {
+	from, to uint64
+	t        uint32
+	add      bool
+}
+
+func (w edgeWrite) String() string {
+	if w.add {
+		return fmt.Sprintf("follow %d->%d", w.from, w.to)
 	}
-	err = s.retry(ctx, func(ctx context.Context) error {
-		_, err := s.exec(ctx, opUpsert, Follower, to, to, from, t)
+	return fmt.Sprintf("unfollow %d->%d", w.from, w.to)
+}
+
+func (s *SQL) writeEdge(ctx context.Context, w edgeWrite) (changed bool, err error) {
+	if !s.sameServer(w.from, w.to) {
+		return s.writeAcross(ctx, w)
+	}
+	err = s.retryDeadlock(ctx, func() error {
+		var err error
+		changed, err = s.edgeTx(ctx, w)
 		return err
 	})
 	if err != nil {
-		return added, fmt.Errorf("follow %d->%d: %w: following row written in %s, follower row in %s failed: %w",
-			from, to, ErrHalfWritten, s.Shard(from), s.Shard(to), err)
+		return false, fmt.Errorf("%s: following row in %s, follower row in %s, one transaction: %w",
+			w, s.Shard(w.from), s.Shard(w.to), journalHint(err))
 	}
-	return added, nil
+	return changed, nil
 }
 
-// followRow inserts the following row if absent, else sets its time: two
-// statements that say which happened the same way in both dialects (an
-// upsert's affected-row count does not). A concurrent Follow of the same
-// edge cannot make both callers see added: one insert wins.
-func (s *SQL) followRow(ctx context.Context, from, to uint64, t uint32) (added bool, err error) {
-	n, err := s.exec(ctx, opInsert, Following, from, from, to, t)
+// edgeTx writes both rows of w and logs the change in one transaction.
+func (s *SQL) edgeTx(ctx context.Context, w edgeWrite) (changed bool, err error) {
+	err = s.inTx(ctx, w.from, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if changed, err = s.followingRow(ctx, tx, w); err != nil {
+			return err
+		}
+		if err := s.writeFollower(ctx, tx, w.from, w.to, int64(w.t), w.add); err != nil {
+			return err
+		}
+		return s.logChange(ctx, tx, w.from, w.to)
+	})
+	return changed && err == nil, err
+}
+
+// followingRow writes w's following row in tx: for a FOLLOW, inserts it if
+// absent, else sets its time (two statements that say which happened the
+// same way in both dialects, which an upsert's affected-row count does
+// not); for an UNFOLLOW, deletes it. changed: the insert or the delete
+// took. Concurrent writes of one edge cannot both see changed: one wins.
+func (s *SQL) followingRow(ctx context.Context, tx *sql.Tx, w edgeWrite) (changed bool, err error) {
+	if !w.add {
+		n, err := s.txExec(ctx, tx, opDelete, Following, w.from, w.from, w.to)
+		return n == 1, err
+	}
+	n, err := s.txExec(ctx, tx, opInsert, Following, w.from, w.from, w.to, w.t)
 	if err != nil || n == 1 {
 		return n == 1, err
 	}
-	_, err = s.exec(ctx, opTouch, Following, from, t, from, to)
+	_, err = s.txExec(ctx, tx, opTouch, Following, w.from, w.t, w.from, w.to)
 	return false, err
 }
 
-// Unfollow implements Writer: the following row is deleted first, and tells
-// whether the edge was there, then the follower row, retried as in Follow
-// (and deleted even when the following row was not there, which repairs a
-// half-written unfollow).
-func (s *SQL) Unfollow(ctx context.Context, from, to uint64) (removed bool, err error) {
-	n, err := s.exec(ctx, opDelete, Following, from, from, to)
-	if err != nil {
-		return false, fmt.Errorf("unfollow %d->%d: following row in %s: %w", from, to, s.Shard(from), err)
-	}
-	err = s.retry(ctx, func(ctx context.Context) error {
-		_, err := s.exec(ctx, opDelete, Follower, to, to, from)
+// writeAcross writes an edge whose rows are on two servers. The first
+// transaction, in from's database, records the edge's intent, writes the
+// following row and logs the change: after it the write has happened, and
+// what it answers (changed) is decided. Then completeIntent makes the
+// follower row agree and clears the intent, retried (a server restarting,
+// a dropped connection) rather than undoing the first: an undo could fail
+// the same way. If it still fails the error wraps ErrHalfWritten, and the
+// intent stays for the sweep to complete; repeating the call also
+// converges, since every step is idempotent.
+func (s *SQL) writeAcross(ctx context.Context, w edgeWrite) (changed bool, err error) {
+	err = s.retryDeadlock(ctx, func() error {
+		var err error
+		changed, err = s.firstHalf(ctx, w)
 		return err
 	})
 	if err != nil {
-		return n == 1, fmt.Errorf("unfollow %d->%d: %w: following row deleted in %s, follower row in %s failed: %w",
-			from, to, ErrHalfWritten, s.Shard(from), s.Shard(to), err)
+		return false, fmt.Errorf("%s: following row in %s: %w", w, s.Shard(w.from), journalHint(err))
 	}
-	return n == 1, nil
+	err = s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.completeIntent(ctx, w.from, w.to, false)
+		return err
+	})
+	if err != nil {
+		did := "written"
+		if !w.add {
+			did = "deleted"
+		}
+		return changed, fmt.Errorf("%s: %w: following row %s in %s, follower row in %s failed (the intent left in %s has the sweep complete it): %w",
+			w, ErrHalfWritten, did, s.Shard(w.from), s.Shard(w.to), s.Shard(w.from), err)
+	}
+	return changed, nil
+}
+
+// firstHalf is writeAcross's first transaction. The intent is upserted
+// first: its row lock is what serialises writers of the edge.
+func (s *SQL) firstHalf(ctx context.Context, w edgeWrite) (changed bool, err error) {
+	dbF, _ := s.cfg.Layout.Route(w.from)
+	err = s.inTx(ctx, w.from, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.txDBExec(ctx, tx, opIntentUpsert, dbF, w.from, w.to, time.Now().Unix()); err != nil {
+			return fmt.Errorf("record the intent: %w", err)
+		}
+		var err error
+		if changed, err = s.followingRow(ctx, tx, w); err != nil {
+			return err
+		}
+		return s.logChange(ctx, tx, w.from, w.to)
+	})
+	return changed && err == nil, err
+}
+
+// retryDeadlock runs f up to 3 times while it fails with a MySQL deadlock
+// or lock wait timeout (the transaction was rolled back and may simply run
+// again): concurrent writers of neighbouring keys can interlock on
+// InnoDB's gap locks.
+func (s *SQL) retryDeadlock(ctx context.Context, f func() error) error {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			if werr := sleepCtx(ctx, time.Duration(attempt)*50*time.Millisecond); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		if err = f(); !retryable(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // retry runs f up to 3 times, 50 then 100 ms apart, each run bounded by

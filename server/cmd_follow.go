@@ -77,9 +77,11 @@ func (c *client) followWrite(args [][]byte, add bool) {
 // changed reports whether the edge was new (removed).
 func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err error) {
 	f := s.fill
-	mu := &f.edges[(a*0x9E3779B97F4A7C15^b)%edgeStripes]
+	mu := f.edgeLock(a, b)
 	mu.Lock()
 	defer mu.Unlock()
+	f.writing.RLock()
+	defer f.writing.RUnlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LoadTimeout)
 	defer cancel()
@@ -89,12 +91,7 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 		changed, err = f.w.Unfollow(ctx, a, b)
 	}
 	if err != nil {
-		aKey, _ := s.keys.Append(nil, a, shard.Following)
-		bKey, _ := s.keys.Append(nil, b, shard.Follower)
-		f.gen(aKey).Add(1)
-		f.gen(bKey).Add(1)
-		s.store.Delete(aKey)
-		s.store.Delete(bKey)
+		s.dropEdgeLists(a, b)
 		return false, err
 	}
 	s.patchEdge(a, b, t, add)

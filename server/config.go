@@ -95,6 +95,14 @@ type Config struct {
 	// LoadBreakerCooldown. Defaults 5 and 2s.
 	LoadBreakerFailures int
 	LoadBreakerCooldown time.Duration
+	// SourceSweepInterval is how often the source's pending intents
+	// (writes across two MySQL servers that a crash or a failing server
+	// interrupted) are completed and its old changes pruned. Default 30s.
+	SourceSweepInterval time.Duration
+	// SourceChangeRetention is how long the source's journal keeps a
+	// change. A snapshot whose changes were pruned loads without its
+	// relation lists. Default 7 days.
+	SourceChangeRetention time.Duration
 	// DBFilename is the snapshot file's name in Dir. Default "dump.rcs".
 	DBFilename string
 	// Save are the snapshot rules; none means no periodic snapshots and no
@@ -132,6 +140,8 @@ const (
 	DefaultSlowlogMaxLen           = 128
 	DefaultRelMaxBatch             = 100000
 	DefaultLoadTimeout             = time.Second
+	DefaultSourceSweepInterval     = 30 * time.Second
+	DefaultSourceChangeRetention   = 7 * 24 * time.Hour
 	DefaultDBFilename              = "dump.rcs"
 )
 
@@ -160,6 +170,8 @@ func Defaults() Config {
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
 		SnapshotOnCorrupt:       "fail",
 		SnapshotVerify:          "header",
+		SourceSweepInterval:     DefaultSourceSweepInterval,
+		SourceChangeRetention:   DefaultSourceChangeRetention,
 	}
 }
 
@@ -226,6 +238,12 @@ func (c *Config) fill() error {
 	if c.LoadTimeout == 0 {
 		c.LoadTimeout = DefaultLoadTimeout
 	}
+	if c.SourceSweepInterval == 0 {
+		c.SourceSweepInterval = d.SourceSweepInterval
+	}
+	if c.SourceChangeRetention == 0 {
+		c.SourceChangeRetention = d.SourceChangeRetention
+	}
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
@@ -263,6 +281,8 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("snapshot-on-corrupt must be fail or skip, got %q", c.SnapshotOnCorrupt))
 	case strings.ContainsAny(c.DBFilename, "/\\"):
 		errs = append(errs, fmt.Errorf("dbfilename must be a file name, not a path: %q", c.DBFilename))
+	case c.SourceSweepInterval < 0 || c.SourceChangeRetention < 0:
+		errs = append(errs, fmt.Errorf("source-sweep-interval and source-change-retention must be > 0"))
 	case c.SourceListLimit < 0:
 		errs = append(errs, fmt.Errorf("source-list-limit must be >= 0, got %d", c.SourceListLimit))
 	}

@@ -76,6 +76,10 @@ type filler struct {
 	group singleflight.Group
 	gens  [genStripes]atomic.Uint64
 	edges [edgeStripes]sync.Mutex
+	// writing is held (read) by every source write from before it reaches
+	// the source until the cache has it; a save takes it (write) to wait
+	// those out after reading the journal's marks (journal.go).
+	writing sync.RWMutex
 
 	bmu      sync.Mutex
 	breakers map[string]*breaker.Breaker
@@ -88,6 +92,8 @@ type fillStats struct {
 	loads, loadErrors, timeouts, failFast, empty, discarded atomic.Int64
 	latency                                                 prometheus.Histogram
 	errorsByShard                                           sync.Map // shard -> *atomic.Int64
+	// The journal's work (journal.go).
+	intentsCompleted, intentsFailed, listsInvalidated atomic.Int64
 }
 
 func newFiller(cfg *Config, log *zap.Logger, st *store.Store, keys *shard.KeyPattern) *filler {

@@ -188,6 +188,9 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "load_timeouts", f.stats.timeouts.Load())
 		b = field(b, "load_fail_fast", f.stats.failFast.Load())
 		b = field(b, "loads_discarded_for_writes", f.stats.discarded.Load())
+		b = field(b, "intents_completed", f.stats.intentsCompleted.Load())
+		b = field(b, "intents_failed", f.stats.intentsFailed.Load())
+		b = field(b, "snapshot_lists_dropped", f.stats.listsInvalidated.Load())
 		open := 0
 		for _, st := range f.breakerStates() {
 			if st != breaker.Closed {

@@ -94,6 +94,7 @@ type persister struct {
 
 	loadedKeys, loadExpired int64 // at startup
 	loadDuration            time.Duration
+	loadedCreated           time.Time // the loaded snapshot's creation time; zero if none
 }
 
 func newPersister(cfg *Config, now time.Time) *persister {
@@ -117,6 +118,7 @@ func (s *Server) save(wait bool) error {
 		return errSaveInProgress
 	}
 	defer p.mu.Unlock()
+	marks := s.snapshotMarks() // before the walk: journal.go
 	start := time.Now()
 	changes := s.store.Changes()
 	var skipped int64
@@ -142,6 +144,7 @@ func (s *Server) save(wait bool) error {
 		s.log.Error("snapshot failed; the previous one is kept", zap.String("file", p.path), zap.Error(err))
 		return err
 	}
+	s.writeMarks(p.path, start, marks)
 	p.saves.Add(1)
 	p.lastSave.Store(start.Unix())
 	p.changesAtSave.Store(changes)
@@ -288,6 +291,7 @@ func (s *Server) loadSnapshot() error {
 		return fmt.Errorf("%w (the file is left as it is; start with --snapshot-on-corrupt=skip to start empty and keep it aside)", err)
 	}
 	p.loadedKeys, p.loadExpired, p.loadDuration = loaded, expired, time.Since(start)
+	p.loadedCreated = hdr.Created
 	p.lastSave.Store(hdr.Created.Unix())
 	p.lastKeys.Store(loaded)
 	// The keyspace now equals the file: nothing to save yet.

@@ -130,6 +130,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err := s.loadSnapshot(); err != nil {
 		return err
 	}
+	s.recoverSource()
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
@@ -173,6 +174,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go s.store.RunExpiry(bg)
 	go s.housekeeping(bg)
+	go s.runSweeper(bg)
 
 	acceptDone := make(chan struct{})
 	go func() {

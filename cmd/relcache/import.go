@@ -63,19 +63,12 @@ edges per second on stdout.`,
   relcache gen-graph --users 100000 | relcache import - --config relcache.toml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := resolve(configPath, cmd.Flags())
-			if err != nil {
-				return err
-			}
 			if batch < 1 {
 				return fmt.Errorf("--batch %d: want at least 1", batch)
 			}
-			cfg, err := st.sourceSettings.loaderConfig(st.Dir)
+			cfg, err := resolveSource(configPath, cmd.Flags(), "import into")
 			if err != nil {
 				return err
-			}
-			if cfg.Kind == "none" {
-				return fmt.Errorf("--source none: there is no source to import into")
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -131,7 +124,11 @@ type importer struct {
 func (im *importer) run(ctx context.Context, src *loader.SQL, name string, in io.Reader, size int64) (err error) {
 	start := time.Now()
 	byBytes := size >= 0
-	im.bar = newProgressBar(im.errw, size)
+	if byBytes {
+		im.bar = newProgressBar(im.errw, "import", "", size)
+	} else {
+		im.bar = newProgressBar(im.errw, "import", "edges", -1)
+	}
 	if im.bar != nil && byBytes {
 		r := progressbar.NewReader(in, im.bar)
 		in = &r
@@ -197,25 +194,35 @@ func (im *importer) run(ctx context.Context, src *loader.SQL, name string, in io
 
 // report names a bad line on stderr, above the progress bar if there is one.
 func (im *importer) report(le *loader.LineError) {
-	var msg string
+	printCapped(im.errw, im.bar, im.bad, importShownBadLines, le.Error,
+		fmt.Sprintf("more than %d bad lines: the rest are skipped without a message; the summary counts them", importShownBadLines))
+}
+
+// printCapped prints the n-th (from 1) of a run of messages on w, above
+// bar if there is one: the first limit as msg gives them, the next one
+// overflow instead, then nothing, so that a flood cannot bury the
+// terminal.
+func printCapped(w io.Writer, bar *progressbar.ProgressBar, n, limit int, msg func() string, overflow string) {
+	var line string
 	switch {
-	case im.bad <= importShownBadLines:
-		msg = le.Error()
-	case im.bad == importShownBadLines+1:
-		msg = fmt.Sprintf("more than %d bad lines: the rest are skipped without a message; the summary counts them", importShownBadLines)
+	case n <= limit:
+		line = msg()
+	case n == limit+1:
+		line = overflow
 	default:
 		return
 	}
-	if im.bar != nil {
-		progressbar.Bprintln(im.bar, msg)
+	if bar != nil {
+		progressbar.Bprintln(bar, line)
 		return
 	}
-	fmt.Fprintln(im.errw, msg)
+	fmt.Fprintln(w, line)
 }
 
-// newProgressBar returns a bar on w if w is a terminal, else nil: by bytes
-// of a file of known size, else by edges.
-func newProgressBar(w io.Writer, size int64) *progressbar.ProgressBar {
+// newProgressBar returns a bar on w if w is a terminal, else nil, named
+// desc: counting units (e.g. "edges") out of total, or bytes if unit is
+// "". A total < 0 is unknown: a spinner with a count.
+func newProgressBar(w io.Writer, desc, unit string, total int64) *progressbar.ProgressBar {
 	f, ok := w.(*os.File)
 	if !ok {
 		return nil
@@ -225,17 +232,17 @@ func newProgressBar(w io.Writer, size int64) *progressbar.ProgressBar {
 	}
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("import"),
+		progressbar.OptionSetDescription(desc),
 		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionShowCount(),
 		progressbar.OptionFullWidth(),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
 	}
-	if size >= 0 {
+	if unit == "" {
 		opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true))
 	} else {
-		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("edges"))
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit))
 	}
-	return progressbar.NewOptions64(size, opts...)
+	return progressbar.NewOptions64(total, opts...)
 }

@@ -27,7 +27,7 @@ who follows whom, answered in one round trip from compact per-user arrays.`,
 		SilenceUsage: true,
 	}
 	root.AddCommand(serveCmd(), schemaCmd(), importCmd(), genGraphCmd(), benchCmd(), versionCmd())
-	root.AddCommand(snapshotCmd(), proxyCmd())
+	root.AddCommand(snapshotCmd(), proxyCmd(), repairCmd())
 	return root
 }
 

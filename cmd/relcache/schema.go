@@ -22,7 +22,8 @@ func schemaCmd() *cobra.Command {
 		Use:   "schema",
 		Short: "Create the source's relation tables",
 		Long: `Creates the source's relation tables (following_NN and follower_NN, in each
-database) where they are missing, and says what it did. Idempotent: tables
+database) and the journal's (edge_changes, relcache_meta, and for MySQL
+edge_intents: see docs/mysql.md) where they are missing, and says what it did. Idempotent: tables
 already there are left as they are. "relcache import" creates it too, and
 "relcache serve" does for the embedded SQLite file; it never creates MySQL
 tables, so a MySQL source is set up with this command first.
@@ -106,7 +107,8 @@ func sqliteTables(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("schema: open %s: %w", path, err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	// sqlite_* tables are SQLite's own (sqlite_sequence, for AUTOINCREMENT).
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("schema: list tables of %s: %w", path, err)
 	}

@@ -66,6 +66,10 @@ type sourceSettings struct {
 	LoadNegativeTTL     duration `toml:"load-negative-ttl"`
 	LoadBreakerFailures int      `toml:"load-breaker-failures"`
 	LoadBreakerCooldown duration `toml:"load-breaker-cooldown"`
+
+	// The journal's upkeep (docs/mysql.md, "Writes").
+	SourceSweepInterval   duration `toml:"source-sweep-interval"`
+	SourceChangeRetention duration `toml:"source-change-retention"`
 }
 
 func defaultSourceSettings() sourceSettings {
@@ -81,6 +85,9 @@ func defaultSourceSettings() sourceSettings {
 		LoadNegativeTTL:     duration{time.Minute},
 		LoadBreakerFailures: 5,
 		LoadBreakerCooldown: duration{2 * time.Second},
+
+		SourceSweepInterval:   duration{server.DefaultSourceSweepInterval},
+		SourceChangeRetention: duration{server.DefaultSourceChangeRetention},
 	}
 }
 
@@ -165,6 +172,8 @@ func (s *sourceSettings) bind(fs *pflag.FlagSet) {
 	fs.Var(&s.LoadNegativeTTL, "load-negative-ttl", "TTL of an empty list filled from the source, so unknown users are not re-queried (0: none)")
 	fs.IntVar(&s.LoadBreakerFailures, "load-breaker-failures", s.LoadBreakerFailures, "consecutive failed loads that open a shard's circuit breaker")
 	fs.Var(&s.LoadBreakerCooldown, "load-breaker-cooldown", "how long an open breaker fails fast before one probe load is let through")
+	fs.Var(&s.SourceSweepInterval, "source-sweep-interval", "how often writes across two MySQL servers that a crash interrupted are completed, and old journal changes pruned")
+	fs.Var(&s.SourceChangeRetention, "source-change-retention", "how long the source's journal keeps a change; a snapshot whose changes were pruned loads without its relation lists")
 }
 
 // loaderConfig is the loader.Config these settings describe; dir is where a
@@ -187,6 +196,21 @@ func (s sourceSettings) loaderConfig(dir string) (loader.Config, error) {
 		cfg.MySQL = append(cfg.MySQL, srv)
 	}
 	return cfg, nil
+}
+
+// resolveSource is the source a tool (import, repair) works on, from
+// the settings in force; --source none is an error, worded with what the
+// tool would have done (verb).
+func resolveSource(path string, fs *pflag.FlagSet, verb string) (loader.Config, error) {
+	st, err := resolve(path, fs)
+	if err != nil {
+		return loader.Config{}, err
+	}
+	cfg, err := st.sourceSettings.loaderConfig(st.Dir)
+	if err == nil && cfg.Kind == "none" {
+		err = fmt.Errorf("--source none: there is no source to %s", verb)
+	}
+	return cfg, err
 }
 
 // resolve gives the settings in force: defaults, then the TOML file at path
@@ -254,6 +278,8 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		LoadNegativeTTL:         s.LoadNegativeTTL.Duration,
 		LoadBreakerFailures:     s.LoadBreakerFailures,
 		LoadBreakerCooldown:     s.LoadBreakerCooldown.Duration,
+		SourceSweepInterval:     s.SourceSweepInterval.Duration,
+		SourceChangeRetention:   s.SourceChangeRetention.Duration,
 		DBFilename:              s.DBFilename,
 		SnapshotOnCorrupt:       s.SnapshotOnCorrupt,
 		SnapshotVerify:          s.SnapshotVerify,
