@@ -267,8 +267,8 @@ func crashAndCheck(t *testing.T, users []uint64, parts []sourceTables, repairArg
 	}
 }
 
-// TestCrashDuringFollowStormSQLite: the embedded source.
-func TestCrashDuringFollowStormSQLite(t *testing.T) {
+// TestAdversarialKillDuringFollowStormSQLite: the embedded source.
+func TestAdversarialKillDuringFollowStormSQLite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "relcache-source.db")
 	const tables = 4
@@ -299,9 +299,9 @@ func TestCrashDuringFollowStormSQLite(t *testing.T) {
 	})
 }
 
-// TestCrashDuringFollowStormMariaDB: two databases on two mariadbd servers,
+// TestAdversarialKillDuringFollowStormMariaDB: two databases on two mariadbd servers,
 // so most edges have their rows on different servers.
-func TestCrashDuringFollowStormMariaDB(t *testing.T) {
+func TestAdversarialKillDuringFollowStormMariaDB(t *testing.T) {
 	m1, m2 := relcachetest.StartMariaDB(t), relcachetest.StartMariaDB(t)
 	dir := t.TempDir()
 	const dbs, tables = 2, 2
