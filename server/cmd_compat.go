@@ -132,7 +132,7 @@ func (c *client) hset(args [][]byte, name string, reply func(int)) {
 	if !c.parseMembers(args[2:], true) {
 		return
 	}
-	n, err := c.srv.mutateRelSet(args[1], emptySet(true), addMembers(c.uids, c.times, 0))
+	n, err := c.srv.mutateRelSet(c.db(), args[1], emptySet(true), addMembers(c.uids, c.times, 0))
 	if err != nil {
 		c.replyErr(err)
 		return
@@ -146,7 +146,7 @@ func cmdSAdd(c *client, args [][]byte) {
 	if !c.parseUIDs(args[2:]) {
 		return
 	}
-	n, err := c.srv.mutateRelSet(args[1], emptySet(false), addMembers(c.uids, nil, uint32(time.Now().Unix())))
+	n, err := c.srv.mutateRelSet(c.db(), args[1], emptySet(false), addMembers(c.uids, nil, uint32(time.Now().Unix())))
 	if err != nil {
 		c.replyErr(err)
 		return
@@ -159,7 +159,7 @@ func removeCmd(c *client, args [][]byte) {
 	if !c.parseUIDs(args[2:]) {
 		return
 	}
-	c.replyMutation(c.srv.mutateRelSet(args[1], nil, removeMembers(c.uids)))
+	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], nil, removeMembers(c.uids)))
 }
 
 func cmdSIsMember(c *client, args [][]byte) { cmdHExists(c, args) }

@@ -186,7 +186,18 @@ func (c *client) info(now time.Time) string {
 	sb.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
 	idle := now.Sub(time.Unix(0, c.lastActive.Load()))
 	sb.WriteString(" idle=" + strconv.FormatInt(int64(max(idle, 0)/time.Second), 10))
-	sb.WriteString(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=" + cmd + " user=default")
+	flags := ""
+	n := c.txLen.Load()
+	if n >= 0 {
+		flags += "x"
+	}
+	if c.watchTouched.Load() {
+		flags += "d"
+	}
+	if flags == "" {
+		flags = "N"
+	}
+	sb.WriteString(" flags=" + flags + " db=0 sub=0 psub=0 ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=default")
 	sb.WriteString(" resp=" + strconv.Itoa(c.proto))
 	return sb.String()
 }

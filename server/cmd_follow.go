@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/shard"
+	"github.com/relcache/relcache/store"
 )
 
 // FOLLOW a b [time] and UNFOLLOW a b: writes through to the source of
@@ -94,7 +95,7 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 		s.dropEdgeLists(a, b)
 		return false, err
 	}
-	s.patchEdge(a, b, t, add)
+	s.patchEdge(s.store, a, b, t, add)
 	return changed, nil
 }
 
@@ -102,7 +103,7 @@ func (s *Server) followEdge(a, b uint64, t uint32, add bool) (changed bool, err 
 // a.following and b.follower, only where cached. It bumps both keys' fill
 // generations first, so a fill whose query predates the write does not
 // store its list.
-func (s *Server) patchEdge(a, b uint64, t uint32, add bool) (patched int) {
+func (s *Server) patchEdge(st *store.Store, a, b uint64, t uint32, add bool) (patched int) {
 	aKey, _ := s.keys.Append(nil, a, shard.Following)
 	bKey, _ := s.keys.Append(nil, b, shard.Follower)
 	if f := s.fill; f != nil {
@@ -114,7 +115,7 @@ func (s *Server) patchEdge(a, b uint64, t uint32, add bool) (patched int) {
 		if add {
 			edit = addMembers([]uint64{member}, []uint32{t}, t)
 		}
-		_, err := s.mutateRelSet(key, nil, edit)
+		_, err := s.mutateRelSet(st, key, nil, edit)
 		switch {
 		case err == nil:
 			patched++
@@ -122,7 +123,7 @@ func (s *Server) patchEdge(a, b uint64, t uint32, add bool) (patched int) {
 			// A list that cannot take the patch must not stay stale.
 			s.log.Warn("follow: dropping a cached list that could not be patched",
 				zap.ByteString("key", key), zap.Error(err))
-			s.store.Delete(key)
+			st.Delete(key)
 		}
 	}
 	patch(aKey, b)
@@ -160,5 +161,5 @@ func cmdRelEdge(c *client, args [][]byte) {
 			return
 		}
 	}
-	c.integer(int64(c.srv.patchEdge(a, b, t, add)))
+	c.integer(int64(c.srv.patchEdge(c.db(), a, b, t, add)))
 }

@@ -16,7 +16,7 @@ func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10
 func cmdDel(c *client, args [][]byte) {
 	var n int64
 	for _, k := range args[1:] {
-		if c.srv.store.Delete(k) {
+		if c.db().Delete(k) {
 			n++
 		}
 	}
@@ -26,7 +26,7 @@ func cmdDel(c *client, args [][]byte) {
 func cmdExists(c *client, args [][]byte) {
 	var n int64
 	for _, k := range args[1:] {
-		if _, ok := c.srv.store.Get(k); ok {
+		if _, ok := c.db().Get(k); ok {
 			n++
 		}
 	}
@@ -34,7 +34,7 @@ func cmdExists(c *client, args [][]byte) {
 }
 
 func cmdType(c *client, args [][]byte) {
-	e, ok := c.srv.store.Peek(args[1])
+	e, ok := c.db().Peek(args[1])
 	if !ok {
 		c.simple("none")
 		return
@@ -44,7 +44,7 @@ func cmdType(c *client, args [][]byte) {
 
 func renameCmd(nx bool) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
-		done, err := c.srv.store.Rename(args[1], args[2], nx)
+		done, err := c.db().Rename(args[1], args[2], nx)
 		switch {
 		case errors.Is(err, store.ErrNoSuchKey):
 			c.err(errNoSuchKey)
@@ -95,7 +95,7 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 			return
 		}
 		at := n * unitMs
-		now := c.srv.store.Now()
+		now := c.db().Now()
 		if !absolute {
 			// Only the top can overflow: now is positive, so a negative
 			// time however large (a deletion) stays in range.
@@ -106,7 +106,7 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 			at += now
 		}
 		var set bool
-		c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+		c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 			if !ok {
 				return cur, store.Keep
 			}
@@ -130,7 +130,7 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 // ttlCmd serves TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 missing, -1 no TTL.
 func ttlCmd(unitMs int64, absolute bool) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
-		e, ok := c.srv.store.Peek(args[1])
+		e, ok := c.db().Peek(args[1])
 		switch {
 		case !ok:
 			c.integer(-2)
@@ -139,7 +139,7 @@ func ttlCmd(unitMs int64, absolute bool) func(c *client, args [][]byte) {
 		case absolute:
 			c.integer(e.ExpireAt / unitMs)
 		default:
-			left := e.ExpireAt - c.srv.store.Now()
+			left := e.ExpireAt - c.db().Now()
 			// Round to the nearest unit as Redis does for TTL.
 			c.integer(max((left+unitMs/2)/unitMs, 0))
 		}
@@ -148,7 +148,7 @@ func ttlCmd(unitMs int64, absolute bool) func(c *client, args [][]byte) {
 
 func cmdPersist(c *client, args [][]byte) {
 	var done bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if !ok || cur.ExpireAt == 0 {
 			return cur, store.Keep
 		}
@@ -165,7 +165,7 @@ func cmdKeys(c *client, args [][]byte) {
 	// The count is unknown until the walk ends: collect, then reply.
 	var keys []string
 	for cur := uint64(0); ; {
-		cur = c.srv.store.Scan(cur, math.MaxInt, func(k string, _ store.Entry) {
+		cur = c.db().Scan(cur, math.MaxInt, func(k string, _ store.Entry) {
 			if all || globMatch(pat, k) {
 				keys = append(keys, k)
 			}
@@ -215,7 +215,7 @@ func cmdScan(c *client, args [][]byte) {
 		}
 	}
 	var keys []string
-	next := c.srv.store.Scan(cursor, count, func(k string, e store.Entry) {
+	next := c.db().Scan(cursor, count, func(k string, e store.Entry) {
 		if typ != nil && !eqFold(typ, kindName(e.Kind)) {
 			return
 		}
@@ -254,7 +254,7 @@ func parseCursor(b []byte) (uint64, bool) {
 }
 
 func cmdRandomKey(c *client, _ [][]byte) {
-	k, ok := c.srv.store.RandomKey()
+	k, ok := c.db().RandomKey()
 	if !ok {
 		c.null()
 		return
@@ -262,7 +262,7 @@ func cmdRandomKey(c *client, _ [][]byte) {
 	c.bulkString(k)
 }
 
-func cmdDBSize(c *client, _ [][]byte) { c.integer(c.srv.store.Len()) }
+func cmdDBSize(c *client, _ [][]byte) { c.integer(c.db().Len()) }
 
 // FLUSHDB and FLUSHALL [ASYNC | SYNC]: one database, so both flush it all.
 // ASYNC is accepted and done synchronously: dropping the shard maps is
@@ -272,6 +272,6 @@ func cmdFlush(c *client, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	c.srv.store.Flush()
+	c.db().Flush()
 	c.ok()
 }

@@ -308,7 +308,7 @@ func cmdMemory(c *client, args [][]byte) {
 				return
 			}
 		}
-		e, ok := c.srv.store.Peek(args[2])
+		e, ok := c.db().Peek(args[2])
 		if !ok {
 			c.null()
 			return
@@ -337,7 +337,7 @@ func cmdObject(c *client, args [][]byte) {
 		c.err(subArity("object", sub))
 		return
 	}
-	e, ok := c.srv.store.Peek(args[2])
+	e, ok := c.db().Peek(args[2])
 	if !ok {
 		c.null()
 		return
@@ -348,7 +348,7 @@ func cmdObject(c *client, args [][]byte) {
 	case "freq":
 		c.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	case "idletime":
-		idle, _ := c.srv.store.IdleSeconds(args[2])
+		idle, _ := c.db().IdleSeconds(args[2])
 		c.integer(idle)
 	case "refcount":
 		c.integer(1)

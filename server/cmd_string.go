@@ -39,7 +39,7 @@ func byteView(k store.Kind) bool { return k == store.KindString || k == store.Ki
 // getString reads key's bytes for GET, STRLEN and GETRANGE; on a kind
 // without a byte view it replies WRONGTYPE and reports ok=false.
 func (c *client) getString(key []byte) (v []byte, found, ok bool) {
-	e, found := c.srv.store.Get(key)
+	e, found := c.db().Get(key)
 	if found && !byteView(e.Kind) {
 		c.err(errWrongType)
 		return nil, true, false
@@ -158,7 +158,7 @@ func cmdSet(c *client, args [][]byte) {
 	var at int64
 	if flags&optExpiry != 0 {
 		var msg string
-		if at, msg = expireAt("set", flags, expire, c.srv.store.Now()); msg != "" {
+		if at, msg = expireAt("set", flags, expire, c.db().Now()); msg != "" {
 			c.err(msg)
 			return
 		}
@@ -171,7 +171,7 @@ func cmdSet(c *client, args [][]byte) {
 	}
 	var old []byte
 	var existed, wrongType, done bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		existed = ok
 		if ok && get && !byteView(cur.Kind) {
 			wrongType = true
@@ -208,7 +208,7 @@ func cmdSetNX(c *client, args [][]byte) {
 		return
 	}
 	var done bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok {
 			return cur, store.Keep
 		}
@@ -221,7 +221,7 @@ func cmdSetNX(c *client, args [][]byte) {
 // setWithTTL serves SETEX (flag optEX) and PSETEX (optPX).
 func setWithTTL(name string, flag int) func(c *client, args [][]byte) {
 	return func(c *client, args [][]byte) {
-		at, msg := expireAt(name, flag, args[2], c.srv.store.Now())
+		at, msg := expireAt(name, flag, args[2], c.db().Now())
 		if msg != "" {
 			c.err(msg)
 			return
@@ -231,7 +231,7 @@ func setWithTTL(name string, flag int) func(c *client, args [][]byte) {
 			c.err("ERR " + err.Error())
 			return
 		}
-		c.srv.store.Set(args[1], next)
+		c.db().Set(args[1], next)
 		c.ok()
 	}
 }
@@ -252,7 +252,7 @@ func cmdGetDel(c *client, args [][]byte) { c.getAndChange(args[1], nil) }
 func (c *client) getAndChange(key []byte, next *store.Entry) {
 	var old []byte
 	var existed, wrongType bool
-	c.srv.store.Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok && !byteView(cur.Kind) {
 			wrongType = true
 			return cur, store.Keep
@@ -284,7 +284,7 @@ func cmdGetEx(c *client, args [][]byte) {
 	var val []byte
 	var existed, wrongType bool
 	var msg string
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		existed = ok
 		if !ok {
 			return cur, store.Keep
@@ -294,7 +294,7 @@ func cmdGetEx(c *client, args [][]byte) {
 			return cur, store.Keep
 		}
 		val = cur.Value
-		now := c.srv.store.Now()
+		now := c.db().Now()
 		switch {
 		case flags&optExpiry != 0:
 			var at int64
@@ -327,7 +327,7 @@ func cmdGetEx(c *client, args [][]byte) {
 func cmdAppend(c *client, args [][]byte) {
 	var n int
 	var wrongType, tooBig bool
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if !ok {
 			n = len(args[2])
 			return strEntry(args[2], 0), store.Put
@@ -411,7 +411,7 @@ func cmdSetRange(c *client, args [][]byte) {
 	patch := args[3]
 	var n int
 	var msg string
-	c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 		if ok && cur.Kind != store.KindString {
 			msg = errWrongType
 			return cur, store.Keep
@@ -451,7 +451,7 @@ func (s *Server) fitsString(size, add int64) bool {
 func cmdMGet(c *client, args [][]byte) {
 	c.arrayHeader(len(args) - 1)
 	for _, k := range args[1:] {
-		e, ok := c.srv.store.Get(k)
+		e, ok := c.db().Get(k)
 		if !ok || !byteView(e.Kind) {
 			c.null()
 			continue
@@ -483,14 +483,14 @@ func (c *client) msetArgs(name string, args [][]byte) (keys [][]byte, vals []sto
 
 func cmdMSet(c *client, args [][]byte) {
 	if keys, vals, ok := c.msetArgs("mset", args); ok {
-		c.srv.store.SetMany(keys, vals, false)
+		c.db().SetMany(keys, vals, false)
 		c.ok()
 	}
 }
 
 func cmdMSetNX(c *client, args [][]byte) {
 	if keys, vals, ok := c.msetArgs("msetnx", args); ok {
-		c.boolean(c.srv.store.SetMany(keys, vals, true))
+		c.boolean(c.db().SetMany(keys, vals, true))
 	}
 }
 
@@ -518,7 +518,7 @@ func incrBy(sign int64, fixed int64) func(c *client, args [][]byte) {
 		}
 		var result int64
 		var msg string
-		c.srv.store.Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+		c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 			var v int64
 			if ok {
 				if cur.Kind != store.KindString {

@@ -20,6 +20,8 @@ const (
 	flagFast                          // O(1) or O(log N)
 	flagLoading                       // allowed while loading (reported for COMMAND only)
 	flagStale                         // reported for COMMAND only
+	flagNoMulti                       // refused inside MULTI (Redis's no_multi)
+	flagTxControl                     // runs at once inside MULTI instead of being queued
 )
 
 var flagNames = []struct {
@@ -28,7 +30,7 @@ var flagNames = []struct {
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
 	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagFast, "fast"},
-	{flagLoading, "loading"}, {flagStale, "stale"},
+	{flagLoading, "loading"}, {flagStale, "stale"}, {flagNoMulti, "no_multi"},
 }
 
 // command is one entry of the command table.
@@ -56,27 +58,43 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	}
 	s.store.Tick(start.UnixMilli())
 	cmd := s.lookup(c, args[0])
+	// Inside MULTI every refusal also dooms the transaction (EXECABORT),
+	// as Redis's rejectCommand does.
 	if cmd == nil {
 		c.err(unknownCommand(args))
+		c.flagTx()
 		return start
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
+		c.flagTx()
 		return start
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.err("NOAUTH Authentication required.")
+		c.flagTx()
 		return start
+	}
+	if c.tx != nil && cmd.flags&flagTxControl == 0 {
+		c.lastCmd.Store(cmd)
+		s.queue(c, cmd, args)
+		end := time.Now()
+		c.lastActive.Store(end.UnixNano())
+		return end
 	}
 	if cmd.flags&flagDenyOOM != 0 {
 		if err := s.store.EnsureMemory(); err != nil {
-			c.err("OOM command not allowed when used memory > 'maxmemory'.")
+			c.err(errOOM)
 			return start
 		}
 	}
 	c.lastCmd.Store(cmd)
 	mark := len(c.out)
-	cmd.fn(c, args)
+	if cmd.lastKey != cmd.firstKey && c.view == nil && len(args) > 2 {
+		s.runHolding(c, cmd, args)
+	} else {
+		cmd.fn(c, args)
+	}
 	if len(c.missed) > 0 {
 		c.refillMissed(cmd, args, mark)
 	}
@@ -86,6 +104,28 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	c.lastActive.Store(end.UnixNano())
 	s.slowlog.maybeAdd(c, args, start, d)
 	return end
+}
+
+// runHolding runs a command that names several keys (MGET, DEL, EXISTS,
+// MSET, RENAME, ...) with every one of their shards held, read locks for
+// a read, so that it is one step for everyone else: no MGET sees half an
+// MSET or half a transaction. (A one-key command is one step already: the
+// store locks its shard for each call.)
+func (s *Server) runHolding(c *client, cmd *command, args [][]byte) {
+	keys := c.keyScratch[:0]
+	ks, all := cmd.keysOf(args)
+	keys = append(keys, ks...)
+	if len(keys) < 2 && !all {
+		cmd.fn(c, args)
+		return
+	}
+	s.store.Hold(&c.hold, keys, all, cmd.flags&flagWrite == 0)
+	c.view = &c.hold
+	cmd.fn(c, args)
+	c.view = nil
+	c.hold.Release()
+	clear(keys)
+	c.keyScratch = keys[:0]
 }
 
 // lookup finds a command by name, case-insensitively, without allocating.

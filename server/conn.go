@@ -15,6 +15,7 @@ import (
 
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
+	"github.com/relcache/relcache/store"
 	"go.uber.org/zap"
 )
 
@@ -66,6 +67,21 @@ type client struct {
 
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 
+	// Transactions (multi.go). tx is the open MULTI, view the keyspace view
+	// an EXEC runs its commands through, watched the keys of WATCH: all
+	// owned by the client's goroutine. txLen (queued commands, -1 outside
+	// MULTI) and watchTouched (a watched key changed) are read by CLIENT
+	// LIST from other goroutines; the store's watch hook sets
+	// watchTouched.
+	tx           *txState
+	view         *store.Store
+	hold         store.Store // the view's storage, reused
+	keyScratch   [][]byte
+	watched      []watchedKey
+	txLen        atomic.Int32
+	watchTouched atomic.Bool
+	discovering  bool // EXEC's quiet first run of relation reads: errors are not counted
+
 	// ioWait is when this client's goroutine began to wait on the network,
 	// in Unix nanoseconds: positive while it waits for the next command,
 	// negative while it waits for the client to take its replies, 0 while
@@ -92,6 +108,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 		authed:  s.password() == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
+	c.txLen.Store(-1)
 	c.rd = resp.NewReader(connReader{c}, c.limits, c.beforeRead)
 	return c
 }
@@ -369,7 +386,9 @@ func (c *client) arrayOfBulk(n []string) {
 // err sends an error reply and counts it by its first word for INFO and
 // metrics.
 func (c *client) err(msg string) {
-	c.srv.countError(msg)
+	if !c.discovering {
+		c.srv.countError(msg)
+	}
 	c.errReply(msg)
 }
 

@@ -124,8 +124,8 @@ func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
 
 // lookupRelSet looks key up as a relation set: errWrongTypeKind for a key of
 // another kind.
-func (s *Server) lookupRelSet(key []byte) (set openhash.Set, found bool, err error) {
-	e, found := s.store.Get(key)
+func (s *Server) lookupRelSet(st *store.Store, key []byte) (set openhash.Set, found bool, err error) {
+	e, found := st.Get(key)
 	if !found {
 		return openhash.Set{}, false, nil
 	}
@@ -143,7 +143,7 @@ func (s *Server) lookupRelSet(key []byte) (set openhash.Set, found bool, err err
 // relSet is lookupRelSet for a handler: on an error it replies (WRONGTYPE,
 // or the error) and reports ok false.
 func (c *client) relSet(key []byte) (set openhash.Set, found, ok bool) {
-	set, found, err := c.srv.lookupRelSet(key)
+	set, found, err := c.srv.lookupRelSet(c.db(), key)
 	if err != nil {
 		c.replyErr(err)
 		return set, found, false
@@ -378,7 +378,7 @@ func cmdRelWho(c *client, args [][]byte) {
 	xComplete := false
 	if c.srv.fill != nil {
 		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
-		fans, fansFound, err := c.srv.lookupRelSet(c.keyBuf)
+		fans, fansFound, err := c.srv.lookupRelSet(c.db(), c.keyBuf)
 		switch {
 		case err == nil && !fansFound && !c.refill:
 			// Fill it before deciding whether to probe a's members.
@@ -405,7 +405,7 @@ func cmdRelWho(c *client, args [][]byte) {
 		}
 		// A member whose key is not cached, or holds another kind, cannot
 		// be answered for; one such user does not fail the query.
-		mSet, mFound, err := c.srv.lookupRelSet(c.followingKey(m.UID))
+		mSet, mFound, err := c.srv.lookupRelSet(c.db(), c.followingKey(m.UID))
 		if err == nil && !mFound {
 			c.noteMiss(c.keyBuf)
 		}
@@ -529,7 +529,7 @@ func cmdRelCard(c *client, args [][]byte) {
 // RELINFO key: the set's layout, for operators: count, capacity, slot width,
 // load factor, bytes, and the truncated and times flags.
 func cmdRelInfo(c *client, args [][]byte) {
-	e, found := c.srv.store.Peek(args[1])
+	e, found := c.db().Peek(args[1])
 	if !found {
 		c.nullArray()
 		return
@@ -594,7 +594,7 @@ members:
 		c.err("ERR " + err.Error())
 		return
 	}
-	c.srv.store.Set(args[1], store.Entry{Kind: store.KindRelSet, Value: buf})
+	c.db().Set(args[1], store.Entry{Kind: store.KindRelSet, Value: buf})
 	set, _ := openhash.Open(buf)
 	c.integer(int64(set.Count()))
 }
@@ -618,7 +618,7 @@ const casAttempts = 4
 // top of this file). When the key is absent, newSet (if not nil) gives the
 // empty set to start from; otherwise errNotCached. A key of another kind
 // gives errWrongTypeKind.
-func (s *Server) mutateRelSet(key []byte, newSet func() ([]byte, error), edit relEdit) (int, error) {
+func (s *Server) mutateRelSet(st *store.Store, key []byte, newSet func() ([]byte, error), edit relEdit) (int, error) {
 	// prepare edits a copy of the version cur and says whether it differs.
 	prepare := func(cur store.Entry, ok bool) (out []byte, count int, dirty bool, err error) {
 		var base []byte
@@ -641,7 +641,7 @@ func (s *Server) mutateRelSet(key []byte, newSet func() ([]byte, error), edit re
 		if attempt == casAttempts {
 			var count int
 			var err error
-			s.store.Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+			st.Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
 				out, n, dirty, e := prepare(cur, ok)
 				if count, err = n, e; !dirty {
 					return cur, store.Keep
@@ -652,13 +652,13 @@ func (s *Server) mutateRelSet(key []byte, newSet func() ([]byte, error), edit re
 			})
 			return count, err
 		}
-		cur, ok := s.store.Peek(key)
+		cur, ok := st.Peek(key)
 		out, count, dirty, err := prepare(cur, ok)
 		if !dirty {
 			return count, err
 		}
 		swapped := false
-		s.store.Update(key, func(now store.Entry, nowOK bool) (store.Entry, store.Action) {
+		st.Update(key, func(now store.Entry, nowOK bool) (store.Entry, store.Action) {
 			if nowOK != ok || (ok && !sameValue(now.Value, cur.Value)) {
 				return now, store.Keep // another writer got there first: retry
 			}
@@ -784,7 +784,7 @@ func cmdRelAdd(c *client, args [][]byte) {
 	if !xx {
 		create = emptySet(withTimes)
 	}
-	c.replyMutation(c.srv.mutateRelSet(args[1], create, addMembers(c.uids, times, uint32(time.Now().Unix()))))
+	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], create, addMembers(c.uids, times, uint32(time.Now().Unix()))))
 }
 
 // RELDEL key [XX] uid [uid ...]: remove members; replies how many were
@@ -802,5 +802,5 @@ func cmdRelDel(c *client, args [][]byte) {
 	if !c.parseUIDs(rest) {
 		return
 	}
-	c.replyMutation(c.srv.mutateRelSet(args[1], nil, removeMembers(c.uids)))
+	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], nil, removeMembers(c.uids)))
 }

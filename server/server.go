@@ -28,6 +28,7 @@ type Server struct {
 	cfg     Config
 	log     *zap.Logger
 	store   *store.Store
+	watches *watchRegistry // WATCH; the store's Watcher
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
 	fill    *filler           // nil without a source
@@ -83,7 +84,10 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	st, err := store.New(cfg.Store)
+	watches := newWatchRegistry()
+	storeCfg := cfg.Store
+	storeCfg.Watcher = watches
+	st, err := store.New(storeCfg)
 	if err != nil {
 		return nil, fmt.Errorf("server store: %w", err)
 	}
@@ -99,6 +103,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		keys:       keys,
 		log:        log,
 		store:      st,
+		watches:    watches,
 		runID:      hex.EncodeToString(id),
 		started:    time.Now(),
 		clients:    make(map[int64]*client),
@@ -261,6 +266,7 @@ func reject(nc net.Conn, msg string) {
 
 func (s *Server) removeClient(c *client) {
 	c.conn.Close()
+	s.watches.unwatchAll(c)
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.stats.retiredIn.Add(c.netIn.Load())

@@ -23,11 +23,17 @@ func (s *Server) commandTable() map[string]*command {
 		// connection
 		{"ping", -1, fast, none, "connection", "Returns the server's liveliness response.", cmdPing},
 		{"echo", 2, fast, none, "connection", "Returns the given string.", cmdEcho},
-		{"quit", -1, flagNoAuth | fast, none, "connection", "Closes the connection.", cmdQuit},
+		{"quit", -1, flagNoAuth | fast | flagTxControl, none, "connection", "Closes the connection.", cmdQuit},
 		{"hello", -1, flagNoAuth | fast, none, "connection", "Handshakes with the server: protocol version, auth, name.", cmdHello},
 		{"auth", -2, flagNoAuth | fast, none, "connection", "Authenticates the connection.", cmdAuth},
 		{"select", 2, fast, none, "connection", "Changes the selected database (only 0 exists).", cmdSelect},
 		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO, PROXY.", cmdClient},
+		// transactions
+		{"multi", 1, fast | flagLoading | flagStale | flagTxControl, none, "transactions", "Starts a transaction.", cmdMulti},
+		{"exec", 1, flagLoading | flagStale | flagTxControl, none, "transactions", "Executes all commands in a transaction.", cmdExec},
+		{"discard", 1, fast | flagLoading | flagStale | flagTxControl, none, "transactions", "Discards a transaction.", cmdDiscard},
+		{"watch", -2, fast | flagLoading | flagStale | flagTxControl, all, "transactions", "Monitors changes to keys to determine the execution of a transaction.", cmdWatch},
+		{"unwatch", 1, fast | flagLoading | flagStale, none, "transactions", "Forgets about watched keys of a transaction.", cmdUnwatch},
 		// strings
 		{"get", 2, rd | fast, one, "string", "Returns the string value of a key.", cmdGet},
 		{"set", -3, wrOOM, one, "string", "Sets the string value of a key, with optional expiry and conditions.", cmdSet},
@@ -83,9 +89,9 @@ func (s *Server) commandTable() map[string]*command {
 		{"relload", -2, wrOOM, one, "relation", "Builds a relation set from a member list and stores it in one write.", cmdRelLoad},
 		{"reladd", -3, wrOOM, one, "relation", "Adds members to a relation set.", cmdRelAdd},
 		{"reldel", -3, wr, one, "relation", "Removes members from a relation set.", cmdRelDel},
-		{"follow", -3, wrOOM, none, "relation", "Records that a follows b in the source of record, then patches the cached lists.", cmdFollow},
+		{"follow", -3, wrOOM | flagNoMulti, none, "relation", "Records that a follows b in the source of record, then patches the cached lists.", cmdFollow},
 		{"reledge", -4, wr, none, "relation", "Patches this node's cached lists for an edge another node wrote (the cache half of FOLLOW, for a sharding proxy).", cmdRelEdge},
-		{"unfollow", 3, wr, none, "relation", "Removes a follows b from the source of record, then patches the cached lists.", cmdUnfollow},
+		{"unfollow", 3, wr | flagNoMulti, none, "relation", "Removes a follows b from the source of record, then patches the cached lists.", cmdUnfollow},
 		// hash and set compatibility on relation sets
 		{"hexists", 3, rd | fast, one, "hash", "Whether a uid is in a relation set.", cmdHExists},
 		{"hget", 3, rd | fast, one, "hash", "The follow time of a member.", cmdHGet},
@@ -111,10 +117,10 @@ func (s *Server) commandTable() map[string]*command {
 		{"object", -2, rd, none, "generic", "Inspects the internals of a value.", cmdObject},
 		{"time", 1, fast | flagLoading | flagStale, none, "server", "Returns the server time.", cmdTime},
 		{"slowlog", -2, flagAdmin | flagLoading | flagStale, none, "server", "Reads or resets the slow log.", cmdSlowlog},
-		{"save", 1, flagAdmin, none, "server", "Writes a snapshot of the keyspace now, in the foreground.", cmdSave},
+		{"save", 1, flagAdmin | flagNoMulti, none, "server", "Writes a snapshot of the keyspace now, in the foreground.", cmdSave},
 		{"bgsave", -1, flagAdmin, none, "server", "Writes a snapshot in the background while serving.", cmdBgsave},
 		{"lastsave", 1, flagFast | flagLoading | flagStale, none, "server", "Unix time of the last successful snapshot.", cmdLastsave},
-		{"shutdown", -1, flagAdmin | flagNoAuth | flagLoading | flagStale, none, "server", "Stops the server gracefully.", cmdShutdown},
+		{"shutdown", -1, flagAdmin | flagNoAuth | flagLoading | flagStale | flagNoMulti, none, "server", "Stops the server gracefully.", cmdShutdown},
 	}
 	t := make(map[string]*command, len(list))
 	for _, e := range list {

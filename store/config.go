@@ -90,6 +90,20 @@ type Config struct {
 
 	// Now returns the current time; tests inject a fake clock. Default time.Now.
 	Now func() time.Time
+
+	// Watcher, when set, hears of every change to a key (see Watcher).
+	// The server's WATCH and client tracking listen here. Default none.
+	Watcher Watcher
+}
+
+// Watcher is told of every change to a key: a write, a removal (DEL,
+// RENAME, lazy or active expiry, eviction, FLUSHALL), while it says it is
+// Active. Touched runs under the key's shard write lock, before any other
+// caller can see the change, so it must be quick and must not call the
+// store. Active is asked on every change and should be one atomic load.
+type Watcher interface {
+	Active() bool
+	Touched(key string)
 }
 
 // Validate reports what New would refuse in c.

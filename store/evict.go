@@ -93,8 +93,8 @@ func (s *Store) evictScan(pol Policy) bool {
 // (entries are overwritten in place) or deleted it. Either way memory may
 // have been freed, so the caller's loop re-checks the limit.
 func (s *Store) evictCandidate(c candidate) bool {
-	c.sh.mu.Lock()
-	defer c.sh.mu.Unlock()
+	s.lock(c.sh)
+	defer s.unlock(c.sh)
 	if cur, ok := c.sh.m[c.key]; ok && cur == c.e && cur.atime.Load() == c.atime {
 		s.removeLocked(c.sh, c.key, cur)
 		s.evicted.Add(1)

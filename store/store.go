@@ -101,7 +101,8 @@ type entry struct {
 }
 
 type shard struct {
-	mu sync.RWMutex // guards m and volatile
+	mu  sync.RWMutex // guards m and volatile
+	idx int          // its index in Store.shards
 	m  map[string]*entry
 	// volatile holds the keys of m that have a TTL, so active expiry and
 	// volatile-lru sample only them.
@@ -128,7 +129,24 @@ type Stats struct {
 }
 
 // Store is the keyspace. Its methods are safe for concurrent use.
+//
+// A Store value is either the keyspace itself or a view made by Exclusive,
+// which shares the keyspace and holds the write locks of some shards: the
+// view's methods do not lock those shards again, so a transaction's
+// commands run through it as one step.
 type Store struct {
+	*keyspace
+	// held[i] is set when the caller of Exclusive holds shard i's write
+	// lock; nil for the keyspace itself.
+	held []bool
+	// shared views hold read locks: only reads may go through them.
+	shared bool
+	// quiet views (Quiet) read without counting hits and misses or
+	// touching the LRU clock.
+	quiet bool
+}
+
+type keyspace struct {
 	cfg    Config
 	mask   uint64
 	shards []shard
@@ -155,14 +173,98 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}
+	s := &Store{keyspace: &keyspace{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}}
 	for i := range s.shards {
+		s.shards[i].idx = i
 		s.shards[i].m = make(map[string]*entry)
 		s.shards[i].volatile = make(map[string]struct{})
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.Policy))
 	return s, nil
+}
+
+// The shard locks, through which every method of a view made by Exclusive
+// skips the shards the view already holds.
+func (s *Store) rlock(sh *shard) {
+	if s.held == nil || !s.held[sh.idx] {
+		sh.mu.RLock()
+	}
+}
+
+func (s *Store) runlock(sh *shard) {
+	if s.held == nil || !s.held[sh.idx] {
+		sh.mu.RUnlock()
+	}
+}
+
+func (s *Store) lock(sh *shard) {
+	if s.held == nil || !s.held[sh.idx] {
+		sh.mu.Lock()
+		return
+	}
+	if s.shared {
+		panic("store: a write through a view that holds only read locks")
+	}
+}
+
+func (s *Store) unlock(sh *shard) {
+	if s.held == nil || !s.held[sh.idx] {
+		sh.mu.Unlock()
+	}
+}
+
+// Hold makes v a view of s that holds the shards of keys (every shard when
+// all is set): their write locks, or their read locks when shared. The
+// locks are taken in index order, as SetMany and Rename take theirs, so
+// holders never deadlock. Until v.Release, no other caller writes those
+// shards (nor reads them, unless shared): the calls made through v, one
+// after another, are one step to everyone else. v's methods do not lock the
+// shards it holds again; through a shared view only reads are allowed. A
+// call through v on a shard it does not hold locks that shard as usual,
+// which is safe only if the shard comes after every one v holds: name every
+// key the calls will touch, or ask for all. v's buffer is reused between
+// holds, so a caller that keeps one view allocates nothing.
+func (s *Store) Hold(v *Store, keys [][]byte, all, shared bool) {
+	if len(v.held) != len(s.shards) {
+		v.held = make([]bool, len(s.shards))
+	}
+	v.keyspace, v.shared, v.quiet = s.keyspace, shared, false
+	for _, k := range keys {
+		v.held[s.shardIndex(k)] = true
+	}
+	for i := range v.held {
+		if all || v.held[i] {
+			v.held[i] = true
+			if shared {
+				s.shards[i].mu.RLock()
+			} else {
+				s.shards[i].mu.Lock()
+			}
+		}
+	}
+}
+
+// Release gives up the locks of a view made by Hold.
+func (v *Store) Release() {
+	for i, h := range v.held {
+		if !h {
+			continue
+		}
+		v.held[i] = false
+		if v.shared {
+			v.shards[i].mu.RUnlock()
+		} else {
+			v.shards[i].mu.Unlock()
+		}
+	}
+}
+
+// Exclusive is Hold of write locks into a new view, with its release.
+func (s *Store) Exclusive(keys [][]byte, all bool) (view *Store, release func()) {
+	view = &Store{}
+	s.Hold(view, keys, all, false)
+	return view, view.Release
 }
 
 func (s *Store) shardIndex(key []byte) uint64 { return xxhash.Sum64(key) & s.mask }
@@ -202,20 +304,31 @@ func expired(e *entry, now int64) bool { return e.ExpireAt != 0 && e.ExpireAt <=
 // Get returns the live entry under key, records the access for LRU and counts
 // a keyspace hit or miss.
 func (s *Store) Get(key []byte) (Entry, bool) {
+	if s.quiet {
+		return s.Peek(key)
+	}
 	now := s.nowMs()
 	sh := s.shardOf(key)
-	sh.mu.RLock()
+	s.rlock(sh)
 	e, ok := sh.m[string(key)]
 	if !ok || expired(e, now) {
-		sh.mu.RUnlock()
+		s.runlock(sh)
 		sh.misses.Add(1)
 		return Entry{}, false
 	}
 	touch(e, now)
 	out := e.Entry
-	sh.mu.RUnlock()
+	s.runlock(sh)
 	sh.hits.Add(1)
 	return out, true
+}
+
+// Quiet returns a view for looking without being seen: its Get counts no
+// hit or miss and leaves the LRU clock alone. It is for reads that are
+// not the client's (EXEC's discovery of the lists a transaction will need);
+// it must not be written through.
+func (s *Store) Quiet() *Store {
+	return &Store{keyspace: s.keyspace, held: s.held, shared: s.shared, quiet: true}
 }
 
 // touch records an access; it skips the store when the second has not
@@ -231,8 +344,8 @@ func touch(e *entry, nowMs int64) {
 // for introspection commands (TTL, OBJECT, MEMORY USAGE).
 func (s *Store) Peek(key []byte) (Entry, bool) {
 	sh := s.shardOf(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	s.rlock(sh)
+	defer s.runlock(sh)
 	e, ok := sh.m[string(key)]
 	if !ok || expired(e, s.nowMs()) {
 		return Entry{}, false
@@ -243,8 +356,8 @@ func (s *Store) Peek(key []byte) (Entry, bool) {
 // IdleSeconds returns how long the key has not been accessed.
 func (s *Store) IdleSeconds(key []byte) (int64, bool) {
 	sh := s.shardOf(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	s.rlock(sh)
+	defer s.runlock(sh)
 	now := s.nowMs()
 	e, ok := sh.m[string(key)]
 	if !ok || expired(e, now) {
@@ -261,8 +374,8 @@ func (s *Store) IdleSeconds(key []byte) (int64, bool) {
 func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Action)) {
 	now := s.nowMs()
 	sh := s.shardOf(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	s.lock(sh)
+	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
 	if ok && expired(e, now) {
 		s.removeLocked(sh, string(key), e)
@@ -302,6 +415,9 @@ func (s *Store) Delete(key []byte) bool {
 // putLocked stores next under key; old is the entry there now, or nil.
 func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs int64) {
 	sh.changes.Add(1)
+	if w := s.cfg.Watcher; w != nil && w.Active() {
+		w.Touched(string(key))
+	}
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
 		// struct stay, so an overwrite allocates nothing here. Readers
@@ -336,6 +452,9 @@ func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs i
 
 func (s *Store) removeLocked(sh *shard, key string, e *entry) {
 	sh.changes.Add(1)
+	if w := s.cfg.Watcher; w != nil && w.Active() {
+		w.Touched(key)
+	}
 	delete(sh.m, key)
 	if e.ExpireAt != 0 {
 		delete(sh.volatile, key)
@@ -369,11 +488,11 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	if bi < ai {
 		first, second = b, a
 	}
-	first.mu.Lock()
-	defer first.mu.Unlock()
+	s.lock(first)
+	defer s.unlock(first)
 	if second != first {
-		second.mu.Lock()
-		defer second.mu.Unlock()
+		s.lock(second)
+		defer s.unlock(second)
 	}
 	se, ok := a.m[string(src)]
 	if ok && expired(se, now) {
@@ -408,8 +527,8 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 // not touched.
 func (s *Store) MarkChecked(key, value []byte) {
 	sh := s.shardOf(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	s.lock(sh)
+	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
 	if ok && e.Unchecked && len(e.Value) == len(value) && (len(value) == 0 || &e.Value[0] == &value[0]) {
 		e.Unchecked = false
@@ -450,14 +569,14 @@ func (s *Store) ResetStats() {
 func (s *Store) Flush() {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
+		s.lock(sh)
 		for k, e := range sh.m {
 			s.removeLocked(sh, k, e)
 		}
 		// Fresh maps give the memory of a large keyspace back.
 		sh.m = make(map[string]*entry)
 		sh.volatile = make(map[string]struct{})
-		sh.mu.Unlock()
+		s.unlock(sh)
 	}
 }
 
@@ -536,8 +655,8 @@ type ref struct {
 // it holds for nothing but the copying of references.
 func (s *Store) gather(sh *shard, batch []ref) []ref {
 	now := s.nowMs()
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	s.rlock(sh)
+	defer s.runlock(sh)
 	for k, e := range sh.m {
 		if !expired(e, now) {
 			batch = append(batch, ref{k, e.Entry})
@@ -555,14 +674,14 @@ func (s *Store) RandomKey() (string, bool) {
 	start := rand.IntN(len(s.shards))
 	for j := range s.shards {
 		sh := &s.shards[(start+j)&int(s.mask)]
-		sh.mu.RLock()
+		s.rlock(sh)
 		for k, e := range sh.m { // map iteration starts at a random slot
 			if !expired(e, now) {
-				sh.mu.RUnlock()
+				s.runlock(sh)
 				return k, true
 			}
 		}
-		sh.mu.RUnlock()
+		s.runlock(sh)
 	}
 	return "", false
 }
@@ -609,7 +728,7 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 	now := s.cfg.Now().UnixMilli()
 	for visited := 0; visited < len(s.shards) && examined < budget; {
 		sh := &s.shards[s.expireCursor]
-		sh.mu.Lock()
+		s.lock(sh)
 		n, gone := 0, 0
 		for k := range sh.volatile {
 			if n == expireSample || examined+n >= budget {
@@ -621,7 +740,7 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 				gone++
 			}
 		}
-		sh.mu.Unlock()
+		s.unlock(sh)
 		examined += n
 		removed += gone
 		s.expired.Add(int64(gone))
@@ -647,11 +766,11 @@ func (s *Store) SetMany(keys [][]byte, vals []Entry, nx bool) bool {
 	slices.Sort(locked)
 	locked = slices.Compact(locked)
 	for _, i := range locked {
-		s.shards[i].mu.Lock()
+		s.lock(&s.shards[i])
 	}
 	defer func() {
 		for _, i := range locked {
-			s.shards[i].mu.Unlock()
+			s.unlock(&s.shards[i])
 		}
 	}()
 	if nx {

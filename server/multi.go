@@ -1,0 +1,376 @@
+package server
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relcache/relcache/store"
+)
+
+// Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH, with Redis's
+// semantics and wording.
+//
+// Between MULTI and EXEC a client's commands are checked (name, arity,
+// whether they may run in a transaction, memory) and queued; an error at
+// queue time makes EXEC discard the whole transaction (EXECABORT). EXEC runs
+// the queue as one step: it takes the write locks of every keyspace shard
+// the queued commands touch (store.Exclusive: the shards of their keys, or
+// all shards for a command whose keys are not in its arguments, like
+// RELCHECK or FLUSHALL), in index order, runs the commands through a view of
+// the store that does not lock those shards again, and releases them. No
+// other client reads or writes those keys in between, so nobody observes
+// half a transaction; commands on other shards run on. A command that fails
+// inside EXEC fails alone, as in Redis.
+//
+// A relation read in a transaction may need a list the cache does not have.
+// Filling it means waiting on the source, which must not happen under the
+// locks, so EXEC first runs the queued relation reads against a quiet view
+// (no statistics, no LRU), fills what they missed, and only then locks. A
+// list that is still missing when the command runs (evicted in between, or
+// the fill failed) gives that command an error, never an absence it does
+// not know.
+//
+// WATCH registers keys with the server's watch registry, which the store
+// tells of every change (writes, deletes, expiry, eviction, flushes): a
+// change marks the watching clients dirty, and their EXEC answers nil
+// without running anything. A watched key that existed when it was watched
+// and has since expired counts as changed, as in Redis 7.
+
+const (
+	errOOM         = "OOM command not allowed when used memory > 'maxmemory'."
+	errExecAbort   = "EXECABORT Transaction discarded because of previous errors."
+	errNotInTx     = "ERR Command not allowed inside a transaction"
+	errMultiNested = "ERR MULTI calls can not be nested"
+	errWatchInTx   = "ERR WATCH inside MULTI is not allowed"
+)
+
+// txState is a client's open transaction.
+type txState struct {
+	cmds    []queued
+	aborted bool // an error at queue time: EXEC answers EXECABORT
+}
+
+// queued is one command waiting for EXEC, with its arguments copied out of
+// the reader's buffer.
+type queued struct {
+	cmd  *command
+	args [][]byte
+}
+
+// inTx says whether the client is between MULTI and EXEC/DISCARD.
+func (c *client) inTx() bool { return c.tx != nil }
+
+// flagTx marks an open transaction as failed at queue time.
+func (c *client) flagTx() {
+	if c.tx != nil {
+		c.tx.aborted = true
+	}
+}
+
+// db is the keyspace a handler works on: inside EXEC, the view that holds
+// the transaction's shards; otherwise the store itself.
+func (c *client) db() *store.Store {
+	if c.view != nil {
+		return c.view
+	}
+	return c.srv.store
+}
+
+// queue adds a command to the open transaction, or refuses it (which
+// aborts the transaction), as Redis's processCommand does.
+func (s *Server) queue(c *client, cmd *command, args [][]byte) {
+	if cmd.flags&flagNoMulti != 0 {
+		c.err(errNotInTx)
+		c.flagTx()
+		return
+	}
+	// Queuing costs memory, so past maxmemory Redis refuses every
+	// command in a transaction, not only the ones that grow the keyspace.
+	if s.store.MaxMemory() > 0 && s.store.EnsureMemory() != nil {
+		c.err(errOOM)
+		c.flagTx()
+		return
+	}
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	copied := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		copied[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	c.tx.cmds = append(c.tx.cmds, queued{cmd, copied})
+	c.txLen.Store(int32(len(c.tx.cmds)))
+	c.simple("QUEUED")
+}
+
+func cmdMulti(c *client, _ [][]byte) {
+	if c.inTx() {
+		c.err(errMultiNested)
+		return
+	}
+	c.tx = &txState{}
+	c.txLen.Store(0)
+	c.ok()
+}
+
+func cmdDiscard(c *client, _ [][]byte) {
+	if !c.inTx() {
+		c.err("ERR DISCARD without MULTI")
+		return
+	}
+	c.endTx()
+	c.ok()
+}
+
+// endTx closes the transaction and forgets the watched keys, as EXEC and
+// DISCARD do whatever their outcome.
+func (c *client) endTx() {
+	c.tx = nil
+	c.txLen.Store(-1)
+	c.srv.watches.unwatchAll(c)
+}
+
+func cmdExec(c *client, _ [][]byte) {
+	if !c.inTx() {
+		c.err("ERR EXEC without MULTI")
+		return
+	}
+	tx := c.tx
+	defer c.endTx()
+	if tx.aborted {
+		c.err(errExecAbort)
+		return
+	}
+	s := c.srv
+	denyOOM, all := false, false
+	var keys [][]byte
+	for _, q := range tx.cmds {
+		denyOOM = denyOOM || q.cmd.flags&flagDenyOOM != 0
+		ks, every := q.cmd.keysOf(q.args)
+		keys = append(keys, ks...)
+		all = all || every
+	}
+	if denyOOM && s.store.EnsureMemory() != nil {
+		c.err(errOOM)
+		return
+	}
+	fillErrs := c.prefill(tx)
+	// The watched keys too: watchDirty looks at them under the locks, and
+	// a view must never lock a shard it was not given while it holds
+	// others (that would break the index order every Exclusive keeps).
+	for _, w := range c.watched {
+		keys = append(keys, []byte(w.key))
+	}
+	s.store.Hold(&c.hold, keys, all, false)
+	defer c.hold.Release()
+	if c.watchDirty(&c.hold) {
+		c.nullArray()
+		return
+	}
+	c.view = &c.hold
+	defer func() { c.view = nil }()
+	c.arrayHeader(len(tx.cmds))
+	for i, q := range tx.cmds {
+		s.runQueued(c, q, fillErrs[i])
+	}
+}
+
+// runQueued runs one command of an EXEC under the transaction's locks. It
+// notes misses but never fills: a relation list still missing makes the
+// command answer with an error in its place, the fill's error if it had
+// one.
+func (s *Server) runQueued(c *client, q queued, fillErr error) {
+	mark := len(c.out)
+	start := time.Now()
+	c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+	q.cmd.fn(c, q.args)
+	if len(c.missed) > 0 {
+		c.out = c.out[:mark]
+		c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+		var le *LoadError
+		if errors.As(fillErr, &le) {
+			c.err(oneLine(le.Error()))
+		} else {
+			c.err("TRYAGAIN a relation list this command needs is not cached; retry the transaction")
+		}
+	}
+	q.cmd.stats.observe(c.id, time.Since(start))
+	c.lastCmd.Store(q.cmd)
+}
+
+// prefill runs the transaction's relation reads against a quiet view and
+// fills the lists they miss, before EXEC takes its locks. It returns, per
+// queued command, the error of a fill it needed that failed.
+func (c *client) prefill(tx *txState) []error {
+	errs := make([]error, len(tx.cmds))
+	s := c.srv
+	if s.fill == nil {
+		return errs
+	}
+	quiet := s.store.Quiet()
+	for i, q := range tx.cmds {
+		if q.cmd.flags&flagReadonly == 0 || !q.cmd.mayFill() {
+			continue
+		}
+		mark := len(c.out)
+		c.view, c.discovering = quiet, true
+		q.cmd.fn(c, q.args)
+		c.view, c.discovering = nil, false
+		c.out = c.out[:mark]
+		if len(c.missed) > 0 {
+			errs[i] = s.fill.fillAll(c.missed)
+			c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+		}
+	}
+	return errs
+}
+
+// keysOf lists the keys a command's arguments name, by the table's key
+// positions; every reports a command that touches the keyspace beyond them
+// (relation commands that build keys from uids, KEYS, FLUSHALL, ...), for
+// which a transaction must hold every shard.
+func (cmd *command) keysOf(args [][]byte) (keys [][]byte, every bool) {
+	if cmd.flags&(flagWrite|flagReadonly) == 0 {
+		return nil, false
+	}
+	if cmd.firstKey <= 0 {
+		return nil, true
+	}
+	last := cmd.lastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	for i := cmd.firstKey; i <= last && i < len(args); i += max(cmd.step, 1) {
+		keys = append(keys, args[i])
+	}
+	return keys, false
+}
+
+// mayFill reports whether a command may read relation lists the source
+// fills: those that name relation keys, or build them.
+func (cmd *command) mayFill() bool {
+	switch cmd.group {
+	case "relation", "hash", "set":
+		return true
+	}
+	return false
+}
+
+// watchRegistry maps watched keys to the clients watching them. It is the
+// store's Watcher: a change to a watched key marks its watchers dirty.
+type watchRegistry struct {
+	n    atomic.Int64 // watched (key, client) pairs; 0 keeps the store's hook to one load
+	mu   sync.Mutex   // guards keys
+	keys map[string][]*client
+}
+
+func newWatchRegistry() *watchRegistry {
+	return &watchRegistry{keys: map[string][]*client{}}
+}
+
+// Active implements store.Watcher.
+func (r *watchRegistry) Active() bool { return r.n.Load() > 0 }
+
+// Touched implements store.Watcher; it runs under the key's shard lock.
+func (r *watchRegistry) Touched(key string) {
+	r.mu.Lock()
+	for _, c := range r.keys[key] {
+		c.watchTouched.Store(true)
+	}
+	r.mu.Unlock()
+}
+
+// watch adds key to c's watched keys; false if c already watches it.
+func (r *watchRegistry) watch(c *client, key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs := r.keys[key]
+	for _, w := range cs {
+		if w == c {
+			return false
+		}
+	}
+	r.keys[key] = append(cs, c)
+	r.n.Add(1)
+	return true
+}
+
+// unwatchAll forgets every key c watches and clears its dirty mark.
+func (r *watchRegistry) unwatchAll(c *client) {
+	if len(c.watched) == 0 {
+		c.watchTouched.Store(false)
+		return
+	}
+	r.mu.Lock()
+	for _, w := range c.watched {
+		cs := r.keys[w.key]
+		for i, x := range cs {
+			if x == c {
+				cs[i] = cs[len(cs)-1]
+				cs = cs[:len(cs)-1]
+				r.n.Add(-1)
+				break
+			}
+		}
+		if len(cs) == 0 {
+			delete(r.keys, w.key)
+		} else {
+			r.keys[w.key] = cs
+		}
+	}
+	r.mu.Unlock()
+	c.watched = c.watched[:0]
+	c.watchTouched.Store(false)
+}
+
+// watchedKey is a key a client watches, and whether it was live then.
+type watchedKey struct {
+	key     string
+	existed bool
+}
+
+// WATCH key [key ...]
+func cmdWatch(c *client, args [][]byte) {
+	if c.inTx() {
+		c.err(errWatchInTx)
+		return
+	}
+	for _, k := range args[1:] {
+		key := string(k)
+		// Registered before it is looked at: a change in between marks
+		// the client dirty rather than slipping past both.
+		if !c.srv.watches.watch(c, key) {
+			continue
+		}
+		_, live := c.srv.store.Peek(k)
+		c.watched = append(c.watched, watchedKey{key, live})
+	}
+	c.ok()
+}
+
+func cmdUnwatch(c *client, _ [][]byte) {
+	c.srv.watches.unwatchAll(c)
+	c.ok()
+}
+
+// watchDirty reports, under EXEC's locks, whether a watched key changed
+// since WATCH: the registry marked it, or a key live then has expired
+// (lazily: still in the map, past its TTL).
+func (c *client) watchDirty(view *store.Store) bool {
+	if c.watchTouched.Load() {
+		return true
+	}
+	for _, w := range c.watched {
+		if w.existed {
+			if _, live := view.Peek([]byte(w.key)); !live {
+				return true
+			}
+		}
+	}
+	return false
+}
