@@ -172,12 +172,13 @@ func cmdBitCount(c *client, args [][]byte) {
 			c.err(errNotInt)
 			return
 		}
-		var total int64
-		if isBit, total, ok = c.rangeUnit(args, 4, n); !ok {
-			return
-		}
+		// Redis answers 0 for this before it reads the unit.
 		if start < 0 && end < 0 && start > end {
 			c.integer(0)
+			return
+		}
+		var total int64
+		if isBit, total, ok = c.rangeUnit(args, 4, n); !ok {
 			return
 		}
 		start, end = clampRange(start, end, total)
