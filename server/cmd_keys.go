@@ -277,7 +277,8 @@ func cmdFlush(c *client, args [][]byte) {
 }
 
 // COPY source destination [DB 0] [REPLACE]: 1 if copied, 0 if source is
-// missing or destination exists without REPLACE. The copy has its own
+// missing or destination exists without REPLACE. A source that names a
+// relation list is filled from the source of record first. The copy has its own
 // bytes (a relation set's array too), the TTL and the encoding of the
 // source. One database: DB must name 0, with SELECT's errors otherwise.
 func cmdCopy(c *client, args [][]byte) {
@@ -302,10 +303,11 @@ func cmdCopy(c *client, args [][]byte) {
 		c.err("ERR source and destination objects are the same")
 		return
 	}
-	var done bool
+	var done, missing bool
 	c.srv.store.UpdateKeys(args[1:3], func(tx *store.Keys) {
 		e, ok := tx.Get(src)
 		if !ok {
+			missing = true
 			return
 		}
 		if _, exists := tx.Peek(dst); exists && !replace {
@@ -315,5 +317,10 @@ func cmdCopy(c *client, args [][]byte) {
 		tx.Put(dst, e)
 		done = true
 	})
+	if missing {
+		// A relation list that is not cached is filled and the command
+		// run again, as GET does: "not cached" is not "missing".
+		c.noteMiss(src)
+	}
 	c.boolean(done)
 }
