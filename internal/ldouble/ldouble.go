@@ -331,6 +331,12 @@ func Add(v, w Value) (sum Value, ok bool) {
 // decimal, as glibc does), trailing zeros and a trailing point cut, and
 // "-0" written "0". v must be finite.
 func AppendHuman(dst []byte, v Value) []byte {
+	// Below 2^-58 (about 3.5e-18, under half the 17th decimal) the value
+	// prints as 0; big.Float would first expand its thousands of binary
+	// places into decimals, quadratically, only to round them away.
+	if v.f.Sign() == 0 || v.f.MantExp(nil) <= -58 {
+		return append(dst, '0')
+	}
 	start := len(dst)
 	dst = v.f.Append(dst, 'f', 17)
 	for dst[len(dst)-1] == '0' {

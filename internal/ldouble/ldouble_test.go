@@ -55,3 +55,25 @@ func trim(s string) string {
 	}
 	return s
 }
+
+// FuzzParse: any bytes parse or are refused without a panic, and a parsed
+// number adds to itself and prints; what it prints parses again.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1.5", "-0x1.8p-16445", "1e4932", "1e-4951", "inf", ".", "0x", "1e+", "9" + strings.Repeat("0", 5000)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, ok := Parse(b)
+		if !ok {
+			return
+		}
+		sum, ok := Add(v, v)
+		if !ok {
+			return
+		}
+		out := AppendHuman(nil, sum)
+		if _, ok := Parse(out); !ok {
+			t.Fatalf("%q + itself printed %q, which does not parse", b, out)
+		}
+	})
+}
