@@ -8,6 +8,10 @@
 // network after releasing the lock. The LRU clock of an entry is an atomic, so
 // even recording an access takes no write lock.
 //
+// A command over several keys (MSET, BITOP, COPY, LCS) runs under
+// UpdateKeys, which write-locks every shard involved in index order, so it
+// is one step for every other client.
+//
 // Values carry a Kind. Strings are the first kind; the relation set (an
 // openhash byte array) is stored the same way under its own kind, so the
 // keyspace, TTLs, eviction and snapshots treat every kind alike.
