@@ -41,6 +41,8 @@ func commandTable(m *metrics) map[string]*command {
 		{"getset", 3, write}, {"getdel", 2, write}, {"getex", -2, write}, {"append", 3, write},
 		{"strlen", 2, read}, {"getrange", 4, read}, {"setrange", 4, write},
 		{"incr", 2, write}, {"decr", 2, write}, {"incrby", 3, write}, {"decrby", 3, write},
+		{"incrbyfloat", 3, write}, {"substr", 4, read}, {"setbit", 4, write}, {"getbit", 3, read},
+		{"bitcount", -2, read}, {"bitpos", -3, read}, {"bitfield", -2, write}, {"bitfield_ro", -2, read},
 		{"type", 2, read}, {"expire", -3, write}, {"pexpire", -3, write}, {"expireat", -3, write},
 		{"pexpireat", -3, write}, {"ttl", 2, read}, {"pttl", 2, read}, {"expiretime", 2, read},
 		{"pexpiretime", 2, read}, {"persist", 2, write},
@@ -48,7 +50,9 @@ func commandTable(m *metrics) map[string]*command {
 		{"mget", -2, cmdMGet}, {"mset", -3, cmdMSet}, {"del", -2, sumKeys(false)}, {"unlink", -2, sumKeys(false)},
 		{"exists", -2, sumKeys(true)}, {"touch", -2, sumKeys(true)},
 		// multi-key that must stay on one node
-		{"rename", 3, colocated(false)}, {"renamenx", 3, colocated(false)}, {"msetnx", -3, colocated(false)},
+		{"rename", 3, colocated(false, 1, -1, 1)}, {"renamenx", 3, colocated(false, 1, -1, 1)},
+		{"msetnx", -3, colocated(false, 1, -1, 2)}, {"copy", -3, colocated(false, 1, 2, 1)},
+		{"bitop", -4, colocated(false, 2, -1, 1)}, {"lcs", -3, colocated(true, 1, 2, 1)},
 		// relations on one key
 		{"relmulti", -3, read}, {"relmembers", -2, read}, {"relcard", 2, read}, {"relinfo", 2, read},
 		{"relload", -2, write}, {"reladd", -3, write}, {"reldel", -3, write},
@@ -134,21 +138,23 @@ func forward(read bool) func(c *client, t *topology, args [][]byte) {
 }
 
 // colocated forwards a command over several keys when they all live on
-// one node, and refuses it otherwise: RENAME or MSETNX across nodes cannot
-// keep their atomicity.
-func colocated(read bool) func(c *client, t *topology, args [][]byte) {
+// one node, and refuses it otherwise: RENAME, MSETNX, COPY or BITOP across
+// nodes cannot keep their atomicity, and LCS needs both values in one
+// place. The keys are args[first], args[first+step], ... up to args[last]
+// (last < 0: to the end); what follows them (COPY's options) is not a key.
+func colocated(read bool, first, last, step int) func(c *client, t *topology, args [][]byte) {
 	return func(c *client, t *topology, args [][]byte) {
 		name := strings.ToLower(string(args[0]))
-		step := 1
-		if name == "msetnx" {
-			step = 2
-			if len(args)%2 != 1 {
-				c.fail(name, "ERR wrong number of arguments for '"+name+"' command")
-				return
-			}
+		if step == 2 && len(args)%2 != 1 {
+			c.fail(name, "ERR wrong number of arguments for '"+name+"' command")
+			return
 		}
-		h := t.hashOf(args[1], c.scratch)
-		for i := 1 + step; i < len(args); i += step {
+		end := len(args) - 1
+		if last >= 0 {
+			end = last
+		}
+		h := t.hashOf(args[first], c.scratch)
+		for i := first + step; i <= end; i += step {
 			if t.primary.backendFor(t.hashOf(args[i], c.scratch)) != t.primary.backendFor(h) {
 				c.fail(name, "ERR '"+name+"' of keys on different nodes is not supported by the proxy")
 				return

@@ -30,6 +30,11 @@ var fuzzWords = []string{
 	"ADDR", "ADD", "DEL", "SET", "LIST", "KILL", "INFO", "USAGE", "ENCODING", "IDLETIME", "HELP",
 	"timeout", "maxmemory", "slowlog-max-len", "slowlog-log-slower-than", "1kb", "9223372036854775807gb",
 	"s", "n", "e", "k", "1.following", "2.following", "1.follower", "*", "[", "", "v", "abc", "string", "hash",
+	// The string family of issue 15: bit ranges and fields, INCRBYFLOAT's
+	// extremes, LCS and COPY options.
+	"BIT", "BYTE", "OVERFLOW", "WRAP", "SAT", "FAIL", "INCRBY", "u8", "i64", "u63", "i1", "u64", "#1",
+	"#1152921504606846975", "8388607", "8388608", "AND", "OR", "XOR", "NOT", "REPLACE", "DB", "IDX", "LEN",
+	"MINMATCHLEN", "WITHMATCHLEN", "1e4932", "inf", "0x1p-16445", "-1e4932",
 }
 
 // FuzzArgVectors runs up to four commands from the command table, with
@@ -43,6 +48,9 @@ var fuzzWords = []string{
 // legitimately build.
 func FuzzArgVectors(f *testing.F) {
 	dir := f.TempDir()
+	if len(fuzzWords) > 0x80 {
+		f.Fatalf("%d fuzz words: decodeArgVectors reaches only the first 128", len(fuzzWords))
+	}
 	names := make([]string, 0, 128)
 	for _, c := range newTestServer(f).sortedCommands() {
 		names = append(names, c.name)
@@ -87,6 +95,13 @@ func FuzzArgVectors(f *testing.F) {
 	f.Add(seed([]string{"config", "SET", "slowlog-log-slower-than", "9223372036854775807"}, []string{"ping"}))
 	f.Add(seed([]string{"hello", "3"}, []string{"relmembers", "1.following", "WITHTIMES"}))
 	f.Add(seed([]string{"memory", "USAGE", "s", "SAMPLES", "-9223372036854775808"}))
+	f.Add(seed([]string{"setbit", "s", "8388607", "1"}, []string{"bitcount", "s", "0", "-1", "BIT"}))
+	f.Add(seed([]string{"setbit", "k", "8388608", "1"}, []string{"getbit", "s", "9223372036854775807"}))
+	f.Add(seed([]string{"bitfield", "s", "SET", "i64", "#1152921504606846975", "1"}))
+	f.Add(seed([]string{"bitfield", "k", "OVERFLOW", "FAIL", "INCRBY", "u63"}, []string{"bitpos", "k", "0", "-1"}))
+	f.Add(seed([]string{"bitop", "NOT", "k", "s"}, []string{"lcs", "k", "s", "IDX", "WITHMATCHLEN"}))
+	f.Add(seed([]string{"incrbyfloat", "n", "1e4932"}, []string{"incrbyfloat", "n", "1e4932"}))
+	f.Add(seed([]string{"copy", "1.following", "k", "DB", "0"}, []string{"reladd", "k", "1"}))
 	f.Add([]byte{pos(names, "set"), 2, 0x83, 'a', 'b', 'c', 0x8f})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1024 {

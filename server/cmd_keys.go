@@ -275,3 +275,52 @@ func cmdFlush(c *client, args [][]byte) {
 	c.db().Flush()
 	c.ok()
 }
+
+// COPY source destination [DB 0] [REPLACE]: 1 if copied, 0 if source is
+// missing or destination exists without REPLACE. A source that names a
+// relation list is filled from the source of record first. The copy has its own
+// bytes (a relation set's array too), the TTL and the encoding of the
+// source. One database: DB must name 0, with SELECT's errors otherwise.
+func cmdCopy(c *client, args [][]byte) {
+	replace := false
+	for j := 3; j < len(args); j++ {
+		switch {
+		case cEqFold(args[j], "REPLACE"):
+			replace = true
+		case cEqFold(args[j], "DB") && j+1 < len(args):
+			if msg := resp.SelectError(args[j+1]); msg != "" {
+				c.err(msg)
+				return
+			}
+			j++
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	src, dst := args[1], args[2]
+	if string(src) == string(dst) {
+		c.err("ERR source and destination objects are the same")
+		return
+	}
+	var done, missing bool
+	c.db().UpdateKeys(args[1:3], func(tx *store.Keys) {
+		e, ok := tx.Get(src)
+		if !ok {
+			missing = true
+			return
+		}
+		if _, exists := tx.Peek(dst); exists && !replace {
+			return
+		}
+		e.Value = append([]byte(nil), e.Value...)
+		tx.Put(dst, e)
+		done = true
+	})
+	if missing {
+		// A relation list that is not cached is filled and the command
+		// run again, as GET does: "not cached" is not "missing".
+		c.noteMiss(src)
+	}
+	c.boolean(done)
+}

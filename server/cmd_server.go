@@ -356,12 +356,16 @@ func cmdObject(c *client, args [][]byte) {
 }
 
 // encodingOf names a value's representation the way Redis would for the
-// same string, so tools that inspect encodings keep working.
+// same string written by the same commands (store.Enc), so tools that
+// inspect encodings keep working.
 func encodingOf(e store.Entry) string {
-	if e.Kind == store.KindRelSet {
+	switch {
+	case e.Kind == store.KindRelSet:
 		return "openhash"
+	case e.Enc == store.EncRaw:
+		return "raw"
 	}
-	if len(e.Value) <= 20 {
+	if e.Enc == store.EncAuto && len(e.Value) <= 20 {
 		if _, ok := parseInt(e.Value); ok {
 			return "int"
 		}

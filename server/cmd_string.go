@@ -3,8 +3,9 @@ package server
 import (
 	"math"
 
+	"github.com/relcache/relcache/internal/lcs"
+	"github.com/relcache/relcache/internal/ldouble"
 	"github.com/relcache/relcache/openhash"
-
 	"github.com/relcache/relcache/store"
 )
 
@@ -344,6 +345,7 @@ func cmdAppend(c *client, args [][]byte) {
 		// the old value: they only read up to its old length. This makes
 		// repeated APPEND amortized O(1), as in Redis.
 		cur.Value = append(cur.Value, args[2]...)
+		cur.Enc = store.EncRaw // edited in place, as Redis's value is
 		n = len(cur.Value)
 		return cur, store.Put
 	})
@@ -430,7 +432,7 @@ func cmdSetRange(c *client, args [][]byte) {
 		copy(v, cur.Value)
 		copy(v[off:], patch)
 		n = size
-		return store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt}, store.Put
+		return store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt, Enc: store.EncRaw}, store.Put
 	})
 	if msg != "" {
 		c.err(msg)
@@ -546,4 +548,140 @@ func incrBy(sign int64, fixed int64) func(c *client, args [][]byte) {
 		}
 		c.integer(result)
 	}
+}
+
+const errNotFloat = "ERR value is not a valid float"
+
+// INCRBYFLOAT key increment, in Redis's long double arithmetic and
+// formatting (internal/ldouble): the reply and the stored value are the
+// sum printed with 17 decimals, trailing zeros cut. The TTL stays. Checked
+// in Redis's order: the key's type, its value, the increment, then a sum
+// that is NaN or infinite.
+func cmdIncrByFloat(c *client, args [][]byte) {
+	incr, incrOK := ldouble.Parse(args[2])
+	var next []byte
+	var msg string
+	c.db().Update(args[1], func(cur store.Entry, ok bool) (store.Entry, store.Action) {
+		var value ldouble.Value
+		if ok {
+			if cur.Kind != store.KindString {
+				msg = errWrongType
+				return cur, store.Keep
+			}
+			var valid bool
+			if value, valid = ldouble.Parse(cur.Value); !valid {
+				msg = errNotFloat
+				return cur, store.Keep
+			}
+		}
+		if !incrOK {
+			msg = errNotFloat
+			return cur, store.Keep
+		}
+		sum, finite := ldouble.Add(value, incr)
+		if !finite {
+			msg = "ERR increment would produce NaN or Infinity"
+			return cur, store.Keep
+		}
+		next = ldouble.AppendHuman(nil, sum)
+		// Redis stores the result as a plain string object: never "int".
+		return store.Entry{Kind: store.KindString, Value: next, ExpireAt: cur.ExpireAt, Enc: store.EncNoInt}, store.Put
+	})
+	if msg != "" {
+		c.err(msg)
+		return
+	}
+	c.bulk(next)
+}
+
+// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: the longest
+// common subsequence, its length, or its match ranges, exactly as Redis
+// chooses them (internal/lcs). Both keys are read under one lock. Redis
+// refuses operands whose table of 32-bit lengths would pass
+// proto-max-bulk-len bytes, and so does relcache, although its table
+// takes a bit per cell.
+func cmdLCS(c *client, args [][]byte) {
+	var a, b []byte
+	var wrongType bool
+	c.db().UpdateKeys(args[1:3], func(tx *store.Keys) {
+		ea, oka := tx.Get(args[1])
+		eb, okb := tx.Get(args[2])
+		wrongType = (oka && ea.Kind != store.KindString) || (okb && eb.Kind != store.KindString)
+		a, b = ea.Value, eb.Value
+	})
+	if wrongType {
+		c.err("ERR The specified keys must contain string values")
+		return
+	}
+	var getLen, getIdx, withLen bool
+	var minLen int64
+	for j := 3; j < len(args); j++ {
+		switch o := args[j]; {
+		case cEqFold(o, "IDX"):
+			getIdx = true
+		case cEqFold(o, "LEN"):
+			getLen = true
+		case cEqFold(o, "WITHMATCHLEN"):
+			withLen = true
+		case cEqFold(o, "MINMATCHLEN") && j+1 < len(args):
+			n, ok := parseInt(args[j+1])
+			if !ok {
+				c.err(errNotInt)
+				return
+			}
+			minLen = max(n, 0)
+			j++
+		default:
+			c.err(errSyntax)
+			return
+		}
+	}
+	switch {
+	case getIdx && getLen:
+		c.err("ERR If you want both the length and indexes, please just use IDX.")
+		return
+	case len(a) >= maxLCSLen || len(b) >= maxLCSLen:
+		c.err("ERR String too long for LCS")
+		return
+	case (uint64(len(a))+1)*(uint64(len(b))+1)*4 > uint64(c.srv.cfg.ProtoMaxBulkLen):
+		c.err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+		return
+	}
+	t := lcs.New(a, b)
+	if getLen && !getIdx {
+		c.integer(int64(t.Len()))
+		return
+	}
+	seq, ranges := t.Walk()
+	if !getIdx {
+		c.bulk(seq)
+		return
+	}
+	kept := ranges[:0]
+	for _, r := range ranges {
+		if int64(r.A1-r.A0+1) >= minLen {
+			kept = append(kept, r)
+		}
+	}
+	c.mapHeader(2)
+	c.bulkString("matches")
+	c.arrayHeader(len(kept))
+	for _, r := range kept {
+		if withLen {
+			c.arrayHeader(3)
+		} else {
+			c.arrayHeader(2)
+		}
+		c.arrayHeader(2)
+		c.integer(int64(r.A0))
+		c.integer(int64(r.A1))
+		c.arrayHeader(2)
+		c.integer(int64(r.B0))
+		c.integer(int64(r.B1))
+		if withLen {
+			c.integer(int64(r.A1 - r.A0 + 1))
+		}
+	}
+	c.bulkString("len")
+	c.integer(int64(t.Len()))
 }

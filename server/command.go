@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"strings"
 	"time"
 
@@ -173,6 +174,16 @@ func errInvalidExpire(cmd string) string {
 func parseInt(b []byte) (int64, bool) { return resp.ParseInt(b) }
 
 func eqFold(b []byte, s string) bool { return strings.EqualFold(string(b), s) }
+
+// cEqFold is eqFold as Redis's strcasecmp sees an argument: a C string,
+// ending at its first NUL byte, so "BIT\x00x" is BIT. The commands added
+// for issue 15 read their option words with it.
+func cEqFold(b []byte, s string) bool {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return eqFold(b, s)
+}
 
 // kindName is what TYPE and SCAN TYPE use for a store kind.
 func kindName(k store.Kind) string { return k.String() }

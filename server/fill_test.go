@@ -477,3 +477,25 @@ func followConsistency(t *testing.T, src *loader.SQL) {
 	}
 	t.Logf("%d cached lists equal the source", checked)
 }
+
+// TestFillCopyAndSubstr: COPY and SUBSTR of a cold relation key fill it
+// first, as GET and GETRANGE do: a list that is not cached is unknown, not
+// missing, so COPY must not answer 0 for it.
+func TestFillCopyAndSubstr(t *testing.T) {
+	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	s := fillServer(t, src, nil)
+	c := newTestClient(s)
+	if got := do(s, c, "COPY", "1001.following", "9.following"); got != ":1\r\n" {
+		t.Fatalf("COPY of a cold list = %q, want :1", got)
+	}
+	if got := do(s, c, "RELMEMBERS", "9.following"); got != "*2\r\n$4\r\n1003\r\n$4\r\n1002\r\n" {
+		t.Fatalf("the copy holds %q", got)
+	}
+	if got := do(s, c, "SUBSTR", "1003.follower", "0", "3"); got != "$4\r\n\x8fRHS\r\n" {
+		t.Fatalf("SUBSTR of a cold list = %q", got)
+	}
+	// Not a relation key: a miss stays a miss.
+	if got := do(s, c, "COPY", "plain", "other"); got != ":0\r\n" {
+		t.Fatalf("COPY plain = %q", got)
+	}
+}

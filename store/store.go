@@ -8,6 +8,10 @@
 // network after releasing the lock. The LRU clock of an entry is an atomic, so
 // even recording an access takes no write lock.
 //
+// A command over several keys (MSET, BITOP, COPY, LCS) runs under
+// UpdateKeys, which write-locks every shard involved in index order, so it
+// is one step for every other client.
+//
 // Values carry a Kind. Strings are the first kind; the relation set (an
 // openhash byte array) is stored the same way under its own kind, so the
 // keyspace, TTLs, eviction and snapshots treat every kind alike.
@@ -57,12 +61,36 @@ type Entry struct {
 	// writes them, and MarkChecked clears the mark once one passes. It sits
 	// in the padding after Kind, so an entry is no larger for it.
 	Unchecked bool
+	// Enc is how a string was last written, for OBJECT ENCODING, which
+	// reports what Redis would have made of the same writes: a value
+	// edited in place (APPEND, SETRANGE, SETBIT, BITFIELD) or built by
+	// BITOP is "raw" however short, and INCRBYFLOAT's result is never
+	// "int". The store only carries it (it sits in the padding after
+	// Kind, so an entry is no larger for it); a snapshot does not, as
+	// Redis re-encodes strings when it loads an RDB file.
+	Enc Enc
 	// Value must not be modified by anyone once it has been stored: readers
 	// may still be writing it to a socket.
 	Value []byte
 	// ExpireAt is the absolute expiry in Unix milliseconds; 0 means none.
 	ExpireAt int64
 }
+
+// Enc is a string's encoding as its last write left it; the zero value
+// derives it from the bytes.
+type Enc uint8
+
+const (
+	// EncAuto: "int" when the bytes are a 64-bit decimal integer of at
+	// most 20 characters, else "embstr" up to 44 bytes, else "raw" — what
+	// Redis's tryObjectEncoding makes of a value SET stores.
+	EncAuto Enc = iota
+	// EncNoInt: "embstr" up to 44 bytes, else "raw", never "int" (Redis's
+	// createStringObject, as INCRBYFLOAT uses it).
+	EncNoInt
+	// EncRaw: "raw" whatever the bytes.
+	EncRaw
+)
 
 // Action tells Update what to do with the entry its callback returns.
 type Action uint8
@@ -757,36 +785,112 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 // With nx nothing is stored if any key exists, and it reports false. A key
 // given twice ends with its last value, as MSET does.
 func (s *Store) SetMany(keys [][]byte, vals []Entry, nx bool) bool {
-	now := s.nowMs()
-	idx := make([]uint64, 0, len(keys))
+	done := true
+	s.UpdateKeys(keys, func(tx *Keys) {
+		if nx {
+			for _, k := range keys {
+				if _, ok := tx.Peek(k); ok {
+					done = false
+					return
+				}
+			}
+		}
+		for j, k := range keys {
+			tx.Put(k, vals[j])
+		}
+	})
+	return done
+}
+
+// UpdateKeys runs fn with every shard that holds one of keys write-locked,
+// so what fn reads and writes through tx is one atomic step for every
+// other client: the multi-key commands (MSET, BITOP, COPY, LCS) see and
+// leave the keyspace as a single command would. Shards are locked in index
+// order, so concurrent calls cannot deadlock; fn must not call back into
+// the store, and may name only the keys it was given.
+func (s *Store) UpdateKeys(keys [][]byte, fn func(tx *Keys)) {
+	tx := &Keys{s: s, now: s.nowMs(), locked: make([]uint64, 0, len(keys))}
 	for _, k := range keys {
-		idx = append(idx, s.shardIndex(k))
+		tx.locked = append(tx.locked, s.shardIndex(k))
 	}
-	locked := slices.Clone(idx)
-	slices.Sort(locked)
-	locked = slices.Compact(locked)
-	for _, i := range locked {
+	slices.Sort(tx.locked)
+	tx.locked = slices.Compact(tx.locked)
+	// Through s.lock: inside a view (EXEC) the shards are already held.
+	for _, i := range tx.locked {
 		s.lock(&s.shards[i])
 	}
 	defer func() {
-		for _, i := range locked {
+		for _, i := range tx.locked {
 			s.unlock(&s.shards[i])
 		}
 	}()
-	if nx {
-		for j, k := range keys {
-			if e, ok := s.shards[idx[j]].m[string(k)]; ok && !expired(e, now) {
-				return false
-			}
-		}
+	fn(tx)
+}
+
+// Keys is the locked view UpdateKeys hands its callback.
+type Keys struct {
+	s      *Store
+	now    int64
+	locked []uint64 // sorted shard indexes, all write-locked
+}
+
+// shard returns key's shard, which must be one of those locked.
+func (tx *Keys) shard(key []byte) *shard {
+	i := tx.s.shardIndex(key)
+	if _, ok := slices.BinarySearch(tx.locked, i); !ok {
+		panic("store: UpdateKeys callback used a key it was not given")
 	}
-	for j, k := range keys {
-		sh := &s.shards[idx[j]]
-		e, ok := sh.m[string(k)]
-		if !ok {
-			e = nil
-		}
-		s.putLocked(sh, k, e, vals[j], now)
+	return &tx.s.shards[i]
+}
+
+// live returns key's entry, removing it first if its TTL has passed.
+func (tx *Keys) live(sh *shard, key []byte) *entry {
+	e, ok := sh.m[string(key)]
+	if !ok {
+		return nil
 	}
-	return true
+	if expired(e, tx.now) {
+		tx.s.removeLocked(sh, string(key), e)
+		tx.s.expired.Add(1)
+		return nil
+	}
+	return e
+}
+
+// Get returns key's live entry, recording the access and counting a
+// keyspace hit or miss as Store.Get does.
+func (tx *Keys) Get(key []byte) (Entry, bool) {
+	sh := tx.shard(key)
+	e := tx.live(sh, key)
+	if e == nil {
+		sh.misses.Add(1)
+		return Entry{}, false
+	}
+	touch(e, tx.now)
+	sh.hits.Add(1)
+	return e.Entry, true
+}
+
+// Peek returns key's live entry without counting or touching it.
+func (tx *Keys) Peek(key []byte) (Entry, bool) {
+	if e := tx.live(tx.shard(key), key); e != nil {
+		return e.Entry, true
+	}
+	return Entry{}, false
+}
+
+// Put stores v under key.
+func (tx *Keys) Put(key []byte, v Entry) {
+	sh := tx.shard(key)
+	tx.s.putLocked(sh, key, tx.live(sh, key), v, tx.now)
+}
+
+// Remove deletes key and reports whether a live key was removed.
+func (tx *Keys) Remove(key []byte) bool {
+	sh := tx.shard(key)
+	e := tx.live(sh, key)
+	if e != nil {
+		tx.s.removeLocked(sh, string(key), e)
+	}
+	return e != nil
 }

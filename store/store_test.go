@@ -456,8 +456,8 @@ func TestEachAndChanges(t *testing.T) {
 	}
 }
 
-// TestEntryLayout pins the per-key struct sizes: Unchecked must stay in the
-// padding after Kind (issue 20 counts every byte per key).
+// TestEntryLayout pins the per-key struct sizes: Unchecked and Enc must stay
+// in the padding after Kind (issue 20 counts every byte per key).
 func TestEntryLayout(t *testing.T) {
 	if got := unsafe.Sizeof(Entry{}); got != 40 {
 		t.Errorf("Entry is %d bytes, want 40", got)
@@ -491,4 +491,54 @@ func TestMarkChecked(t *testing.T) {
 		t.Fatal("a check of the old version cleared the new one")
 	}
 	s.MarkChecked([]byte("absent"), v1)
+}
+
+// TestUpdateKeysAtomic: a reader of two keys under UpdateKeys never sees
+// one of them from before a SetMany and the other from after it, and
+// expired keys read as absent there as everywhere.
+func TestUpdateKeysAtomic(t *testing.T) {
+	s, clk := newTestStore(t, Config{Shards: 16})
+	a, b := []byte("a"), []byte("b{x}")
+	s.SetMany([][]byte{a, b}, []Entry{str("-1"), str("-1")}, false)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := str(strconv.Itoa(i))
+			s.SetMany([][]byte{a, b}, []Entry{v, v}, false)
+		}
+	}()
+	for range 2000 {
+		s.UpdateKeys([][]byte{b, a}, func(tx *Keys) {
+			ea, _ := tx.Get(a)
+			eb, _ := tx.Peek(b)
+			if string(ea.Value) != string(eb.Value) {
+				t.Errorf("saw a=%q b=%q", ea.Value, eb.Value)
+			}
+		})
+	}
+	close(stop)
+	wg.Wait()
+
+	s.Set([]byte("t"), Entry{Kind: KindString, Value: []byte("v"), ExpireAt: clk.now().UnixMilli() + 10})
+	clk.add(time.Second)
+	s.UpdateKeys([][]byte{[]byte("t")}, func(tx *Keys) {
+		if _, ok := tx.Get([]byte("t")); ok {
+			t.Error("an expired key was live")
+		}
+		if tx.Remove([]byte("t")) {
+			t.Error("Remove removed an expired key")
+		}
+		tx.Put([]byte("t"), str("w"))
+	})
+	if e, ok := s.Get([]byte("t")); !ok || string(e.Value) != "w" || s.Len() != 3 {
+		t.Fatalf("after Put: %q %v, %d keys", e.Value, ok, s.Len())
+	}
 }
