@@ -603,12 +603,12 @@ func cmdIncrByFloat(c *client, args [][]byte) {
 func cmdLCS(c *client, args [][]byte) {
 	var a, b []byte
 	var wrongType bool
-	c.db().UpdateKeys(args[1:3], func(tx *store.Keys) {
-		ea, oka := tx.Get(args[1])
-		eb, okb := tx.Get(args[2])
-		wrongType = (oka && ea.Kind != store.KindString) || (okb && eb.Kind != store.KindString)
-		a, b = ea.Value, eb.Value
-	})
+	// Both keys at one version: dispatch holds their shards' read locks
+	// while a multi-key command runs (runHolding).
+	ea, oka := c.db().Get(args[1])
+	eb, okb := c.db().Get(args[2])
+	wrongType = (oka && ea.Kind != store.KindString) || (okb && eb.Kind != store.KindString)
+	a, b = ea.Value, eb.Value
 	if wrongType {
 		c.err("ERR The specified keys must contain string values")
 		return
