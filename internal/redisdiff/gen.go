@@ -18,12 +18,13 @@ var Gated = []string{
 }
 
 // Gen writes random programs over a small keyspace: four string keys and
-// one relation key. The relation key is a hash in Redis and a relation set
-// in relcache (both made by HSET); the generator gives it only to hash
+// two relation keys. A relation key is a hash in Redis and a relation set
+// in relcache (both made by HSET); the generator gives it to hash
 // commands, to commands that treat every type alike (DEL, EXPIREAT, TYPE,
-// WATCH, ...) and as the destination of an overwrite, never to a string
-// read, so the allow-listed "relation sets read as bytes" never changes
-// what later commands see. Expiries are fixed absolute times far in the
+// WATCH, ...) or answer WRONGTYPE on both (APPEND, INCR, the bit commands)
+// and as the destination of an overwrite, never to a string read, so the
+// allow-listed "relation sets read as bytes" never changes what later
+// commands see. Expiries are fixed absolute times far in the
 // future or the past, and relative ones only where the reply cannot depend
 // on timing (refused, or zero and below: the key goes at once); so every
 // reply is deterministic but TTL's and PTTL's, compared within a tolerance.
@@ -170,18 +171,26 @@ func (w *writer) pick() op {
 
 func (w *writer) oneOf(s []string) string { return s[w.r.IntN(len(s))] }
 
-// The keyspace.
+// The keyspace. A string key only ever holds a string. A relation key
+// holds a hash (a relation set in relcache) or a string: it gets a string
+// by an overwrite (SET, MSET, or a RENAME, COPY or BITOP from a string
+// key), and moves only to the other relation key.
 var (
 	strKeys = []string{"a", "b", "c", "d"}
-	relKey  = "1.following"
+	relKeys = []string{"1.following", "2.following"}
 )
 
+// strKey is a key for what reads a string's bytes (GET, GETDEL, SET ...
+// GET, LCS, ...) or moves a key's value to any key (RENAME, COPY).
 func (w *writer) strKey() string { return w.oneOf(strKeys) }
 
-// anyKey is a key for commands that treat every type alike.
+func (w *writer) relKey() string { return w.oneOf(relKeys) }
+
+// anyKey is a key for commands that treat every type alike, or refuse a
+// non-string with WRONGTYPE on both servers (APPEND, INCR, SETBIT, ...).
 func (w *writer) anyKey() string {
-	if w.r.IntN(6) == 0 {
-		return relKey
+	if w.r.IntN(5) == 0 {
+		return w.relKey()
 	}
 	return w.strKey()
 }
@@ -306,17 +315,17 @@ var ops = []op{
 	cmd("set", 10, func(w *writer) []string {
 		return append([]string{w.strKey(), w.oneOf(values)}, w.expiryOpts(true)...)
 	}),
-	cmd("setnx", 2, func(w *writer) []string { return []string{w.strKey(), w.oneOf(values)} }),
+	cmd("setnx", 2, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(values)} }),
 	cmd("setex", 1, func(w *writer) []string { return []string{w.strKey(), w.oneOf(relTime), w.oneOf(values)} }),
 	cmd("psetex", 1, func(w *writer) []string { return []string{w.strKey(), w.oneOf(relTime), w.oneOf(values)} }),
 	cmd("getset", 2, func(w *writer) []string { return []string{w.strKey(), w.oneOf(values)} }),
 	cmd("getdel", 2, func(w *writer) []string { return []string{w.strKey()} }),
 	cmd("getex", 3, func(w *writer) []string { return append([]string{w.strKey()}, w.expiryOpts(false)...) }),
-	cmd("append", 3, func(w *writer) []string { return []string{w.strKey(), w.oneOf(values)} }),
+	cmd("append", 3, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(values)} }),
 	cmd("strlen", 2, func(w *writer) []string { return []string{w.strKey()} }),
 	cmd("getrange", 3, func(w *writer) []string { return []string{w.strKey(), w.oneOf(indexes), w.oneOf(indexes)} }),
 	cmd("setrange", 3, func(w *writer) []string {
-		return []string{w.strKey(), w.oneOf([]string{"0", "1", "3", "5", "10", "20", "-1", "1048576", "x"}), w.oneOf(values)}
+		return []string{w.anyKey(), w.oneOf([]string{"0", "1", "3", "5", "10", "20", "-1", "1048576", "x"}), w.oneOf(values)}
 	}),
 	cmd("mget", 3, func(w *writer) []string { return w.keys(w.strKey, 1+w.r.IntN(3)) }),
 	cmd("mset", 3, func(w *writer) []string {
@@ -329,22 +338,22 @@ var ops = []op{
 	cmd("msetnx", 2, func(w *writer) []string {
 		var out []string
 		for range 1 + w.r.IntN(3) {
-			out = append(out, w.strKey(), w.oneOf(values))
+			out = append(out, w.anyKey(), w.oneOf(values))
 		}
 		return out
 	}),
-	cmd("incr", 4, func(w *writer) []string { return []string{w.strKey()} }),
-	cmd("decr", 2, func(w *writer) []string { return []string{w.strKey()} }),
-	cmd("incrby", 3, func(w *writer) []string { return []string{w.strKey(), w.oneOf(integers)} }),
-	cmd("decrby", 2, func(w *writer) []string { return []string{w.strKey(), w.oneOf(integers)} }),
+	cmd("incr", 4, func(w *writer) []string { return []string{w.anyKey()} }),
+	cmd("decr", 2, func(w *writer) []string { return []string{w.anyKey()} }),
+	cmd("incrby", 3, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(integers)} }),
+	cmd("decrby", 2, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(integers)} }),
 	// keyspace
 	cmd("del", 3, func(w *writer) []string { return w.keys(w.anyKey, 1+w.r.IntN(3)) }),
 	cmd("unlink", 1, func(w *writer) []string { return w.keys(w.anyKey, 1+w.r.IntN(2)) }),
 	cmd("exists", 3, func(w *writer) []string { return w.keys(w.anyKey, 1+w.r.IntN(3)) }),
 	cmd("touch", 1, func(w *writer) []string { return w.keys(w.anyKey, 1+w.r.IntN(2)) }),
 	cmd("type", 2, func(w *writer) []string { return []string{w.anyKey()} }),
-	cmd("rename", 2, func(w *writer) []string { return []string{w.strKey(), w.anyKey()} }),
-	cmd("renamenx", 1, func(w *writer) []string { return []string{w.strKey(), w.anyKey()} }),
+	cmd("rename", 2, func(w *writer) []string { return w.move() }),
+	cmd("renamenx", 1, func(w *writer) []string { return w.move() }),
 	cmd("expire", 2, func(w *writer) []string {
 		return append([]string{w.anyKey(), w.oneOf(relTime)}, w.expireFlags()...)
 	}),
@@ -390,6 +399,15 @@ var ops = []op{
 	cmd("flushdb", 1, func(w *writer) []string { return nil }),
 	cmd("ping", 1, func(w *writer) []string { return w.keys(func() string { return w.oneOf(values) }, w.r.IntN(2)) }),
 	cmd("echo", 1, func(w *writer) []string { return []string{w.oneOf(values)} }),
+	// Connection state: SELECT 0 only (relcache has one database, and
+	// another index would leave Redis elsewhere), client names.
+	cmd("select", 1, func(w *writer) []string { return []string{w.oneOf([]string{"0", "x", "-1", "2147483648"})} }),
+	cmd("client", 1, func(w *writer) []string {
+		if w.r.IntN(2) == 0 {
+			return []string{"GETNAME"}
+		}
+		return []string{"SETNAME", w.oneOf([]string{"conn", "other", "", "bad name", "a\nb", "\xff"})}
+	}),
 	// OBJECT ENCODING of strings depends on their history in Redis (APPEND
 	// and SETRANGE make "raw"); relcache gets that with the rest of the
 	// string family (issue 15, item 2), so it is gated on SUBSTR, which
@@ -401,32 +419,32 @@ var ops = []op{
 	// relation set emptied by HDEL as a cached empty list where Redis
 	// deletes an emptied hash (docs/commands.md), so it is never emptied.
 	cmd("hset", 3, func(w *writer) []string {
-		out := []string{relKey, "1", w.oneOf(followTimes)}
+		out := []string{w.relKey(), "1", w.oneOf(followTimes)}
 		for range w.r.IntN(2) {
 			out = append(out, w.oneOf(uids), w.oneOf(followTimes))
 		}
 		return out
 	}),
-	cmd("hget", 2, func(w *writer) []string { return []string{relKey, w.oneOf(uids)} }),
-	cmd("hexists", 1, func(w *writer) []string { return []string{relKey, w.oneOf(uids)} }),
+	cmd("hget", 2, func(w *writer) []string { return []string{w.relKey(), w.oneOf(uids)} }),
+	cmd("hexists", 1, func(w *writer) []string { return []string{w.relKey(), w.oneOf(uids)} }),
 	cmd("hdel", 2, func(w *writer) []string {
-		return append([]string{relKey}, w.keys(func() string { return w.oneOf(uids[1:]) }, 1+w.r.IntN(2))...)
+		return append([]string{w.relKey()}, w.keys(func() string { return w.oneOf(uids[1:]) }, 1+w.r.IntN(2))...)
 	}),
-	cmd("hlen", 1, func(w *writer) []string { return []string{relKey} }),
+	cmd("hlen", 1, func(w *writer) []string { return []string{w.relKey()} }),
 	cmd("hmget", 1, func(w *writer) []string {
-		return append([]string{relKey}, w.keys(func() string { return w.oneOf(uids) }, 1+w.r.IntN(3))...)
+		return append([]string{w.relKey()}, w.keys(func() string { return w.oneOf(uids) }, 1+w.r.IntN(3))...)
 	}),
-	cmd("hkeys", 1, func(w *writer) []string { return []string{relKey} }),
-	cmd("hgetall", 1, func(w *writer) []string { return []string{relKey} }),
+	cmd("hkeys", 1, func(w *writer) []string { return []string{w.relKey()} }),
+	cmd("hgetall", 1, func(w *writer) []string { return []string{w.relKey()} }),
 	// gated: the rest of the string family
-	cmd("incrbyfloat", 4, func(w *writer) []string { return []string{w.strKey(), w.oneOf(floats)} }),
+	cmd("incrbyfloat", 4, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(floats)} }),
 	cmd("setbit", 4, func(w *writer) []string {
-		return []string{w.strKey(), w.oneOf(bitOffsets), w.oneOf([]string{"0", "1", "1", "2", "x"})}
+		return []string{w.anyKey(), w.oneOf(bitOffsets), w.oneOf([]string{"0", "1", "1", "2", "x"})}
 	}),
-	cmd("getbit", 3, func(w *writer) []string { return []string{w.strKey(), w.oneOf(bitOffsets)} }),
-	cmd("bitcount", 3, func(w *writer) []string { return append([]string{w.strKey()}, w.bitRange(2)...) }),
+	cmd("getbit", 3, func(w *writer) []string { return []string{w.anyKey(), w.oneOf(bitOffsets)} }),
+	cmd("bitcount", 3, func(w *writer) []string { return append([]string{w.anyKey()}, w.bitRange(2)...) }),
 	cmd("bitpos", 3, func(w *writer) []string {
-		return append([]string{w.strKey(), w.oneOf([]string{"0", "1", "1", "2"})}, w.bitRange(1)...)
+		return append([]string{w.anyKey(), w.oneOf([]string{"0", "1", "1", "2"})}, w.bitRange(1)...)
 	}),
 	cmd("bitop", 3, func(w *writer) []string {
 		op := w.oneOf([]string{"AND", "OR", "XOR", "NOT", "and", "BOGUS"})
@@ -434,10 +452,10 @@ var ops = []op{
 		if op == "NOT" && w.r.IntN(4) > 0 {
 			n = 1
 		}
-		return append([]string{op, w.anyKey()}, w.keys(w.strKey, n)...)
+		return append([]string{op, w.anyKey()}, w.keys(w.anyKey, n)...)
 	}),
-	cmd("bitfield", 3, func(w *writer) []string { return append([]string{w.strKey()}, w.bitfieldOps(false)...) }),
-	cmd("bitfield_ro", 1, func(w *writer) []string { return append([]string{w.strKey()}, w.bitfieldOps(true)...) }),
+	cmd("bitfield", 3, func(w *writer) []string { return append([]string{w.anyKey()}, w.bitfieldOps(false)...) }),
+	cmd("bitfield_ro", 1, func(w *writer) []string { return append([]string{w.anyKey()}, w.bitfieldOps(true)...) }),
 	cmd("lcs", 2, func(w *writer) []string {
 		out := []string{w.strKey(), w.strKey()}
 		for range w.r.IntN(3) {
@@ -455,7 +473,7 @@ var ops = []op{
 		return out
 	}),
 	cmd("copy", 3, func(w *writer) []string {
-		out := []string{w.strKey(), w.anyKey()}
+		out := w.move()
 		if w.r.IntN(4) == 0 {
 			// Not DB 1: Redis would copy where this keyspace cannot see.
 			out = append(out, "DB", w.oneOf([]string{"0", "0", "x"}))
@@ -466,6 +484,15 @@ var ops = []op{
 		return out
 	}),
 	cmd("substr", 2, func(w *writer) []string { return []string{w.strKey(), w.oneOf(indexes), w.oneOf(indexes)} }),
+}
+
+// move writes the source and destination of RENAME or COPY: a string key
+// to any key, or a relation key to a relation key.
+func (w *writer) move() []string {
+	if w.r.IntN(5) == 0 {
+		return []string{w.relKey(), w.relKey()}
+	}
+	return []string{w.strKey(), w.anyKey()}
 }
 
 // bitRange writes BITCOUNT's [start end [BYTE|BIT]] (pos 2) or BITPOS's
