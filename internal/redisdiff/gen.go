@@ -152,8 +152,10 @@ func (w *writer) transaction(c int) []string {
 		return append([]string{"WATCH"}, w.keys(w.anyKey, 1+w.r.IntN(2))...)
 	case x < 13 && w.g.has("unwatch"):
 		return []string{"UNWATCH"}
+	case x < 14 && w.g.has("discard") && w.r.IntN(2) == 0:
+		return []string{"DISCARD"}
 	case x < 14:
-		return []string{w.oneOf([]string{"EXEC", "DISCARD"})}
+		return []string{"EXEC"}
 	}
 	return nil
 }

@@ -64,9 +64,14 @@ func TestGating(t *testing.T) {
 			t.Errorf("only INCRBYFLOAT enabled: %s written %d times", c, one[c])
 		}
 	}
-	// MULTI alone is not a transaction: EXEC must be there too.
+	// MULTI alone is not a transaction: EXEC must be there too; the other
+	// transaction commands each wait for their own name.
 	if multi := names(Gen{Has: func(c string) bool { return c == "multi" }}, 300); multi["multi"] > 0 {
 		t.Errorf("MULTI written %d times without EXEC", multi["multi"])
+	}
+	tx := names(Gen{Has: func(c string) bool { return c == "multi" || c == "exec" }}, 300)
+	if tx["multi"] == 0 || tx["exec"] == 0 || tx["discard"]+tx["watch"]+tx["unwatch"] > 0 {
+		t.Errorf("MULTI and EXEC enabled: %v", tx)
 	}
 	if got := (Gen{Has: func(c string) bool { return c == "lcs" || c == "get" }}).Enabled(); !slices.Equal(got, []string{"lcs"}) {
 		t.Errorf("Enabled = %v", got)
