@@ -106,7 +106,7 @@ func cmdHello(c *client, args [][]byte) {
 			}
 			i++
 		default:
-			c.err("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
+			c.err("ERR Syntax error in HELLO option '" + cString(args[i]) + "'")
 			return
 		}
 	}
@@ -229,7 +229,7 @@ func cmdClient(c *client, args [][]byte) {
 	case "setinfo":
 		// Client libraries announce themselves; nothing to keep yet.
 		if !eqFold(args[2], "LIB-NAME") && !eqFold(args[2], "LIB-VER") {
-			c.err("ERR Unrecognized option '" + string(args[2]) + "'")
+			c.err("ERR Unrecognized option '" + cString(args[2]) + "'")
 			return
 		}
 		c.ok()

@@ -73,7 +73,7 @@ func expireCmd(name string, unitMs int64, absolute bool) func(c *client, args []
 			case eqFold(a, "LT"):
 				lt = true
 			default:
-				c.err("ERR Unsupported option " + string(a))
+				c.err("ERR Unsupported option " + cString(a))
 				return
 			}
 		}
@@ -137,13 +137,22 @@ func ttlCmd(unitMs int64, absolute bool) func(c *client, args [][]byte) {
 		case e.ExpireAt == 0:
 			c.integer(-1)
 		case absolute:
-			c.integer(e.ExpireAt / unitMs)
+			c.integer(roundDiv(e.ExpireAt, unitMs))
 		default:
-			left := e.ExpireAt - c.db().Now()
-			// Round to the nearest unit as Redis does for TTL.
-			c.integer(max((left+unitMs/2)/unitMs, 0))
+			c.integer(roundDiv(max(e.ExpireAt-c.db().Now(), 0), unitMs))
 		}
 	}
+}
+
+// roundDiv is ms/unit rounded to the nearest, halves up, as Redis rounds
+// TTL and EXPIRETIME, without overflowing near 2^63 (a PXAT of
+// 9223372036854775807 has an EXPIRETIME of 9223372036854776). ms >= 0.
+func roundDiv(ms, unit int64) int64 {
+	q, r := ms/unit, ms%unit
+	if r >= unit-r {
+		q++
+	}
+	return q
 }
 
 func cmdPersist(c *client, args [][]byte) {

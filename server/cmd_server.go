@@ -168,26 +168,32 @@ func cmdConfig(c *client, args [][]byte) {
 // configSet is CONFIG SET of name/value pairs: every pair is validated
 // before any is applied, so an error leaves every setting as it was. It
 // returns the error reply, or "" when all were applied.
+//
+// As in Redis, every name is checked before any value, and the first bad
+// name is quoted as the client wrote it; a bad value's error names the
+// parameter.
 func (s *Server) configSet(pairs [][]byte) string {
 	params := s.configParams()
-	applies := make([]func(), 0, len(pairs)/2)
-	seen := make(map[string]bool, len(pairs)/2)
+	idxs := make([]int, 0, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {
 		name := strings.ToLower(string(pairs[i]))
 		idx := slices.IndexFunc(params, func(p configParam) bool { return p.name == name })
-		failed := "ERR CONFIG SET failed (possibly related to argument '" + name + "') - "
+		failed := "ERR CONFIG SET failed (possibly related to argument '" + cString(pairs[i]) + "') - "
 		switch {
 		case idx < 0:
-			return "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'"
+			return "ERR Unknown option or number of arguments for CONFIG SET - '" + cString(pairs[i]) + "'"
 		case params[idx].set == nil:
 			return failed + "can't set immutable config"
-		case seen[name]:
+		case slices.Contains(idxs, idx):
 			return failed + "duplicate parameter"
 		}
-		seen[name] = true
-		apply, err := params[idx].set(s, string(pairs[i+1]))
+		idxs = append(idxs, idx)
+	}
+	applies := make([]func(), 0, len(idxs))
+	for i, idx := range idxs {
+		apply, err := params[idx].set(s, string(pairs[2*i+1]))
 		if err != nil {
-			return failed + err.Error()
+			return "ERR CONFIG SET failed (possibly related to argument '" + params[idx].name + "') - " + err.Error()
 		}
 		applies = append(applies, apply)
 	}

@@ -148,8 +148,12 @@ func (s *Server) lookup(c *client, name []byte) *command {
 func unknownCommand(args [][]byte) string { return resp.UnknownCommand(args) }
 
 func unknownSubcommand(sub []byte, cmd string) string {
+	sub = resp.CString(sub)
 	return "ERR unknown subcommand '" + string(sub[:min(len(sub), 128)]) + "'. Try " + strings.ToUpper(cmd) + " HELP."
 }
+
+// cString is an argument as Redis's errors quote it, up to its first NUL.
+func cString(b []byte) string { return string(resp.CString(b)) }
 
 func subArity(cmd, sub string) string {
 	return "ERR wrong number of arguments for '" + cmd + "|" + sub + "' command"

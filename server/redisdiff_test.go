@@ -2,33 +2,32 @@ package server_test
 
 import (
 	"math/rand/v2"
-	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/relcache/relcache/internal/redisdiff"
 	"github.com/relcache/relcache/internal/relcachetest"
-	"github.com/relcache/relcache/internal/resp"
 )
 
 // TestRedisDifferential sends the same argument vectors to relcache and to a
 // stock redis-server and compares the reply bytes: every integer argument of
 // the string, keyspace, expiry and server commands, with integers from
 // extremeInts, first as a fixed table, then as a seeded random mix of
-// options. A difference fails the test unless knownDifferences excuses it;
-// those are relcache's intentional differences (docs/commands.md,
-// "Differences from Redis"). The TestCommandScripts scripts check hand-picked
-// cases against expected text; this checks the cross product against Redis
-// itself.
+// options, each vector a program for the differential engine
+// (internal/redisdiff). A difference fails the test unless the engine's
+// allow-list (redisdiff.Allowed) excuses it; those are relcache's
+// intentional differences (docs/commands.md, "Differences from Redis"). The
+// TestCommandScripts scripts check hand-picked cases against expected text;
+// this checks the cross product against Redis itself, and
+// TestRedisDifferentialFuzz random sequences of them.
 func TestRedisDifferential(t *testing.T) {
 	// Both with the smallest bulk limit Redis accepts, so that an offset
 	// that passes the size check allocates at most 1 MB.
 	redisAddr := relcachetest.StartRedis(t, "--proto-max-bulk-len", "1mb")
 	p := relcachetest.Start(t, "--proto-max-bulk-len", "1mb")
 	failOnPanicLog(t, p)
-	redis, relcache := dialReplies(t, redisAddr), dialReplies(t, p.Addr)
+	run := redisdiff.Runner{Redis: redisAddr, Relcache: p.Addr}
 	cases := differentialTable()
 	const seed = 14
 	cases = append(cases, differentialRandom(rand.New(rand.NewPCG(seed, 0)), 400)...)
@@ -36,21 +35,15 @@ func TestRedisDifferential(t *testing.T) {
 	cases = append(cases, stringFamilyRandom(rand.New(rand.NewPCG(seed, 1)), 1500)...)
 	excused := map[string]int{}
 	for _, dc := range cases {
-		seq := dc.sequence()
-		want, got := redis.run(t, seq), relcache.run(t, seq)
-		for i := range seq {
-			if string(want[i]) == string(got[i]) {
-				continue
-			}
-			if why := knownDifference(seq[i], want[i], got[i]); why != "" {
-				excused[why]++
-				if i == dc.main() {
-					break // what follows depends on the excused reply
-				}
-				continue
-			}
-			t.Errorf("%q (step %d of %q, seed %d)\n redis:    %q\n relcache: %q", seq[i], i, dc.cmd, seed, want[i], got[i])
-			break
+		res, err := run.Run(dc.program())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for why, n := range res.Excused {
+			excused[why] += n
+		}
+		if d := res.Divergence; d != nil {
+			t.Errorf("vector %q (seed %d): %s", dc.cmd, seed, d)
 		}
 	}
 	t.Logf("%d vectors; differences excused: %v", len(cases), excused)
@@ -88,24 +81,22 @@ var standardKeys = [][]string{
 	{"HSET", "h", "1", "2"},
 }
 
-func (dc diffCase) sequence() [][]string {
-	seq := [][]string{{"FLUSHALL"}}
+// program is the vector as steps on one connection, run from an empty
+// keyspace (the runner's FLUSHALL).
+func (dc diffCase) program() []redisdiff.Step {
+	var seq [][]string
 	if !dc.empty {
 		seq = append(seq, standardKeys...)
 	}
 	seq = append(seq, dc.setup...)
 	seq = append(seq, dc.cmd)
 	seq = append(seq, dc.probes...)
-	return append(seq, dc.reset...)
-}
-
-// main is the index of the command itself in sequence().
-func (dc diffCase) main() int {
-	n := 1 + len(dc.setup)
-	if !dc.empty {
-		n += len(standardKeys)
+	seq = append(seq, dc.reset...)
+	steps := make([]redisdiff.Step, len(seq))
+	for i, args := range seq {
+		steps[i] = redisdiff.Step{Args: args}
 	}
-	return n
+	return steps
 }
 
 // expiryProbes reads key's expiry after cmd, leaving out what depends on
@@ -226,107 +217,4 @@ func differentialRandom(r *rand.Rand, n int) []diffCase {
 		cases = append(cases, dc)
 	}
 	return cases
-}
-
-// knownDifferences are where relcache answers differently from Redis 7.0 on
-// purpose, as docs/commands.md ("Differences from Redis") lists them. Each
-// looks at the command and both replies and says whether it explains them.
-var knownDifferences = []struct {
-	why   string
-	match func(cmd []string, redis, relcache string) bool
-}{
-	{"one database: SELECT 1 to 15 is out of range", func(cmd []string, redis, relcache string) bool {
-		return isCmd(cmd, "SELECT") && redis == "+OK\r\n" && relcache == "-ERR DB index is out of range\r\n"
-	}},
-	{"relation sets read as bytes (h is a relation set in relcache, a hash in Redis)", func(cmd []string, redis, relcache string) bool {
-		return len(cmd) > 1 && cmd[1] == "h" && strings.HasPrefix(redis, "-WRONGTYPE") &&
-			slices.ContainsFunc([]string{"GET", "GETEX", "GETRANGE", "STRLEN"}, func(c string) bool { return isCmd(cmd, c) })
-	}},
-	{"relation sets' encoding is openhash (a hash's is listpack or hashtable in Redis)", func(cmd []string, redis, relcache string) bool {
-		return isCmd(cmd, "OBJECT", "ENCODING") && relcache == "$8\r\nopenhash\r\n" &&
-			(redis == "$8\r\nlistpack\r\n" || redis == "$9\r\nhashtable\r\n")
-	}},
-	{"one database: COPY to DB 1 to 15 is out of range (where Redis goes on to copy, or to the next option)", func(cmd []string, redis, relcache string) bool {
-		if !isCmd(cmd, "COPY") || relcache != "-ERR DB index is out of range\r\n" {
-			return false
-		}
-		for i := 3; i+1 < len(cmd); i++ {
-			if n, err := strconv.Atoi(cmd[i+1]); strings.EqualFold(cmd[i], "DB") && err == nil && n >= 1 && n <= 15 {
-				return true
-			}
-		}
-		return false
-	}},
-	{"maxmemory: sizes past 2^63-1 bytes, empty or a bare unit are refused (Redis wraps them or reads 0)", func(cmd []string, redis, relcache string) bool {
-		return isCmd(cmd, "CONFIG", "SET", "maxmemory") && redis == "+OK\r\n" &&
-			strings.HasSuffix(relcache, " - argument must be a memory value\r\n")
-	}},
-	{"SLOWLOG entries hold each server's own timings and clients", func(cmd []string, redis, relcache string) bool {
-		return isCmd(cmd, "SLOWLOG", "GET") && redis[0] == '*' && relcache[0] == '*'
-	}},
-	{"CLIENT LIST lines carry relcache's own fields", func(cmd []string, redis, relcache string) bool {
-		return isCmd(cmd, "CLIENT", "LIST") && redis[0] == '$' && relcache[0] == '$'
-	}},
-}
-
-func knownDifference(cmd []string, redis, relcache []byte) string {
-	for _, d := range knownDifferences {
-		if d.match(cmd, string(redis), string(relcache)) {
-			return d.why
-		}
-	}
-	return ""
-}
-
-// isCmd reports whether cmd starts with words, case-insensitively.
-func isCmd(cmd []string, words ...string) bool {
-	if len(cmd) < len(words) {
-		return false
-	}
-	for i, w := range words {
-		if !strings.EqualFold(cmd[i], w) {
-			return false
-		}
-	}
-	return true
-}
-
-// replyConn is a connection whose replies are framed by the strict RESP2
-// reader the proxy uses, so a malformed reply fails the test too.
-type replyConn struct {
-	conn net.Conn
-	rr   *resp.ReplyReader
-}
-
-func dialReplies(t *testing.T, addr string) *replyConn {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &replyConn{conn: conn, rr: resp.NewReplyReader(conn, 4<<20)}
-}
-
-// run pipelines seq and returns a copy of each reply. A connection that
-// drops (a recovered panic closes it) fails the test.
-func (rc *replyConn) run(t *testing.T, seq [][]string) [][]byte {
-	t.Helper()
-	rc.conn.SetDeadline(time.Now().Add(30 * time.Second))
-	var out []byte
-	for _, args := range seq {
-		out = append(out, encodeCommand(args)...)
-	}
-	if _, err := rc.conn.Write(out); err != nil {
-		t.Fatalf("%q: write to %s: %v", seq, rc.conn.RemoteAddr(), err)
-	}
-	replies := make([][]byte, len(seq))
-	for i := range seq {
-		r, err := rc.rr.Next()
-		if err != nil {
-			t.Fatalf("%q: reply to %q from %s: %v", seq, seq[i], rc.conn.RemoteAddr(), err)
-		}
-		replies[i] = slices.Clone(r)
-	}
-	return replies
 }

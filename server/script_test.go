@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relcache/relcache/internal/redisdiff"
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
@@ -50,7 +51,7 @@ func TestCommandScripts(t *testing.T) {
 // the connection, so a test sees an EOF; this says why. It runs as a
 // cleanup, after a Fatal too, and stops the server first so the whole log
 // has been read (Start's own cleanup reports how the server exited).
-func failOnPanicLog(t *testing.T, p *relcachetest.Proc) {
+func failOnPanicLog(t testing.TB, p *relcachetest.Proc) {
 	t.Cleanup(func() {
 		p.Stop()
 		if p.HasLog("panic while serving client") {
@@ -59,6 +60,10 @@ func failOnPanicLog(t *testing.T, p *relcachetest.Proc) {
 	})
 }
 
+// TestCommandScriptsAgainstRedis runs each !redis-compatible script on a
+// stock redis-server and on relcache side by side, through the
+// differential engine (internal/redisdiff): every reply must be the same
+// bytes, or a difference its allow-list names.
 func TestCommandScriptsAgainstRedis(t *testing.T) {
 	for _, f := range scripts(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
@@ -67,10 +72,37 @@ func TestCommandScriptsAgainstRedis(t *testing.T) {
 				t.Skip("script is relcache-specific (no !redis-compatible line)")
 			}
 			t.Parallel()
-			addr := relcachetest.StartRedis(t)
-			runScript(t, f, sc, addr)
+			run := redisdiff.Runner{Redis: relcachetest.StartRedis(t)}
+			p := relcachetest.Start(t, sc.flags...)
+			failOnPanicLog(t, p)
+			run.Relcache = p.Addr
+			res, err := run.Run(sc.steps())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Divergence != nil {
+				t.Errorf("%s: %s", f, res.Divergence)
+			}
+			if len(res.Excused) > 0 {
+				t.Logf("excused: %v", res.Excused)
+			}
 		})
 	}
+}
+
+// steps are the script's commands and pauses for the differential engine.
+func (sc script) steps() []redisdiff.Step {
+	var steps []redisdiff.Step
+	for _, b := range sc.blocks {
+		switch {
+		case b.args != nil:
+			steps = append(steps, redisdiff.Step{Args: b.args})
+		case strings.HasPrefix(b.cmd, "!sleep "):
+			d, _ := time.ParseDuration(strings.TrimSpace(b.cmd[len("!sleep "):]))
+			steps = append(steps, redisdiff.Step{Sleep: d})
+		}
+	}
+	return steps
 }
 
 func scripts(t *testing.T) []string {

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"math"
 	"strings"
 )
@@ -49,18 +50,30 @@ func ParseUint(b []byte) (uint64, bool) {
 	return u, true
 }
 
+// CString is b as Redis's error messages quote an argument: they format
+// it with C's %s, which stops at the first NUL byte.
+func CString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
 // UnknownCommand is Redis's reply text for a command it does not know,
-// quoting the first arguments as Redis does (at most 128 bytes of each).
+// quoting the first arguments as Redis does (at most 128 bytes of each,
+// each up to its first NUL: CString).
 func UnknownCommand(args [][]byte) string {
 	var sb strings.Builder
 	sb.WriteString("ERR unknown command '")
-	sb.Write(args[0][:min(len(args[0]), 128)])
+	name := CString(args[0])
+	sb.Write(name[:min(len(name), 128)])
 	sb.WriteString("', with args beginning with: ")
 	n := 0
 	for _, a := range args[1:] {
 		if n >= 128 {
 			break
 		}
+		a = CString(a)
 		part := a[:min(len(a), 128-n)]
 		sb.WriteByte('\'')
 		sb.Write(part)

@@ -76,15 +76,23 @@ func NewValueReader(r io.Reader) *ValueReader {
 // Next returns the next reply; its slices are its own. A reply that never
 // completes is the reader's error (a deadline, EOF), not a wrong Value.
 func (vr *ValueReader) Next() (Value, error) {
+	v, _, err := vr.NextRaw()
+	return v, err
+}
+
+// NextRaw is Next that also returns the reply's bytes exactly as the server
+// sent them, for a comparison byte for byte.
+func (vr *ValueReader) NextRaw() (Value, []byte, error) {
 	for {
 		if vr.end > vr.start {
 			v, n, err := Decode(vr.buf[vr.start:vr.end])
 			switch {
 			case err == nil:
+				raw := bytes.Clone(vr.buf[vr.start : vr.start+n])
 				vr.start += n
-				return clone(v), nil
+				return clone(v), raw, nil
 			case !errors.Is(err, ErrIncomplete):
-				return Value{}, err
+				return Value{}, nil, err
 			}
 		}
 		if vr.start > 0 {
@@ -100,7 +108,7 @@ func (vr *ValueReader) Next() (Value, error) {
 			if errors.Is(err, io.EOF) && vr.end > 0 {
 				err = io.ErrUnexpectedEOF
 			}
-			return Value{}, err
+			return Value{}, nil, err
 		}
 	}
 }
@@ -211,4 +219,46 @@ func decode(b []byte, pos, depth int) (Value, int, error) {
 		return v, next, nil
 	}
 	return Value{}, 0, &errBadReply{"unexpected type byte " + strconv.QuoteRune(rune(v.Type))}
+}
+
+// Append writes v back in the wire form Decode read it from: for the
+// canonical replies servers send, Decode then Append gives the same bytes.
+// Tools that compare replies use it to re-encode one they reordered (a KEYS
+// array sorted) or took apart (an EXEC array, element by element).
+func (v Value) Append(dst []byte) []byte {
+	dst = append(dst, v.Type)
+	switch {
+	case v.Null && v.Type == '_':
+		return append(dst, '\r', '\n')
+	case v.Null:
+		return append(dst, "-1\r\n"...)
+	}
+	switch v.Type {
+	case ':':
+		dst = strconv.AppendInt(dst, v.Int, 10)
+	case '#':
+		if v.Int != 0 {
+			dst = append(dst, 't')
+		} else {
+			dst = append(dst, 'f')
+		}
+	case '$', '=':
+		dst = strconv.AppendInt(dst, int64(len(v.Str)), 10)
+		dst = append(dst, '\r', '\n')
+		dst = append(dst, v.Str...)
+	case '*', '%', '~':
+		n := len(v.Elems)
+		if v.Type == '%' {
+			n /= 2
+		}
+		dst = strconv.AppendInt(dst, int64(n), 10)
+		dst = append(dst, '\r', '\n')
+		for _, e := range v.Elems {
+			dst = e.Append(dst)
+		}
+		return dst
+	default: // '+', '-', ',', '('
+		dst = append(dst, v.Str...)
+	}
+	return append(dst, '\r', '\n')
 }

@@ -70,6 +70,13 @@ func TestValueReader(t *testing.T) {
 	if _, err := vr.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("at the end: %v", err)
 	}
+	vr = NewValueReader(iotest.OneByteReader(bytes.NewReader([]byte(":1\r\n~1\r\n#t\r\n"))))
+	if _, raw, err := vr.NextRaw(); err != nil || string(raw) != ":1\r\n" {
+		t.Fatalf("NextRaw: %q %v", raw, err)
+	}
+	if v, raw, err := vr.NextRaw(); err != nil || string(raw) != "~1\r\n#t\r\n" || string(v.Append(nil)) != string(raw) {
+		t.Fatalf("NextRaw: %q %v", raw, err)
+	}
 	vr = NewValueReader(bytes.NewReader([]byte("*3\r\n:1\r\n")))
 	if _, err := vr.Next(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("cut reply: %v", err)
@@ -89,6 +96,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if n <= 0 || n > len(b) {
 			t.Fatalf("Decode took %d of %d bytes", n, len(b))
+		}
+		if back := v.Append(nil); !bytes.Equal(back, b[:n]) {
+			t.Fatalf("Append gives %q for %q", back, b[:n])
 		}
 		if !resp2Only(v) {
 			return
