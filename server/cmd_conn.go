@@ -204,13 +204,8 @@ func (c *client) info(now time.Time) string {
 
 // CLIENT ID | SETNAME | GETNAME | LIST | KILL | INFO | SETINFO | PROXY | HELP
 func cmdClient(c *client, args [][]byte) {
-	sub := strings.ToLower(string(args[1]))
-	need := map[string]int{"id": 2, "getname": 2, "info": 2, "setname": 3, "setinfo": 4, "help": 2, "proxy": 3}
-	if n, ok := need[sub]; ok && len(args) != n {
-		c.err(subArity("client", sub))
-		return
-	}
-	switch sub {
+	// dispatch has checked the subcommand and its argument count.
+	switch sub := strings.ToLower(string(args[1])); sub {
 	case "id":
 		c.integer(c.id)
 	case "getname":

@@ -44,6 +44,11 @@ type command struct {
 	firstKey, lastKey, step int
 	group, summary          string // for COMMAND DOCS and docs/commands.md
 	fn                      func(c *client, args [][]byte)
+	// subs are the subcommands (lower case) with their arities, for a
+	// command that has them: dispatch refuses an unknown subcommand or a
+	// wrong count before the command runs or is queued, as Redis does with
+	// its subcommand table (inside MULTI that aborts the transaction).
+	subs map[string]int
 
 	stats cmdStats // calls and latency
 }
@@ -70,6 +75,13 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		c.err("ERR wrong number of arguments for '" + cmd.name + "' command")
 		c.flagTx()
 		return start
+	}
+	if cmd.subs != nil && len(args) > 1 {
+		if msg := cmd.checkSub(c, args); msg != "" {
+			c.err(msg)
+			c.flagTx()
+			return start
+		}
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.err("NOAUTH Authentication required.")
@@ -127,6 +139,30 @@ func (s *Server) runHolding(c *client, cmd *command, args [][]byte) {
 	c.hold.Release()
 	clear(keys)
 	c.keyScratch = keys[:0]
+}
+
+// checkSub checks a subcommand's name and argument count, without
+// allocating; "" when both are right.
+func (cmd *command) checkSub(c *client, args [][]byte) string {
+	name := args[1]
+	if len(name) > len(c.lowerBuf) {
+		return unknownSubcommand(name, cmd.name)
+	}
+	b := c.lowerBuf[:len(name)]
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b[i] = ch
+	}
+	arity, ok := cmd.subs[string(b)]
+	switch {
+	case !ok:
+		return unknownSubcommand(name, cmd.name)
+	case (arity > 0 && len(args) != arity) || len(args) < -arity:
+		return "ERR wrong number of arguments for '" + cmd.name + "|" + string(b) + "' command"
+	}
+	return ""
 }
 
 // lookup finds a command by name, case-insensitively, without allocating.

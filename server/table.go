@@ -134,11 +134,21 @@ func (s *Server) commandTable() map[string]*command {
 		{"lastsave", 1, flagFast | flagLoading | flagStale, none, "server", "Unix time of the last successful snapshot.", cmdLastsave},
 		{"shutdown", -1, flagAdmin | flagNoAuth | flagLoading | flagStale | flagNoMulti, none, "server", "Stops the server gracefully.", cmdShutdown},
 	}
+	// Subcommands and their arities (Redis's convention), for the commands
+	// that have them.
+	subs := map[string]map[string]int{
+		"client":  {"id": 2, "getname": 2, "setname": 3, "setinfo": 4, "proxy": 3, "info": 2, "list": -2, "kill": -3, "help": 2},
+		"config":  {"get": -3, "set": -4, "resetstat": 2, "help": 2},
+		"object":  {"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3, "help": 2},
+		"memory":  {"usage": -3, "help": 2},
+		"slowlog": {"get": -2, "len": 2, "reset": 2, "help": 2},
+		"command": {"count": 2, "list": -2, "info": -2, "docs": -2},
+	}
 	t := make(map[string]*command, len(list))
 	for _, e := range list {
 		t[e.name] = &command{name: e.name, arity: e.arity, flags: e.flags,
 			firstKey: e.keys.first, lastKey: e.keys.last, step: e.keys.step,
-			group: e.group, summary: e.sum, fn: e.fn}
+			group: e.group, summary: e.sum, fn: e.fn, subs: subs[e.name]}
 	}
 	return t
 }
