@@ -13,16 +13,16 @@ import (
 type cmdFlags uint16
 
 const (
-	flagWrite    cmdFlags = 1 << iota // modifies the keyspace
-	flagReadonly                      // reads the keyspace
-	flagDenyOOM                       // may grow memory: refused (or evicts) past maxmemory
-	flagAdmin                         // server administration
-	flagNoAuth                        // allowed before AUTH
-	flagFast                          // O(1) or O(log N)
-	flagLoading                       // allowed while loading (reported for COMMAND only)
-	flagStale                         // reported for COMMAND only
-	flagNoMulti                       // refused inside MULTI (Redis's no_multi)
-	flagTxControl                     // runs at once inside MULTI instead of being queued
+	flagWrite     cmdFlags = 1 << iota // modifies the keyspace
+	flagReadonly                       // reads the keyspace
+	flagDenyOOM                        // may grow memory: refused (or evicts) past maxmemory
+	flagAdmin                          // server administration
+	flagNoAuth                         // allowed before AUTH
+	flagFast                           // O(1) or O(log N)
+	flagLoading                        // allowed while loading (reported for COMMAND only)
+	flagStale                          // reported for COMMAND only
+	flagNoMulti                        // refused inside MULTI (Redis's no_multi)
+	flagTxControl                      // runs at once inside MULTI instead of being queued
 )
 
 var flagNames = []struct {
