@@ -87,12 +87,13 @@ func cmdSetBit(c *client, args [][]byte) {
 		}
 		old = bitstr.Get(cur.Value, off)
 		if exists && old == int(on) && off>>3 < uint64(len(cur.Value)) {
-			// Nothing to write; Redis has made the value raw all the same.
+			// Nothing to write; Redis has made the value raw all the
+			// same, which is no change to anyone watching it.
 			if cur.Enc == store.EncRaw {
 				return cur, store.Keep
 			}
 			cur.Enc = store.EncRaw
-			return cur, store.Put
+			return cur, store.Reencode
 		}
 		v := grownCopy(cur.Value, off>>3+1)
 		bitstr.Set(v, off, int(on))
@@ -521,7 +522,13 @@ func bitfield(c *client, args [][]byte, readOnly bool) {
 			for i := range ops {
 				out[i] = ops[i].apply(v)
 			}
-			return store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt, Enc: store.EncRaw}, store.Put
+			next := store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt, Enc: store.EncRaw}
+			if exists && bytes.Equal(v, cur.Value) {
+				// Every write wrote what was there (INCRBY 0, a FAIL
+				// that refused): as Redis, no change to a watcher.
+				return next, store.Reencode
+			}
+			return next, store.Put
 		})
 		if wrongType {
 			c.err(errWrongType)

@@ -265,22 +265,38 @@ func (cmd *command) mayFill() bool {
 // store's Watcher: a change to a watched key marks its watchers dirty.
 type watchRegistry struct {
 	n    atomic.Int64 // watched (key, client) pairs; 0 keeps the store's hook to one load
-	mu   sync.Mutex   // guards keys
-	keys map[string][]*client
+	mu   sync.Mutex   // guards keys and their watchers' stale marks
+	keys map[string][]*watcher
+}
+
+// watcher is one client watching one key. stale is Redis's "expired" mark:
+// the key was in the keyspace but past its TTL when it was watched, so its
+// removal (the expiry catching up) changes nothing the client saw.
+type watcher struct {
+	c     *client
+	stale bool
 }
 
 func newWatchRegistry() *watchRegistry {
-	return &watchRegistry{keys: map[string][]*client{}}
+	return &watchRegistry{keys: map[string][]*watcher{}}
 }
 
 // Active implements store.Watcher.
 func (r *watchRegistry) Active() bool { return r.n.Load() > 0 }
 
 // Touched implements store.Watcher; it runs under the key's shard lock.
-func (r *watchRegistry) Touched(key string) {
+// As in Redis, the removal of a key that was already expired when watched
+// is no change: it only clears the mark, and a later write does count.
+func (r *watchRegistry) Touched(key string, removed bool) {
 	r.mu.Lock()
-	for _, c := range r.keys[key] {
-		c.watchTouched.Store(true)
+	for _, w := range r.keys[key] {
+		if w.stale {
+			w.stale = false
+			if removed {
+				continue
+			}
+		}
+		w.c.watchTouched.Store(true)
 	}
 	r.mu.Unlock()
 }
@@ -289,15 +305,27 @@ func (r *watchRegistry) Touched(key string) {
 func (r *watchRegistry) watch(c *client, key string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cs := r.keys[key]
-	for _, w := range cs {
-		if w == c {
+	ws := r.keys[key]
+	for _, w := range ws {
+		if w.c == c {
 			return false
 		}
 	}
-	r.keys[key] = append(cs, c)
+	r.keys[key] = append(ws, &watcher{c: c})
 	r.n.Add(1)
 	return true
+}
+
+// markStale records that c found key expired but not yet removed when it
+// watched it.
+func (r *watchRegistry) markStale(c *client, key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.keys[key] {
+		if w.c == c {
+			w.stale = true
+		}
+	}
 }
 
 // unwatchAll forgets every key c watches and clears its dirty mark.
@@ -308,19 +336,19 @@ func (r *watchRegistry) unwatchAll(c *client) {
 	}
 	r.mu.Lock()
 	for _, w := range c.watched {
-		cs := r.keys[w.key]
-		for i, x := range cs {
-			if x == c {
-				cs[i] = cs[len(cs)-1]
-				cs = cs[:len(cs)-1]
+		ws := r.keys[w.key]
+		for i, x := range ws {
+			if x.c == c {
+				ws[i] = ws[len(ws)-1]
+				ws = ws[:len(ws)-1]
 				r.n.Add(-1)
 				break
 			}
 		}
-		if len(cs) == 0 {
+		if len(ws) == 0 {
 			delete(r.keys, w.key)
 		} else {
-			r.keys[w.key] = cs
+			r.keys[w.key] = ws
 		}
 	}
 	r.mu.Unlock()
@@ -348,6 +376,9 @@ func cmdWatch(c *client, args [][]byte) {
 			continue
 		}
 		_, live := c.srv.store.Peek(k)
+		if !live && c.srv.store.Stale(k) {
+			c.srv.watches.markStale(c, key)
+		}
 		c.watched = append(c.watched, watchedKey{key, live})
 	}
 	c.ok()

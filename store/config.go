@@ -103,7 +103,9 @@ type Config struct {
 // store. Active is asked on every change and should be one atomic load.
 type Watcher interface {
 	Active() bool
-	Touched(key string)
+	// Touched says key changed; removed is set when the change removed
+	// it (a delete, an expiry, an eviction, a flush).
+	Touched(key string, removed bool)
 }
 
 // Validate reports what New would refuse in c.

@@ -60,7 +60,7 @@ type recordingWatcher struct {
 }
 
 func (w *recordingWatcher) Active() bool { return true }
-func (w *recordingWatcher) Touched(k string) {
+func (w *recordingWatcher) Touched(k string, _ bool) {
 	w.mu.Lock()
 	w.keys = append(w.keys, k)
 	w.mu.Unlock()

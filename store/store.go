@@ -102,6 +102,12 @@ const (
 	Put
 	// Remove deletes the key.
 	Remove
+	// Reencode stores the returned entry, which must hold the same value
+	// as before: only how it is represented changed (OBJECT ENCODING says
+	// raw after a SETBIT that set a bit to what it was). It is no change
+	// to the keyspace: watchers are not told, snapshot rules do not count
+	// it, and the key's TTL and LRU clock stay.
+	Reencode
 )
 
 // ErrOOM is returned by EnsureMemory when used memory is above MaxMemory and
@@ -381,6 +387,16 @@ func (s *Store) Peek(key []byte) (Entry, bool) {
 	return e.Entry, true
 }
 
+// Stale reports whether key is in the keyspace but past its TTL, not yet
+// removed: what Redis's WATCH records as "already expired".
+func (s *Store) Stale(key []byte) bool {
+	sh := s.shardOf(key)
+	s.rlock(sh)
+	defer s.runlock(sh)
+	e, ok := sh.m[string(key)]
+	return ok && expired(e, s.nowMs())
+}
+
 // IdleSeconds returns how long the key has not been accessed.
 func (s *Store) IdleSeconds(key []byte) (int64, bool) {
 	sh := s.shardOf(key)
@@ -418,6 +434,12 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	switch act {
 	case Put:
 		s.putLocked(sh, key, e, next, now)
+	case Reencode:
+		if ok {
+			// The same value, perhaps in a buffer of another capacity.
+			s.used.Add(entrySize(len(key), next) - entrySize(len(key), e.Entry))
+			e.Entry = next
+		}
 	case Remove:
 		if ok {
 			s.removeLocked(sh, string(key), e)
@@ -444,7 +466,7 @@ func (s *Store) Delete(key []byte) bool {
 func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs int64) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(string(key))
+		w.Touched(string(key), false)
 	}
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
@@ -481,7 +503,7 @@ func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs i
 func (s *Store) removeLocked(sh *shard, key string, e *entry) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(key)
+		w.Touched(key, true)
 	}
 	delete(sh.m, key)
 	if e.ExpireAt != 0 {
