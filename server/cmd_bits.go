@@ -93,7 +93,7 @@ func cmdSetBit(c *client, args [][]byte) {
 				return cur, store.Keep
 			}
 			cur.Enc = store.EncRaw
-			return cur, store.Reencode
+			return cur, store.Quiet
 		}
 		v := grownCopy(cur.Value, off>>3+1)
 		bitstr.Set(v, off, int(on))
@@ -433,8 +433,9 @@ func (c *client) parseBitfield(args [][]byte) (ops []fieldOp, write bool, top ui
 // fieldReply is one BITFIELD reply: a number, or nil for a write OVERFLOW FAIL
 // refused.
 type fieldReply struct {
-	n    int64
-	fail bool
+	n       int64
+	fail    bool
+	changed bool // a write that left the field with another value
 }
 
 // apply runs op on v (which holds every bit a write touches; reads past
@@ -478,7 +479,8 @@ func (op *fieldOp) apply(v []byte) fieldReply {
 		}
 	}
 	bitstr.SetField(v, op.off, op.width, next)
-	return fieldReply{n: reply}
+	mask := ^uint64(0) >> (64 - op.width)
+	return fieldReply{n: reply, changed: next&mask != old}
 }
 
 // BITFIELD key [GET type offset | SET type offset value | INCRBY type
@@ -518,15 +520,20 @@ func bitfield(c *client, args [][]byte, readOnly bool) {
 				return cur, store.Keep
 			}
 			v := grownCopy(cur.Value, top>>3+1)
+			grew := len(v) > len(cur.Value) || !exists
 			out = make([]fieldReply, len(ops))
+			signal := false
 			for i := range ops {
 				out[i] = ops[i].apply(v)
+				// Redis counts a write that was not refused and either
+				// grew the string or changed the field; without one, the
+				// key is still created or grown, but nobody watching it is
+				// told.
+				signal = signal || (ops[i].op != 'g' && !out[i].fail && (grew || out[i].changed))
 			}
 			next := store.Entry{Kind: store.KindString, Value: v, ExpireAt: cur.ExpireAt, Enc: store.EncRaw}
-			if exists && bytes.Equal(v, cur.Value) {
-				// Every write wrote what was there (INCRBY 0, a FAIL
-				// that refused): as Redis, no change to a watcher.
-				return next, store.Reencode
+			if !signal {
+				return next, store.Quiet
 			}
 			return next, store.Put
 		})

@@ -137,6 +137,9 @@ func (c *client) hset(args [][]byte, name string, reply func(int)) {
 		c.replyErr(err)
 		return
 	}
+	// Redis's HSET counts as a change even when every field already held
+	// its value (mutateRelSet then wrote nothing).
+	c.db().Signal(args[1])
 	reply(n)
 }
 

@@ -375,8 +375,8 @@ func cmdWatch(c *client, args [][]byte) {
 		if !c.srv.watches.watch(c, key) {
 			continue
 		}
-		_, live := c.srv.store.Peek(k)
-		if !live && c.srv.store.Stale(k) {
+		live, stale := c.srv.store.State(k)
+		if stale {
 			c.srv.watches.markStale(c, key)
 		}
 		c.watched = append(c.watched, watchedKey{key, live})

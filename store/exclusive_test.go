@@ -103,6 +103,16 @@ func TestWatcherHearsEveryChange(t *testing.T) {
 	clk.add(time.Second)
 	s.Update([]byte("t"), func(Entry, bool) (Entry, Action) { return Entry{}, Keep })
 	expect("lazy expiry", "t")
+	s.Set([]byte("r"), Entry{Kind: KindString, Value: []byte("v"), ExpireAt: clk.now().UnixMilli() + 10})
+	w.take()
+	clk.add(time.Second)
+	if _, ok := s.Get([]byte("r")); ok {
+		t.Fatal("an expired key read as live")
+	}
+	expect("a read of an expired key (it removes it, as Redis does)", "r")
+	if s.Len() != 0 {
+		t.Fatalf("%d keys after the read removed the expired one", s.Len())
+	}
 	s.Set([]byte("u"), Entry{Kind: KindString, Value: []byte("v"), ExpireAt: clk.now().UnixMilli() + 10})
 	w.take()
 	clk.add(time.Second)

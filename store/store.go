@@ -102,12 +102,12 @@ const (
 	Put
 	// Remove deletes the key.
 	Remove
-	// Reencode stores the returned entry, which must hold the same value
-	// as before: only how it is represented changed (OBJECT ENCODING says
-	// raw after a SETBIT that set a bit to what it was). It is no change
-	// to the keyspace: watchers are not told, snapshot rules do not count
-	// it, and the key's TTL and LRU clock stay.
-	Reencode
+	// Quiet stores the returned entry as Put does, but tells no Watcher:
+	// for the changes Redis makes without signalling them to WATCH and
+	// client tracking (a SETBIT that sets a bit to what it was, which only
+	// makes the value raw; a BITFIELD whose only writes OVERFLOW FAIL
+	// refused, which still creates or grows the key).
+	Quiet
 )
 
 // ErrOOM is returned by EnsureMemory when used memory is above MaxMemory and
@@ -347,6 +347,9 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 	e, ok := sh.m[string(key)]
 	if !ok || expired(e, now) {
 		s.runlock(sh)
+		if ok {
+			s.reap(sh, key)
+		}
 		sh.misses.Add(1)
 		return Entry{}, false
 	}
@@ -379,22 +382,65 @@ func touch(e *entry, nowMs int64) {
 func (s *Store) Peek(key []byte) (Entry, bool) {
 	sh := s.shardOf(key)
 	s.rlock(sh)
-	defer s.runlock(sh)
 	e, ok := sh.m[string(key)]
 	if !ok || expired(e, s.nowMs()) {
+		s.runlock(sh)
+		if ok {
+			s.reap(sh, key)
+		}
 		return Entry{}, false
 	}
-	return e.Entry, true
+	out := e.Entry
+	s.runlock(sh)
+	return out, true
 }
 
-// Stale reports whether key is in the keyspace but past its TTL, not yet
-// removed: what Redis's WATCH records as "already expired".
-func (s *Store) Stale(key []byte) bool {
+// reap removes key if it is still past its TTL. A read that finds a key
+// expired removes it, as Redis's lookups do, so DBSIZE and the change hook
+// see the expiry at the same moment Redis's would. A quiet view, and a
+// view holding the shard for reading only, leave it to the next write or
+// the expiry cycle.
+func (s *Store) reap(sh *shard, key []byte) {
+	if s.quiet || (s.held != nil && s.held[sh.idx] && s.shared) {
+		return
+	}
+	s.lock(sh)
+	defer s.unlock(sh)
+	if e, ok := sh.m[string(key)]; ok && expired(e, s.nowMs()) {
+		s.removeLocked(sh, string(key), e)
+		s.expired.Add(1)
+	}
+}
+
+// Signal tells the Watcher that key changed when a command wrote what was
+// already there: Redis's HSET signals a modification whatever it wrote,
+// so a WATCH of the key fails (and a tracked key is invalidated). Nothing
+// happens for a missing key.
+func (s *Store) Signal(key []byte) {
+	sh := s.shardOf(key)
+	s.lock(sh)
+	defer s.unlock(sh)
+	e, ok := sh.m[string(key)]
+	if !ok || expired(e, s.nowMs()) {
+		return
+	}
+	if w := s.cfg.Watcher; w != nil && w.Active() {
+		w.Touched(string(key), false)
+	}
+}
+
+// State reports whether key is live, or in the keyspace but past its TTL
+// and not yet removed (what Redis's WATCH records as "already expired"),
+// without removing it as a read would.
+func (s *Store) State(key []byte) (live, stale bool) {
 	sh := s.shardOf(key)
 	s.rlock(sh)
 	defer s.runlock(sh)
 	e, ok := sh.m[string(key)]
-	return ok && expired(e, s.nowMs())
+	if !ok {
+		return false, false
+	}
+	return !expired(e, s.nowMs()), expired(e, s.nowMs())
 }
 
 // IdleSeconds returns how long the key has not been accessed.
@@ -433,13 +479,9 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	next, act := fn(cur, ok)
 	switch act {
 	case Put:
-		s.putLocked(sh, key, e, next, now)
-	case Reencode:
-		if ok {
-			// The same value, perhaps in a buffer of another capacity.
-			s.used.Add(entrySize(len(key), next) - entrySize(len(key), e.Entry))
-			e.Entry = next
-		}
+		s.store(sh, key, e, next, now, true)
+	case Quiet:
+		s.store(sh, key, e, next, now, false)
 	case Remove:
 		if ok {
 			s.removeLocked(sh, string(key), e)
@@ -464,8 +506,13 @@ func (s *Store) Delete(key []byte) bool {
 
 // putLocked stores next under key; old is the entry there now, or nil.
 func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs int64) {
+	s.store(sh, key, old, next, nowMs, true)
+}
+
+// store is putLocked, telling the Watcher or not.
+func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64, notify bool) {
 	sh.changes.Add(1)
-	if w := s.cfg.Watcher; w != nil && w.Active() {
+	if w := s.cfg.Watcher; notify && w != nil && w.Active() {
 		w.Touched(string(key), false)
 	}
 	if old != nil {
