@@ -137,7 +137,7 @@ type entry struct {
 type shard struct {
 	mu  sync.RWMutex // guards m and volatile
 	idx int          // its index in Store.shards
-	m  map[string]*entry
+	m   map[string]*entry
 	// volatile holds the keys of m that have a TTL, so active expiry and
 	// volatile-lru sample only them.
 	volatile map[string]struct{}
