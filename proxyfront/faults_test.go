@@ -344,10 +344,9 @@ func blackhole(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// slowServer answers GET k with "v:k", PING with PONG and anything else
-// with OK, one command at a time in order, but waits before answering a
-// GET of a key that starts with "slow" (delay) or "lazy" (lazy).
-func slowServer(t *testing.T, delay, lazy time.Duration) string {
+// fakeNode is a RESP server that answers each command with answer(args),
+// one at a time in order, on every connection.
+func fakeNode(t *testing.T, answer func(args []string) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -379,22 +378,7 @@ func slowServer(t *testing.T, delay, lazy time.Duration) string {
 					if err != nil {
 						return
 					}
-					var reply string
-					switch strings.ToUpper(args[0]) {
-					case "GET":
-						if len(args) > 1 && strings.HasPrefix(args[1], "slow") {
-							time.Sleep(delay)
-						}
-						if len(args) > 1 && strings.HasPrefix(args[1], "lazy") {
-							time.Sleep(lazy)
-						}
-						reply = bulk("v:" + args[len(args)-1])
-					case "PING":
-						reply = "+PONG\r\n"
-					default:
-						reply = "+OK\r\n"
-					}
-					if _, err := io.WriteString(c, reply); err != nil {
+					if _, err := io.WriteString(c, answer(args)); err != nil {
 						return
 					}
 				}
@@ -402,6 +386,28 @@ func slowServer(t *testing.T, delay, lazy time.Duration) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// slowServer answers GET k with "v:k", PING with PONG and anything else
+// with OK, one command at a time in order, but waits before answering a
+// GET of a key that starts with "slow" (delay) or "lazy" (lazy).
+func slowServer(t *testing.T, delay, lazy time.Duration) string {
+	t.Helper()
+	return fakeNode(t, func(args []string) string {
+		switch strings.ToUpper(args[0]) {
+		case "GET":
+			if len(args) > 1 && strings.HasPrefix(args[1], "slow") {
+				time.Sleep(delay)
+			}
+			if len(args) > 1 && strings.HasPrefix(args[1], "lazy") {
+				time.Sleep(lazy)
+			}
+			return bulk("v:" + args[len(args)-1])
+		case "PING":
+			return "+PONG\r\n"
+		}
+		return "+OK\r\n"
+	})
 }
 
 // readCommand reads one RESP array of bulk strings.
