@@ -624,3 +624,45 @@ func TestProxyTxOldNode(t *testing.T) {
 		t.Errorf("a refused WATCH kept its connection: %s", show(raw))
 	}
 }
+
+// TestProxyWatchLost: when the connection holding a client's WATCH is
+// lost, the proxy never replaces it (a new connection would not hold the
+// WATCH): the client's EXEC fails and runs nothing, its other commands go
+// on over a shared connection, and the connection is given back.
+func TestProxyWatchLost(t *testing.T) {
+	cl := startCluster(t, 1, "node")
+	px, _ := startProxy(t, onePool(cl))
+	c := dial(t, px.Addr)
+	node := cl.conns(t)[0]
+	c.must(t, "SET", "k", "1")
+	if raw := c.must(t, "WATCH", "k"); string(raw) != "+OK\r\n" {
+		t.Fatalf("WATCH: %s", show(raw))
+	}
+	// The node's client whose last command was WATCH is the proxy's
+	// connection holding it.
+	list, _ := value(t, node.must(t, "CLIENT", "LIST")).([]byte)
+	id := ""
+	for _, line := range strings.Split(string(list), "\n") {
+		if strings.Contains(line, " cmd=watch") {
+			id = strings.TrimPrefix(strings.Fields(line)[0], "id=")
+		}
+	}
+	if id == "" {
+		t.Fatalf("no client of the node ran WATCH:\n%s", list)
+	}
+	if raw := node.must(t, "CLIENT", "KILL", "ID", id); string(raw) != ":1\r\n" {
+		t.Fatalf("CLIENT KILL ID %s: %s", id, show(raw))
+	}
+	c.must(t, "MULTI")
+	c.must(t, "SET", "k", "2")
+	raw := c.must(t, "EXEC")
+	if !strings.HasPrefix(string(raw), "-ERR proxy: backend node1 (") || !strings.Contains(string(raw), "it held this client's WATCH, which a new connection would not") {
+		t.Errorf("EXEC after the WATCH's connection was lost: %s", show(raw))
+	}
+	if raw := c.must(t, "GET", "k"); string(raw) != bulk("1") {
+		t.Errorf("GET after the failed EXEC: %s, want the value before it", show(raw))
+	}
+	if w := infoField(t, c, "clients", "watch_connections"); w != "0" {
+		t.Errorf("watch_connections after the failed EXEC: %s", w)
+	}
+}
