@@ -36,6 +36,9 @@ type backend struct {
 	metrics  *backendMetrics
 
 	conns []*bconn
+	// watching are clients' own connections, each holding one client's
+	// WATCH (multi.go): the watchdog times them too. *bconn → struct{}.
+	watching sync.Map
 
 	failures     atomic.Int32 // consecutive failures
 	ejectedUntil atomic.Int64 // unix nanos of the next probe; 0 = in rotation
@@ -48,6 +51,10 @@ type backend struct {
 
 	source        atomic.Pointer[string] // the node's source_id; nil until known (source.go)
 	warnedNoProxy atomic.Bool
+	// txChecked: the node answered DISCARD as one that runs transactions
+	// (txReady). Cleared on every new shared connection, since the node
+	// behind it may have been replaced.
+	txChecked atomic.Bool
 }
 
 // backendSettings are the pool settings a backend's behaviour depends on;
@@ -110,29 +117,51 @@ func (b *backend) close() {
 		for _, c := range b.conns {
 			c.shutdown(errBackendRemoved)
 		}
+		b.watching.Range(func(k, _ any) bool {
+			k.(*bconn).shutdown(errBackendRemoved)
+			return true
+		})
 	})
 }
 
-var errBackendRemoved = errors.New("removed from the pool by a reload")
+var (
+	errBackendRemoved = errors.New("removed from the pool by a reload")
+	errReleased       = errors.New("given back by its client")
+)
 
-// enqueue queues c on the connection picked by affinity, without writing
-// it: the caller flushes the returned connection once it has queued
-// everything it has (a client's whole pipeline goes out in one write per
-// node). It returns nil when c failed at once (ejected, or no connection).
-func (b *backend) enqueue(c *call, affinity uint64) *bconn {
+// pick is the shared connection for a client: by affinity, so that one
+// client's commands to one node stay in order.
+func (b *backend) pick(affinity uint64) *bconn { return b.conns[affinity%uint64(len(b.conns))] }
+
+// dedicated is a new connection of one client's own (for its WATCH): it
+// dials on first use and is never redialled, since a new connection would
+// not hold the WATCH. release closes it.
+func (b *backend) dedicated() *bconn {
+	bc := &bconn{be: b, single: true}
+	b.watching.Store(bc, struct{}{})
+	return bc
+}
+
+// release closes a dedicated connection; calls still on it fail.
+func (b *backend) release(bc *bconn) {
+	b.watching.Delete(bc)
+	bc.shutdown(errReleased)
+}
+
+// enqueue queues c on bc, one of b's connections, without writing it: the
+// caller flushes bc once it has queued everything it has (a client's
+// whole pipeline goes out in one write per node). False when c failed at
+// once (ejected, or no connection).
+func (b *backend) enqueue(c *call, bc *bconn) bool {
 	c.be = b
 	b.requests.Add(1)
 	b.metrics.requests.Inc()
 	if until := b.ejectedUntil.Load(); until != 0 {
 		c.fail(b.errorf("is ejected after %d failures; next probe in %s", b.failures.Load(),
 			max(time.Duration(until-time.Now().UnixNano()), 0).Round(time.Millisecond)))
-		return nil
+		return false
 	}
-	bc := b.conns[affinity%uint64(len(b.conns))]
-	if !bc.enqueue(c) {
-		return nil
-	}
-	return bc
+	return bc.enqueue(c)
 }
 
 // errorf is a failure of this backend as a client sees it.
@@ -185,6 +214,10 @@ func (b *backend) watch() {
 			for _, c := range b.conns {
 				c.checkTimeout(now)
 			}
+			b.watching.Range(func(k, _ any) bool {
+				k.(*bconn).checkTimeout(now)
+				return true
+			})
 			if until := b.ejectedUntil.Load(); until != 0 && now.UnixNano() >= until && !b.probing.Load() {
 				b.probing.Store(true)
 				go b.probe()
@@ -294,6 +327,8 @@ type bconn struct {
 	be *backend
 
 	mu       sync.Mutex
+	single   bool // a client's own connection: dialled once, never again
+	dialed   bool
 	nc       net.Conn
 	gen      int // bumped per connection, so a stale reader cannot fail a new one
 	wbuf     []byte
@@ -315,11 +350,19 @@ func (bc *bconn) enqueue(c *call) bool {
 	defer bc.mu.Unlock()
 	now := time.Now()
 	if bc.nc == nil {
+		if bc.single && bc.dialed {
+			c.fail(b.errorf("connection lost: it held this client's WATCH, which a new connection would not"))
+			return false
+		}
+		bc.dialed = true
 		nc, rr, err := b.dial(&bc.lastRead)
 		if err != nil {
 			b.failed(err)
 			c.fail(b.errorf("connect failed: %s", shortErr(err)))
 			return false
+		}
+		if !bc.single {
+			b.txChecked.Store(false)
 		}
 		bc.nc = nc
 		bc.gen++
@@ -401,6 +444,13 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 			return
 		}
 		c := bc.inflight[bc.head]
+		if c.skip > 0 {
+			// A reply ahead of the call's own, within one request
+			// (a transaction's +OK and +QUEUED replies).
+			c.skip--
+			bc.mu.Unlock()
+			continue
+		}
 		bc.inflight[bc.head] = nil
 		bc.head++
 		if bc.head == len(bc.inflight) {
@@ -450,8 +500,9 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	pending := bc.inflight[bc.head:]
 	// Count the failure (and eject) before telling the callers: a client
 	// that sends its next command the moment it hears must find the
-	// backend already ejected, not wait out another timeout.
-	if !errors.Is(cause, errBackendRemoved) {
+	// backend already ejected, not wait out another timeout. Closing a
+	// connection on purpose is no failure of the node.
+	if !errors.Is(cause, errBackendRemoved) && !errors.Is(cause, errReleased) {
 		bc.be.log.Debug("backend connection failed", zap.Error(cause), zap.Int("calls_failed", len(pending)))
 		bc.be.failed(cause)
 	}
@@ -460,6 +511,14 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	}
 	clear(bc.inflight)
 	bc.inflight, bc.head = bc.inflight[:0], 0
+}
+
+// lost reports whether a dedicated connection was dialled and is closed
+// now, for good.
+func (bc *bconn) lost() bool {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	return bc.single && bc.dialed && bc.nc == nil
 }
 
 func (bc *bconn) shutdown(err error) {

@@ -25,6 +25,10 @@ type call struct {
 	// noReply marks a fire-and-forget call (a write copied to a replica
 	// pool): nobody reads its reply, so it is not kept.
 	noReply bool
+	// skip is how many replies the node sends for req before the one
+	// that is the call's: a transaction's run (MULTI, the commands, EXEC)
+	// is one call whose reply is EXEC's. The backend's reader drops them.
+	skip int
 
 	// Routing, for a read's fail-over.
 	t    *topology
@@ -49,7 +53,7 @@ func (c *call) release() {
 	if cap(c.reply) > 64<<10 || cap(c.req) > 64<<10 {
 		return // let a big buffer go rather than keep it pooled
 	}
-	c.req, c.reply, c.err, c.be, c.t = c.req[:0], c.reply[:0], nil, nil, nil
+	c.req, c.reply, c.err, c.be, c.t, c.skip = c.req[:0], c.reply[:0], nil, nil, nil, 0
 	callPool.Put(c)
 }
 

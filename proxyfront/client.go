@@ -32,7 +32,10 @@ type client struct {
 	quit    bool
 	scratch []byte // routing scratch (uid text, keys)
 	keyBuf  []byte
-	dirty   []*bconn // connections with queued, unwritten commands
+	dirty   []*bconn   // connections with queued, unwritten commands
+	tx      *txState   // open transaction (multi.go); nil outside MULTI
+	watch   *watchConn // the connection holding the client's WATCH; nil when it watches nothing
+	hs      []uint32   // scratch: ring positions of a queued command's keys
 
 	// held is every reply byte the proxy holds for this client: replies
 	// its backends delivered and it has not written yet, plus out. The
@@ -85,6 +88,7 @@ func (c *client) serve() {
 		}
 		// Replies still on their way are for nobody now: drop them.
 		c.dead.Store(true)
+		c.dropWatch()
 		c.nc.Close()
 	}()
 	for !c.quit {
@@ -291,7 +295,14 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 	k.req = resp.AppendCommand(k.req[:0], args...)
 	k.t, k.h, k.read, k.pool = t, h, read, 0
 	if read {
-		c.send(t.reads[0].backendFor(h), k)
+		be := t.reads[0].backendFor(h)
+		if w := c.watch; w != nil && t.primary.backendFor(h) == w.be {
+			// A watching client reads the watched node from the primary,
+			// where its WATCH is: a value read from a replica that lags
+			// would let its transaction overwrite a newer one unnoticed.
+			be, k.read = w.be, false
+		}
+		c.send(be, k)
 		return k
 	}
 	c.send(t.primary.backendFor(h), k)
@@ -307,12 +318,23 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 
 // send queues k for be; it is written when the client next waits for a
 // reply (flushBackends), together with everything else queued by then.
+// While the client watches keys of be's node, its commands to that node
+// go down its watch connection, behind the WATCH and in order with its
+// transaction; if that connection was lost, down a shared one.
 func (c *client) send(be *backend, k *call) {
+	if w := c.watch; w != nil && w.be == be && !w.bc.lost() {
+		c.sendOn(w.bc, k)
+		return
+	}
+	c.sendOn(be.pick(c.id), k)
+}
+
+// sendOn queues k on bc.
+func (c *client) sendOn(bc *bconn, k *call) {
 	if !k.noReply {
 		k.owner = c
 	}
-	bc := be.enqueue(k, c.id)
-	if bc == nil {
+	if !bc.be.enqueue(k, bc) {
 		return
 	}
 	for _, d := range c.dirty {
@@ -353,11 +375,17 @@ func (c *client) await(k *call) {
 // finish makes a forwarded call an op: its reply is the client's.
 func (k *call) finish(c *client) {
 	c.await(k)
-	if k.err != nil {
-		c.p.metrics.errors.WithLabelValues("forward").Inc()
-		c.out = redcon.AppendError(c.out, k.err.Error())
-	} else {
-		c.out = append(c.out, k.reply...)
-	}
+	k.emit(c, "forward")
 	k.release()
+}
+
+// emit appends a finished call's reply, or the failure that kept it from
+// getting one, to the client's output.
+func (k *call) emit(c *client, name string) {
+	if k.err != nil {
+		c.p.metrics.errors.WithLabelValues(name).Inc()
+		c.out = redcon.AppendError(c.out, k.err.Error())
+		return
+	}
+	c.out = append(c.out, k.reply...)
 }

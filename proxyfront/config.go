@@ -43,6 +43,9 @@ const (
 	// defClientWriteTimeout: a client that accepts no byte of its replies
 	// for this long has stopped reading (or vanished without a reset).
 	defClientWriteTimeout = 30 * time.Second
+	// defMaxWatchConnections: each watching client holds a connection of
+	// its own to a node, counted against the node's maxclients (10000).
+	defMaxWatchConnections = 1000
 
 	defServerConnections  = 2
 	defTimeout            = time.Second
@@ -148,6 +151,11 @@ type Config struct {
 	// ClientWriteTimeout closes a client that accepts no byte of its
 	// replies for this long. Default 30s; > 0.
 	ClientWriteTimeout Duration `toml:"client_write_timeout"`
+	// MaxWatchConnections bounds the connections to nodes that hold a
+	// client's WATCH: WATCH state belongs to a node's connection, so each
+	// watching client gets one of its own until EXEC, DISCARD or UNWATCH.
+	// A WATCH past the bound is refused. Default 1000; >= 1.
+	MaxWatchConnections int `toml:"max_watch_connections"`
 
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
@@ -429,6 +437,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("client_timeout %s: want >= 0 (0 never closes idle clients)", c.ClientTimeout.Duration)
 	case c.ClientWriteTimeout.Duration < 0:
 		return fmt.Errorf("client_write_timeout %s: want > 0", c.ClientWriteTimeout.Duration)
+	case c.MaxWatchConnections < 0:
+		return fmt.Errorf("max_watch_connections %d: want >= 1 (0 means the default, %d)", c.MaxWatchConnections, defMaxWatchConnections)
 	case c.ClientQueryBufferLimit < minProtoMaxBulkLenSetting:
 		return fmt.Errorf("client_query_buffer_limit %d: want at least %d (1 MiB; 0 means the default, 1 GiB)", c.ClientQueryBufferLimit, minProtoMaxBulkLenSetting)
 	case c.ProtoMaxBulkLen < minProtoMaxBulkLenSetting:
@@ -547,6 +557,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.ClientWriteTimeout.Duration == 0 {
 		c.ClientWriteTimeout.Duration = defClientWriteTimeout
+	}
+	if c.MaxWatchConnections == 0 {
+		c.MaxWatchConnections = defMaxWatchConnections
 	}
 	for i := range c.Pools {
 		p := &c.Pools[i]

@@ -344,10 +344,9 @@ func blackhole(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// slowServer answers GET k with "v:k", PING with PONG and anything else
-// with OK, one command at a time in order, but waits before answering a
-// GET of a key that starts with "slow" (delay) or "lazy" (lazy).
-func slowServer(t *testing.T, delay, lazy time.Duration) string {
+// fakeNode is a RESP server that answers each command with answer(args),
+// one at a time in order, on every connection.
+func fakeNode(t *testing.T, answer func(args []string) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -379,22 +378,7 @@ func slowServer(t *testing.T, delay, lazy time.Duration) string {
 					if err != nil {
 						return
 					}
-					var reply string
-					switch strings.ToUpper(args[0]) {
-					case "GET":
-						if len(args) > 1 && strings.HasPrefix(args[1], "slow") {
-							time.Sleep(delay)
-						}
-						if len(args) > 1 && strings.HasPrefix(args[1], "lazy") {
-							time.Sleep(lazy)
-						}
-						reply = bulk("v:" + args[len(args)-1])
-					case "PING":
-						reply = "+PONG\r\n"
-					default:
-						reply = "+OK\r\n"
-					}
-					if _, err := io.WriteString(c, reply); err != nil {
+					if _, err := io.WriteString(c, answer(args)); err != nil {
 						return
 					}
 				}
@@ -402,6 +386,28 @@ func slowServer(t *testing.T, delay, lazy time.Duration) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// slowServer answers GET k with "v:k", PING with PONG and anything else
+// with OK, one command at a time in order, but waits before answering a
+// GET of a key that starts with "slow" (delay) or "lazy" (lazy).
+func slowServer(t *testing.T, delay, lazy time.Duration) string {
+	t.Helper()
+	return fakeNode(t, func(args []string) string {
+		switch strings.ToUpper(args[0]) {
+		case "GET":
+			if len(args) > 1 && strings.HasPrefix(args[1], "slow") {
+				time.Sleep(delay)
+			}
+			if len(args) > 1 && strings.HasPrefix(args[1], "lazy") {
+				time.Sleep(lazy)
+			}
+			return bulk("v:" + args[len(args)-1])
+		case "PING":
+			return "+PONG\r\n"
+		}
+		return "+OK\r\n"
+	})
 }
 
 // readCommand reads one RESP array of bulk strings.
@@ -737,7 +743,13 @@ func TestProxyBadInput(t *testing.T) {
 		{"SCAN", "*2\r\n$4\r\nSCAN\r\n$1\r\n0\r\n", []string{"-ERR 'scan' command is not supported by the proxy\r\n"}, false},
 		{"FLUSHALL", "*1\r\n$8\r\nFLUSHALL\r\n", []string{"-ERR 'flushall' command is not supported by the proxy\r\n"}, false},
 		{"FLUSHDB", "*1\r\n$7\r\nFLUSHDB\r\n", []string{"-ERR 'flushdb' command is not supported by the proxy\r\n"}, false},
-		{"MULTI", "*1\r\n$5\r\nMULTI\r\n", []string{"-ERR 'multi' command is not supported by the proxy\r\n"}, false},
+		{"MULTI, then DISCARD", "*1\r\n$5\r\nMULTI\r\n*1\r\n$7\r\nDISCARD\r\n", []string{"+OK\r\n", "+OK\r\n"}, false},
+		{"EXEC without MULTI", "*1\r\n$4\r\nEXEC\r\n", []string{"-ERR EXEC without MULTI\r\n"}, false},
+		{"DISCARD without MULTI", "*1\r\n$7\r\nDISCARD\r\n", []string{"-ERR DISCARD without MULTI\r\n"}, false},
+		{"WATCH without a key", "*1\r\n$5\r\nWATCH\r\n", []string{"-ERR wrong number of arguments for 'watch' command\r\n"}, false},
+		{"MULTI with an argument", "*2\r\n$5\r\nMULTI\r\n$1\r\nx\r\n", []string{"-ERR wrong number of arguments for 'multi' command\r\n"}, false},
+		{"a transaction refused at queue time", "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n*1\r\n$4\r\nEXEC\r\n",
+			[]string{"+OK\r\n", "-ERR 'keys' command is not supported by the proxy\r\n", "-EXECABORT Transaction discarded because of previous errors.\r\n"}, false},
 		{"SUBSCRIBE", "*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n", []string{"-ERR 'subscribe' command is not supported by the proxy\r\n"}, false},
 		{"RANDOMKEY", "*1\r\n$9\r\nRANDOMKEY\r\n", []string{"-ERR 'randomkey' command is not supported by the proxy\r\n"}, false},
 		{"SELECT 1", "*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n", []string{"-ERR DB index is out of range\r\n"}, false},

@@ -49,6 +49,8 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 	if section("Clients") {
 		field("connected_clients", p.nconns.Load())
 		field("maxclients", cfg.MaxClients)
+		field("watch_connections", p.watchConns.Load())
+		field("max_watch_connections", cfg.MaxWatchConnections)
 	}
 	if section("Stats") {
 		field("client_query_buffer_limit_disconnections", p.queryLimitClosed.Load())

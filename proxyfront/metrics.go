@@ -21,6 +21,7 @@ type metrics struct {
 
 	outputLimitClosed prometheus.Counter
 	queryLimitClosed  prometheus.Counter
+	watchConns        prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -53,9 +54,11 @@ func newMetrics() *metrics {
 			Help: "Clients closed for holding more reply bytes than client_output_buffer_limit allows."}),
 		queryLimitClosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "relcache_proxy_client_query_buffer_limit_disconnections_total",
 			Help: "Clients closed for an unfinished command larger than client_query_buffer_limit."}),
+		watchConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "relcache_proxy_watch_connections",
+			Help: "Connections to nodes that hold a client's WATCH (at most max_watch_connections)."}),
 	}
 	m.reg.MustRegister(m.clients, m.requests, m.errors, m.beRequests, m.beErrors, m.beLatency,
-		m.ejections, m.up, m.fanout, m.reloads, m.outputLimitClosed, m.queryLimitClosed)
+		m.ejections, m.up, m.fanout, m.reloads, m.outputLimitClosed, m.queryLimitClosed, m.watchConns)
 	return m
 }
 

@@ -46,6 +46,7 @@ type Proxy struct {
 	lastReload atomic.Pointer[reloadResult]
 	totalCmds  atomic.Int64
 
+	watchConns        atomic.Int64 // clients' own connections holding a WATCH (multi.go)
 	outputLimitClosed atomic.Int64 // clients closed for client_output_buffer_limit
 	queryLimitClosed  atomic.Int64 // clients closed for client_query_buffer_limit
 }
