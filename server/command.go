@@ -125,9 +125,7 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 // MSET or half a transaction. (A one-key command is one step already: the
 // store locks its shard for each call.)
 func (s *Server) runHolding(c *client, cmd *command, args [][]byte) {
-	keys := c.keyScratch[:0]
-	ks, all := cmd.keysOf(args)
-	keys = append(keys, ks...)
+	keys, all := cmd.keysOf(c.keyScratch[:0], args)
 	if len(keys) < 2 && !all {
 		cmd.fn(c, args)
 		return

@@ -74,6 +74,8 @@ type client struct {
 	// LIST from other goroutines; the store's watch hook sets
 	// watchTouched.
 	tx           *txState
+	txBuf        txState  // what tx points to, reused
+	txArgs       [][]byte // EXEC's argument views, reused
 	view         *store.Store
 	hold         store.Store // the view's storage, reused
 	keyScratch   [][]byte

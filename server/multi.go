@@ -46,17 +46,22 @@ const (
 	errWatchInTx   = "ERR WATCH inside MULTI is not allowed"
 )
 
-// txState is a client's open transaction.
+// txState is a client's open transaction. It is reused from one MULTI to
+// the next, so a client running transactions allocates nothing per queued
+// command once warm.
 type txState struct {
 	cmds    []queued
-	aborted bool // an error at queue time: EXEC answers EXECABORT
+	arena   []byte // the queued commands' arguments, copied back to back
+	lens    []int  // each argument's length, in order
+	aborted bool   // an error at queue time: EXEC answers EXECABORT
 }
 
-// queued is one command waiting for EXEC, with its arguments copied out of
-// the reader's buffer.
+// queued is one command waiting for EXEC: its arguments are the next
+// nargs of the arena's.
 type queued struct {
-	cmd  *command
-	args [][]byte
+	cmd   *command
+	nargs int
+	args  [][]byte // set by EXEC, when the arena no longer moves
 }
 
 // inTx says whether the client is between MULTI and EXEC/DISCARD.
@@ -93,17 +98,12 @@ func (s *Server) queue(c *client, cmd *command, args [][]byte) {
 		c.flagTx()
 		return
 	}
-	n := 0
+	tx := c.tx
 	for _, a := range args {
-		n += len(a)
+		tx.arena = append(tx.arena, a...)
+		tx.lens = append(tx.lens, len(a))
 	}
-	buf := make([]byte, 0, n)
-	copied := make([][]byte, len(args))
-	for i, a := range args {
-		buf = append(buf, a...)
-		copied[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
-	}
-	c.tx.cmds = append(c.tx.cmds, queued{cmd, copied})
+	tx.cmds = append(tx.cmds, queued{cmd: cmd, nargs: len(args)})
 	c.txLen.Store(int32(len(c.tx.cmds)))
 	c.simple("QUEUED")
 }
@@ -113,7 +113,9 @@ func cmdMulti(c *client, _ [][]byte) {
 		c.err(errMultiNested)
 		return
 	}
-	c.tx = &txState{}
+	tx := &c.txBuf
+	tx.cmds, tx.arena, tx.lens, tx.aborted = tx.cmds[:0], tx.arena[:0], tx.lens[:0], false
+	c.tx = tx
 	c.txLen.Store(0)
 	c.ok()
 }
@@ -130,6 +132,12 @@ func cmdDiscard(c *client, _ [][]byte) {
 // endTx closes the transaction and forgets the watched keys, as EXEC and
 // DISCARD do whatever their outcome.
 func (c *client) endTx() {
+	if tx := c.tx; tx != nil {
+		clear(tx.cmds) // the argument views into the arena
+		if cap(tx.arena) > 1<<20 {
+			*tx = txState{} // give a huge transaction's memory back
+		}
+	}
 	c.tx = nil
 	c.txLen.Store(-1)
 	c.srv.watches.unwatchAll(c)
@@ -147,14 +155,29 @@ func cmdExec(c *client, _ [][]byte) {
 		return
 	}
 	s := c.srv
+	// The arena is complete: point each command at its arguments.
+	off, li := 0, 0
+	args := c.txArgs[:0]
+	for i := range tx.cmds {
+		start := len(args)
+		for range tx.cmds[i].nargs {
+			n := tx.lens[li]
+			args = append(args, tx.arena[off:off+n:off+n])
+			off, li = off+n, li+1
+		}
+		tx.cmds[i].args = args[start:len(args):len(args)]
+	}
+	c.txArgs = args
+	defer clear(c.txArgs)
 	denyOOM, all := false, false
-	var keys [][]byte
+	keys := c.keyScratch[:0]
 	for _, q := range tx.cmds {
 		denyOOM = denyOOM || q.cmd.flags&flagDenyOOM != 0
-		ks, every := q.cmd.keysOf(q.args)
-		keys = append(keys, ks...)
+		var every bool
+		keys, every = q.cmd.keysOf(keys, q.args)
 		all = all || every
 	}
+	defer func() { clear(keys); c.keyScratch = keys[:0] }()
 	if denyOOM && s.store.EnsureMemory() != nil {
 		c.err(errOOM)
 		return
@@ -176,7 +199,11 @@ func cmdExec(c *client, _ [][]byte) {
 	defer func() { c.view = nil }()
 	c.arrayHeader(len(tx.cmds))
 	for i, q := range tx.cmds {
-		s.runQueued(c, q, fillErrs[i])
+		var fillErr error
+		if fillErrs != nil {
+			fillErr = fillErrs[i]
+		}
+		s.runQueued(c, q, fillErr)
 	}
 }
 
@@ -207,11 +234,11 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 // fills the lists they miss, before EXEC takes its locks. It returns, per
 // queued command, the error of a fill it needed that failed.
 func (c *client) prefill(tx *txState) []error {
-	errs := make([]error, len(tx.cmds))
 	s := c.srv
 	if s.fill == nil {
-		return errs
+		return nil
 	}
+	errs := make([]error, len(tx.cmds))
 	quiet := s.store.Quiet()
 	for i, q := range tx.cmds {
 		if q.cmd.flags&flagReadonly == 0 || !q.cmd.mayFill() {
@@ -234,21 +261,21 @@ func (c *client) prefill(tx *txState) []error {
 // positions; every reports a command that touches the keyspace beyond them
 // (relation commands that build keys from uids, KEYS, FLUSHALL, ...), for
 // which a transaction must hold every shard.
-func (cmd *command) keysOf(args [][]byte) (keys [][]byte, every bool) {
+func (cmd *command) keysOf(dst, args [][]byte) (keys [][]byte, every bool) {
 	if cmd.flags&(flagWrite|flagReadonly) == 0 {
-		return nil, false
+		return dst, false
 	}
 	if cmd.firstKey <= 0 {
-		return nil, true
+		return dst, true
 	}
 	last := cmd.lastKey
 	if last < 0 {
 		last = len(args) + last
 	}
 	for i := cmd.firstKey; i <= last && i < len(args); i += max(cmd.step, 1) {
-		keys = append(keys, args[i])
+		dst = append(dst, args[i])
 	}
-	return keys, false
+	return dst, false
 }
 
 // mayFill reports whether a command may read relation lists the source

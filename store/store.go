@@ -173,6 +173,9 @@ type Store struct {
 	// held[i] is set when the caller of Exclusive holds shard i's write
 	// lock; nil for the keyspace itself.
 	held []bool
+	// order lists the held shards in index order, so Release (and Hold)
+	// touch only those.
+	order []int
 	// shared views hold read locks: only reads may go through them.
 	shared bool
 	// quiet views (Quiet) read without counting hits and misses or
@@ -264,27 +267,34 @@ func (s *Store) Hold(v *Store, keys [][]byte, all, shared bool) {
 		v.held = make([]bool, len(s.shards))
 	}
 	v.keyspace, v.shared, v.quiet = s.keyspace, shared, false
-	for _, k := range keys {
-		v.held[s.shardIndex(k)] = true
-	}
-	for i := range v.held {
-		if all || v.held[i] {
-			v.held[i] = true
-			if shared {
-				s.shards[i].mu.RLock()
-			} else {
-				s.shards[i].mu.Lock()
+	order := v.order[:0]
+	if all {
+		for i := range s.shards {
+			order = append(order, i)
+		}
+	} else {
+		for _, k := range keys {
+			if i := int(s.shardIndex(k)); !v.held[i] {
+				v.held[i] = true
+				order = append(order, i)
 			}
 		}
+		slices.Sort(order)
 	}
+	for _, i := range order {
+		v.held[i] = true
+		if shared {
+			s.shards[i].mu.RLock()
+		} else {
+			s.shards[i].mu.Lock()
+		}
+	}
+	v.order = order
 }
 
 // Release gives up the locks of a view made by Hold.
 func (v *Store) Release() {
-	for i, h := range v.held {
-		if !h {
-			continue
-		}
+	for _, i := range v.order {
 		v.held[i] = false
 		if v.shared {
 			v.shards[i].mu.RUnlock()
@@ -292,6 +302,7 @@ func (v *Store) Release() {
 			v.shards[i].mu.Unlock()
 		}
 	}
+	v.order = v.order[:0]
 }
 
 // Exclusive is Hold of write locks into a new view, with its release.

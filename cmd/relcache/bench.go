@@ -19,7 +19,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Load generators that measure relcache beside a stock Redis",
 	}
-	cmd.AddCommand(benchRelationsCmd(), benchSnapshotCmd(), benchCapacityCmd())
+	cmd.AddCommand(benchRelationsCmd(), benchSnapshotCmd(), benchCapacityCmd(), benchTxCmd())
 	return cmd
 }
 
@@ -51,6 +51,34 @@ Both servers are flushed first. Prints a Markdown report.`,
 	f.IntVar(&cfg.Batch, "batch", 500, "uids per membership batch")
 	f.IntSliceVar(&cfg.Conns, "conns", []int{1, 8, 50}, "connection counts for the batch test")
 	f.IntVar(&cfg.ListSize, "list-size", 3000, "members of the list-load test")
+	return cmd
+}
+
+func benchTxCmd() *cobra.Command {
+	cfg := bench.TxConfig{Conns: 50, Sets: 5, Keys: 100000, Duration: 10 * time.Second}
+	cmd := &cobra.Command{
+		Use:   "tx",
+		Short: "Run transactions (MULTI, SETs, EXEC in one write) against one server and print transactions per second",
+		Long: `Each connection sends MULTI, --sets SETs of 64-byte values to random keys and
+EXEC in one write, waits for the replies, and starts again, for --duration.
+Works against relcache and a stock Redis alike (scripts/bench-tx.sh runs
+both, pinned, and reads their CPU time).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := bench.RunTx(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d transactions in %v: %.0f/s\n", n, cfg.Duration, float64(n)/cfg.Duration.Seconds())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:6380", "server address")
+	f.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections")
+	f.IntVar(&cfg.Sets, "sets", cfg.Sets, "SETs per transaction")
+	f.IntVar(&cfg.Keys, "keys", cfg.Keys, "keyspace")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to run")
 	return cmd
 }
 
