@@ -117,7 +117,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
-	s.cmds = s.commandTable()
+	if s.cmds, err = commandTable(); err != nil {
+		return nil, fmt.Errorf("server command table: %w", err)
+	}
 	s.metrics = newMetrics(s)
 	return s, nil
 }
@@ -376,7 +378,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 // memory, clients) untouched.
 func (s *Server) resetStats() {
 	s.store.ResetStats()
-	for _, c := range s.cmds {
+	for _, c := range s.everyCommand() {
 		c.stats.reset()
 	}
 	s.stats.errorReplies.Store(0)
