@@ -27,6 +27,11 @@ type configParam struct {
 }
 
 func (s *Server) configParams() []configParam {
+	return append(s.ownConfigParams(), s.noop.params()...)
+}
+
+// ownConfigParams are the parameters that change what relcache does.
+func (s *Server) ownConfigParams() []configParam {
 	return []configParam{
 		{name: "maxmemory",
 			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },

@@ -42,6 +42,7 @@ type Server struct {
 	started      time.Time
 
 	// Settings CONFIG SET may change while clients read them.
+	noop          *noopConfig // Redis's parameters that mean nothing here
 	requirePass   atomic.Pointer[string]
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
@@ -109,6 +110,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		clients:    make(map[int64]*client),
 		shutdownCh: make(chan struct{}),
 		slowlog:    newSlowlog(cfg.SlowlogMaxLen),
+		noop:       newNoopConfig(),
 	}
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)

@@ -115,10 +115,10 @@ func excuse(allow []Difference, cmd []string, redis, relcache []byte) *Differenc
 }
 
 // unordered reports whether cmd's reply lists things in an order Redis
-// leaves unspecified (hash table order: COMMAND LIST too), so replies are
-// compared sorted.
+// leaves unspecified (hash table order: COMMAND LIST and CONFIG GET too),
+// so replies are compared sorted.
 func unordered(cmd []string) bool {
-	if isCmd(cmd, "COMMAND", "LIST") {
+	if isCmd(cmd, "COMMAND", "LIST") || isCmd(cmd, "CONFIG", "GET") {
 		return true
 	}
 	for _, c := range []string{"KEYS", "SCAN", "HKEYS", "HVALS", "HGETALL", "SMEMBERS"} {
@@ -130,8 +130,8 @@ func unordered(cmd []string) bool {
 }
 
 // normalized is v's bytes, with the elements of an unordered reply sorted:
-// SCAN's keys (its second element), HGETALL's field-value pairs, the
-// elements of the others.
+// SCAN's keys (its second element), HGETALL's and CONFIG GET's name-value
+// pairs, the elements of the others.
 func normalized(cmd []string, v resp.Value) []byte {
 	if !unordered(cmd) || v.Null || !strings.ContainsRune("*~%", rune(v.Type)) {
 		return v.Append(nil)
@@ -143,7 +143,7 @@ func normalized(cmd []string, v resp.Value) []byte {
 		return v.Append(nil)
 	}
 	group := 1
-	if isCmd(cmd, "HGETALL") {
+	if isCmd(cmd, "HGETALL") || isCmd(cmd, "CONFIG", "GET") {
 		group = 2
 	}
 	return sorted(v, group).Append(nil)
