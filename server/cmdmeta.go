@@ -272,11 +272,11 @@ func (m *cmdMeta) legacyRange() (first, last, step int, movable bool) {
 		return 0, 0, 0, false
 	}
 	rel := func(ks keySpec) int { // the spec's last key, absolute unless negative
-		if l := ks.FindKeys.Spec.LastKey; l < 0 {
+		l := ks.FindKeys.Spec.LastKey
+		if l < 0 {
 			return l
-		} else {
-			return ks.BeginSearch.Spec.Index + l
 		}
+		return ks.BeginSearch.Spec.Index + l
 	}
 	if len(specs) == 1 {
 		ks := specs[0]
