@@ -36,12 +36,18 @@ func cmdQuit(c *client, _ [][]byte) {
 	c.closeAfterReply = true
 }
 
-// checkPassword compares in constant time; hashing first keeps the length
-// of the password from leaking through timing too.
+// checkPassword checks a password of the one user, "default". Without
+// requirepass that user has none (Redis's nopass): any password is
+// accepted, as Redis accepts it for AUTH default x and HELLO ... AUTH. The
+// comparison is constant-time; hashing first keeps the length of the
+// password from leaking through timing too.
 func (c *client) checkPassword(user, pass []byte) bool {
 	want := c.srv.password()
-	if want == "" || (user != nil && string(user) != "default") {
+	switch {
+	case user != nil && string(user) != "default":
 		return false
+	case want == "":
+		return true
 	}
 	a, b := sha256.Sum256(pass), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
@@ -72,7 +78,13 @@ func cmdAuth(c *client, args [][]byte) {
 	c.ok()
 }
 
-// HELLO [protover [AUTH username password] [SETNAME clientname]]
+// HELLO [protover [AUTH username password] [SETNAME clientname]], checked
+// in Redis 7.2's order: the version; the options in turn (a syntax error
+// or a bad name ends it there; of repeated options the last counts); then
+// the password; then that the client is authenticated. Nothing changes
+// (name, protocol, authentication) unless every check passed: Redis 7.0
+// set a name before a later option's syntax error, and authenticated
+// before one.
 func cmdHello(c *client, args [][]byte) {
 	proto := c.proto
 	if len(args) > 1 {
@@ -87,18 +99,14 @@ func cmdHello(c *client, args [][]byte) {
 		}
 		proto = int(v)
 	}
-	var name []byte
-	var hasName, authOK bool
+	var name, user, pass []byte
+	var hasName, hasAuth bool
 	for i := 2; i < len(args); i++ {
 		switch {
-		case eqFold(args[i], "AUTH") && i+2 < len(args):
-			if !c.checkPassword(args[i+1], args[i+2]) {
-				c.err(errWrongPass)
-				return
-			}
-			authOK = true
+		case cEqFold(args[i], "AUTH") && i+2 < len(args):
+			user, pass, hasAuth = args[i+1], args[i+2], true
 			i += 2
-		case eqFold(args[i], "SETNAME") && i+1 < len(args):
+		case cEqFold(args[i], "SETNAME") && i+1 < len(args):
 			name, hasName = args[i+1], true
 			if !validClientName(name) {
 				c.err(errClientName)
@@ -110,7 +118,11 @@ func cmdHello(c *client, args [][]byte) {
 			return
 		}
 	}
-	if authOK {
+	if hasAuth {
+		if !c.checkPassword(user, pass) {
+			c.err(errWrongPass)
+			return
+		}
 		c.authed = true
 	}
 	if !c.authed {
@@ -121,7 +133,9 @@ func cmdHello(c *client, args [][]byte) {
 		c.setName(string(name))
 	}
 	c.proto = proto
-	c.mapHeader(8)
+	// Redis's seven fields, no more: clients (and redis-cli) print or
+	// check them; relcache's own version is in INFO's relcache_version.
+	c.mapHeader(7)
 	c.bulkString("server")
 	c.bulkString("redis")
 	c.bulkString("version")
@@ -136,8 +150,6 @@ func cmdHello(c *client, args [][]byte) {
 	c.bulkString("master")
 	c.bulkString("modules")
 	c.arrayHeader(0)
-	c.bulkString("relcache")
-	c.bulkString(c.srv.cfg.Version)
 }
 
 func cmdSelect(c *client, args [][]byte) {
@@ -199,7 +211,36 @@ func (c *client) info(now time.Time) string {
 	}
 	sb.WriteString(" flags=" + flags + " db=0 sub=0 psub=0 ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=default")
 	sb.WriteString(" resp=" + strconv.Itoa(c.proto))
+	c.mu.Lock()
+	sb.WriteString(" lib-name=" + c.libName + " lib-ver=" + c.libVer)
+	c.mu.Unlock()
 	return sb.String()
+}
+
+// clientSetInfo is CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2 has
+// it: the value is read as a C string (up to a NUL byte) and must be
+// printable ASCII without spaces, so CLIENT LIST stays split by spaces; ""
+// clears it. The refusals quote the attribute as the client wrote it.
+func clientSetInfo(c *client, attr, val []byte) {
+	var dst *string
+	switch {
+	case cEqFold(attr, "LIB-NAME"):
+		dst = &c.libName
+	case cEqFold(attr, "LIB-VER"):
+		dst = &c.libVer
+	default:
+		c.err("ERR Unrecognized option '" + cString(attr) + "'")
+		return
+	}
+	v := cString(val)
+	if !validClientName([]byte(v)) {
+		c.err("ERR " + cString(attr) + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.mu.Lock()
+	*dst = v
+	c.mu.Unlock()
+	c.ok()
 }
 
 // CLIENT ID | SETNAME | GETNAME | LIST | KILL | INFO | SETINFO | PROXY | HELP
@@ -222,12 +263,7 @@ func cmdClient(c *client, args [][]byte) {
 		c.setName(string(args[2]))
 		c.ok()
 	case "setinfo":
-		// Client libraries announce themselves; nothing to keep yet.
-		if !eqFold(args[2], "LIB-NAME") && !eqFold(args[2], "LIB-VER") {
-			c.err("ERR Unrecognized option '" + cString(args[2]) + "'")
-			return
-		}
-		c.ok()
+		clientSetInfo(c, args[2], args[3])
 	case "proxy":
 		// A proxy's connection carries many clients' commands: a reply
 		// over client-output-buffer-limit becomes an error for that one

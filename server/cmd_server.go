@@ -27,6 +27,11 @@ type configParam struct {
 }
 
 func (s *Server) configParams() []configParam {
+	return append(s.ownConfigParams(), s.noop.params()...)
+}
+
+// ownConfigParams are the parameters that change what relcache does.
+func (s *Server) ownConfigParams() []configParam {
 	return []configParam{
 		{name: "maxmemory",
 			get: func(s *Server) string { return strconv.FormatInt(s.store.MaxMemory(), 10) },
@@ -158,8 +163,11 @@ func cmdConfig(c *client, args [][]byte) {
 		c.srv.resetStats()
 		c.ok()
 	case "help":
-		c.arrayOfBulk([]string{"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-			"GET <pattern> [<pattern> ...]", "SET <directive> <value> [<directive> <value> ...]", "RESETSTAT"})
+		// Redis's text, without REWRITE: there is no config file to rewrite.
+		c.help("CONFIG",
+			"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+			"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+			"RESETSTAT", "    Reset statistics reported by the INFO command.")
 	default:
 		c.err(unknownSubcommand(args[1], "config"))
 	}
@@ -205,88 +213,19 @@ func (s *Server) configSet(pairs [][]byte) string {
 
 func toLower(b []byte) []byte { return []byte(strings.ToLower(string(b))) }
 
-// COMMAND | COMMAND COUNT | COMMAND INFO name... | COMMAND DOCS [name...] | COMMAND LIST
-func cmdCommand(c *client, args [][]byte) {
-	all := c.srv.sortedCommands()
-	if len(args) == 1 {
-		c.arrayHeader(len(all))
-		for _, cmd := range all {
-			c.commandInfo(cmd)
-		}
-		return
-	}
-	switch sub := strings.ToLower(string(args[1])); sub {
-	case "count":
-		c.integer(int64(len(all)))
-	case "list":
-		c.arrayHeader(len(all))
-		for _, cmd := range all {
-			c.bulkString(cmd.name)
-		}
-	case "info":
-		c.arrayHeader(len(args) - 2)
-		for _, n := range args[2:] {
-			if cmd := c.srv.cmds[strings.ToLower(string(n))]; cmd != nil {
-				c.commandInfo(cmd)
-			} else {
-				c.nullArray()
-			}
-		}
-	case "docs":
-		list := all
-		if len(args) > 2 {
-			list = nil
-			for _, n := range args[2:] {
-				if cmd := c.srv.cmds[strings.ToLower(string(n))]; cmd != nil {
-					list = append(list, cmd)
-				}
-			}
-		}
-		c.mapHeader(len(list))
-		for _, cmd := range list {
-			c.bulkString(cmd.name)
-			c.mapHeader(2)
-			c.bulkString("summary")
-			c.bulkString(cmd.summary)
-			c.bulkString("group")
-			c.bulkString(cmd.group)
-		}
-	default:
-		c.err(unknownSubcommand(args[1], "command"))
-	}
-}
+// sortedCommands are the commands (no subcommands) by name.
+func (s *Server) sortedCommands() []*command { return byName(s.cmds) }
 
-func (s *Server) sortedCommands() []*command {
-	all := make([]*command, 0, len(s.cmds))
-	for _, c := range s.cmds {
+// everyCommand are the commands and their subcommands, each container
+// followed by its subcommands, by name: what COMMAND LIST lists and
+// statistics are kept for.
+func (s *Server) everyCommand() []*command {
+	var all []*command
+	for _, c := range s.sortedCommands() {
 		all = append(all, c)
+		all = append(all, c.sortedSubs()...)
 	}
-	slices.SortFunc(all, func(a, b *command) int { return strings.Compare(a.name, b.name) })
 	return all
-}
-
-// commandInfo writes Redis 7's ten-field COMMAND entry.
-func (c *client) commandInfo(cmd *command) {
-	c.arrayHeader(10)
-	c.bulkString(cmd.name)
-	c.integer(int64(cmd.arity))
-	var flags []string
-	for _, f := range flagNames {
-		if cmd.flags&f.f != 0 {
-			flags = append(flags, f.name)
-		}
-	}
-	c.arrayHeader(len(flags))
-	for _, f := range flags {
-		c.simple(f)
-	}
-	c.integer(int64(cmd.firstKey))
-	c.integer(int64(cmd.lastKey))
-	c.integer(int64(cmd.step))
-	c.arrayHeader(0) // ACL categories
-	c.arrayHeader(0) // tips
-	c.arrayHeader(0) // key specs
-	c.arrayHeader(0) // subcommands
 }
 
 // MEMORY USAGE key [SAMPLES n] | MEMORY HELP

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"time"
 
@@ -9,46 +10,38 @@ import (
 	"github.com/relcache/relcache/store"
 )
 
-// cmdFlags are the properties dispatch checks and COMMAND reports.
+// cmdFlags are the properties dispatch acts on, from the command's flags
+// in its metadata (COMMAND INFO reports them all, from the metadata).
 type cmdFlags uint16
 
 const (
 	flagWrite     cmdFlags = 1 << iota // modifies the keyspace
 	flagReadonly                       // reads the keyspace
 	flagDenyOOM                        // may grow memory: refused (or evicts) past maxmemory
-	flagAdmin                          // server administration
 	flagNoAuth                         // allowed before AUTH
-	flagFast                           // O(1) or O(log N)
-	flagLoading                        // allowed while loading (reported for COMMAND only)
-	flagStale                          // reported for COMMAND only
 	flagNoMulti                        // refused inside MULTI (Redis's no_multi)
 	flagTxControl                      // runs at once inside MULTI instead of being queued
 )
 
-var flagNames = []struct {
-	f    cmdFlags
-	name string
-}{
-	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
-	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagFast, "fast"},
-	{flagLoading, "loading"}, {flagStale, "stale"}, {flagNoMulti, "no_multi"},
-}
-
-// command is one entry of the command table.
+// command is one entry of the command table, or one of a container's
+// subcommands.
 type command struct {
-	name  string // lower case, as Redis reports it
+	name  string // lower case, as Redis reports it: "get", "client|kill"
 	arity int    // Redis's convention: N exactly N args (name included), -N at least N
 	flags cmdFlags
-	// Key positions for COMMAND (and, later, the proxy): first, last (-1 =
-	// last argument), step.
+	// Key positions, derived from the key specs as COMMAND INFO reports
+	// them: first, last (-1 = last argument), step; 0 0 0 for none.
 	firstKey, lastKey, step int
-	group, summary          string // for COMMAND DOCS and docs/commands.md
+	group                   string
+	meta                    *cmdMeta // everything COMMAND reports
 	fn                      func(c *client, args [][]byte)
-	// subs are the subcommands (lower case) with their arities, for a
-	// command that has them: dispatch refuses an unknown subcommand or a
-	// wrong count before the command runs or is queued, as Redis does with
-	// its subcommand table (inside MULTI that aborts the transaction).
-	subs map[string]int
+	// subs are a container's subcommands by lower-case name: dispatch
+	// runs a command line as its subcommand (flags, keys, statistics,
+	// CLIENT LIST's cmd=), and refuses an unknown one or a wrong count
+	// before the command runs or is queued, as Redis does (inside MULTI
+	// that aborts the transaction).
+	subs   map[string]*command
+	parent *command // a subcommand's container
 
 	stats cmdStats // calls and latency
 }
@@ -77,11 +70,13 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		return start
 	}
 	if cmd.subs != nil && len(args) > 1 {
-		if msg := cmd.checkSub(c, args); msg != "" {
+		sub, msg := cmd.subcommand(c, args)
+		if msg != "" {
 			c.err(msg)
 			c.flagTx()
 			return start
 		}
+		cmd = sub
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.err("NOAUTH Authentication required.")
@@ -139,12 +134,13 @@ func (s *Server) runHolding(c *client, cmd *command, args [][]byte) {
 	c.keyScratch = keys[:0]
 }
 
-// checkSub checks a subcommand's name and argument count, without
-// allocating; "" when both are right.
-func (cmd *command) checkSub(c *client, args [][]byte) string {
+// subcommand finds the subcommand a command line runs and checks its
+// argument count, without allocating; the message is the error to answer
+// when either is wrong.
+func (cmd *command) subcommand(c *client, args [][]byte) (*command, string) {
 	name := args[1]
 	if len(name) > len(c.lowerBuf) {
-		return unknownSubcommand(name, cmd.name)
+		return nil, unknownSubcommand(name, cmd.name)
 	}
 	b := c.lowerBuf[:len(name)]
 	for i, ch := range name {
@@ -153,14 +149,27 @@ func (cmd *command) checkSub(c *client, args [][]byte) string {
 		}
 		b[i] = ch
 	}
-	arity, ok := cmd.subs[string(b)]
+	sub := cmd.subs[string(b)]
 	switch {
-	case !ok:
-		return unknownSubcommand(name, cmd.name)
-	case (arity > 0 && len(args) != arity) || len(args) < -arity:
-		return "ERR wrong number of arguments for '" + cmd.name + "|" + string(b) + "' command"
+	case sub == nil:
+		return nil, unknownSubcommand(name, cmd.name)
+	case (sub.arity > 0 && len(args) != sub.arity) || len(args) < -sub.arity:
+		return nil, "ERR wrong number of arguments for '" + sub.name + "' command"
 	}
-	return ""
+	return sub, ""
+}
+
+// sortedSubs are a container's subcommands by name.
+func (cmd *command) sortedSubs() []*command { return byName(cmd.subs) }
+
+// byName lists a table's commands sorted by name.
+func byName(t map[string]*command) []*command {
+	all := make([]*command, 0, len(t))
+	for _, c := range t {
+		all = append(all, c)
+	}
+	slices.SortFunc(all, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	return all
 }
 
 // lookup finds a command by name, case-insensitively, without allocating.

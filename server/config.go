@@ -119,7 +119,7 @@ type Config struct {
 	SnapshotVerify string
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
-	// Version is reported by INFO and HELLO. Default "dev".
+	// Version is reported by INFO (relcache_version). Default "dev".
 	Version string
 	// ConfigFile is the path of the TOML file the settings came from, for
 	// INFO's config_file. Optional.

@@ -94,8 +94,11 @@ type client struct {
 
 	lastActive atomic.Int64            // Unix nanoseconds of the last command
 	lastCmd    atomic.Pointer[command] // for CLIENT LIST
-	mu         sync.Mutex              // guards name
+	mu         sync.Mutex              // guards name, libName, libVer
 	name       string
+	// libName and libVer are what CLIENT SETINFO announced (Redis 7.2),
+	// shown by CLIENT LIST and CLIENT INFO.
+	libName, libVer string
 }
 
 func (s *Server) newClient(nc net.Conn) *client {

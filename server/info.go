@@ -152,7 +152,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
 	case "commandstats":
 		b = append(b, "# Commandstats\r\n"...)
-		for _, cmd := range s.sortedCommands() {
+		for _, cmd := range s.everyCommand() {
 			_, calls, sum := cmd.stats.snapshot()
 			if calls == 0 {
 				continue

@@ -88,7 +88,7 @@ func newLatencyCollector(s *Server) *latencyCollector {
 func (lc *latencyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lc.desc }
 
 func (lc *latencyCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range lc.s.sortedCommands() {
+	for _, c := range lc.s.everyCommand() {
 		counts, calls, sum := c.stats.snapshot()
 		if calls == 0 {
 			continue
@@ -106,7 +106,7 @@ func (lc *latencyCollector) Collect(ch chan<- prometheus.Metric) {
 // totalCommands is the number of commands executed, summed over the table.
 func (s *Server) totalCommands() int64 {
 	var n uint64
-	for _, c := range s.cmds {
+	for _, c := range s.everyCommand() {
 		_, calls, _ := c.stats.snapshot()
 		n += calls
 	}

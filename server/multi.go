@@ -226,8 +226,9 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 			c.err("TRYAGAIN a relation list this command needs is not cached; retry the transaction")
 		}
 	}
+	// CLIENT LIST's cmd= stays exec, as Redis's lastcmd does: the queued
+	// commands count in the statistics, not as the client's last command.
 	q.cmd.stats.observe(c.id, time.Since(start))
-	c.lastCmd.Store(q.cmd)
 }
 
 // prefill runs the transaction's relation reads against a quiet view and

@@ -33,6 +33,7 @@ func TestRedisDifferential(t *testing.T) {
 	cases = append(cases, differentialRandom(rand.New(rand.NewPCG(seed, 0)), 400)...)
 	cases = append(cases, stringFamilyTable()...)
 	cases = append(cases, stringFamilyRandom(rand.New(rand.NewPCG(seed, 1)), 1500)...)
+	cases = append(cases, noopConfigTable()...)
 	excused := map[string]int{}
 	for _, dc := range cases {
 		res, err := run.Run(dc.program())

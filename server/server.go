@@ -42,6 +42,7 @@ type Server struct {
 	started      time.Time
 
 	// Settings CONFIG SET may change while clients read them.
+	noop          *noopConfig // Redis's parameters that mean nothing here
 	requirePass   atomic.Pointer[string]
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
@@ -109,6 +110,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		clients:    make(map[int64]*client),
 		shutdownCh: make(chan struct{}),
 		slowlog:    newSlowlog(cfg.SlowlogMaxLen),
+		noop:       newNoopConfig(),
 	}
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)
@@ -117,7 +119,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
-	s.cmds = s.commandTable()
+	if s.cmds, err = commandTable(); err != nil {
+		return nil, fmt.Errorf("server command table: %w", err)
+	}
 	s.metrics = newMetrics(s)
 	return s, nil
 }
@@ -376,7 +380,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 // memory, clients) untouched.
 func (s *Server) resetStats() {
 	s.store.ResetStats()
-	for _, c := range s.cmds {
+	for _, c := range s.everyCommand() {
 		c.stats.reset()
 	}
 	s.stats.errorReplies.Store(0)
