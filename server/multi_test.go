@@ -42,6 +42,14 @@ func TestExecIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	keys := keysOnDifferentShards("atom", 4)
 	rels := []string{"1.following", "2.following"}
+	// A first state, so a reader that runs before any writer finds the
+	// relation sets (RELCARD of a missing one is nil in a pure cache).
+	setup := client(t, p.Addr)
+	for _, r := range rels {
+		if err := setup.Do(ctx, "RELLOAD", r, "10").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var writes, reads atomic.Int64
