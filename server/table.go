@@ -27,7 +27,14 @@ func (s *Server) commandTable() map[string]*command {
 		{"hello", -1, flagNoAuth | fast, none, "connection", "Handshakes with the server: protocol version, auth, name.", cmdHello},
 		{"auth", -2, flagNoAuth | fast, none, "connection", "Authenticates the connection.", cmdAuth},
 		{"select", 2, fast, none, "connection", "Changes the selected database (only 0 exists).", cmdSelect},
-		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO, PROXY.", cmdClient},
+		{"client", -2, 0, none, "connection", "Client connection commands: ID, SETNAME, GETNAME, LIST, KILL, INFO, PROXY, TRACKING, CACHING, GETREDIR, TRACKINGINFO.", cmdClient},
+		// pub/sub
+		{"subscribe", -2, flagLoading | flagStale, none, "pubsub", "Listens for messages published to channels.", subscribeCmd(false)},
+		{"unsubscribe", -1, flagLoading | flagStale, none, "pubsub", "Stops listening to messages posted to channels.", unsubscribeCmd(false)},
+		{"psubscribe", -2, flagLoading | flagStale, none, "pubsub", "Listens for messages published to channels that match one or more patterns.", subscribeCmd(true)},
+		{"punsubscribe", -1, flagLoading | flagStale, none, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", unsubscribeCmd(true)},
+		{"publish", 3, fast | flagLoading | flagStale, none, "pubsub", "Posts a message to a channel.", cmdPublish},
+		{"pubsub", -2, 0, none, "pubsub", "Pub/sub introspection: CHANNELS, NUMSUB, NUMPAT.", cmdPubSub},
 		// transactions
 		{"multi", 1, fast | flagLoading | flagStale | flagTxControl, none, "transactions", "Starts a transaction.", cmdMulti},
 		{"exec", 1, flagLoading | flagStale | flagTxControl, none, "transactions", "Executes all commands in a transaction.", cmdExec},
@@ -137,7 +144,9 @@ func (s *Server) commandTable() map[string]*command {
 	// Subcommands and their arities (Redis's convention), for the commands
 	// that have them.
 	subs := map[string]map[string]int{
-		"client":  {"id": 2, "getname": 2, "setname": 3, "setinfo": 4, "proxy": 3, "info": 2, "list": -2, "kill": -3, "help": 2},
+		"client": {"id": 2, "getname": 2, "setname": 3, "setinfo": 4, "proxy": 3, "info": 2, "list": -2, "kill": -3, "help": 2,
+			"tracking": -3, "caching": 3, "getredir": 2, "trackinginfo": 2},
+		"pubsub":  {"channels": -2, "numsub": -2, "numpat": 2, "help": 2},
 		"config":  {"get": -3, "set": -4, "resetstat": 2, "help": 2},
 		"object":  {"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3, "help": 2},
 		"memory":  {"usage": -3, "help": 2},

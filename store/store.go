@@ -137,7 +137,7 @@ type entry struct {
 type shard struct {
 	mu  sync.RWMutex // guards m and volatile
 	idx int          // its index in Store.shards
-	m  map[string]*entry
+	m   map[string]*entry
 	// volatile holds the keys of m that have a TTL, so active expiry and
 	// volatile-lru sample only them.
 	volatile map[string]struct{}
@@ -178,6 +178,9 @@ type Store struct {
 	// quiet views (Quiet) read without counting hits and misses or
 	// touching the LRU clock.
 	quiet bool
+	// origin is passed to the Watcher with every change made through
+	// this view (WithOrigin).
+	origin int64
 }
 
 type keyspace struct {
@@ -263,7 +266,7 @@ func (s *Store) Hold(v *Store, keys [][]byte, all, shared bool) {
 	if len(v.held) != len(s.shards) {
 		v.held = make([]bool, len(s.shards))
 	}
-	v.keyspace, v.shared, v.quiet = s.keyspace, shared, false
+	v.keyspace, v.shared, v.quiet, v.origin = s.keyspace, shared, false, s.origin
 	for _, k := range keys {
 		v.held[s.shardIndex(k)] = true
 	}
@@ -362,7 +365,16 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 // not the client's (EXEC's discovery of the lists a transaction will need);
 // it must not be written through.
 func (s *Store) Quiet() *Store {
-	return &Store{keyspace: s.keyspace, held: s.held, shared: s.shared, quiet: true}
+	return &Store{keyspace: s.keyspace, held: s.held, shared: s.shared, quiet: true, origin: s.origin}
+}
+
+// WithOrigin returns the keyspace as a view whose changes reach the
+// Watcher with origin (and so do those of views Hold makes from it): a
+// server passes its client's id, so that client tracking can leave out a
+// client's own changes (NOLOOP). It holds no locks; call it on the
+// keyspace, not on a view made by Hold.
+func (s *Store) WithOrigin(origin int64) *Store {
+	return &Store{keyspace: s.keyspace, origin: origin}
 }
 
 // touch records an access; it skips the store when the second has not
@@ -422,7 +434,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
 	if ok && expired(e, now) {
-		s.removeLocked(sh, string(key), e)
+		s.removeLocked(sh, string(key), e, 0, false)
 		s.expired.Add(1)
 		e, ok = nil, false
 	}
@@ -442,7 +454,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 		}
 	case Remove:
 		if ok {
-			s.removeLocked(sh, string(key), e)
+			s.removeLocked(sh, string(key), e, s.origin, false)
 		}
 	}
 }
@@ -466,7 +478,7 @@ func (s *Store) Delete(key []byte) bool {
 func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs int64) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(string(key), false)
+		w.Touched(Change{Key: string(key), Origin: s.origin})
 	}
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
@@ -500,10 +512,12 @@ func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs i
 	s.used.Add(entrySize(len(k), next))
 }
 
-func (s *Store) removeLocked(sh *shard, key string, e *entry) {
+// removeLocked deletes key, whose entry is e; the Watcher hears of it with
+// origin (0 for expiry and eviction, which no caller asked for) and flush.
+func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(key, true)
+		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
 	delete(sh.m, key)
 	if e.ExpireAt != 0 {
@@ -546,7 +560,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	}
 	se, ok := a.m[string(src)]
 	if ok && expired(se, now) {
-		s.removeLocked(a, string(src), se)
+		s.removeLocked(a, string(src), se, 0, false)
 		s.expired.Add(1)
 		ok = false
 	}
@@ -555,7 +569,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	}
 	de, dok := b.m[string(dst)]
 	if dok && expired(de, now) {
-		s.removeLocked(b, string(dst), de)
+		s.removeLocked(b, string(dst), de, 0, false)
 		s.expired.Add(1)
 		de, dok = nil, false
 	}
@@ -566,7 +580,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 		return true, nil
 	}
 	moved := se.Entry
-	s.removeLocked(a, string(src), se)
+	s.removeLocked(a, string(src), se, s.origin, false)
 	s.putLocked(b, dst, de, moved, now)
 	return true, nil
 }
@@ -621,12 +635,15 @@ func (s *Store) Flush() {
 		sh := &s.shards[i]
 		s.lock(sh)
 		for k, e := range sh.m {
-			s.removeLocked(sh, k, e)
+			s.removeLocked(sh, k, e, s.origin, true)
 		}
 		// Fresh maps give the memory of a large keyspace back.
 		sh.m = make(map[string]*entry)
 		sh.volatile = make(map[string]struct{})
 		s.unlock(sh)
+	}
+	if w := s.cfg.Watcher; w != nil && w.Active() {
+		w.Flushed(s.origin)
 	}
 }
 
@@ -786,7 +803,7 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 			}
 			n++
 			if e := sh.m[k]; e != nil && expired(e, now) {
-				s.removeLocked(sh, k, e)
+				s.removeLocked(sh, k, e, 0, false)
 				gone++
 			}
 		}
@@ -872,7 +889,7 @@ func (tx *Keys) live(sh *shard, key []byte) *entry {
 		return nil
 	}
 	if expired(e, tx.now) {
-		tx.s.removeLocked(sh, string(key), e)
+		tx.s.removeLocked(sh, string(key), e, 0, false)
 		tx.s.expired.Add(1)
 		return nil
 	}
@@ -912,7 +929,7 @@ func (tx *Keys) Remove(key []byte) bool {
 	sh := tx.shard(key)
 	e := tx.live(sh, key)
 	if e != nil {
-		tx.s.removeLocked(sh, string(key), e)
+		tx.s.removeLocked(sh, string(key), e, tx.s.origin, false)
 	}
 	return e != nil
 }
