@@ -150,9 +150,31 @@ func (t *tracker) remember(c *client, key []byte) {
 	if i, found := slices.BinarySearch(tk.ids, c.id); !found {
 		tk.ids = slices.Insert(tk.ids, i, c.id)
 		t.items.Add(1)
+		if n := len(tk.ids); n >= 16 && n&(n-1) == 0 {
+			t.prune(tk)
+		}
 	}
 	sh.mu.Unlock()
 	c.track.registered++
+}
+
+// prune drops from a key's entry the ids of clients that no longer track
+// (gone, or tracking turned off), which an entry otherwise keeps until its
+// key changes: a key read by many short connections and never written
+// would grow without bound. remember calls it as the list reaches each
+// power of two from 16, so its cost is spread over the insertions.
+func (t *tracker) prune(tk *trackedKey) {
+	t.idsMu.RLock()
+	live := tk.ids[:0]
+	for _, id := range tk.ids {
+		if t.ids[id] != nil {
+			live = append(live, id)
+		}
+	}
+	t.idsMu.RUnlock()
+	t.items.Add(int64(len(live) - len(tk.ids)))
+	clear(tk.ids[len(live):])
+	tk.ids = live
 }
 
 // touched is the store's report of a change to a key.
@@ -446,8 +468,9 @@ func (t *tracker) enable(c *client, cfg *trackConfig, newPrefixes []string) {
 }
 
 // disable turns tracking off for c. Its entries in the table stay until
-// their keys change or are dropped, as in Redis: they name an id that no
-// longer tracks, and are skipped.
+// their keys change, are dropped or pruned (remember), as in Redis: they
+// name an id that no longer tracks, and are skipped; the last client to
+// stop empties the table.
 func (t *tracker) disable(c *client) {
 	old := c.track.cfg.Load()
 	if old == nil {
@@ -472,8 +495,34 @@ func (t *tracker) disable(c *client) {
 	c.track.cfg.Store(nil)
 	c.track.on, c.track.caching = false, false
 	c.track.brokenRedir.Store(false)
-	t.clients.Add(-1)
 	t.users.Add(-1)
+	if t.clients.Add(-1) == 0 {
+		t.clearIfIdle()
+	}
+}
+
+// clearIfIdle empties the table when no client tracks any more: its
+// entries name only clients that stopped, and with nobody tracking the
+// store's changes no longer reach the tracker to clean them up. (Redis
+// keeps them until FLUSHALL.) The count is checked again under every
+// shard's lock: a client that turns tracking on counts itself before it
+// registers anything, and its first registration waits for the locks.
+func (t *tracker) clearIfIdle() {
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+	}
+	if t.clients.Load() == 0 {
+		for i := range t.shards {
+			if len(t.shards[i].m) > 0 {
+				t.shards[i].m = map[string]*trackedKey{}
+			}
+		}
+		t.keys.Store(0)
+		t.items.Store(0)
+	}
+	for i := range t.shards {
+		t.shards[i].mu.Unlock()
+	}
 }
 
 // trackRead registers, before cmd runs, the keys it will read, when c

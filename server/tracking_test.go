@@ -521,3 +521,38 @@ func matchLine(text, pattern string) bool {
 	}
 	return false
 }
+
+// Entries of clients that left do not pile up: a key read by many short
+// tracking connections and never written keeps the ids of live clients
+// only (pruned as its list grows), and once no client tracks, the table
+// is empty.
+func TestTrackingTableForgetsClientsThatLeft(t *testing.T) {
+	p := relcachetest.Start(t)
+	w := dialTrack(t, p.Addr)
+	w.must("SET", "hot", "v")
+	long := dialTrack(t, p.Addr, "HELLO 3", "CLIENT TRACKING on")
+	long.must("GET", "hot")
+	for range 100 {
+		c := dialTrack(t, p.Addr, "HELLO 3", "CLIENT TRACKING on")
+		c.must("GET", "hot")
+		c.conn.Close()
+		waitGone(t, w.pushConn, c.id)
+	}
+	info := string(w.must("INFO", "stats")[0].Str)
+	if keys, items := infoInt(t, info, "tracking_total_keys"), infoInt(t, info, "tracking_total_items"); keys != 1 || items > 16 {
+		t.Fatalf("after 100 short tracking connections read one key: %d keys, %d ids (want 1 key, at most 16 ids)", keys, items)
+	}
+	if got := invalidated(long.do("PING")); len(got) != 0 {
+		t.Fatalf("the long-lived client was sent %q", got)
+	}
+	w.must("SET", "hot", "w")
+	if got := invalidated(long.do("PING")); !slices.Equal(got, []string{"hot"}) {
+		t.Fatalf("the long-lived client, after hot changed: %q", got)
+	}
+	long.must("GET", "hot")
+	long.must("CLIENT", "TRACKING", "off")
+	info = string(w.must("INFO", "stats")[0].Str)
+	if keys, items := infoInt(t, info, "tracking_total_keys"), infoInt(t, info, "tracking_total_items"); keys != 0 || items != 0 {
+		t.Fatalf("with no client tracking: %d keys, %d ids in the table", keys, items)
+	}
+}
