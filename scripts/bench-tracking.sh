@@ -7,8 +7,9 @@
 # RESP3): each connection reads every key many times, so it has all KEYS
 # keys in the tracking table for most of the test. Off and on alternate in
 # one run, twice, for pipeline 1 and 16; then the same for Valkey if
-# VALKEY is set. Needs a machine with at least 2 cores to itself: do not
-# run it on a shared one.
+# VALKEY is set. Needs a machine with at least 2 cores to itself: on a
+# shared one, PIN=0 pins nothing and runs relcache with GOMAXPROCS=1 (one
+# core's worth of parallelism, wherever the scheduler puts it).
 #
 #   scripts/bench-tracking.sh            # relcache from bin/relcache
 #   RELCACHE=bin/relcache BENCH=../shared/peers/valkey-benchmark \
@@ -24,11 +25,26 @@ KEYS=${KEYS:-10000}
 N1=${N1:-1000000}   # requests per test at pipeline 1
 N16=${N16:-4000000} # at pipeline 16
 PORT=${PORT:-7390}
+PIN=${PIN:-1}
 TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 . scripts/lib.sh # cpu_ticks, wait_port
+
+# on CORE CMD...: CMD pinned to CORE, or not at all with PIN=0.
+on() {
+	local core=$1
+	shift
+	if [ "$PIN" = 1 ]; then taskset -c "$core" "$@"; else "$@"; fi
+}
+
+# start CORE CMD...: on, in the background; $! is the command's own pid.
+start() {
+	local core=$1
+	shift
+	if [ "$PIN" = 1 ]; then taskset -c "$core" "$@" & else "$@" & fi
+}
 
 # send CMD: an inline command to the server on PORT; prints the reply.
 send() {
@@ -54,7 +70,7 @@ peak() {
 # load: an empty keyspace and tracking table, then the KEYS keys.
 load() {
 	send FLUSHALL >/dev/null
-	taskset -c 1 "$BENCH" -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$((KEYS * 20))" -r "$KEYS" -d 64 -P 16 -t set -q >/dev/null
+	on 1 "$BENCH" -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$((KEYS * 20))" -r "$KEYS" -d 64 -P 16 -t set -q >/dev/null
 }
 
 # measure NAME PID PIPELINE MODE: one test; prints a table row.
@@ -67,7 +83,7 @@ measure() {
 	rm -f "$WORK/done"
 	peak &
 	before=$(cpu_ticks "$pid")
-	taskset -c 1 "$BENCH" -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" -r "$KEYS" -d 64 \
+	on 1 "$BENCH" -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" -r "$KEYS" -d 64 \
 		-t get -P "$p" "${flags[@]}" --csv >"$WORK/out.csv"
 	after=$(cpu_ticks "$pid")
 	touch "$WORK/done"
@@ -94,13 +110,17 @@ bench() {
 }
 
 echo "$(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2)"
-echo "clients $CLIENTS, keys $KEYS, values 64 bytes, GET; server on core 0, $(basename "$BENCH") on core 1"
+if [ "$PIN" = 1 ]; then
+	echo "clients $CLIENTS, keys $KEYS, values 64 bytes, GET; server on core 0, $(basename "$BENCH") on core 1"
+else
+	echo "clients $CLIENTS, keys $KEYS, values 64 bytes, GET; nothing pinned, relcache GOMAXPROCS=1"
+fi
 echo
 echo "| server | pipeline | tracking | requests | GET/s | server CPU µs/GET | peak tracking_total_keys | peak tracking_total_items |"
 echo "|---|---:|---|---:|---:|---:|---:|---:|"
 
-taskset -c 0 "$RELCACHE" serve --addr "127.0.0.1:$PORT" --admin-addr - --source none --save "" \
-	--dir "$WORK" --log-level warn &
+GOMAXPROCS=1 start 0 "$RELCACHE" serve --addr "127.0.0.1:$PORT" --admin-addr - --source none --save "" \
+	--dir "$WORK" --log-level warn
 RPID=$!
 wait_port "$PORT"
 bench relcache "$RPID"
@@ -108,8 +128,8 @@ kill "$RPID"
 wait "$RPID" || true
 
 if [ -n "$VALKEY" ]; then
-	taskset -c 0 "$VALKEY" --port "$PORT" --save "" --appendonly no --io-threads 1 --dir "$WORK" --daemonize no \
-		--loglevel warning &
+	start 0 "$VALKEY" --port "$PORT" --save "" --appendonly no --io-threads 1 --dir "$WORK" --daemonize no \
+		--loglevel warning
 	VPID=$!
 	wait_port "$PORT"
 	bench valkey "$VPID"
