@@ -65,9 +65,10 @@ func (c *client) enqueuePush(self bool, build func(dst []byte) []byte) {
 		c.srv.stats.outputLimitClosed.Add(1)
 		c.srv.log.Warn("client's pending push messages over client-output-buffer-limit; closing the client",
 			zap.String("client", c.addr), zap.Int("bytes", n), zap.Int64("limit", c.srv.cfg.ClientOutputBufferLimit))
-		// Close does not wait on the peer: the reader fails and the
-		// client's goroutine cleans up.
-		c.conn.Close()
+		// The client's goroutine notices (its read or write fails) and
+		// cleans up. Close waits for the I/O in flight on the socket to
+		// return, so it runs apart from whatever lock the caller holds.
+		go c.conn.Close()
 	case wasEmpty && !self:
 		c.conn.SetReadDeadline(time.Now())
 	}
