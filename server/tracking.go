@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -301,7 +302,7 @@ func (t *tracker) sortedTracking() []*client {
 	for _, c := range t.ids {
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b *client) int { return int(a.id - b.id) })
+	slices.SortFunc(out, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
@@ -566,8 +567,14 @@ func (c *client) trackRead(cmd *command, args [][]byte) {
 func (c *client) afterTracked(args [][]byte) {
 	c.track.derived = false
 	if c.track.caching && !c.inTx() {
+		// Redis keeps the flag when the command was resolved to a CLIENT
+		// subcommand, even one refused for its argument count.
 		cmd := c.srv.lookup(c, args[0])
-		if cmd == nil || cmd.name != "client" || len(args) < 2 || cmd.checkSub(c, args) != "" {
+		keep := false
+		if cmd != nil && cmd.name == "client" && len(args) > 1 {
+			_, keep = cmd.subs[strings.ToLower(string(args[1]))]
+		}
+		if !keep {
 			c.track.caching = false
 		}
 	}
