@@ -99,7 +99,7 @@ func commandTable(m *metrics) map[string]*command {
 	for _, name := range []string{"keys", "scan", "randomkey", "flushdb", "flushall", "config", "command",
 		"memory", "object", "time", "slowlog", "save", "bgsave", "lastsave", "shutdown", "reledge",
 		"hello", "subscribe", "psubscribe", "ssubscribe",
-		"unsubscribe", "punsubscribe", "publish", "monitor", "sync", "psync", "replicaof", "slaveof",
+		"unsubscribe", "punsubscribe", "publish", "pubsub", "monitor", "sync", "psync", "replicaof", "slaveof",
 		"eval", "evalsha", "script", "function", "fcall", "wait", "move", "swapdb", "migrate", "debug",
 		"cluster", "readonly", "readwrite", "bgrewriteaof", "acl", "latency", "module", "failover"} {
 		list = append(list, e{name, -1, route{fn: unsupported, tx: refusedInTx(unsupportedMsg(name))}})

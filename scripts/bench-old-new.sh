@@ -54,16 +54,7 @@ ncores() { # a taskset list's core count: "0-7" -> 8, "4" -> 1
   echo $n
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
+. scripts/lib.sh # cpu_ticks, wait_port
 
 # serve BIN CORES PORT: starts a pure-cache node, prints its pid.
 serve() {

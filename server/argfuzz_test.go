@@ -35,6 +35,8 @@ var fuzzWords = []string{
 	"BIT", "BYTE", "OVERFLOW", "WRAP", "SAT", "FAIL", "INCRBY", "u8", "i64", "u63", "i1", "u64", "#1",
 	"#1152921504606846975", "8388607", "8388608", "AND", "OR", "XOR", "NOT", "REPLACE", "DB", "IDX", "LEN",
 	"MINMATCHLEN", "WITHMATCHLEN", "1e4932", "inf", "0x1p-16445", "-1e4932",
+	// Client tracking.
+	"TRACKING", "ON", "BCAST", "PREFIX", "CACHING", "OPTIN",
 }
 
 // FuzzArgVectors runs up to four commands from the command table, with
@@ -102,6 +104,10 @@ func FuzzArgVectors(f *testing.F) {
 	f.Add(seed([]string{"bitop", "NOT", "k", "s"}, []string{"lcs", "k", "s", "IDX", "WITHMATCHLEN"}))
 	f.Add(seed([]string{"incrbyfloat", "n", "1e4932"}, []string{"incrbyfloat", "n", "1e4932"}))
 	f.Add(seed([]string{"copy", "1.following", "k", "DB", "0"}, []string{"reladd", "k", "1"}))
+	f.Add(seed([]string{"hello", "3"}, []string{"client", "TRACKING", "ON"}, []string{"get", "s"}, []string{"set", "s", "v"}))
+	f.Add(seed([]string{"client", "TRACKING", "ON", "BCAST", "PREFIX", "s"}, []string{"flushall"}))
+	f.Add(seed([]string{"hello", "3"}, []string{"subscribe", "s", "n"}, []string{"publish", "s", "abc"}, []string{"unsubscribe"}))
+	f.Add(seed([]string{"psubscribe", "*"}, []string{"get", "s"}, []string{"ping", "v"}))
 	f.Add([]byte{pos(names, "set"), 2, 0x83, 'a', 'b', 'c', 0x8f})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1024 {
@@ -197,7 +203,8 @@ func heapAllocs() uint64 {
 }
 
 // checkOneReply fails t unless out is exactly one well-formed reply to args,
-// of at most 2 MB. Only a SHUTDOWN that succeeds sends nothing.
+// of at most 2 MB. Only a SHUTDOWN that succeeds sends nothing; the pub/sub
+// commands (pubsubReplies) may send several.
 func checkOneReply(t *testing.T, args [][]byte, out []byte, resp3 bool) {
 	t.Helper()
 	if len(out) == 0 {
@@ -209,13 +216,27 @@ func checkOneReply(t *testing.T, args [][]byte, out []byte, resp3 bool) {
 	if len(out) > 2<<20 {
 		t.Fatalf("%q: a reply of %d bytes", args, len(out))
 	}
-	n, err := strictReply(out, resp3, 0)
-	if err != nil {
-		t.Fatalf("%q: malformed reply %q: %v", args, out[:min(len(out), 256)], err)
+	for rest := out; len(rest) > 0; {
+		n, err := strictReply(rest, resp3, 0)
+		if err != nil {
+			t.Fatalf("%q: malformed reply %q: %v", args, out[:min(len(out), 256)], err)
+		}
+		rest = rest[n:]
+		if len(rest) > 0 && !pubsubReplies(args[0]) {
+			t.Fatalf("%q: %d bytes after the reply: %q", args, len(rest), out[:min(len(out), 256)])
+		}
 	}
-	if n != len(out) {
-		t.Fatalf("%q: %d bytes after the reply: %q", args, len(out)-n, out[:min(len(out), 256)])
+}
+
+// pubsubReplies says whether a command may answer with several messages:
+// (P)SUBSCRIBE and (P)UNSUBSCRIBE confirm each name, and a RESP3 PUBLISH to
+// a channel its own connection listens on brings the message first.
+func pubsubReplies(name []byte) bool {
+	switch strings.ToLower(string(name)) {
+	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish":
+		return true
 	}
+	return false
 }
 
 var errIncomplete = errors.New("reply ends early")
@@ -244,7 +265,7 @@ func strictReply(b []byte, resp3 bool, depth int) (int, error) {
 		}
 		return n, nil
 	}
-	if strings.IndexByte("%~_=,#", b[0]) >= 0 && !resp3 {
+	if strings.IndexByte("%~_=,#>", b[0]) >= 0 && !resp3 {
 		return 0, fmt.Errorf("RESP3 type %q on a RESP2 connection", b[0])
 	}
 	switch b[0] {
@@ -283,7 +304,7 @@ func strictReply(b []byte, resp3 bool, depth int) (int, error) {
 			return 0, fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
 		}
 		return next + int(n) + 2, nil
-	case '*', '%', '~':
+	case '*', '%', '~', '>':
 		n, err := length(-1)
 		if err != nil || n == -1 {
 			return next, err
@@ -317,6 +338,7 @@ func TestStrictReply(t *testing.T) {
 		{"=7\r\ntxt:abc\r\n", true, true}, {"*-1\r\n", false, true},
 		{"*3\r\n$1\r\na\r\n:1\r\n", false, false}, {"$3\r\nab\r\n", false, false}, {":01\r\n", false, false},
 		{":1\n", false, false}, {"%1\r\n+a\r\n+b\r\n", false, false}, {"_\r\n", false, false}, {"$-2\r\n", false, false},
+		{">2\r\n$10\r\ninvalidate\r\n_\r\n", true, true}, {">2\r\n$10\r\ninvalidate\r\n*0\r\n", false, false},
 	} {
 		n, err := strictReply([]byte(tc.in), tc.resp3, 0)
 		if ok := err == nil && n == len(tc.in); ok != tc.ok {

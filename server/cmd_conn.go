@@ -19,6 +19,17 @@ import (
 const redisCompatVersion = "7.2.0"
 
 func cmdPing(c *client, args [][]byte) {
+	if c.ps.active && c.proto == 2 {
+		// With subscriptions, RESP2 answers in the shape of a message.
+		c.arrayHeader(2)
+		c.bulkString("pong")
+		if len(args) > 1 {
+			c.bulk(args[1])
+		} else {
+			c.bulkString("")
+		}
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.simple("PONG")
@@ -133,6 +144,7 @@ func cmdHello(c *client, args [][]byte) {
 		c.setName(string(name))
 	}
 	c.proto = proto
+	c.respVer.Store(int32(proto))
 	// Redis's seven fields, no more: clients (and redis-cli) print or
 	// check them; relcache's own version is in INFO's relcache_version.
 	c.mapHeader(7)
@@ -199,9 +211,23 @@ func (c *client) info(now time.Time) string {
 	idle := now.Sub(time.Unix(0, c.lastActive.Load()))
 	sb.WriteString(" idle=" + strconv.FormatInt(int64(max(idle, 0)/time.Second), 10))
 	flags := ""
+	if c.ps.flag.Load() {
+		flags += "P"
+	}
 	n := c.txLen.Load()
 	if n >= 0 {
 		flags += "x"
+	}
+	redir := int64(-1)
+	if cfg := c.track.cfg.Load(); cfg != nil {
+		flags += "t"
+		if c.track.brokenRedir.Load() {
+			flags += "R"
+		}
+		if cfg.bcast {
+			flags += "B"
+		}
+		redir = cfg.redirect
 	}
 	if c.watchTouched.Load() {
 		flags += "d"
@@ -209,8 +235,10 @@ func (c *client) info(now time.Time) string {
 	if flags == "" {
 		flags = "N"
 	}
-	sb.WriteString(" flags=" + flags + " db=0 sub=0 psub=0 ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=default")
-	sb.WriteString(" resp=" + strconv.Itoa(c.proto))
+	sb.WriteString(" flags=" + flags + " db=0 sub=" + strconv.Itoa(int(c.ps.nch.Load())) + " psub=" + strconv.Itoa(int(c.ps.npat.Load())) +
+		" ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=default")
+	sb.WriteString(" redir=" + strconv.FormatInt(redir, 10))
+	sb.WriteString(" resp=" + strconv.Itoa(int(c.respVer.Load())))
 	c.mu.Lock()
 	sb.WriteString(" lib-name=" + c.libName + " lib-ver=" + c.libVer)
 	c.mu.Unlock()
@@ -278,6 +306,14 @@ func cmdClient(c *client, args [][]byte) {
 			return
 		}
 		c.ok()
+	case "tracking":
+		clientTracking(c, args)
+	case "caching":
+		clientCaching(c, args)
+	case "getredir":
+		clientGetRedir(c)
+	case "trackinginfo":
+		clientTrackingInfo(c)
 	case "info":
 		c.verbatim([]byte(c.info(time.Now()) + "\n"))
 	case "list":
@@ -291,6 +327,8 @@ func cmdClient(c *client, args [][]byte) {
 			"KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
 			"SETINFO <LIB-NAME|LIB-VER> <value>",
 			"PROXY <ON|OFF>",
+			"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+			"CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO",
 		})
 	default:
 		c.err(unknownSubcommand(args[1], "client"))
@@ -299,11 +337,17 @@ func cmdClient(c *client, args [][]byte) {
 
 func clientList(c *client, args [][]byte) {
 	var ids map[int64]bool
+	pubsubType := -1 // TYPE normal: 0, TYPE pubsub: 1 (Redis's pub/sub flag decides)
 	for i := 2; i < len(args); i++ {
 		switch {
 		case eqFold(args[i], "TYPE") && i+1 < len(args):
-			if !eqFold(args[i+1], "normal") {
-				// relcache has no replicas or pub/sub clients.
+			switch {
+			case eqFold(args[i+1], "normal"):
+				pubsubType = 0
+			case eqFold(args[i+1], "pubsub"):
+				pubsubType = 1
+			default:
+				// relcache has no replicas.
 				c.verbatim(nil)
 				return
 			}
@@ -327,7 +371,7 @@ func clientList(c *client, args [][]byte) {
 	now := time.Now()
 	var sb strings.Builder
 	c.srv.eachClient(func(o *client) {
-		if ids == nil || ids[o.id] {
+		if (ids == nil || ids[o.id]) && (pubsubType < 0 || o.ps.flag.Load() == (pubsubType == 1)) {
 			sb.WriteString(o.info(now))
 			sb.WriteByte('\n')
 		}

@@ -71,6 +71,14 @@ func (s *Server) ownConfigParams() []configParam {
 				}
 				return func() { s.queryBufLimit.Store(n) }, nil
 			}},
+		{name: "tracking-table-max-keys",
+			get: func(s *Server) string { return strconv.FormatInt(s.track.maxKeys.Load(), 10) },
+			set: func(s *Server, v string) (func(), error) {
+				// Lowering it takes effect gradually, as in Redis: each
+				// command and each housekeeping pass drops some entries.
+				n, err := configInt(v, 0, math.MaxInt64)
+				return func() { s.track.maxKeys.Store(n) }, err
+			}},
 		{name: "slowlog-log-slower-than",
 			get: func(s *Server) string { return strconv.FormatInt(s.slowlog.threshold.Load(), 10) },
 			set: func(s *Server, v string) (func(), error) {

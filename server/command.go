@@ -83,6 +83,11 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		c.flagTx()
 		return start
 	}
+	if c.ps.active && c.proto == 2 && !pubsubAllowed(cmd) {
+		c.err(pubsubRefusal(cmd, args))
+		c.flagTx()
+		return start
+	}
 	if c.tx != nil && cmd.flags&flagTxControl == 0 {
 		c.lastCmd.Store(cmd)
 		s.queue(c, cmd, args)
@@ -98,6 +103,9 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	}
 	c.lastCmd.Store(cmd)
 	mark := len(c.out)
+	if c.track.on {
+		c.trackRead(cmd, args)
+	}
 	if cmd.lastKey != cmd.firstKey && c.view == nil && len(args) > 2 {
 		s.runHolding(c, cmd, args)
 	} else {
@@ -125,7 +133,7 @@ func (s *Server) runHolding(c *client, cmd *command, args [][]byte) {
 		cmd.fn(c, args)
 		return
 	}
-	s.store.Hold(&c.hold, keys, all, cmd.flags&flagWrite == 0)
+	c.own.Hold(&c.hold, keys, all, cmd.flags&flagWrite == 0)
 	c.view = &c.hold
 	cmd.fn(c, args)
 	c.view = nil

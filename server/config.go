@@ -46,6 +46,11 @@ type Config struct {
 	// framed into a command (one unfinished command) grow past this, as
 	// Redis's client-query-buffer-limit. Default 1 GiB; at least 1 MiB.
 	ClientQueryBufferLimit int64
+	// TrackingTableMaxKeys bounds the keys client tracking remembers for
+	// clients' caches, as Redis's tracking-table-max-keys: past it random
+	// keys are dropped from the table and their clients told to forget
+	// them. Default 1,000,000 (Defaults); 0 means no limit.
+	TrackingTableMaxKeys int64
 	// ShutdownTimeout bounds how long a graceful shutdown waits for
 	// in-flight commands before closing connections. Default 10s.
 	ShutdownTimeout time.Duration
@@ -135,6 +140,7 @@ const (
 	DefaultProtoMaxMultibulkLen    = 1 << 20
 	DefaultClientOutputBufferLimit = 1 << 30
 	DefaultClientQueryBufferLimit  = 1 << 30
+	DefaultTrackingTableMaxKeys    = 1_000_000
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
 	DefaultSlowlogMaxLen           = 128
@@ -159,6 +165,7 @@ func Defaults() Config {
 		ProtoMaxMultibulkLen:    DefaultProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: DefaultClientOutputBufferLimit,
 		ClientQueryBufferLimit:  DefaultClientQueryBufferLimit,
+		TrackingTableMaxKeys:    DefaultTrackingTableMaxKeys,
 		ShutdownTimeout:         DefaultShutdownTimeout,
 		SlowlogLogSlowerThan:    DefaultSlowlogLogSlowerThan,
 		SlowlogMaxLen:           DefaultSlowlogMaxLen,
@@ -265,6 +272,8 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("proto-max-multibulk-len must be >= 16, got %d", c.ProtoMaxMultibulkLen))
 	case c.ClientOutputBufferLimit < 0:
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit must be >= 0, got %d", c.ClientOutputBufferLimit))
+	case c.TrackingTableMaxKeys < 0:
+		errs = append(errs, fmt.Errorf("tracking-table-max-keys must be >= 0, got %d", c.TrackingTableMaxKeys))
 	case c.ClientQueryBufferLimit < minQueryBufferLimit:
 		errs = append(errs, fmt.Errorf("client-query-buffer-limit must be >= 1mb, got %d", c.ClientQueryBufferLimit))
 	case c.SlowlogMaxLen < 0:

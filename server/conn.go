@@ -74,8 +74,9 @@ type client struct {
 	// LIST from other goroutines; the store's watch hook sets
 	// watchTouched.
 	tx           *txState
-	txBuf        txState  // what tx points to, reused
-	txArgs       [][]byte // EXEC's argument views, reused
+	txBuf        txState      // what tx points to, reused
+	txArgs       [][]byte     // EXEC's argument views, reused
+	own          *store.Store // the keyspace, as this client's changes (store.WithOrigin)
 	view         *store.Store
 	hold         store.Store // the view's storage, reused
 	keyScratch   [][]byte
@@ -91,6 +92,15 @@ type client struct {
 	// hold every client to the timeout in force now, not the one in force
 	// when its wait began.
 	ioWait atomic.Int64
+
+	// Client tracking, pub/sub and the push messages they send (push.go,
+	// tracking.go, pubsub.go). respVer is proto for other goroutines, which
+	// encode pushes for this client; gone is set when it has left.
+	push    pushQueue
+	track   clientTrack
+	ps      clientPubSub
+	respVer atomic.Int32
+	gone    atomic.Bool
 
 	lastActive atomic.Int64            // Unix nanoseconds of the last command
 	lastCmd    atomic.Pointer[command] // for CLIENT LIST
@@ -114,6 +124,8 @@ func (s *Server) newClient(nc net.Conn) *client {
 	}
 	c.lastActive.Store(c.created.UnixNano())
 	c.txLen.Store(-1)
+	c.respVer.Store(2)
+	c.own = s.store.WithOrigin(c.id)
 	c.rd = resp.NewReader(connReader{c}, c.limits, c.beforeRead)
 	return c
 }
@@ -144,7 +156,8 @@ func (c *client) beforeRead() error {
 // taken for a timeout.
 //
 //   - timeout > 0: a client that sends nothing for that long is closed,
-//     as in Redis; so is one that takes none of its replies for that long.
+//     as in Redis (unless it has subscriptions: Redis exempts those too);
+//     so is one that takes none of its replies for that long.
 //   - timeout 0: idle clients stay, as in Redis; but a write that makes no
 //     progress for stalledWriteLimit closes the client. Redis would keep
 //     such a client's replies in its output buffer; here they hold a
@@ -166,7 +179,7 @@ func (s *Server) clientsCron(now time.Time) {
 	ns := now.UnixNano()
 	s.eachClient(func(c *client) {
 		switch w := c.ioWait.Load(); {
-		case w > 0 && t > 0 && ns-w >= int64(t):
+		case w > 0 && t > 0 && ns-w >= int64(t) && !c.ps.flag.Load():
 			c.conn.SetReadDeadline(now)
 		case w < 0 && ns+w >= wl:
 			c.conn.SetWriteDeadline(now)
@@ -190,7 +203,8 @@ func (c *client) waitedOut(write bool) bool {
 		c.conn.SetWriteDeadline(time.Time{})
 		return false
 	}
-	if t := c.srv.idleTimeout(); t > 0 && w > 0 && ns-w >= int64(t) {
+	// As in Redis, a client with subscriptions is never idle.
+	if t := c.srv.idleTimeout(); t > 0 && w > 0 && ns-w >= int64(t) && !c.ps.flag.Load() {
 		return true
 	}
 	c.conn.SetReadDeadline(time.Time{})
@@ -211,6 +225,11 @@ func (r connReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if err != nil && isTimeout(err) && !c.waitedOut(false) {
+			// Not a timeout: a deadline set to wake this client, perhaps
+			// for push messages queued while it waited (push.go).
+			if c.push.pending.Load() && !c.deliverPushes() {
+				return 0, c.writeErr
+			}
 			continue
 		}
 		return n, err
@@ -258,8 +277,19 @@ func (c *client) serve() {
 		if c.rd.Waited() {
 			mark = time.Now()
 		}
+		// Pushes queued before this command go before its reply; those
+		// its own run queued (its own changes, under tracking) after it.
+		if c.push.pending.Load() {
+			c.drainPushes()
+		}
 		start := len(c.out)
 		mark = c.srv.dispatch(c, args, mark)
+		if c.track.on {
+			c.afterTracked(args)
+		}
+		if c.push.pending.Load() {
+			c.drainPushes()
+		}
 		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim && !c.outputOverLimit(start, lim) {
 			return
 		}
@@ -333,6 +363,14 @@ func (c *client) readFailed(err error) {
 func (c *client) flush() bool {
 	if c.writeErr != nil {
 		return false
+	}
+	// The broadcast invalidations of what this pipeline changed go out
+	// now, to every BCAST client (this one too: after its replies).
+	if t := c.srv.track; t.dirty.Load() {
+		t.broadcast()
+	}
+	if c.push.pending.Load() {
+		c.drainPushes()
 	}
 	if len(c.out) == 0 {
 		return true

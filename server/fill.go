@@ -336,6 +336,18 @@ func (c *client) refillMissed(cmd *command, args [][]byte, mark int) {
 			c.err(err.Error())
 			return
 		}
+		// The fill changed the keys it stored, which invalidated them for
+		// a tracking client (this one too) and took them out of the
+		// tracking table: register them again before the second run
+		// reads them, and send those invalidations ahead of its reply,
+		// which shows the filled lists.
+		if c.track.on {
+			c.trackRead(cmd, args)
+		}
+		if c.push.pending.Load() {
+			c.drainPushes()
+			mark = len(c.out)
+		}
 		c.refill = round == refills
 		cmd.fn(c, args)
 		c.refill = false

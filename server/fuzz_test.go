@@ -73,6 +73,16 @@ func FuzzDispatch(f *testing.F) {
 		if name == "shutdown" {
 			return
 		}
+		if pubsubReplies(parts[0]) {
+			for rest := c.out; len(rest) > 0; {
+				_, n, err := resp.Decode(rest)
+				if err != nil {
+					t.Fatalf("%q: not well-formed replies: %v", parts, err)
+				}
+				rest = rest[n:]
+			}
+			return
+		}
 		if _, err := resp.DecodeAll(c.out, 1); err != nil {
 			t.Fatalf("%q: not one well-formed reply: %v", parts, err)
 		}

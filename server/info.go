@@ -109,6 +109,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "connected_clients", n)
 		b = field(b, "maxclients", s.cfg.MaxClients)
 		b = field(b, "blocked_clients", 0)
+		b = field(b, "tracking_clients", s.track.clients.Load())
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -150,6 +151,12 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "client_query_buffer_limit_disconnections", s.stats.queryLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
+		channels, patterns := s.pubsub.counts()
+		b = field(b, "pubsub_channels", channels)
+		b = field(b, "pubsub_patterns", patterns)
+		b = field(b, "tracking_total_keys", s.track.keys.Load())
+		b = field(b, "tracking_total_items", s.track.items.Load())
+		b = field(b, "tracking_total_prefixes", s.track.nPrefixes.Load())
 	case "commandstats":
 		b = append(b, "# Commandstats\r\n"...)
 		for _, cmd := range s.everyCommand() {

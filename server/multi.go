@@ -75,12 +75,13 @@ func (c *client) flagTx() {
 }
 
 // db is the keyspace a handler works on: inside EXEC, the view that holds
-// the transaction's shards; otherwise the store itself.
+// the transaction's shards; otherwise the store itself, as a view that
+// tells the store's watchers the changes are this client's (own).
 func (c *client) db() *store.Store {
 	if c.view != nil {
 		return c.view
 	}
-	return c.srv.store
+	return c.own
 }
 
 // queue adds a command to the open transaction, or refuses it (which
@@ -189,7 +190,7 @@ func cmdExec(c *client, _ [][]byte) {
 	for _, w := range c.watched {
 		keys = append(keys, []byte(w.key))
 	}
-	s.store.Hold(&c.hold, keys, all, false)
+	c.own.Hold(&c.hold, keys, all, false)
 	defer c.hold.Release()
 	if c.watchDirty(&c.hold) {
 		c.nullArray()
@@ -215,7 +216,11 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 	mark := len(c.out)
 	start := time.Now()
 	c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+	if c.track.on {
+		c.trackRead(q.cmd, q.args)
+	}
 	q.cmd.fn(c, q.args)
+	c.track.derived = false
 	if len(c.missed) > 0 {
 		c.out = c.out[:mark]
 		c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
@@ -289,12 +294,14 @@ func (cmd *command) mayFill() bool {
 	return false
 }
 
-// watchRegistry maps watched keys to the clients watching them. It is the
-// store's Watcher: a change to a watched key marks its watchers dirty.
+// watchRegistry maps watched keys to the clients watching them. The store
+// tells it of every change (through keyHooks): a change to a watched key
+// marks its watchers dirty.
 type watchRegistry struct {
-	n    atomic.Int64 // watched (key, client) pairs; 0 keeps the store's hook to one load
-	mu   sync.Mutex   // guards keys and their watchers' stale marks
-	keys map[string][]*watcher
+	n     atomic.Int64  // watched (key, client) pairs
+	users *atomic.Int64 // keyHooks' gate, which counts the pairs too
+	mu    sync.Mutex    // guards keys and their watchers' stale marks
+	keys  map[string][]*watcher
 }
 
 // watcher is one client watching one key. stale is Redis's "expired" mark:
@@ -305,14 +312,15 @@ type watcher struct {
 	stale bool
 }
 
-func newWatchRegistry() *watchRegistry {
-	return &watchRegistry{keys: map[string][]*watcher{}}
+func newWatchRegistry(users *atomic.Int64) *watchRegistry {
+	return &watchRegistry{users: users, keys: map[string][]*watcher{}}
 }
 
-// Active implements store.Watcher.
+// Active reports whether any key is watched.
 func (r *watchRegistry) Active() bool { return r.n.Load() > 0 }
 
-// Touched implements store.Watcher; it runs under the key's shard lock.
+// Touched is the store's report of a change; it runs under the key's shard
+// lock.
 // As in Redis, the removal of a key that was already expired when watched
 // is no change: it only clears the mark, and a later write does count.
 func (r *watchRegistry) Touched(key string, removed bool) {
@@ -341,6 +349,7 @@ func (r *watchRegistry) watch(c *client, key string) bool {
 	}
 	r.keys[key] = append(ws, &watcher{c: c})
 	r.n.Add(1)
+	r.users.Add(1)
 	return true
 }
 
@@ -370,6 +379,7 @@ func (r *watchRegistry) unwatchAll(c *client) {
 				ws[i] = ws[len(ws)-1]
 				ws = ws[:len(ws)-1]
 				r.n.Add(-1)
+				r.users.Add(-1)
 				break
 			}
 		}

@@ -143,7 +143,7 @@ func (s *Server) lookupRelSet(st *store.Store, key []byte) (set openhash.Set, fo
 // relSet is lookupRelSet for a handler: on an error it replies (WRONGTYPE,
 // or the error) and reports ok false.
 func (c *client) relSet(key []byte) (set openhash.Set, found, ok bool) {
-	set, found, err := c.srv.lookupRelSet(c.db(), key)
+	set, found, err := c.lookupRel(key)
 	if err != nil {
 		c.replyErr(err)
 		return set, found, false
@@ -378,7 +378,7 @@ func cmdRelWho(c *client, args [][]byte) {
 	xComplete := false
 	if c.srv.fill != nil {
 		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
-		fans, fansFound, err := c.srv.lookupRelSet(c.db(), c.keyBuf)
+		fans, fansFound, err := c.lookupRel(c.keyBuf)
 		switch {
 		case err == nil && !fansFound && !c.refill:
 			// Fill it before deciding whether to probe a's members.
@@ -405,7 +405,7 @@ func cmdRelWho(c *client, args [][]byte) {
 		}
 		// A member whose key is not cached, or holds another kind, cannot
 		// be answered for; one such user does not fail the query.
-		mSet, mFound, err := c.srv.lookupRelSet(c.db(), c.followingKey(m.UID))
+		mSet, mFound, err := c.lookupRel(c.followingKey(m.UID))
 		if err == nil && !mFound {
 			c.noteMiss(c.keyBuf)
 		}

@@ -28,7 +28,10 @@ type Server struct {
 	cfg     Config
 	log     *zap.Logger
 	store   *store.Store
-	watches *watchRegistry // WATCH; the store's Watcher
+	hooks   *keyHooks      // the store's Watcher: WATCH and client tracking
+	watches *watchRegistry // WATCH
+	track   *tracker       // client tracking (CLIENT TRACKING)
+	pubsub  *pubsubRegistry
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
 	fill    *filler           // nil without a source
@@ -85,9 +88,10 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	watches := newWatchRegistry()
+	hooks := &keyHooks{}
+	hooks.watches = newWatchRegistry(&hooks.users)
 	storeCfg := cfg.Store
-	storeCfg.Watcher = watches
+	storeCfg.Watcher = hooks
 	st, err := store.New(storeCfg)
 	if err != nil {
 		return nil, fmt.Errorf("server store: %w", err)
@@ -104,7 +108,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		keys:       keys,
 		log:        log,
 		store:      st,
-		watches:    watches,
+		hooks:      hooks,
+		watches:    hooks.watches,
+		pubsub:     newPubSubRegistry(),
 		runID:      hex.EncodeToString(id),
 		started:    time.Now(),
 		clients:    make(map[int64]*client),
@@ -117,6 +123,8 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.timeout.Store(int64(cfg.Timeout))
 	s.queryBufLimit.Store(cfg.ClientQueryBufferLimit)
 	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
+	hooks.track = newTracker(s, &hooks.users, cfg.TrackingTableMaxKeys)
+	s.track = hooks.track
 	s.fill = newFiller(&s.cfg, log, st, keys)
 	s.persist = newPersister(&s.cfg, s.started)
 	if s.cmds, err = commandTable(); err != nil {
@@ -270,7 +278,11 @@ func reject(nc net.Conn, msg string) {
 
 func (s *Server) removeClient(c *client) {
 	c.conn.Close()
+	c.gone.Store(true)
 	s.watches.unwatchAll(c)
+	s.track.disable(c)
+	s.pubsub.unsubscribeAll(c)
+	c.closePushes()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.stats.retiredIn.Add(c.netIn.Load())
@@ -324,6 +336,13 @@ func (s *Server) shutdown(ln net.Listener) {
 	}
 }
 
+// clientByID returns the connected client with id, or nil.
+func (s *Server) clientByID(id int64) *client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[id]
+}
+
 func (s *Server) eachClient(fn func(*client)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -357,6 +376,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 				s.maybeSave(now)
 			}
 			s.clientsCron(now)
+			s.track.cron()
 			cur := s.totalCommands()
 			dt := now.Sub(lastT).Seconds()
 			if dt > 0 {

@@ -15,6 +15,10 @@ func commandHandlers() map[string]func(*client, [][]byte) {
 		// connection
 		"ping": cmdPing, "echo": cmdEcho, "quit": cmdQuit, "hello": cmdHello, "auth": cmdAuth,
 		"select": cmdSelect, "client": cmdClient,
+		// pub/sub
+		"subscribe": subscribeCmd(false), "unsubscribe": unsubscribeCmd(false),
+		"psubscribe": subscribeCmd(true), "punsubscribe": unsubscribeCmd(true),
+		"publish": cmdPublish, "pubsub": cmdPubSub,
 		// transactions
 		"multi": cmdMulti, "exec": cmdExec, "discard": cmdDiscard, "watch": cmdWatch, "unwatch": cmdUnwatch,
 		// strings

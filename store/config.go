@@ -103,9 +103,30 @@ type Config struct {
 // store. Active is asked on every change and should be one atomic load.
 type Watcher interface {
 	Active() bool
-	// Touched says key changed; removed is set when the change removed
-	// it (a delete, an expiry, an eviction, a flush).
-	Touched(key string, removed bool)
+	// Touched says a key changed.
+	Touched(ch Change)
+	// Flushed says a Flush has removed every key; it follows the Touched
+	// of each removal (marked Flush) and runs once the last shard is
+	// empty, outside the shard locks (unless the caller holds them all
+	// through a view): a watcher that answers a flush once ("everything
+	// is gone", client tracking's null invalidation) answers it here,
+	// when no key that was there before the flush can still be read.
+	Flushed(origin int64)
+}
+
+// Change is one change to a key, as a Watcher hears of it.
+type Change struct {
+	Key string
+	// Removed is set when the change removed the key (a delete, an
+	// expiry, an eviction, a flush).
+	Removed bool
+	// Flush marks the removals of a Flush, which Flushed will follow.
+	Flush bool
+	// Origin is the origin of the view the change was made through (see
+	// WithOrigin), so a watcher can tell its caller's own changes from
+	// others'. 0 for the keyspace's own work (expiry, eviction) and for
+	// calls through a store without one.
+	Origin int64
 }
 
 // Validate reports what New would refuse in c.

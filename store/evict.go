@@ -96,7 +96,7 @@ func (s *Store) evictCandidate(c candidate) bool {
 	s.lock(c.sh)
 	defer s.unlock(c.sh)
 	if cur, ok := c.sh.m[c.key]; ok && cur == c.e && cur.atime.Load() == c.atime {
-		s.removeLocked(c.sh, c.key, cur)
+		s.removeLocked(c.sh, c.key, cur, 0, false)
 		s.evicted.Add(1)
 	}
 	return true

@@ -60,11 +60,12 @@ type recordingWatcher struct {
 }
 
 func (w *recordingWatcher) Active() bool { return true }
-func (w *recordingWatcher) Touched(k string, _ bool) {
+func (w *recordingWatcher) Touched(ch Change) {
 	w.mu.Lock()
-	w.keys = append(w.keys, k)
+	w.keys = append(w.keys, ch.Key)
 	w.mu.Unlock()
 }
+func (w *recordingWatcher) Flushed(int64) {}
 
 func (w *recordingWatcher) take() []string {
 	w.mu.Lock()

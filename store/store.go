@@ -181,6 +181,9 @@ type Store struct {
 	// quiet views (Quiet) read without counting hits and misses or
 	// touching the LRU clock.
 	quiet bool
+	// origin is passed to the Watcher with every change made through
+	// this view (WithOrigin).
+	origin int64
 }
 
 type keyspace struct {
@@ -266,7 +269,7 @@ func (s *Store) Hold(v *Store, keys [][]byte, all, shared bool) {
 	if len(v.held) != len(s.shards) {
 		v.held = make([]bool, len(s.shards))
 	}
-	v.keyspace, v.shared, v.quiet = s.keyspace, shared, false
+	v.keyspace, v.shared, v.quiet, v.origin = s.keyspace, shared, false, s.origin
 	order := v.order[:0]
 	if all {
 		for i := range s.shards {
@@ -376,7 +379,16 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 // not the client's (EXEC's discovery of the lists a transaction will need);
 // it must not be written through.
 func (s *Store) Quiet() *Store {
-	return &Store{keyspace: s.keyspace, held: s.held, shared: s.shared, quiet: true}
+	return &Store{keyspace: s.keyspace, held: s.held, shared: s.shared, quiet: true, origin: s.origin}
+}
+
+// WithOrigin returns the keyspace as a view whose changes reach the
+// Watcher with origin (and so do those of views Hold makes from it): a
+// server passes its client's id, so that client tracking can leave out a
+// client's own changes (NOLOOP). It holds no locks; call it on the
+// keyspace, not on a view made by Hold.
+func (s *Store) WithOrigin(origin int64) *Store {
+	return &Store{keyspace: s.keyspace, origin: origin}
 }
 
 // touch records an access; it skips the store when the second has not
@@ -418,7 +430,7 @@ func (s *Store) reap(sh *shard, key []byte) {
 	s.lock(sh)
 	defer s.unlock(sh)
 	if e, ok := sh.m[string(key)]; ok && expired(e, s.nowMs()) {
-		s.removeLocked(sh, string(key), e)
+		s.removeLocked(sh, string(key), e, 0, false) // an expiry: nobody's own change
 		s.expired.Add(1)
 	}
 }
@@ -436,7 +448,7 @@ func (s *Store) Signal(key []byte) {
 		return
 	}
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(string(key), false)
+		w.Touched(Change{Key: string(key), Origin: s.origin})
 	}
 }
 
@@ -479,7 +491,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
 	if ok && expired(e, now) {
-		s.removeLocked(sh, string(key), e)
+		s.removeLocked(sh, string(key), e, 0, false)
 		s.expired.Add(1)
 		e, ok = nil, false
 	}
@@ -495,7 +507,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 		s.store(sh, key, e, next, now, false)
 	case Remove:
 		if ok {
-			s.removeLocked(sh, string(key), e)
+			s.removeLocked(sh, string(key), e, s.origin, false)
 		}
 	}
 }
@@ -524,7 +536,7 @@ func (s *Store) putLocked(sh *shard, key []byte, old *entry, next Entry, nowMs i
 func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64, notify bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; notify && w != nil && w.Active() {
-		w.Touched(string(key), false)
+		w.Touched(Change{Key: string(key), Origin: s.origin})
 	}
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
@@ -558,10 +570,12 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 	s.used.Add(entrySize(len(k), next))
 }
 
-func (s *Store) removeLocked(sh *shard, key string, e *entry) {
+// removeLocked deletes key, whose entry is e; the Watcher hears of it with
+// origin (0 for expiry and eviction, which no caller asked for) and flush.
+func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
-		w.Touched(key, true)
+		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
 	delete(sh.m, key)
 	if e.ExpireAt != 0 {
@@ -604,7 +618,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	}
 	se, ok := a.m[string(src)]
 	if ok && expired(se, now) {
-		s.removeLocked(a, string(src), se)
+		s.removeLocked(a, string(src), se, 0, false)
 		s.expired.Add(1)
 		ok = false
 	}
@@ -613,7 +627,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	}
 	de, dok := b.m[string(dst)]
 	if dok && expired(de, now) {
-		s.removeLocked(b, string(dst), de)
+		s.removeLocked(b, string(dst), de, 0, false)
 		s.expired.Add(1)
 		de, dok = nil, false
 	}
@@ -624,7 +638,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 		return true, nil
 	}
 	moved := se.Entry
-	s.removeLocked(a, string(src), se)
+	s.removeLocked(a, string(src), se, s.origin, false)
 	s.putLocked(b, dst, de, moved, now)
 	return true, nil
 }
@@ -679,12 +693,15 @@ func (s *Store) Flush() {
 		sh := &s.shards[i]
 		s.lock(sh)
 		for k, e := range sh.m {
-			s.removeLocked(sh, k, e)
+			s.removeLocked(sh, k, e, s.origin, true)
 		}
 		// Fresh maps give the memory of a large keyspace back.
 		sh.m = make(map[string]*entry)
 		sh.volatile = make(map[string]struct{})
 		s.unlock(sh)
+	}
+	if w := s.cfg.Watcher; w != nil && w.Active() {
+		w.Flushed(s.origin)
 	}
 }
 
@@ -844,7 +861,7 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 			}
 			n++
 			if e := sh.m[k]; e != nil && expired(e, now) {
-				s.removeLocked(sh, k, e)
+				s.removeLocked(sh, k, e, 0, false)
 				gone++
 			}
 		}
@@ -930,7 +947,7 @@ func (tx *Keys) live(sh *shard, key []byte) *entry {
 		return nil
 	}
 	if expired(e, tx.now) {
-		tx.s.removeLocked(sh, string(key), e)
+		tx.s.removeLocked(sh, string(key), e, 0, false)
 		tx.s.expired.Add(1)
 		return nil
 	}
@@ -970,7 +987,7 @@ func (tx *Keys) Remove(key []byte) bool {
 	sh := tx.shard(key)
 	e := tx.live(sh, key)
 	if e != nil {
-		tx.s.removeLocked(sh, string(key), e)
+		tx.s.removeLocked(sh, string(key), e, tx.s.origin, false)
 	}
 	return e != nil
 }

@@ -35,6 +35,7 @@ type settings struct {
 	ProtoMaxMultibulkLen    int64        `toml:"proto-max-multibulk-len"`
 	ClientOutputBufferLimit byteSize     `toml:"client-output-buffer-limit"`
 	ClientQueryBufferLimit  byteSize     `toml:"client-query-buffer-limit"`
+	TrackingTableMaxKeys    int64        `toml:"tracking-table-max-keys"`
 	ShutdownTimeout         duration     `toml:"shutdown-timeout"`
 	SlowlogLogSlowerThan    duration     `toml:"slowlog-log-slower-than"`
 	SlowlogMaxLen           int          `toml:"slowlog-max-len"`
@@ -107,6 +108,7 @@ func defaultSettings() settings {
 		ProtoMaxMultibulkLen:    d.ProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: byteSize(d.ClientOutputBufferLimit),
 		ClientQueryBufferLimit:  byteSize(d.ClientQueryBufferLimit),
+		TrackingTableMaxKeys:    d.TrackingTableMaxKeys,
 		ShutdownTimeout:         duration{d.ShutdownTimeout},
 		SlowlogLogSlowerThan:    duration{d.SlowlogLogSlowerThan},
 		SlowlogMaxLen:           d.SlowlogMaxLen,
@@ -142,6 +144,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&s.ProtoMaxMultibulkLen, "proto-max-multibulk-len", s.ProtoMaxMultibulkLen, "most arguments in one command")
 	fs.Var(&s.ClientOutputBufferLimit, "client-output-buffer-limit", "close a client whose pending reply exceeds this; 0 means no limit")
 	fs.Var(&s.ClientQueryBufferLimit, "client-query-buffer-limit", "close a client whose unfinished command grows past this (at least 1mb)")
+	fs.Int64Var(&s.TrackingTableMaxKeys, "tracking-table-max-keys", s.TrackingTableMaxKeys, "keys client tracking remembers for clients' caches; past it random ones are invalidated; 0 means no limit")
 	fs.Var(&s.ShutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for in-flight commands")
 	fs.Var(&s.SlowlogLogSlowerThan, "slowlog-log-slower-than", "record commands slower than this in SLOWLOG, e.g. 10ms; negative disables")
 	fs.IntVar(&s.SlowlogMaxLen, "slowlog-max-len", s.SlowlogMaxLen, "SLOWLOG entries kept")
@@ -263,6 +266,7 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		ProtoMaxMultibulkLen:    s.ProtoMaxMultibulkLen,
 		ClientOutputBufferLimit: int64(s.ClientOutputBufferLimit),
 		ClientQueryBufferLimit:  int64(s.ClientQueryBufferLimit),
+		TrackingTableMaxKeys:    s.TrackingTableMaxKeys,
 		ShutdownTimeout:         s.ShutdownTimeout.Duration,
 		SlowlogLogSlowerThan:    s.SlowlogLogSlowerThan.Duration,
 		SlowlogMaxLen:           s.SlowlogMaxLen,

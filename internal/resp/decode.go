@@ -14,7 +14,8 @@ import (
 type Value struct {
 	// Type is the reply's type byte: '+' simple, '-' error, ':' integer,
 	// '$' bulk, '*' array, and after HELLO 3 also '_' null, '%' map, '~'
-	// set, '=' verbatim, '#' boolean, ',' double, '(' big number.
+	// set, '=' verbatim, '#' boolean, ',' double, '(' big number, and
+	// '>' push (invalidations, pub/sub messages), framed like an array.
 	Type byte
 	// Null marks $-1, *-1 and '_'.
 	Null bool
@@ -185,7 +186,7 @@ func decode(b []byte, pos, depth int) (Value, int, error) {
 		}
 		v.Str = b[next : end-2 : end-2]
 		return v, end, nil
-	case '*', '%', '~':
+	case '*', '%', '~', '>':
 		n, ok := ParseInt(line)
 		if !ok || n < -1 || (n == -1 && v.Type != '*') {
 			return Value{}, 0, &errBadReply{fmt.Sprintf("bad aggregate length %q", line)}
@@ -246,7 +247,7 @@ func (v Value) Append(dst []byte) []byte {
 		dst = strconv.AppendInt(dst, int64(len(v.Str)), 10)
 		dst = append(dst, '\r', '\n')
 		dst = append(dst, v.Str...)
-	case '*', '%', '~':
+	case '*', '%', '~', '>':
 		n := len(v.Elems)
 		if v.Type == '%' {
 			n /= 2

@@ -17,6 +17,7 @@ func TestDecode(t *testing.T) {
 		{"+OK\r\n", '+', 0}, {"-ERR x\r\n", '-', 0}, {":-3\r\n", ':', 0}, {"$0\r\n\r\n", '$', 0},
 		{"$-1\r\n", '$', 0}, {"*-1\r\n", '*', 0}, {"_\r\n", '_', 0}, {"#t\r\n", '#', 0},
 		{"*2\r\n$1\r\na\r\n:1\r\n", '*', 2}, {"%1\r\n+k\r\n*0\r\n", '%', 2}, {"~2\r\n:1\r\n:2\r\n", '~', 2},
+		{">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", '>', 2},
 		{"=7\r\ntxt:a\r\n\r\n", '=', 0}, {"$4\r\na\r\nb\r\n", '$', 0},
 	} {
 		v, n, err := Decode([]byte(tc.in + "+next\r\n"))
