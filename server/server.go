@@ -206,8 +206,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-acceptDone:
 		return errors.New("listener closed unexpectedly")
 	}
-	s.shutdown(ln)
-	<-acceptDone
+	s.shutdown(ln, acceptDone)
 	return s.finalSave()
 }
 
@@ -306,9 +305,12 @@ func (s *Server) netTotals() (in, out int64) {
 // shutdown stops accepting, lets each client finish the pipeline it is
 // executing and flush its replies, and closes whatever is left when
 // ShutdownTimeout runs out.
-func (s *Server) shutdown(ln net.Listener) {
+func (s *Server) shutdown(ln net.Listener, acceptDone <-chan struct{}) {
 	s.closing.Store(true)
 	ln.Close()
+	// The accept loop must be gone before wg.Wait: a WaitGroup's Add may
+	// not run concurrently with a Wait that could see the counter at zero.
+	<-acceptDone
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
