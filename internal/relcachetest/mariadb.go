@@ -216,7 +216,7 @@ func (m *MariaDB) open() {
 
 func (m *MariaDB) start() {
 	m.t.Helper()
-	cmd := exec.Command(m.bin, m.args...)
+	cmd := command(m.bin, m.args...)
 	if err := cmd.Start(); err != nil {
 		m.t.Fatalf("start mariadbd: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ func StartProxy(t testing.TB, configPath string, args ...string) *Proc {
 // for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
-	p := &Proc{cmd: exec.Command(Binary(t), args...), logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{cmd: command(Binary(t), args...), logs: &syncBuffer{}, done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +107,7 @@ func (p *Proc) WaitLog(s string, timeout time.Duration) bool {
 // the command does not finish within 30 seconds.
 func ProxyReload(t testing.TB, admin string) (output string, err error) {
 	t.Helper()
-	cmd := exec.Command(Binary(t), "proxy", "reload", "--admin", admin)
+	cmd := command(Binary(t), "proxy", "reload", "--admin", admin)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

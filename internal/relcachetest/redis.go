@@ -21,7 +21,7 @@ func StartRedis(t testing.TB, args ...string) string {
 	port := FreePort(t)
 	full := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", t.TempDir(), "--daemonize", "no", "--loglevel", "warning"}, args...)
-	cmd := exec.Command(bin, full...)
+	cmd := command(bin, full...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}

@@ -24,10 +24,27 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/relcache (once per test process) and returns its path.
+// binaryEnv hands the built binary's path to the test processes this one
+// starts (fuzz workers, re-executed tests), so they do not build it again: a
+// fuzz worker still building when -fuzztime runs out is killed.
+func binaryEnv() string {
+	if RaceEnabled {
+		return "RELCACHETEST_BINARY_RACE"
+	}
+	return "RELCACHETEST_BINARY"
+}
+
+// Binary builds cmd/relcache (once per test process tree) and returns its
+// path.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv(binaryEnv()); p != "" {
+			if _, err := os.Stat(p); err == nil {
+				binPath = p
+				return
+			}
+		}
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
 		dir, err := os.MkdirTemp("", "relcache-bin-")
@@ -44,7 +61,9 @@ func Binary(t testing.TB) string {
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/relcache: %w\n%s", err, out)
+			return
 		}
+		os.Setenv(binaryEnv(), binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -127,7 +146,7 @@ func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
 	t.Helper()
 	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--log-format", "json", "--source", "none"}, args...)
-	cmd := exec.Command(Binary(t), full...)
+	cmd := command(Binary(t), full...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
