@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/relcache/relcache/internal/resp"
@@ -114,10 +113,12 @@ func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
 		err = openhash.Check(v)
 	}
 	if err != nil {
-		// openhash's errors read "openhash: <reason>: openhash: invalid
-		// set"; the client needs only the reason.
-		reason := strings.TrimSuffix(err.Error(), ": "+openhash.ErrInvalid.Error())
-		return false, fmt.Errorf("invalid relation set: %s", strings.TrimPrefix(reason, "openhash: "))
+		var fe *openhash.FormatError
+		if errors.As(err, &fe) {
+			// The client needs what is wrong, not which package found it.
+			return false, fmt.Errorf("invalid relation set: %s", fe.Reason)
+		}
+		return false, fmt.Errorf("invalid relation set: %w", err)
 	}
 	return unchecked, nil
 }
