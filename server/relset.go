@@ -106,7 +106,7 @@ func (c *client) parseMembers(args [][]byte, withTimes bool) bool {
 // can make this key's answers wrong, never a reply's framing; the snapshot
 // writer runs the full check before such a set reaches a file (persist.go).
 func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
-	unchecked = s.cfg.RelVerify == "header"
+	unchecked = s.cfg.RelVerify == CheckHeader
 	if unchecked {
 		err = openhash.CheckControl(v)
 	} else {

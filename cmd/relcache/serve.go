@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -40,12 +41,12 @@ in the TOML file given with --config; flags override the file.`,
 			defer log.Sync()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			cfg := st.serverConfig(versionString(), configPath)
+			cfg, wordErr := st.serverConfig(versionString(), configPath)
 			if cfg.Save, err = server.ParseSaveRules(st.Save); err != nil {
 				return fmt.Errorf("--save: %w", err)
 			}
 			// A bad setting must not leave a source file behind.
-			if err := cfg.Validate(); err != nil {
+			if err := errors.Join(cfg.Validate(), wordErr); err != nil {
 				return fmt.Errorf("server config: %w", err)
 			}
 			// Before anything in the directory is opened: a second server
