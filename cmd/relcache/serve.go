@@ -122,22 +122,24 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	if format == "auto" {
-		format = "json"
+	f, err := parseLogFormat(format)
+	if err != nil {
+		return nil, fmt.Errorf("--log-format: %w", err)
+	}
+	if f == logAuto {
+		f = logJSON
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
+			f = logConsole
 		}
 	}
 	var cfg zap.Config
-	switch format {
-	case "json":
+	switch f {
+	case logJSON:
 		cfg = zap.NewProductionConfig()
-	case "console":
+	case logConsole:
 		cfg = zap.NewDevelopmentConfig()
 		cfg.Development = false
 		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
-	default:
-		return nil, fmt.Errorf("--log-format: want auto, console or json, got %q", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.Sampling = nil
