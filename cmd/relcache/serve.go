@@ -94,17 +94,17 @@ func openSource(ctx context.Context, st sourceSettings, dir string, log *zap.Log
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Kind == "mysql" {
+	if cfg.Kind == loader.SourceMySQL {
 		// The driver logs dropped connections through its own logger to
 		// stderr; send them through ours.
 		_ = mysql.SetLogger(mysqlLogger{log.Named("mysql")})
 	}
-	src, err := loader.Open(ctx, cfg, cfg.Kind == "sqlite")
+	src, err := loader.Open(ctx, cfg, cfg.Kind == loader.SourceSQLite)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	if src != nil {
-		log.Info("source of record", zap.String("kind", cfg.Kind), zap.String("path", cfg.Path),
+		log.Info("source of record", zap.String("kind", string(cfg.Kind)), zap.String("path", cfg.Path),
 			zap.Int("databases", cfg.Layout.DBs), zap.Int("tables", cfg.Layout.Tables))
 	}
 	return src, nil

@@ -76,7 +76,7 @@ type sourceSettings struct {
 
 func defaultSourceSettings() sourceSettings {
 	return sourceSettings{
-		Source:              "sqlite",
+		Source:              string(loader.SourceSQLite),
 		SourcePath:          "relcache-source.db",
 		SourceDBs:           1,
 		SourceTables:        4,
@@ -184,7 +184,7 @@ func (s *sourceSettings) bind(fs *pflag.FlagSet) {
 // relative SQLite path lives.
 func (s sourceSettings) loaderConfig(dir string) (loader.Config, error) {
 	cfg := loader.Config{
-		Kind:         s.Source,
+		Kind:         loader.SourceKind(s.Source),
 		Path:         s.SourcePath,
 		Layout:       loader.Layout{DBs: s.SourceDBs, Tables: s.SourceTables},
 		QueryTimeout: s.SourceQueryTimeout.Duration,
@@ -211,7 +211,7 @@ func resolveSource(path string, fs *pflag.FlagSet, verb string) (loader.Config, 
 		return loader.Config{}, err
 	}
 	cfg, err := st.sourceSettings.loaderConfig(st.Dir)
-	if err == nil && cfg.Kind == "none" {
+	if err == nil && cfg.Kind == loader.SourceNone {
 		err = fmt.Errorf("--source none: there is no source to %s", verb)
 	}
 	return cfg, err

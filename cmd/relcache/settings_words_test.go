@@ -17,10 +17,11 @@ func TestServeRejectsBadWords(t *testing.T) {
 		{"snapshot-verify", `server config: snapshot-verify must be header or full, got "bogus"`},
 		{"snapshot-on-corrupt", `server config: snapshot-on-corrupt must be fail or skip, got "bogus"`},
 		{"log-format", `--log-format: want auto, console or json, got "bogus"`},
+		{"source", `source: source "bogus": want sqlite, mysql or none`},
 	} {
 		t.Run(c.setting, func(t *testing.T) {
 			dir := t.TempDir()
-			_, _, err := run(t, nil, "serve", "--dir", dir, "--source", "none", "--"+c.setting, "bogus")
+			_, _, err := run(t, nil, "serve", "--dir", dir, "--"+c.setting, "bogus")
 			if err == nil || err.Error() != c.want {
 				t.Errorf("flag: got %v, want %q", err, c.want)
 			}
@@ -28,7 +29,7 @@ func TestServeRejectsBadWords(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.setting+" = \"bogus\"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = run(t, nil, "serve", "--dir", dir, "--source", "none", "--config", path)
+			_, _, err = run(t, nil, "serve", "--dir", dir, "--config", path)
 			if err == nil || err.Error() != c.want {
 				t.Errorf("file: got %v, want %q", err, c.want)
 			}
