@@ -11,9 +11,9 @@ import (
 // Config says which source to open and how it is laid out. It is what the
 // `source-*` settings of `relcache serve`, `schema` and `import` fill.
 type Config struct {
-	// Kind is "sqlite" (the embedded default), "mysql", or "none" (a pure
-	// cache: misses stay misses).
-	Kind string
+	// Kind is SourceSQLite (the embedded default; "" means it too),
+	// SourceMySQL or SourceNone (a pure cache: misses stay misses).
+	Kind SourceKind
 	// Path is the SQLite file.
 	Path string
 	// Layout is the databases × tables split. SQLite holds one database.
@@ -24,6 +24,18 @@ type Config struct {
 	// QueryTimeout bounds one query. Default 2s.
 	QueryTimeout time.Duration
 }
+
+// SourceKind is the `source` setting: which system of record a node
+// opens. It stays the setting's text, checked by Open (which every tool
+// reports in its own words), so a Config can be written with a plain
+// string; the constants are the words Open takes.
+type SourceKind string
+
+const (
+	SourceSQLite SourceKind = "sqlite"
+	SourceMySQL  SourceKind = "mysql"
+	SourceNone   SourceKind = "none"
+)
 
 // MySQLServer is one physical MySQL server and the database indexes it
 // holds (relation_First .. relation_Last).
@@ -39,14 +51,14 @@ type MySQLServer struct {
 // nil, nil for Kind "none".
 func Open(ctx context.Context, cfg Config, create bool) (*SQL, error) {
 	switch cfg.Kind {
-	case "none":
+	case SourceNone:
 		return nil, nil
-	case "sqlite", "":
+	case SourceSQLite, "":
 		if cfg.Path == "" {
 			return nil, fmt.Errorf("sqlite source: no file path")
 		}
 		return openSQLite(ctx, cfg.Path, cfg.Layout, cfg.QueryTimeout)
-	case "mysql":
+	case SourceMySQL:
 		return OpenMySQL(ctx, cfg, create)
 	}
 	return nil, fmt.Errorf("source %q: want sqlite, mysql or none", cfg.Kind)

@@ -21,9 +21,9 @@ import (
 // ones are then a false alarm, never a silent loss.
 func (c Config) Identity() string {
 	switch c.Kind {
-	case "none":
+	case SourceNone:
 		return "none"
-	case "mysql":
+	case SourceMySQL:
 		servers := slices.Clone(c.MySQL)
 		slices.SortFunc(servers, func(a, b MySQLServer) int { return a.First - b.First })
 		parts := make([]string, len(servers))

@@ -2,7 +2,6 @@ package openhash
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 )
 
@@ -30,7 +29,7 @@ func Check(buf []byte) error {
 				continue
 			}
 			if c&ctrlFull == 0 {
-				return fmt.Errorf("openhash: group %d slot %d: control byte %#02x is neither empty nor full: %w", g, i, c, ErrInvalid)
+				return tableError(2, "group %d slot %d: control byte %#02x is neither empty nor full", g, i, c)
 			}
 			full++
 			if err := s.checkFull(g, grp, i, c); err != nil {
@@ -39,7 +38,7 @@ func Check(buf []byte) error {
 		}
 	}
 	if n := s.Count(); n != full {
-		return fmt.Errorf("openhash: header count %d, table holds %d: %w", n, full, ErrInvalid)
+		return tableError(6, "header count %d, table holds %d", n, full)
 	}
 	return nil
 }
@@ -67,7 +66,7 @@ func CheckControl(buf []byte) error {
 		return s.invalidControl()
 	}
 	if n := s.Count(); n != full {
-		return fmt.Errorf("openhash: header count %d, table holds %d: %w", n, full, ErrInvalid)
+		return tableError(6, "header count %d, table holds %d", n, full)
 	}
 	return nil
 }
@@ -96,11 +95,11 @@ func (s *Set) invalidControl() error {
 		ctrl := s.ctrlOf(s.group(g))
 		for i := 0; i < groupSlots; i++ {
 			if c := uint8(ctrl >> (8 * i)); c != ctrlEmpty && c&ctrlFull == 0 {
-				return fmt.Errorf("openhash: group %d slot %d: control byte %#02x is neither empty nor full: %w", g, i, c, ErrInvalid)
+				return tableError(2, "group %d slot %d: control byte %#02x is neither empty nor full", g, i, c)
 			}
 		}
 	}
-	return fmt.Errorf("openhash: invalid control byte (not found again; a bug): %w", ErrInvalid)
+	return tableError(2, "invalid control byte (not found again; a bug)")
 }
 
 // checkEmpty insists on zero bytes in empty slots, so equal sets have equal
@@ -108,12 +107,12 @@ func (s *Set) invalidControl() error {
 func (s *Set) checkEmpty(g uint64, grp []byte, i int) error {
 	for _, b := range grp[i*s.width : (i+1)*s.width] {
 		if b != 0 {
-			return fmt.Errorf("openhash: group %d slot %d: empty slot has uid bytes %x: %w", g, i, grp[i*s.width:(i+1)*s.width], ErrInvalid)
+			return tableError(5, "group %d slot %d: empty slot has uid bytes %x", g, i, grp[i*s.width:(i+1)*s.width])
 		}
 	}
 	if s.times != nil {
 		if t := binary.LittleEndian.Uint32(s.times[(int(g)*groupSlots+i)*timeSize:]); t != 0 {
-			return fmt.Errorf("openhash: group %d slot %d: empty slot has time %d: %w", g, i, t, ErrInvalid)
+			return tableError(5, "group %d slot %d: empty slot has time %d", g, i, t)
 		}
 	}
 	return nil
@@ -123,11 +122,11 @@ func (s *Set) checkFull(g uint64, grp []byte, i int, c uint8) error {
 	uid := s.uidAt(grp, i)
 	h := hash(uid, s.seed)
 	if tag := tagOf(h); c != tag {
-		return fmt.Errorf("openhash: group %d slot %d: uid %d has tag %#02x, control byte is %#02x: %w", g, i, uid, tag, c, ErrInvalid)
+		return tableError(3, "group %d slot %d: uid %d has tag %#02x, control byte is %#02x", g, i, uid, tag, c)
 	}
 	g1, g2 := groupsOf(h, s.ng)
 	if g != g1 && g != g2 {
-		return fmt.Errorf("openhash: group %d slot %d: uid %d belongs in group %d or %d: %w", g, i, uid, g1, g2, ErrInvalid)
+		return tableError(3, "group %d slot %d: uid %d belongs in group %d or %d", g, i, uid, g1, g2)
 	}
 	// A duplicate can only sit in one of the same two groups.
 	tags := lsb * uint64(c)
@@ -136,7 +135,7 @@ func (s *Set) checkFull(g uint64, grp []byte, i int, c uint8) error {
 		seen += s.countIn(s.group(g2), tags, uid)
 	}
 	if seen != 1 {
-		return fmt.Errorf("openhash: uid %d appears %d times: %w", uid, seen, ErrInvalid)
+		return tableError(4, "uid %d appears %d times", uid, seen)
 	}
 	return nil
 }

@@ -48,7 +48,9 @@
 // CheckControl sits between them: one load per group proves that the
 // header count equals the members Range yields, which is what a reply that
 // states a length before the members needs, at a small fraction of
-// Check's cost.
+// Check's cost. Each reports a malformed buffer as a *FormatError naming
+// the rule of docs/openhash-format.md it breaks, so callers match on its
+// fields, never on its text.
 //
 // # Use
 //

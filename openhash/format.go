@@ -3,7 +3,6 @@ package openhash
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math/bits"
 )
 
@@ -144,39 +143,39 @@ type Set struct {
 // aliases buf.
 func Open(buf []byte) (Set, error) {
 	if len(buf) < headerSize {
-		return Set{}, fmt.Errorf("openhash: %d bytes is shorter than the %d-byte header: %w", len(buf), headerSize, ErrInvalid)
+		return Set{}, headerError("length", "%d bytes is shorter than the %d-byte header", len(buf), headerSize)
 	}
 	if [4]byte(buf[:4]) != magic {
-		return Set{}, fmt.Errorf("openhash: bad magic % x: %w", buf[:4], ErrInvalid)
+		return Set{}, headerError("magic", "bad magic % x", buf[:4])
 	}
 	if v := buf[offVersion]; v != version {
-		return Set{}, fmt.Errorf("openhash: unsupported version %d: %w", v, ErrInvalid)
+		return Set{}, headerError("version", "unsupported version %d", v)
 	}
 	flags := buf[offFlags]
 	if flags&^knownFlags != 0 {
-		return Set{}, fmt.Errorf("openhash: unknown flags %#02x: %w", flags&^knownFlags, ErrInvalid)
+		return Set{}, headerError("flags", "unknown flags %#02x", flags&^knownFlags)
 	}
 	width := int(buf[offWidth])
 	if width < 1 || width > 8 {
-		return Set{}, fmt.Errorf("openhash: slot width %d not in 1..8: %w", width, ErrInvalid)
+		return Set{}, headerError("width", "slot width %d not in 1..8", width)
 	}
 	if s := buf[offSlots]; s != groupSlots {
-		return Set{}, fmt.Errorf("openhash: %d slots per group, want %d: %w", s, groupSlots, ErrInvalid)
+		return Set{}, headerError("slots", "%d slots per group, want %d", s, groupSlots)
 	}
 	ng := uint64(binary.LittleEndian.Uint32(buf[offGroups:]))
 	if ng == 0 {
-		return Set{}, fmt.Errorf("openhash: zero groups: %w", ErrInvalid)
+		return Set{}, headerError("groups", "zero groups")
 	}
 	count := uint64(binary.LittleEndian.Uint32(buf[offCount:]))
 	if count > ng*groupSlots {
-		return Set{}, fmt.Errorf("openhash: count %d exceeds capacity %d: %w", count, ng*groupSlots, ErrInvalid)
+		return Set{}, headerError("count", "count %d exceeds capacity %d", count, ng*groupSlots)
 	}
 	if r := binary.LittleEndian.Uint64(buf[offReserved:]); r != 0 {
-		return Set{}, fmt.Errorf("openhash: reserved header bytes are %#x, want 0: %w", r, ErrInvalid)
+		return Set{}, headerError("reserved", "reserved header bytes are %#x, want 0", r)
 	}
 	times := flags&flagTimes != 0
 	if want := sizeFor(ng, width, times); uint64(len(buf)) != want {
-		return Set{}, fmt.Errorf("openhash: length %d, header implies %d: %w", len(buf), want, ErrInvalid)
+		return Set{}, headerError("length", "length %d, header implies %d", len(buf), want)
 	}
 	gb := groupBytes(width)
 	end := headerSize + int(ng)*gb // fits: len(buf) matched it

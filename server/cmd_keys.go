@@ -39,7 +39,7 @@ func cmdType(c *client, args [][]byte) {
 		c.simple("none")
 		return
 	}
-	c.simple(kindName(e.Kind))
+	c.simple(typeName(e.Kind))
 }
 
 func renameCmd(nx bool) func(c *client, args [][]byte) {
@@ -225,7 +225,7 @@ func cmdScan(c *client, args [][]byte) {
 	}
 	var keys []string
 	next := c.db().Scan(cursor, count, func(k string, e store.Entry) {
-		if typ != nil && !eqFold(typ, kindName(e.Kind)) {
+		if typ != nil && !eqFold(typ, typeName(e.Kind)) {
 			return
 		}
 		if pat != nil && !globMatch(pat, k) {

@@ -240,5 +240,15 @@ func cEqFold(b []byte, s string) bool {
 	return eqFold(b, s)
 }
 
-// kindName is what TYPE and SCAN TYPE use for a store kind.
-func kindName(k store.Kind) string { return k.String() }
+// typeName is the word TYPE replies and SCAN TYPE matches for a store kind:
+// Redis's name for the type whose commands the kind answers. A relation set
+// answers the hash commands (HGET, HEXISTS, HLEN, ...), so it is a hash.
+func typeName(k store.Kind) string {
+	switch k {
+	case store.KindString:
+		return "string"
+	case store.KindRelSet:
+		return "hash"
+	}
+	return "none"
+}

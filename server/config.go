@@ -71,14 +71,15 @@ type Config struct {
 	// RelMaxBatch caps the uids one relation command may carry. Default
 	// 100,000.
 	RelMaxBatch int
-	// RelVerify is how a relation set arriving by SET is checked: "full"
-	// walks the whole table (openhash.Check: tags, placement, duplicates,
-	// count; linear in its size), "header" checks the header and the count
-	// of full control bytes (openhash.CheckControl, one word per 8 slots):
-	// a table flawed otherwise gives that key wrong answers, never a
-	// malformed reply or a crash, and the next snapshot runs the full
-	// check and leaves it out if it fails. Default "full".
-	RelVerify string
+	// RelVerify is how a relation set arriving by SET is checked:
+	// CheckFull walks the whole table (openhash.Check: tags, placement,
+	// duplicates, count; linear in its size), CheckHeader checks the
+	// header and the count of full control bytes (openhash.CheckControl,
+	// one word per 8 slots): a table flawed otherwise gives that key wrong
+	// answers, never a malformed reply or a crash, and the next snapshot
+	// runs the full check and leaves it out if it fails. Default
+	// CheckFull.
+	RelVerify SetCheck
 	// Source is the system of record a missing relation list is filled
 	// from, and FOLLOW/UNFOLLOW write to (when it is a loader.Writer). Nil:
 	// a pure cache, where a miss stays a miss.
@@ -114,14 +115,14 @@ type Config struct {
 	// snapshot at shutdown (SAVE and BGSAVE still work).
 	Save []SaveRule
 	// SnapshotOnCorrupt is what a start does with a corrupt snapshot:
-	// "fail" (default: refuse to start, naming the file and offset) or
-	// "skip" (start empty, rename the file aside).
-	SnapshotOnCorrupt string
+	// OnCorruptFail (default: refuse to start, naming the file and
+	// offset) or OnCorruptSkip (start empty, rename the file aside).
+	SnapshotOnCorrupt OnCorrupt
 	// SnapshotVerify is how relation sets are checked when a snapshot
-	// loads: "header" (default; openhash.CheckControl, and the next save
-	// runs the full check on each set once) or "full" (openhash.Check, a
-	// walk of every table: slower restarts).
-	SnapshotVerify string
+	// loads: CheckHeader (default; openhash.CheckControl, and the next
+	// save runs the full check on each set once) or CheckFull
+	// (openhash.Check, a walk of every table: slower restarts).
+	SnapshotVerify SetCheck
 	// Store configures the keyspace (shards, maxmemory, policy, expiry).
 	Store store.Config
 	// Version is reported by INFO (relcache_version). Default "dev".
@@ -171,12 +172,12 @@ func Defaults() Config {
 		SlowlogMaxLen:           DefaultSlowlogMaxLen,
 		RelKeyPattern:           shard.DefaultKeyPattern,
 		RelMaxBatch:             DefaultRelMaxBatch,
-		RelVerify:               "full",
+		RelVerify:               CheckFull,
 		Version:                 "dev",
 		DBFilename:              DefaultDBFilename,
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
-		SnapshotOnCorrupt:       "fail",
-		SnapshotVerify:          "header",
+		SnapshotOnCorrupt:       OnCorruptFail,
+		SnapshotVerify:          CheckHeader,
 		SourceSweepInterval:     DefaultSourceSweepInterval,
 		SourceChangeRetention:   DefaultSourceChangeRetention,
 	}
@@ -230,16 +231,16 @@ func (c *Config) fill() error {
 	if c.RelMaxBatch == 0 {
 		c.RelMaxBatch = d.RelMaxBatch
 	}
-	if c.RelVerify == "" {
+	if c.RelVerify == 0 {
 		c.RelVerify = d.RelVerify
 	}
 	if c.DBFilename == "" {
 		c.DBFilename = d.DBFilename
 	}
-	if c.SnapshotOnCorrupt == "" {
+	if c.SnapshotOnCorrupt == 0 {
 		c.SnapshotOnCorrupt = d.SnapshotOnCorrupt
 	}
-	if c.SnapshotVerify == "" {
+	if c.SnapshotVerify == 0 {
 		c.SnapshotVerify = d.SnapshotVerify
 	}
 	if c.LoadTimeout == 0 {
@@ -280,14 +281,17 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("slowlog-max-len must be >= 0, got %d", c.SlowlogMaxLen))
 	case c.RelMaxBatch < 1:
 		errs = append(errs, fmt.Errorf("rel-max-batch must be >= 1, got %d", c.RelMaxBatch))
-	case c.RelVerify != "full" && c.RelVerify != "header":
-		errs = append(errs, fmt.Errorf("rel-verify must be full or header, got %q", c.RelVerify))
+	case !c.RelVerify.valid():
+		_, err := ParseRelVerify(c.RelVerify.String())
+		errs = append(errs, err)
 	case c.LoadTimeout < 0 || c.LoadTTL < 0 || c.LoadNegativeTTL < 0 || c.LoadBreakerCooldown < 0:
 		errs = append(errs, fmt.Errorf("load-timeout, load-ttl, load-negative-ttl and load-breaker-cooldown must be >= 0"))
-	case c.SnapshotVerify != "header" && c.SnapshotVerify != "full":
-		errs = append(errs, fmt.Errorf("snapshot-verify must be header or full, got %q", c.SnapshotVerify))
-	case c.SnapshotOnCorrupt != "fail" && c.SnapshotOnCorrupt != "skip":
-		errs = append(errs, fmt.Errorf("snapshot-on-corrupt must be fail or skip, got %q", c.SnapshotOnCorrupt))
+	case !c.SnapshotVerify.valid():
+		_, err := ParseSnapshotVerify(c.SnapshotVerify.String())
+		errs = append(errs, err)
+	case !c.SnapshotOnCorrupt.valid():
+		_, err := ParseOnCorrupt(c.SnapshotOnCorrupt.String())
+		errs = append(errs, err)
 	case strings.ContainsAny(c.DBFilename, "/\\"):
 		errs = append(errs, fmt.Errorf("dbfilename must be a file name, not a path: %q", c.DBFilename))
 	case c.SourceSweepInterval < 0 || c.SourceChangeRetention < 0:

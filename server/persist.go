@@ -240,7 +240,7 @@ func (s *Server) maybeSave(now time.Time) {
 
 // loadSnapshot fills the keyspace from the snapshot file, if there is one,
 // before the server listens. Expired keys are skipped. A corrupt file stops
-// the start, naming the file and offset, unless SnapshotOnCorrupt is "skip":
+// the start, naming the file and offset, unless SnapshotOnCorrupt is skip:
 // then the server starts empty and the file is renamed aside, never loaded
 // in part.
 func (s *Server) loadSnapshot() error {
@@ -254,7 +254,7 @@ func (s *Server) loadSnapshot() error {
 	// block checksums prove the bytes unchanged since. A file from an
 	// older writer may hold sets that never had it, so sets loaded this
 	// way are marked unchecked: the next save checks each once.
-	shallow := s.cfg.SnapshotVerify != "full"
+	shallow := s.cfg.SnapshotVerify != CheckFull
 	opt := persistence.ReadOptions{ShallowSets: shallow}
 	hdr, err := persistence.ReadFileWith(p.path, opt, func(r persistence.Record) error {
 		if r.ExpireAt != 0 && r.ExpireAt <= now {
@@ -277,7 +277,7 @@ func (s *Server) loadSnapshot() error {
 		return fmt.Errorf("%w: the snapshot must be a regular file; move it away or set dbfilename", err)
 	// Only a corrupt file is moved aside: a snapshot from a newer build
 	// (ErrVersion) or an unreadable one is probably sound and stops the start.
-	case err != nil && s.cfg.SnapshotOnCorrupt == "skip" && errors.Is(err, persistence.ErrCorrupt):
+	case err != nil && s.cfg.SnapshotOnCorrupt == OnCorruptSkip && errors.Is(err, persistence.ErrCorrupt):
 		s.store.Flush()
 		aside := fmt.Sprintf("%s.corrupt-%d", p.path, start.Unix())
 		if rerr := os.Rename(p.path, aside); rerr != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/relcache/relcache/internal/resp"
@@ -107,17 +106,19 @@ func (c *client) parseMembers(args [][]byte, withTimes bool) bool {
 // can make this key's answers wrong, never a reply's framing; the snapshot
 // writer runs the full check before such a set reaches a file (persist.go).
 func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
-	unchecked = s.cfg.RelVerify == "header"
+	unchecked = s.cfg.RelVerify == CheckHeader
 	if unchecked {
 		err = openhash.CheckControl(v)
 	} else {
 		err = openhash.Check(v)
 	}
 	if err != nil {
-		// openhash's errors read "openhash: <reason>: openhash: invalid
-		// set"; the client needs only the reason.
-		reason := strings.TrimSuffix(err.Error(), ": "+openhash.ErrInvalid.Error())
-		return false, fmt.Errorf("invalid relation set: %s", strings.TrimPrefix(reason, "openhash: "))
+		var fe *openhash.FormatError
+		if errors.As(err, &fe) {
+			// The client needs what is wrong, not which package found it.
+			return false, fmt.Errorf("invalid relation set: %s", fe.Reason)
+		}
+		return false, fmt.Errorf("invalid relation set: %w", err)
 	}
 	return unchecked, nil
 }

@@ -27,7 +27,7 @@ func BenchmarkSetRelSet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, mode := range []string{"header", "full"} {
+		for _, mode := range []SetCheck{CheckHeader, CheckFull} {
 			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
 				s := newTestServer(b)
 				s.cfg.RelVerify = mode

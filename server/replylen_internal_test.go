@@ -169,7 +169,7 @@ func mustBuild(tb testing.TB, n int, withTimes bool) []byte {
 // the reply code to its framing on tables no ingress would let in.
 func FuzzRelSetReplies(f *testing.F) {
 	s := newTestServer(f)
-	s.cfg.RelVerify = "header"
+	s.cfg.RelVerify = CheckHeader
 	var seeds [][]byte
 	for _, n := range []int{0, 1, 7, 40, 100} {
 		seeds = append(seeds, mustBuild(f, n, n%2 == 0), mustBuild(f, n, n%2 == 1))
@@ -261,7 +261,7 @@ func mutate(buf []byte, muts []byte) {
 // next save does not walk it again.
 func TestSaveChecksUncheckedSetsOnce(t *testing.T) {
 	s := newTestServer(t)
-	s.cfg.RelVerify = "header"
+	s.cfg.RelVerify = CheckHeader
 	c := newTestClient(s)
 	defer c.conn.Close()
 	good := mustBuild(t, 300, true)

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,16 +40,17 @@ const (
 	KindRelSet
 )
 
-// String returns the name TYPE answers for the kind.
+// String is the store's own name for the kind, as snapshots and their
+// tools show it. What a Redis client sees (TYPE says "hash" for a relation
+// set) is the server's to decide.
 func (k Kind) String() string {
 	switch k {
 	case KindString:
 		return "string"
 	case KindRelSet:
-		// Relation sets replace Redis hashes and answer the hash commands.
-		return "hash"
+		return "relset"
 	}
-	return "none"
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Entry is a value as callers see it.

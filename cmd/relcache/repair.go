@@ -69,7 +69,7 @@ from --config.`,
 			}
 			// Opening an SQLite source creates the file: a mistyped --dir
 			// would report a clean, empty source.
-			if cfg.Kind == "sqlite" || cfg.Kind == "" {
+			if cfg.Kind == loader.SourceSQLite || cfg.Kind == "" {
 				if _, err := os.Stat(cfg.Path); err != nil {
 					return fmt.Errorf("repair: the SQLite source: %w", err)
 				}

@@ -40,12 +40,12 @@ in --dir, --source-dbs, --source-tables, ...), as flags or from --config.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Kind == "none" {
+			if cfg.Kind == loader.SourceNone {
 				return fmt.Errorf("--source none: there is no source to create tables in")
 			}
 			ctx := cmd.Context()
 			var before []string
-			isSQLite := cfg.Kind == "sqlite" || cfg.Kind == ""
+			isSQLite := cfg.Kind == loader.SourceSQLite || cfg.Kind == ""
 			if isSQLite {
 				if before, err = sqliteTables(ctx, cfg.Path); err != nil {
 					return err

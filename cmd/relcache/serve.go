@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -40,12 +41,12 @@ in the TOML file given with --config; flags override the file.`,
 			defer log.Sync()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			cfg := st.serverConfig(versionString(), configPath)
+			cfg, wordErr := st.serverConfig(versionString(), configPath)
 			if cfg.Save, err = server.ParseSaveRules(st.Save); err != nil {
 				return fmt.Errorf("--save: %w", err)
 			}
 			// A bad setting must not leave a source file behind.
-			if err := cfg.Validate(); err != nil {
+			if err := errors.Join(cfg.Validate(), wordErr); err != nil {
 				return fmt.Errorf("server config: %w", err)
 			}
 			// Before anything in the directory is opened: a second server
@@ -93,17 +94,17 @@ func openSource(ctx context.Context, st sourceSettings, dir string, log *zap.Log
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Kind == "mysql" {
+	if cfg.Kind == loader.SourceMySQL {
 		// The driver logs dropped connections through its own logger to
 		// stderr; send them through ours.
 		_ = mysql.SetLogger(mysqlLogger{log.Named("mysql")})
 	}
-	src, err := loader.Open(ctx, cfg, cfg.Kind == "sqlite")
+	src, err := loader.Open(ctx, cfg, cfg.Kind == loader.SourceSQLite)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	if src != nil {
-		log.Info("source of record", zap.String("kind", cfg.Kind), zap.String("path", cfg.Path),
+		log.Info("source of record", zap.String("kind", string(cfg.Kind)), zap.String("path", cfg.Path),
 			zap.Int("databases", cfg.Layout.DBs), zap.Int("tables", cfg.Layout.Tables))
 	}
 	return src, nil
@@ -121,22 +122,24 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	if format == "auto" {
-		format = "json"
+	f, err := parseLogFormat(format)
+	if err != nil {
+		return nil, fmt.Errorf("--log-format: %w", err)
+	}
+	if f == logAuto {
+		f = logJSON
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
+			f = logConsole
 		}
 	}
 	var cfg zap.Config
-	switch format {
-	case "json":
+	switch f {
+	case logJSON:
 		cfg = zap.NewProductionConfig()
-	case "console":
+	case logConsole:
 		cfg = zap.NewDevelopmentConfig()
 		cfg.Development = false
 		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
-	default:
-		return nil, fmt.Errorf("--log-format: want auto, console or json, got %q", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.Sampling = nil

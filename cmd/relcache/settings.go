@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ type sourceSettings struct {
 
 func defaultSourceSettings() sourceSettings {
 	return sourceSettings{
-		Source:              "sqlite",
+		Source:              string(loader.SourceSQLite),
 		SourcePath:          "relcache-source.db",
 		SourceDBs:           1,
 		SourceTables:        4,
@@ -117,11 +118,11 @@ func defaultSettings() settings {
 		RelFollowerName:         "follower",
 		RelKeyDBs:               1,
 		RelMaxBatch:             d.RelMaxBatch,
-		RelVerify:               d.RelVerify,
+		RelVerify:               d.RelVerify.String(),
 		Save:                    "3600 1 300 100 60 10000",
 		DBFilename:              d.DBFilename,
-		SnapshotOnCorrupt:       d.SnapshotOnCorrupt,
-		SnapshotVerify:          d.SnapshotVerify,
+		SnapshotOnCorrupt:       d.SnapshotOnCorrupt.String(),
+		SnapshotVerify:          d.SnapshotVerify.String(),
 		sourceSettings:          defaultSourceSettings(),
 	}
 }
@@ -183,7 +184,7 @@ func (s *sourceSettings) bind(fs *pflag.FlagSet) {
 // relative SQLite path lives.
 func (s sourceSettings) loaderConfig(dir string) (loader.Config, error) {
 	cfg := loader.Config{
-		Kind:         s.Source,
+		Kind:         loader.SourceKind(s.Source),
 		Path:         s.SourcePath,
 		Layout:       loader.Layout{DBs: s.SourceDBs, Tables: s.SourceTables},
 		QueryTimeout: s.SourceQueryTimeout.Duration,
@@ -210,7 +211,7 @@ func resolveSource(path string, fs *pflag.FlagSet, verb string) (loader.Config, 
 		return loader.Config{}, err
 	}
 	cfg, err := st.sourceSettings.loaderConfig(st.Dir)
-	if err == nil && cfg.Kind == "none" {
+	if err == nil && cfg.Kind == loader.SourceNone {
 		err = fmt.Errorf("--source none: there is no source to %s", verb)
 	}
 	return cfg, err
@@ -254,7 +255,15 @@ func resolve(path string, fs *pflag.FlagSet) (settings, error) {
 	return s, err
 }
 
-func (s settings) serverConfig(version, configFile string) server.Config {
+// serverConfig is the server.Config these settings describe. The settings
+// that take one of a few words are read here, once; the flags and the
+// file keep them as text so that a bad word is reported at the same point
+// and in the same words as before they were typed (with Validate's
+// findings, by the caller), not as a flag or TOML syntax error.
+func (s settings) serverConfig(version, configFile string) (server.Config, error) {
+	relVerify, err1 := server.ParseRelVerify(s.RelVerify)
+	snapshotVerify, err2 := server.ParseSnapshotVerify(s.SnapshotVerify)
+	onCorrupt, err3 := server.ParseOnCorrupt(s.SnapshotOnCorrupt)
 	return server.Config{
 		Addr:                    s.Addr,
 		AdminAddr:               s.AdminAddr,
@@ -275,7 +284,7 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		RelFollowerName:         s.RelFollowerName,
 		RelKeyDBs:               s.RelKeyDBs,
 		RelMaxBatch:             s.RelMaxBatch,
-		RelVerify:               s.RelVerify,
+		RelVerify:               relVerify,
 		SourceListLimit:         s.SourceListLimit,
 		LoadTimeout:             s.LoadTimeout.Duration,
 		LoadTTL:                 s.LoadTTL.Duration,
@@ -285,8 +294,8 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 		SourceSweepInterval:     s.SourceSweepInterval.Duration,
 		SourceChangeRetention:   s.SourceChangeRetention.Duration,
 		DBFilename:              s.DBFilename,
-		SnapshotOnCorrupt:       s.SnapshotOnCorrupt,
-		SnapshotVerify:          s.SnapshotVerify,
+		SnapshotOnCorrupt:       onCorrupt,
+		SnapshotVerify:          snapshotVerify,
 		Version:                 version,
 		ConfigFile:              configFile,
 		Store: store.Config{
@@ -295,7 +304,7 @@ func (s settings) serverConfig(version, configFile string) server.Config {
 			Policy:          s.MaxMemoryPolicy,
 			EvictionSamples: s.MaxMemorySamples,
 		},
-	}
+	}, errors.Join(err1, err2, err3)
 }
 
 // byteSize is a size in bytes written like redis.conf: 100mb, 4gb, 1048576.

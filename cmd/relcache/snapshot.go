@@ -49,18 +49,6 @@ checksum and every relation set, as the server does before loading it.`,
 	return cmd
 }
 
-// kindName names kinds as the format does; store.Kind's String answers
-// TYPE, which calls a relation set a hash.
-func kindName(k store.Kind) string {
-	switch k {
-	case store.KindString:
-		return "string"
-	case store.KindRelSet:
-		return "relset"
-	}
-	return fmt.Sprintf("kind %d", k)
-}
-
 func printStats(out io.Writer, path string, st persistence.Stats) error {
 	h := st.Header
 	var b strings.Builder
@@ -80,7 +68,9 @@ func printStats(out io.Writer, path string, st persistence.Stats) error {
 		total.Keys += ks.Keys
 		total.KeyBytes += ks.KeyBytes
 		total.ValueBytes += ks.ValueBytes
-		kinds = append(kinds, []string{kindName(k), u64(ks.Keys), u64(ks.KeyBytes), u64(ks.ValueBytes)})
+		// The store's names (relset, not TYPE's hash): this is a file's
+		// contents, not what a client sees.
+		kinds = append(kinds, []string{k.String(), u64(ks.Keys), u64(ks.KeyBytes), u64(ks.ValueBytes)})
 	}
 	kinds = append(kinds, []string{"total", u64(total.Keys), u64(total.KeyBytes), u64(total.ValueBytes)})
 	writeTable(&b, kinds, true)
