@@ -962,9 +962,8 @@ type workerStats struct {
 
 // runState is what the workers share.
 type runState struct {
-	mu        sync.Mutex // guards timeline, firstErrs
-	timeline  []*hdrhistogram.Histogram
-	firstErrs []string
+	mu       sync.Mutex // guards timeline
+	timeline []*hdrhistogram.Histogram
 }
 
 const shownErrors = 5
