@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,4 +69,30 @@ func ParseMix(s string) ([]MixEntry, error) {
 		return slices.Index(capacityOps, a.Op) - slices.Index(capacityOps, b.Op)
 	})
 	return mix, nil
+}
+
+// mixPicker draws the ops of a mix by weight.
+type mixPicker struct {
+	cum   []int // cum[i] is the weight of ops 0..i together
+	total int
+}
+
+func newMixPicker(mix []MixEntry) mixPicker {
+	p := mixPicker{cum: make([]int, len(mix))}
+	for i, e := range mix {
+		p.total += e.Weight
+		p.cum[i] = p.total
+	}
+	return p
+}
+
+// pick returns the index in the mix of a random op: op i with probability
+// its weight over the total.
+func (p mixPicker) pick(rng *rand.Rand) int { return p.at(rng.IntN(p.total)) }
+
+// at maps r in [0, total) to its op: the first Weight values to op 0, the
+// next to op 1, and so on.
+func (p mixPicker) at(r int) int {
+	i, _ := slices.BinarySearch(p.cum, r+1)
+	return i
 }
