@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/loader"
 )
 
@@ -29,7 +30,7 @@ func (g *capGraph) uid(u int) uint64 {
 func capacityGraph(cfg CapacityConfig) (*capGraph, error) {
 	if cfg.GraphFile == "" {
 		return &capGraph{users: cfg.Users, base: cfg.UIDBase, each: func(fn func(int, []uint64, []uint32) error) error {
-			return EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, fn)
+			return graphgen.EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, fn)
 		}}, nil
 	}
 	return readGraphFile(cfg.GraphFile)
