@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The capacity benchmark (`relcache bench capacity`, issue 8) answers the two
+// The capacity benchmark (`relcache-bench capacity`, issue 8) answers the two
 // questions a cluster is sized by: bytes of RAM per relation at full load,
 // and requests per second at a latency. It streams a graph into one server,
 // watching its memory as the load goes, then drives a mixed workload for a
@@ -36,7 +36,7 @@ const (
 	requestTimeout = time.Minute
 )
 
-// CapacityConfig is what `relcache bench capacity` runs.
+// CapacityConfig is what `relcache-bench capacity` runs.
 type CapacityConfig struct {
 	// Addr is the server under test, host:port; with Proxy, the nodes
 	// behind the proxy, comma-separated.

@@ -20,7 +20,7 @@ const (
 
 var capacityOps = []string{OpRelcheck, OpRelmulti, OpRelwho, OpHget, OpReload, OpFollow}
 
-// DefaultMix is the mix `relcache bench capacity` runs unless told otherwise:
+// DefaultMix is the mix `relcache-bench capacity` runs unless told otherwise:
 // mostly reads, as a relation service sees, with list reloads (cache fills)
 // and writes at 5% each.
 const DefaultMix = "relcheck=40,relmulti=30,relwho=5,hget=15,reload=5,follow=5"

@@ -36,7 +36,7 @@ const (
 	capRSSPerRelRace    = 1000
 )
 
-// TestCapacity runs `relcache bench capacity` end to end against a real
+// TestCapacity runs `relcache-bench capacity` end to end against a real
 // relcache (pure cache) and checks that the report agrees with itself and
 // with the generator.
 func TestCapacity(t *testing.T) {

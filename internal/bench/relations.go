@@ -18,7 +18,7 @@ import (
 	"github.com/relcache/relcache/openhash"
 )
 
-// Config is what `relcache bench relations` measures against.
+// Config is what `relcache-bench relations` measures against.
 type Config struct {
 	RelcacheAddr string        // relcache under test
 	RedisAddr    string        // the stock Redis to compare with; "" skips it

@@ -14,7 +14,7 @@ import (
 	"github.com/relcache/relcache/openhash"
 )
 
-// SnapshotConfig is what `relcache bench snapshot` measures against.
+// SnapshotConfig is what `relcache-bench snapshot` measures against.
 type SnapshotConfig struct {
 	RelcacheAddr, RedisAddr string
 	Users, Mean             int
