@@ -3,14 +3,18 @@
 
 GO       ?= go
 BIN      := bin/relcache
+BENCHBIN := bin/relcache-bench
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
 .PHONY: build run test test-race unit bench lint fuzz clean
 
+# The benchmark tools are their own binary (they link plotting the server
+# does not need); `relcache bench` runs the one next to it.
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/relcache
+	$(GO) build -o $(BENCHBIN) ./cmd/relcache-bench
 
 # Serves testdata/sample-graph.tsv on the defaults (RESP on 127.0.0.1:6380,
 # admin HTTP on 127.0.0.1:9380) from the embedded SQLite source in RUN_DIR,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Snapshot benchmark: relcache and a stock redis-server holding the same
 # relation arrays (relcache as relation sets, Redis as strings of the same
-# bytes). `relcache bench snapshot` loads both and measures BGSAVE and the
+# bytes). `relcache-bench snapshot` loads both and measures BGSAVE and the
 # read latency during it; this script then restarts each server on its file
 # and times restart-to-serving.
 #
@@ -26,7 +26,7 @@ wait_serving() { # port: until PING answers PONG (Redis answers LOADING while it
 start_redis; start_relcache
 wait_serving "$rport"; wait_serving "$cport"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(redis-server --version | cut -d' ' -f3)"
-bin/relcache bench snapshot --addr "127.0.0.1:$cport" --redis-addr "127.0.0.1:$rport" --users "$USERS" --mean "$MEAN"
+bin/relcache-bench snapshot --addr "127.0.0.1:$cport" --redis-addr "127.0.0.1:$rport" --users "$USERS" --mean "$MEAN"
 echo
 ls -l "$tmp/redis/dump.rdb" "$tmp/relcache/dump.rcs" | awk '{print $5, $9}'
 echo

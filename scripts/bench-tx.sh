@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Transactions side by side: MULTI, 5 SETs, EXEC sent as one write by each
-# of CONNS connections (relcache bench tx), against relcache and a stock
+# of CONNS connections (relcache-bench tx), against relcache and a stock
 # redis-server in one run, each server pinned to one core and the client to
 # another. Prints a Markdown table of transactions per second and server CPU
 # µs per transaction (utime+stime from /proc/PID/stat over the run).
@@ -57,7 +57,7 @@ for rep in $(seq "$REPS"); do
     pids+=("$pid")
     wait_port "$port"
     t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    out=$(taskset -c "$CLIENT_CORE" bin/relcache bench tx --addr "127.0.0.1:$port" --conns "$CONNS" \
+    out=$(taskset -c "$CLIENT_CORE" bin/relcache-bench tx --addr "127.0.0.1:$port" --conns "$CONNS" \
       --sets "$SETS" --duration "${SECS}s")
     t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     n=${out%% *}

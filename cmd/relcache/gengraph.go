@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relcache/relcache/internal/bench"
+	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/loader"
 )
 
@@ -96,7 +96,7 @@ func writeGraph(w io.Writer, c genGraphConfig) (graphStats, error) {
 		c.Users, c.Mean, c.Seed, c.Base)
 	fans := make([]uint32, c.Users)
 	var line []byte
-	err := bench.EachUser(c.Seed, c.Base, c.Users, c.Mean, func(u int, following []uint64, times []uint32) error {
+	err := graphgen.EachUser(c.Seed, c.Base, c.Users, c.Mean, func(u int, following []uint64, times []uint32) error {
 		from := c.Base + uint64(u)
 		for i, to := range following {
 			line = loader.AppendEdge(line[:0], loader.Edge{From: from, To: to, Time: times[i]})

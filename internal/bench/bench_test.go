@@ -10,32 +10,6 @@ import (
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
-func TestGraph(t *testing.T) {
-	g := NewGraph(1, 1_000_000_000, 2000, 300)
-	if len(g.Following) != 2000 {
-		t.Fatalf("%d users", len(g.Following))
-	}
-	mean := float64(g.Relations()) / 2000
-	if mean < 200 || mean > 400 {
-		t.Fatalf("mean follows %.1f, want about 300", mean)
-	}
-	for i, fs := range g.Following {
-		seen := map[uint64]bool{}
-		for _, v := range fs {
-			if v == g.UID(i) || seen[v] || v < g.Base || v >= g.Base+2000 {
-				t.Fatalf("user %d: bad follow %d", i, v)
-			}
-			seen[v] = true
-		}
-		if len(g.Times[i]) != len(fs) {
-			t.Fatalf("user %d: %d times for %d follows", i, len(g.Times[i]), len(fs))
-		}
-	}
-	if again := NewGraph(1, 1_000_000_000, 2000, 300); again.Relations() != g.Relations() {
-		t.Fatal("same seed, different graph")
-	}
-}
-
 // TestRelationsRuns runs the whole benchmark briefly against a real relcache
 // (and Redis, when installed) so the tool keeps working; it checks the report,
 // not the numbers.

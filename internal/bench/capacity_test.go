@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
@@ -35,7 +36,7 @@ const (
 	capRSSPerRelRace    = 1000
 )
 
-// TestCapacity runs `relcache bench capacity` end to end against a real
+// TestCapacity runs `relcache-bench capacity` end to end against a real
 // relcache (pure cache) and checks that the report agrees with itself and
 // with the generator.
 func TestCapacity(t *testing.T) {
@@ -200,7 +201,7 @@ func TestCapacityConfigErrors(t *testing.T) {
 func runCapacity(t *testing.T, cfg CapacityConfig, files bool) *CapacityReport {
 	t.Helper()
 	var want int64
-	EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, func(_ int, fs []uint64, _ []uint32) error {
+	graphgen.EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, func(_ int, fs []uint64, _ []uint32) error {
 		want += int64(len(fs))
 		return nil
 	})
@@ -374,7 +375,7 @@ func TestCapacityGraphFile(t *testing.T) {
 	// The file's header: --users 3000 --mean 20 --seed 1 --base 1000000000.
 	var users int
 	gen := map[uint64][]uint64{}
-	EachUser(1, 1_000_000_000, 3000, 20, func(u int, fs []uint64, _ []uint32) error {
+	graphgen.EachUser(1, 1_000_000_000, 3000, 20, func(u int, fs []uint64, _ []uint32) error {
 		users++
 		gen[1_000_000_000+uint64(u)] = slices.Sorted(slices.Values(fs))
 		return nil

@@ -14,10 +14,11 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/openhash"
 )
 
-// Config is what `relcache bench relations` measures against.
+// Config is what `relcache-bench relations` measures against.
 type Config struct {
 	RelcacheAddr string        // relcache under test
 	RedisAddr    string        // the stock Redis to compare with; "" skips it
@@ -84,7 +85,7 @@ func Relations(ctx context.Context, cfg Config) error {
 	}
 	w := cfg.Out
 	start := time.Now()
-	g := NewGraph(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean)
+	g := graphgen.New(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean)
 	rels := g.Relations()
 	fmt.Fprintf(w, "graph: %d users, %d relations (mean %.1f follows), built in %v\n\n",
 		cfg.Users, rels, float64(rels)/float64(cfg.Users), time.Since(start).Round(time.Millisecond))
@@ -213,7 +214,7 @@ func Relations(ctx context.Context, cfg Config) error {
 }
 
 // relCheck is one pair lookup in each layout.
-func relCheck(ctx context.Context, t *target, g *Graph) func(*rand.Rand) error {
+func relCheck(ctx context.Context, t *target, g *graphgen.Graph) func(*rand.Rand) error {
 	n := len(g.Following)
 	return func(rng *rand.Rand) error {
 		a, b := g.UID(rng.IntN(n)), g.UID(rng.IntN(n))
@@ -230,7 +231,7 @@ func relCheck(ctx context.Context, t *target, g *Graph) func(*rand.Rand) error {
 
 // load writes the whole graph: relcache gets one SET of a client-built array
 // per user, Redis one HSET with all of the user's fields.
-func load(ctx context.Context, t *target, g *Graph) error {
+func load(ctx context.Context, t *target, g *graphgen.Graph) error {
 	const chunk = 200
 	for lo := 0; lo < len(g.Following); lo += chunk {
 		p := t.c.Pipeline()
@@ -398,3 +399,19 @@ func infoField(info, name string) (int64, error) {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// RandomList returns n distinct uids drawn from [base, base+9·10^9), a big
+// user's list for the load tests.
+func RandomList(seed, base uint64, n int) []uint64 {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	seen := make(map[uint64]bool, n)
+	out := make([]uint64, 0, n)
+	for len(out) < n {
+		v := base + rng.Uint64N(9_000_000_000)
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -10,10 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/openhash"
 )
 
-// SnapshotConfig is what `relcache bench snapshot` measures against.
+// SnapshotConfig is what `relcache-bench snapshot` measures against.
 type SnapshotConfig struct {
 	RelcacheAddr, RedisAddr string
 	Users, Mean             int
@@ -36,7 +37,7 @@ func Snapshot(ctx context.Context, cfg SnapshotConfig) error {
 	}
 	w := cfg.Out
 	start := time.Now()
-	g := NewGraph(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean)
+	g := graphgen.New(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean)
 	fmt.Fprintf(w, "graph: %d users, %d relations, built in %v\n\n", cfg.Users, g.Relations(), time.Since(start).Round(time.Millisecond))
 	type server struct {
 		name string
@@ -108,7 +109,7 @@ func Snapshot(ctx context.Context, cfg SnapshotConfig) error {
 }
 
 // loadArrays SETs every user's openhash array; it returns the bytes sent.
-func loadArrays(ctx context.Context, c *redis.Client, g *Graph) (int64, error) {
+func loadArrays(ctx context.Context, c *redis.Client, g *graphgen.Graph) (int64, error) {
 	const chunk = 200
 	var total int64
 	for lo := 0; lo < len(g.Following); lo += chunk {

@@ -1,9 +1,9 @@
-// Package bench is the load generator behind `relcache bench`: it builds a
-// synthetic follow graph, loads it into relcache (one SET of a client-built
-// openhash array per list) and into a stock Redis (one hash per list, the
-// layout relcache replaces), and measures both with the same client code in
-// the same run.
-package bench
+// Package graphgen draws synthetic follow graphs shaped like real ones
+// (power-law follow counts, mostly popular followees) from a seed, so a
+// graph is named by its parameters: `relcache gen-graph` writes them as edge
+// files, and the benchmarks (package bench) load them. It is a package of
+// its own so the server binary links the generator without the benchmarks.
+package graphgen
 
 import (
 	"math"
@@ -25,10 +25,10 @@ type Graph struct {
 // UID is the uid of user i.
 func (g *Graph) UID(i int) uint64 { return g.Base + uint64(i) }
 
-// NewGraph draws a graph of n users whose follow counts follow a power law
+// New draws a graph of n users whose follow counts follow a power law
 // with the given mean (a Pareto draw, capped at n-1), following mostly
 // popular users (a Zipf draw over the user ids), as real follow graphs do.
-func NewGraph(seed, base uint64, n, mean int) *Graph {
+func New(seed, base uint64, n, mean int) *Graph {
 	g := &Graph{Base: base, Following: make([][]uint64, n), Times: make([][]uint32, n)}
 	EachUser(seed, base, n, mean, func(u int, following []uint64, times []uint32) error {
 		g.Following[u], g.Times[u] = slices.Clone(following), slices.Clone(times)
@@ -37,7 +37,7 @@ func NewGraph(seed, base uint64, n, mean int) *Graph {
 	return g
 }
 
-// EachUser draws the graph NewGraph(seed, base, n, mean) builds, user by
+// EachUser draws the graph New(seed, base, n, mean) builds, user by
 // user: fn gets user u's follows and their times, in slices reused for the
 // next user. It holds one user's list at a time, so it streams graphs too big
 // to keep (`relcache gen-graph`). An error from fn stops it and is returned.
@@ -113,20 +113,4 @@ func (g *Graph) WithAtLeast(k int) []int {
 		}
 	}
 	return slices.Clip(out)
-}
-
-// RandomList returns n distinct uids drawn from [base, base+9·10^9), a big
-// user's list for the load tests.
-func RandomList(seed, base uint64, n int) []uint64 {
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	seen := make(map[uint64]bool, n)
-	out := make([]uint64, 0, n)
-	for len(out) < n {
-		v := base + rng.Uint64N(9_000_000_000)
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }
