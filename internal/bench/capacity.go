@@ -18,9 +18,9 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/redis/go-redis/v9"
+	"github.com/tidwall/redcon"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/openhash"
 )
@@ -890,7 +890,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		}
 		r.command(3, "SET")
 		r.key(k)
-		r.out = resp.AppendBulk(r.out, r.array)
+		r.out = redcon.AppendBulk(r.out, r.array)
 	case OpFollow:
 		b := w.randomUser(rng)
 		for b == a {
@@ -907,8 +907,8 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		default:
 			r.command(6, "RELADD")
 			r.key(a)
-			r.out = resp.AppendBulkString(r.out, "XX")
-			r.out = resp.AppendBulkString(r.out, "TIMES")
+			r.out = redcon.AppendBulkString(r.out, "XX")
+			r.out = redcon.AppendBulkString(r.out, "TIMES")
 		}
 		r.uid(b)
 		r.uid(t)
