@@ -288,7 +288,7 @@ func (p *Proxy) healthz(w http.ResponseWriter, _ *http.Request) {
 	var down []string
 	for _, pr := range p.topo.Load().all {
 		for _, b := range pr.backends {
-			if b.ejectedUntil.Load() != 0 {
+			if b.ejected() {
 				down = append(down, pr.name+"/"+b.name)
 			}
 		}
