@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/breaker"
 	"github.com/relcache/relcache/internal/resp"
 )
 
@@ -26,7 +27,9 @@ import (
 // difference: an ejected node's keys are not re-hashed onto the others (a
 // relation cache would then load every list twice, there and back); its
 // requests fail fast, or go to the next pool for a read, until a PING probe
-// brings it back.
+// brings it back. The ejection is a circuit breaker driven out-of-band
+// (internal/breaker): requests only ask whether it is closed, and the
+// watchdog sends the probe.
 type backend struct {
 	pool     string
 	name     string
@@ -40,14 +43,14 @@ type backend struct {
 	// WATCH (multi.go): the watchdog times them too. *bconn → struct{}.
 	watching sync.Map
 
-	failures     atomic.Int32 // consecutive failures
-	ejectedUntil atomic.Int64 // unix nanos of the next probe; 0 = in rotation
-	ejections    atomic.Int64
-	requests     atomic.Int64
-	errors       atomic.Int64
-	probing      atomic.Bool
-	closed       atomic.Bool
-	stop         chan struct{}
+	// eject is open while the node is ejected; it counts the consecutive
+	// failures, and its probe is the watchdog's PING.
+	eject     *breaker.Breaker
+	ejections atomic.Int64
+	requests  atomic.Int64
+	errors    atomic.Int64
+	closed    atomic.Bool
+	stop      chan struct{}
 
 	source        atomic.Pointer[string] // the node's source_id; nil until known (source.go)
 	warnedNoProxy atomic.Bool
@@ -89,8 +92,12 @@ const maxReplySize = 1 << 30
 
 func newBackend(pool, name, addr string, st backendSettings, m *metrics, log *zap.Logger) *backend {
 	b := &backend{pool: pool, name: name, addr: addr, settings: st,
-		log:  log.With(zap.String("pool", pool), zap.String("backend", name), zap.String("addr", addr)),
-		stop: make(chan struct{})}
+		log:   log.With(zap.String("pool", pool), zap.String("backend", name), zap.String("addr", addr)),
+		stop:  make(chan struct{}),
+		eject: breaker.New(breaker.Config{Failures: st.failureLimit, Cooldown: st.retryTimeout})}
+	if !st.autoEject {
+		b.eject.Hold() // failures are still counted, for INFO
+	}
 	b.metrics = m.forBackend(pool, name)
 	b.conns = make([]*bconn, st.connections)
 	for i := range b.conns {
@@ -112,6 +119,9 @@ func (b *backend) close() {
 	if b.closed.Swap(true) {
 		return
 	}
+	// A removed node is not ejected any more: its series are forgotten, and
+	// an ejection would bring them back.
+	b.eject.Hold()
 	time.AfterFunc(b.settings.timeout+time.Second, func() {
 		close(b.stop)
 		for _, c := range b.conns {
@@ -156,9 +166,9 @@ func (b *backend) enqueue(c *call, bc *bconn) bool {
 	c.be = b
 	b.requests.Add(1)
 	b.metrics.requests.Inc()
-	if until := b.ejectedUntil.Load(); until != 0 {
-		c.fail(b.errorf("is ejected after %d failures; next probe in %s", b.failures.Load(),
-			max(time.Duration(until-time.Now().UnixNano()), 0).Round(time.Millisecond)))
+	if !b.eject.Ready() {
+		c.fail(b.errorf("is ejected after %d failures; next probe in %s", b.eject.Failures(),
+			max(time.Until(b.eject.Retry()), 0).Round(time.Millisecond)))
 		return false
 	}
 	return bc.enqueue(c)
@@ -175,28 +185,21 @@ type backendError struct{ msg string }
 
 func (e *backendError) Error() string { return e.msg }
 
-// succeeded resets the failure count after a reply.
-func (b *backend) succeeded() {
-	if b.failures.Load() != 0 {
-		b.failures.Store(0)
-	}
-}
+// ejected reports whether the node is out of rotation (a probe may be
+// running).
+func (b *backend) ejected() bool { return !b.eject.Ready() }
 
 // failed counts a connection-level failure and ejects the backend when the
 // pool's limit is reached.
 func (b *backend) failed(err error) {
 	b.errors.Add(1)
 	b.metrics.errors.Inc()
-	n := b.failures.Add(1)
-	st := b.settings
-	if !st.autoEject || int(n) < st.failureLimit || b.closed.Load() {
-		return
-	}
-	if b.ejectedUntil.CompareAndSwap(0, time.Now().Add(st.retryTimeout).UnixNano()) {
+	n, ejected := b.eject.Failure(time.Now(), err)
+	if ejected {
 		b.ejections.Add(1)
 		b.metrics.ejections.Inc()
 		b.metrics.up.Set(0)
-		b.log.Warn("backend ejected", zap.Int32("failures", n), zap.Duration("retry_in", st.retryTimeout), zap.Error(err))
+		b.log.Warn("backend ejected", zap.Int("failures", n), zap.Duration("retry_in", b.settings.retryTimeout), zap.Error(err))
 	}
 }
 
@@ -218,8 +221,7 @@ func (b *backend) watch() {
 				k.(*bconn).checkTimeout(now)
 				return true
 			})
-			if until := b.ejectedUntil.Load(); until != 0 && now.UnixNano() >= until && !b.probing.Load() {
-				b.probing.Store(true)
+			if b.eject.Probe(now) {
 				go b.probe()
 			}
 		}
@@ -229,7 +231,6 @@ func (b *backend) watch() {
 // probe dials the node and sends PING (after AUTH); on PONG the node is
 // back in rotation, otherwise it stays out for another retry timeout.
 func (b *backend) probe() {
-	defer b.probing.Store(false)
 	st := b.settings
 	err := func() error {
 		nc, rr, err := b.dial(nil)
@@ -250,13 +251,11 @@ func (b *backend) probe() {
 		}
 		return nil
 	}()
+	b.eject.ProbeDone(time.Now(), err)
 	if err != nil {
-		b.ejectedUntil.Store(time.Now().Add(st.retryTimeout).UnixNano())
 		b.log.Info("probe failed; backend stays ejected", zap.Error(err), zap.Duration("retry_in", st.retryTimeout))
 		return
 	}
-	b.failures.Store(0)
-	b.ejectedUntil.Store(0)
 	b.metrics.up.Set(1)
 	b.log.Info("probe answered; backend back in rotation")
 }
@@ -458,7 +457,7 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 		}
 		bc.mu.Unlock()
 		b.metrics.latency.Observe(time.Since(c.sent).Seconds())
-		b.succeeded()
+		b.eject.Success()
 		c.deliver(raw)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/redcon"
 
+	"github.com/relcache/relcache/internal/cmdmeta"
 	"github.com/relcache/relcache/internal/resp"
 )
 
@@ -25,95 +27,163 @@ type command struct {
 	write     bool // changes keys: a transaction holding it goes to replica pools too
 	txControl bool // runs at once inside MULTI instead of being queued
 	noAuth    bool
+	how       string // the route's kind (route.how), for tests and errors
 	requests  prometheus.Counter
 }
 
-// route is how the proxy runs a command: alone (fn) and inside MULTI (tx).
+// route is how the proxy runs a command: alone (fn) and inside MULTI (tx;
+// nil for the commands that run at once there).
 type route struct {
-	fn    func(c *client, t *topology, args [][]byte)
-	tx    txKeys
-	write bool
+	// how names the kind: "key" and "keys" (by key positions), "split",
+	// "composed", "here" (answered by the proxy), "tx", "refused".
+	how string
+	fn  func(c *client, t *topology, args [][]byte)
+	tx  txKeys
+	// keyed: inside MULTI its keys are those at its key positions.
+	keyed bool
 }
 
-// How commands are routed. Everything relcache serves is here: forwarded,
-// split, composed, answered by the proxy, or refused as unroutable.
-func commandTable(m *metrics) map[string]*command {
-	rd := route{forward(true), keysAt(1, 1, 1), false}
-	wr := route{forward(false), keysAt(1, 1, 1), true}
-	here := route{tx: noKeys}                                  // answered by the proxy, and by the node inside MULTI
+// The proxy's command table is derived from the node's command metadata
+// (internal/cmdmeta): arity, flags (read or write, allowed before AUTH,
+// refused inside MULTI) and key positions come from there, so a command
+// added to the node cannot be routed wrongly here. What stays the proxy's
+// own is the decision for each command that is not simply routed by its
+// keys: specialRoutes and refused. Every node command must be one of the
+// three, or the proxy does not start (and TestEveryNodeCommandRouted
+// fails): nothing falls through by accident.
+
+// specialRoutes are the node's commands the proxy runs its own way:
+// answered here, split into one sub-request per node, composed from
+// per-node primitives, or transactions (multi.go).
+func specialRoutes() map[string]route {
+	here := func(fn func(*client, *topology, [][]byte)) route { // answered by the proxy, and by the node inside MULTI
+		return route{how: "here", fn: fn, tx: noKeys}
+	}
 	own := func(fn func(*client, *topology, [][]byte)) route { // answered by the proxy only
-		return route{fn: fn, tx: answeredHere}
+		return route{how: "here", fn: fn, tx: answeredHere}
 	}
-	type e struct {
-		name  string
-		arity int
-		route
+	split := func(fn func(*client, *topology, [][]byte)) route { // one sub-request per node
+		return route{how: "split", fn: fn, keyed: true}
 	}
-	with := func(r route, fn func(*client, *topology, [][]byte)) route { r.fn = fn; return r }
-	list := []e{
+	composed := func(fn func(*client, *topology, [][]byte), tx txKeys) route {
+		return route{how: "composed", fn: fn, tx: tx}
+	}
+	tx := func(fn func(*client, *topology, [][]byte)) route { return route{how: "tx", fn: fn} }
+	return map[string]route{
 		// connection, answered here
-		{"ping", -1, with(here, cmdPing)}, {"echo", 2, with(here, cmdEcho)}, {"quit", -1, own(cmdQuit)},
-		{"auth", -2, own(cmdAuth)}, {"select", 2, with(here, cmdSelect)}, {"info", -1, own(cmdInfo)},
-		{"client", -2, own(cmdClient)}, {"dbsize", 1, route{cmdDBSize, everyNode("DBSIZE counts the keys of every node"), false}},
-		// strings and keys: the key is the first argument
-		{"get", 2, rd}, {"set", -3, wr}, {"setnx", 3, wr}, {"setex", 4, wr}, {"psetex", 4, wr},
-		{"getset", 3, wr}, {"getdel", 2, wr}, {"getex", -2, wr}, {"append", 3, wr},
-		{"strlen", 2, rd}, {"getrange", 4, rd}, {"setrange", 4, wr},
-		{"incr", 2, wr}, {"decr", 2, wr}, {"incrby", 3, wr}, {"decrby", 3, wr},
-		{"incrbyfloat", 3, wr}, {"substr", 4, rd}, {"setbit", 4, wr}, {"getbit", 3, rd},
-		{"bitcount", -2, rd}, {"bitpos", -3, rd}, {"bitfield", -2, wr}, {"bitfield_ro", -2, rd},
-		{"type", 2, rd}, {"expire", -3, wr}, {"pexpire", -3, wr}, {"expireat", -3, wr},
-		{"pexpireat", -3, wr}, {"ttl", 2, rd}, {"pttl", 2, rd}, {"expiretime", 2, rd},
-		{"pexpiretime", 2, rd}, {"persist", 2, wr},
+		"ping": here(cmdPing), "echo": here(cmdEcho), "select": here(cmdSelect), "unwatch": here(cmdUnwatch),
+		"quit": own(cmdQuit), "auth": own(cmdAuth), "info": own(cmdInfo), "client": own(cmdClient),
+		"dbsize": composed(cmdDBSize, everyNode("DBSIZE counts the keys of every node")),
 		// multi-key: one sub-request per node
-		{"mget", -2, route{cmdMGet, keysAt(1, -1, 1), false}}, {"mset", -3, route{cmdMSet, keysAt(1, -1, 2), true}},
-		{"del", -2, route{sumKeys(false), keysAt(1, -1, 1), true}}, {"unlink", -2, route{sumKeys(false), keysAt(1, -1, 1), true}},
-		{"exists", -2, route{sumKeys(true), keysAt(1, -1, 1), false}}, {"touch", -2, route{sumKeys(true), keysAt(1, -1, 1), false}},
-		// multi-key that must stay on one node
-		{"rename", 3, colocated(false, 1, -1, 1)}, {"renamenx", 3, colocated(false, 1, -1, 1)},
-		{"msetnx", -3, colocated(false, 1, -1, 2)}, {"copy", -3, colocated(false, 1, 2, 1)},
-		{"bitop", -4, colocated(false, 2, -1, 1)}, {"lcs", -3, colocated(true, 1, 2, 1)},
-		// relations on one key
-		{"relmulti", -3, rd}, {"relmembers", -2, rd}, {"relcard", 2, rd}, {"relinfo", 2, rd},
-		{"relload", -2, wr}, {"reladd", -3, wr}, {"reldel", -3, wr},
-		{"hexists", 3, rd}, {"hget", 3, rd}, {"hmget", -3, rd}, {"hlen", 2, rd}, {"hgetall", 2, rd},
-		{"hkeys", 2, rd}, {"hvals", 2, rd}, {"hset", -4, wr}, {"hmset", -4, wr}, {"hdel", -3, wr},
-		{"sismember", 3, rd}, {"smismember", -3, rd}, {"scard", 2, rd}, {"smembers", 2, rd},
-		{"sadd", -3, wr}, {"srem", -3, wr},
+		"mget": split(cmdMGet), "mset": split(cmdMSet),
+		"del": split(sumKeys(false)), "unlink": split(sumKeys(false)),
+		"exists": split(sumKeys(true)), "touch": split(sumKeys(true)),
 		// relations across users: composed from per-node primitives
-		{"relcheck", -3, route{cmdRelCheck, usersAt(1, -1), false}},
-		{"relfollows", -3, route{cmdRelFollows, usersAt(2, -1), false}},
-		{"relwho", -3, route{cmdRelWho, relWhoKeys, false}},
-		{"relcommon", -3, route{cmdRelCommon, usersAt(1, 2), false}},
+		"relcheck":   composed(cmdRelCheck, usersAt(1, -1)),
+		"relfollows": composed(cmdRelFollows, usersAt(2, -1)),
+		"relwho":     composed(cmdRelWho, relWhoKeys),
+		"relcommon":  composed(cmdRelCommon, usersAt(1, 2)),
 		// The node refuses them inside MULTI (no_multi): they write the
 		// source of record, which a transaction cannot roll back.
-		{"follow", -3, route{cmdFollow, refusedInTx(errNotInTx), true}},
-		{"unfollow", 3, route{cmdFollow, refusedInTx(errNotInTx), true}},
+		"follow": composed(cmdFollow, refusedInTx(errNotInTx)), "unfollow": composed(cmdFollow, refusedInTx(errNotInTx)),
 		// transactions (multi.go)
-		{"multi", 1, route{fn: cmdMulti}}, {"exec", 1, route{fn: cmdExec}}, {"discard", 1, route{fn: cmdDiscard}},
-		{"watch", -2, route{fn: cmdWatch}}, {"unwatch", 1, with(here, cmdUnwatch)},
+		"multi": tx(cmdMulti), "exec": tx(cmdExec), "discard": tx(cmdDiscard), "watch": tx(cmdWatch),
 	}
-	// Known to relcache or Redis, but meaningless or unsafe through a
-	// sharding proxy: the whole keyspace, a node's administration and
-	// pub/sub.
-	for _, name := range []string{"keys", "scan", "randomkey", "flushdb", "flushall", "config", "command",
-		"memory", "object", "time", "slowlog", "save", "bgsave", "lastsave", "shutdown", "reledge",
-		"hello", "subscribe", "psubscribe", "ssubscribe",
-		"unsubscribe", "punsubscribe", "publish", "pubsub", "monitor", "sync", "psync", "replicaof", "slaveof",
-		"eval", "evalsha", "script", "function", "fcall", "wait", "move", "swapdb", "migrate", "debug",
-		"cluster", "readonly", "readwrite", "bgrewriteaof", "acl", "latency", "module", "failover"} {
-		list = append(list, e{name, -1, route{fn: unsupported, tx: refusedInTx(unsupportedMsg(name))}})
+}
+
+// refused are commands known to relcache or Redis but meaningless or
+// unsafe through a sharding proxy: the whole keyspace, a node's
+// administration and pub/sub. Those no node serves (EVAL, CLUSTER, ...)
+// are refused by name too, so a client hears that the proxy refuses them.
+var refused = []string{"keys", "scan", "randomkey", "flushdb", "flushall", "config", "command",
+	"memory", "object", "time", "slowlog", "save", "bgsave", "lastsave", "shutdown", "reledge",
+	"hello", "subscribe", "psubscribe", "ssubscribe",
+	"unsubscribe", "punsubscribe", "publish", "pubsub", "monitor", "sync", "psync", "replicaof", "slaveof",
+	"eval", "evalsha", "script", "function", "fcall", "wait", "move", "swapdb", "migrate", "debug",
+	"cluster", "readonly", "readwrite", "bgrewriteaof", "acl", "latency", "module", "failover"}
+
+// byKeys routes a command by its key positions: one key goes to its node;
+// several go to their node when they share one and are refused otherwise
+// (colocated). A read goes to the read pool and fails over, a write to
+// the primary (and the replicas with replicate_writes).
+func byKeys(m *cmdmeta.Command) (route, error) {
+	first, last, step, movable := m.LegacyRange()
+	read := m.Has("readonly")
+	switch {
+	case first == 0:
+		return route{}, &unroutedError{m.Name, "it names no keys"}
+	case movable:
+		return route{}, &unroutedError{m.Name, "its keys are not at fixed positions"}
+	case read == m.Has("write"):
+		return route{}, &unroutedError{m.Name, "its flags make it both or neither a read and a write"}
 	}
-	t := make(map[string]*command, len(list))
-	for _, x := range list {
-		t[x.name] = &command{name: x.name, arity: x.arity, fn: x.fn, tx: x.tx, write: x.write,
-			txControl: x.tx == nil,
-			noAuth:    x.name == "auth" || x.name == "quit",
-			requests:  m.requests.WithLabelValues(x.name)}
+	r := route{how: "key", fn: forward(read, first), tx: keysAt(first, first, 1)}
+	if last != first {
+		r = colocated(read, first, last, step)
+	}
+	if m.Has("no_multi") {
+		r.tx = refusedInTx(errNotInTx)
+	}
+	return r, nil
+}
+
+// unroutedError is a node command the proxy has no route for: a command
+// added to the node that is not routed by its keys must be placed in
+// specialRoutes or refused.
+type unroutedError struct{ name, why string }
+
+func (e *unroutedError) Error() string {
+	return "proxy: no route for the node's command " + e.name + ": " + e.why +
+		"; give it one in proxyfront/commands.go (specialRoutes) or refuse it"
+}
+
+// commandTable is the proxy's table for the node's commands.
+func commandTable(m *metrics) (map[string]*command, error) {
+	metas, err := cmdmeta.Load()
+	if err != nil {
+		return nil, err
+	}
+	return buildCommandTable(metas, m)
+}
+
+// buildCommandTable routes every command of metas (subcommands travel with
+// their container) and the refused names.
+func buildCommandTable(metas map[string]*cmdmeta.Command, m *metrics) (map[string]*command, error) {
+	special := specialRoutes()
+	t := make(map[string]*command, len(metas)+len(refused))
+	for name, meta := range metas {
+		if strings.Contains(name, "|") || slices.Contains(refused, name) {
+			continue
+		}
+		r, ok := special[name]
+		switch {
+		case ok && r.keyed:
+			first, last, step, _ := meta.LegacyRange()
+			r.tx = keysAt(first, last, step)
+		case !ok:
+			var err error
+			if r, err = byKeys(meta); err != nil {
+				return nil, err
+			}
+		}
+		t[name] = &command{name: name, arity: meta.Arity, fn: r.fn, tx: r.tx, write: meta.Has("write"),
+			txControl: r.tx == nil, noAuth: meta.Has("no_auth"), how: r.how, requests: m.requests.WithLabelValues(name)}
+	}
+	for name := range special {
+		switch {
+		case metas[name] == nil:
+			return nil, &unroutedError{name, "the proxy routes it, but the node does not serve it"}
+		case slices.Contains(refused, name):
+			return nil, &unroutedError{name, "it is both routed and refused"}
+		}
+	}
+	for _, name := range refused {
+		t[name] = &command{name: name, arity: -1, fn: unsupported, tx: refusedInTx(unsupportedMsg(name)),
+			how: "refused", requests: m.requests.WithLabelValues(name)}
 	}
 	// QUIT inside MULTI closes the connection at once, as in Redis.
 	t["quit"].txControl = true
-	return t
+	return t, nil
 }
 
 // handle runs one client command: lookup, arity, AUTH, then its handler;
@@ -175,10 +245,10 @@ func unsupportedMsg(name string) string {
 	return "ERR '" + name + "' command is not supported by the proxy"
 }
 
-// forward routes a command by its first argument, the key.
-func forward(read bool) func(c *client, t *topology, args [][]byte) {
+// forward routes a command by its one key, args[pos].
+func forward(read bool, pos int) func(c *client, t *topology, args [][]byte) {
 	return func(c *client, t *topology, args [][]byte) {
-		k := c.start(t, t.hashOf(args[1], c.scratch), read, args...)
+		k := c.start(t, t.hashOf(args[pos], c.scratch), read, args...)
 		c.pending = append(c.pending, k)
 	}
 }
@@ -189,7 +259,7 @@ func forward(read bool) func(c *client, t *topology, args [][]byte) {
 // place. The keys are args[first], args[first+step], ... up to args[last]
 // (last < 0: to the end); what follows them (COPY's options) is not a key.
 func colocated(read bool, first, last, step int) route {
-	return route{tx: keysAt(first, last, step), write: !read, fn: func(c *client, t *topology, args [][]byte) {
+	return route{how: "keys", tx: keysAt(first, last, step), fn: func(c *client, t *topology, args [][]byte) {
 		name := strings.ToLower(string(args[0]))
 		if step == 2 && len(args)%2 != 1 {
 			c.fail(name, "ERR wrong number of arguments for '"+name+"' command")

@@ -22,7 +22,10 @@ func TestCommandTableMatchesNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := commandTable(newMetrics())
+	table, err := commandTable(newMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, info := range infos {
 		cmd, ok := table[strings.ToLower(name)]
 		switch {

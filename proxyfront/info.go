@@ -75,7 +75,7 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 			field("pool_"+pr.name, fmt.Sprintf("role=%s,backends=%d,read_order=%d", role, len(pr.backends), readRank(t, pr)))
 			for _, be := range pr.backends {
 				state := "up"
-				if be.ejectedUntil.Load() != 0 {
+				if be.ejected() {
 					state = "ejected"
 				}
 				inflight := 0
@@ -87,7 +87,7 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 				field("backend_"+pr.name+"_"+be.name, fmt.Sprintf(
 					"addr=%s,state=%s,conns=%d,inflight=%d,requests=%d,errors=%d,failures=%d,ejections=%d",
 					be.addr, state, len(be.conns), inflight, be.requests.Load(), be.errors.Load(),
-					be.failures.Load(), be.ejections.Load()))
+					be.eject.Failures(), be.ejections.Load()))
 			}
 		}
 	}

@@ -62,7 +62,11 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{log: log, metrics: newMetrics(), version: version, started: time.Now()}
-	p.cmds = commandTable(p.metrics)
+	cmds, err := commandTable(p.metrics)
+	if err != nil {
+		return nil, err
+	}
+	p.cmds = cmds
 	t, _, err := newTopology(cfg, nil, p.metrics, log)
 	if err != nil {
 		return nil, err
@@ -288,7 +292,7 @@ func (p *Proxy) healthz(w http.ResponseWriter, _ *http.Request) {
 	var down []string
 	for _, pr := range p.topo.Load().all {
 		for _, b := range pr.backends {
-			if b.ejectedUntil.Load() != 0 {
+			if b.ejected() {
 				down = append(down, pr.name+"/"+b.name)
 			}
 		}

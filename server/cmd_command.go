@@ -3,10 +3,12 @@ package server
 import (
 	"slices"
 	"strings"
+
+	"github.com/relcache/relcache/internal/cmdmeta"
 )
 
 // COMMAND and its subcommands, written from the command metadata
-// (cmdmeta.go) in Redis 7.0's reply shapes: clients (redis-cli's hints,
+// (internal/cmdmeta) in Redis 7.0's reply shapes: clients (redis-cli's hints,
 // cluster clients' key extraction) read them as they read Redis's.
 
 // COMMAND | COUNT | LIST [FILTERBY MODULE|ACLCAT|PATTERN x] | INFO [name ...]
@@ -116,7 +118,7 @@ func commandList(c *client, opts [][]byte) {
 		case eqFold(opts[1], "MODULE"):
 			keep = func(*command) bool { return false }
 		case eqFold(opts[1], "ACLCAT"):
-			keep = func(cmd *command) bool { return slices.Contains(cmd.meta.aclCategories(), "@"+arg) }
+			keep = func(cmd *command) bool { return slices.Contains(cmd.meta.ACLCategoriesForInfo(), "@"+arg) }
 		case eqFold(opts[1], "PATTERN"):
 			keep = func(cmd *command) bool { return globMatch([]byte(arg), cmd.name) }
 		default:
@@ -139,12 +141,12 @@ func (c *client) commandInfo(cmd *command) {
 	c.arrayHeader(10)
 	c.bulkString(cmd.name)
 	c.integer(int64(m.Arity))
-	c.statusSet(m.flagsForInfo())
-	first, last, step, _ := m.legacyRange()
+	c.statusSet(m.FlagsForInfo())
+	first, last, step, _ := m.LegacyRange()
 	c.integer(int64(first))
 	c.integer(int64(last))
 	c.integer(int64(step))
-	c.statusSet(m.aclCategories())
+	c.statusSet(m.ACLCategoriesForInfo())
 	c.setHeader(len(m.Tips))
 	for _, t := range m.Tips {
 		c.bulkString(t)
@@ -164,7 +166,7 @@ func (c *client) commandInfo(cmd *command) {
 	}
 }
 
-func (c *client) keySpec(ks keySpec) {
+func (c *client) keySpec(ks cmdmeta.KeySpec) {
 	n := 3
 	if ks.Notes != "" {
 		n++
@@ -175,7 +177,7 @@ func (c *client) keySpec(ks keySpec) {
 		c.mapHeader(n)
 	}
 	c.bulkString("flags")
-	c.statusSet(inOrder(ks.Flags, keyFlagOrder))
+	c.statusSet(cmdmeta.OrderKeyFlags(ks.Flags))
 	c.bulkString("begin_search")
 	c.mapHeader(2)
 	c.bulkString("type")
@@ -210,7 +212,7 @@ func (c *client) commandDocs(cmd *command) {
 	c.stringField("complexity", m.Complexity)
 	if len(m.DocFlags) > 0 {
 		c.bulkString("doc_flags")
-		c.statusSet(inOrder(m.DocFlags, docFlags))
+		c.statusSet(cmdmeta.OrderDocFlags(m.DocFlags))
 	}
 	c.stringField("deprecated_since", m.DeprecatedSince)
 	c.stringField("replaced_by", m.ReplacedBy)
@@ -236,7 +238,7 @@ func (c *client) commandDocs(cmd *command) {
 	}
 }
 
-func (c *client) docArgs(args []cmdArg) {
+func (c *client) docArgs(args []cmdmeta.Arg) {
 	c.arrayHeader(len(args))
 	for _, a := range args {
 		c.mapHeader(2 + countTrue(a.DisplayText != "", a.KeySpecIndex != nil, a.Token != "", a.Summary != "",
@@ -254,7 +256,7 @@ func (c *client) docArgs(args []cmdArg) {
 		c.stringField("deprecated_since", a.DeprecatedSince)
 		if len(a.Flags) > 0 {
 			c.bulkString("flags")
-			c.statusSet(inOrder(a.Flags, argFlags))
+			c.statusSet(cmdmeta.OrderArgFlags(a.Flags))
 		}
 		if len(a.Arguments) > 0 {
 			c.bulkString("arguments")
@@ -319,7 +321,7 @@ func commandGetKeys(c *client, line [][]byte, withFlags bool) {
 		}
 		c.arrayHeader(2)
 		c.bulk(line[k.pos])
-		c.statusSet(inOrder(k.flags, keyFlagOrder))
+		c.statusSet(cmdmeta.OrderKeyFlags(k.flags))
 	}
 }
 

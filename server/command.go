@@ -6,12 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/cmdmeta"
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/store"
 )
 
 // cmdFlags are the properties dispatch acts on, from the command's flags
-// in its metadata (COMMAND INFO reports them all, from the metadata).
+// in its metadata (internal/cmdmeta; COMMAND INFO reports them all).
 type cmdFlags uint16
 
 const (
@@ -33,7 +34,7 @@ type command struct {
 	// them: first, last (-1 = last argument), step; 0 0 0 for none.
 	firstKey, lastKey, step int
 	group                   string
-	meta                    *cmdMeta // everything COMMAND reports
+	meta                    *cmdmeta.Command // everything COMMAND reports
 	fn                      func(c *client, args [][]byte)
 	// subs are a container's subcommands by lower-case name: dispatch
 	// runs a command line as its subcommand (flags, keys, statistics,

@@ -7,18 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/relcache/relcache/internal/cmdmeta"
 )
 
-var rewriteDocs = flag.Bool("rewrite-docs", false, "rewrite docs/commands.md's command reference from server/commands/")
+var rewriteDocs = flag.Bool("rewrite-docs", false, "rewrite docs/commands.md's command reference from internal/cmdmeta/commands/")
 
 const (
-	refBegin = "<!-- BEGIN command reference: generated from server/commands/ by TestCommandReference (go test ./server -run TestCommandReference -rewrite-docs); do not edit -->"
+	refBegin = "<!-- BEGIN command reference: generated from internal/cmdmeta/commands/ by TestCommandReference (go test ./server -run TestCommandReference -rewrite-docs); do not edit -->"
 	refEnd   = "<!-- END command reference -->"
 )
 
 // TestCommandReference keeps docs/commands.md's command reference equal to
 // what the command table says (synopsis, arity, flags, summary): a command
-// added, removed or changed in server/commands/ and not in the page fails
+// added, removed or changed in internal/cmdmeta/commands/ and not in the page fails
 // here until the page is regenerated.
 func TestCommandReference(t *testing.T) {
 	const path = "../docs/commands.md"
@@ -68,7 +70,7 @@ func commandReference(s *Server) string {
 			syn += " " + args
 		}
 		b.WriteString("| `" + strings.ReplaceAll(syn, "|", `\|`) + "` | " + strconv.Itoa(m.Arity) + " | " +
-			strings.Join(m.flagsForInfo(), ", ") + " | " + m.Since + " | " + strings.ReplaceAll(m.Summary, "|", `\|`) + " |\n")
+			strings.Join(m.FlagsForInfo(), ", ") + " | " + m.Since + " | " + strings.ReplaceAll(m.Summary, "|", `\|`) + " |\n")
 	}
 	return b.String()
 }
@@ -76,7 +78,7 @@ func commandReference(s *Server) string {
 // synopsis renders an argument tree as Redis's documentation writes a
 // command's syntax: [optional], a choice as a | b (in <> when required),
 // and what may repeat as x [x ...].
-func synopsis(args []cmdArg) string {
+func synopsis(args []cmdmeta.Arg) string {
 	parts := make([]string, 0, len(args))
 	for _, a := range args {
 		parts = append(parts, argSyntax(a))
@@ -84,7 +86,7 @@ func synopsis(args []cmdArg) string {
 	return strings.Join(parts, " ")
 }
 
-func argSyntax(a cmdArg) string {
+func argSyntax(a cmdmeta.Arg) string {
 	has := func(f string) bool {
 		for _, x := range a.Flags {
 			if x == f {

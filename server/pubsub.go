@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/relcache/relcache/internal/resp"
+	"github.com/tidwall/redcon"
 )
 
 // Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and
@@ -132,13 +132,13 @@ func (r *pubsubRegistry) publish(from *client, channel, msg []byte) int64 {
 			if pattern != "" {
 				dst = appendPushHeader(dst, resp3, 4)
 				dst = append(dst, "$8\r\npmessage\r\n"...)
-				dst = resp.AppendBulkString(dst, pattern)
+				dst = redcon.AppendBulkString(dst, pattern)
 			} else {
 				dst = appendPushHeader(dst, resp3, 3)
 				dst = append(dst, "$7\r\nmessage\r\n"...)
 			}
-			dst = resp.AppendBulk(dst, channel)
-			return resp.AppendBulk(dst, msg)
+			dst = redcon.AppendBulk(dst, channel)
+			return redcon.AppendBulk(dst, msg)
 		}
 		if to == from && from.view == nil {
 			from.out = build(from.out)
@@ -171,11 +171,11 @@ func (r *pubsubRegistry) counts() (channels, patterns int) {
 // unsubscribe.
 func (c *client) subscribeReply(kind string, name []byte, count int64) {
 	c.out = appendPushHeader(c.out, c.proto == 3, 3)
-	c.out = resp.AppendBulkString(c.out, kind)
+	c.out = redcon.AppendBulkString(c.out, kind)
 	if name == nil {
 		c.out = appendNull(c.out, c.proto == 3)
 	} else {
-		c.out = resp.AppendBulk(c.out, name)
+		c.out = redcon.AppendBulk(c.out, name)
 	}
 	c.integer(count)
 }

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/relcache/relcache/internal/cmdmeta"
 )
 
 // commandHandlers binds every command relcache serves to its handler. A
 // subcommand runs its container's handler, which reads the subcommand
 // itself. Everything else about a command (arity, flags, key positions,
-// its documentation) is in its file in commands/ (cmdmeta.go).
+// its documentation) is in its file in internal/cmdmeta/commands/, which
+// the proxy routes by too.
 func commandHandlers() map[string]func(*client, [][]byte) {
 	return map[string]func(*client, [][]byte){
 		// connection
@@ -68,7 +71,7 @@ var txControl = []string{"quit", "multi", "exec", "discard", "watch"}
 // both, and every subcommand file a container that is served: a command
 // added in one place only fails every server start (and so every test).
 func commandTable() (map[string]*command, error) {
-	metas, err := loadCommandMeta()
+	metas, err := cmdmeta.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +79,7 @@ func commandTable() (map[string]*command, error) {
 	for name, fn := range commandHandlers() {
 		m := metas[name]
 		if m == nil {
-			return nil, fmt.Errorf("command %s has no commands/%s.json", name, name)
+			return nil, fmt.Errorf("command %s has no internal/cmdmeta/commands/%s.json", name, name)
 		}
 		t[name] = newCommand(m, fn)
 		if slices.Contains(txControl, name) {
@@ -88,7 +91,7 @@ func commandTable() (map[string]*command, error) {
 		p := t[parent]
 		switch {
 		case p == nil:
-			return nil, fmt.Errorf("commands/%s.json describes a command relcache does not serve", strings.ReplaceAll(name, "|", "-"))
+			return nil, fmt.Errorf("internal/cmdmeta/commands/%s.json describes a command relcache does not serve", strings.ReplaceAll(name, "|", "-"))
 		case !isSub:
 			continue
 		case p.subs == nil:
@@ -100,8 +103,28 @@ func commandTable() (map[string]*command, error) {
 	return t, nil
 }
 
-func newCommand(m *cmdMeta, fn func(*client, [][]byte)) *command {
-	first, last, step, _ := m.legacyRange()
-	return &command{name: m.Name, arity: m.Arity, flags: m.dispatchFlags(),
+func newCommand(m *cmdmeta.Command, fn func(*client, [][]byte)) *command {
+	first, last, step, _ := m.LegacyRange()
+	return &command{name: m.Name, arity: m.Arity, flags: dispatchFlags(m),
 		firstKey: first, lastKey: last, step: step, group: m.Group, meta: m, fn: fn}
+}
+
+// dispatchFlags are the flags dispatch acts on, as bits.
+func dispatchFlags(m *cmdmeta.Command) cmdFlags {
+	var f cmdFlags
+	for _, n := range m.Flags {
+		switch n {
+		case "write":
+			f |= flagWrite
+		case "readonly":
+			f |= flagReadonly
+		case "denyoom":
+			f |= flagDenyOOM
+		case "no_auth":
+			f |= flagNoAuth
+		case "no_multi":
+			f |= flagNoMulti
+		}
+	}
+	return f
 }

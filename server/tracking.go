@@ -11,7 +11,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/tidwall/redcon"
 
-	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/store"
 )
@@ -221,7 +220,7 @@ func (t *tracker) invalidate(key string, ids []int64, origin int64) {
 		}
 		t.send(target, cfg, origin, func(dst []byte, _ bool) []byte {
 			dst = append(dst, "*1\r\n"...)
-			return resp.AppendBulkString(dst, key)
+			return redcon.AppendBulkString(dst, key)
 		})
 	}
 }
@@ -372,7 +371,7 @@ func (t *tracker) broadcast() {
 			t.send(tc, cfg, 0, func(dst []byte, _ bool) []byte {
 				dst = appendPushHeader(dst, false, len(mine))
 				for _, k := range mine {
-					dst = resp.AppendBulkString(dst, k)
+					dst = redcon.AppendBulkString(dst, k)
 				}
 				return dst
 			})

@@ -6,7 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/relcache/relcache/internal/resp"
+	"github.com/tidwall/redcon"
+
 	"github.com/relcache/relcache/openhash"
 )
 
@@ -111,7 +112,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		}
 		r.command(3, "SET")
 		r.key(k)
-		r.out = resp.AppendBulk(r.out, r.array)
+		r.out = redcon.AppendBulk(r.out, r.array)
 	case OpFollow:
 		b := w.randomUser(rng)
 		for b == a {
@@ -128,8 +129,8 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		default:
 			r.command(6, "RELADD")
 			r.key(a)
-			r.out = resp.AppendBulkString(r.out, "XX")
-			r.out = resp.AppendBulkString(r.out, "TIMES")
+			r.out = redcon.AppendBulkString(r.out, "XX")
+			r.out = redcon.AppendBulkString(r.out, "TIMES")
 		}
 		r.uid(b)
 		r.uid(t)

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/relcache/relcache/internal/resp"
+	"github.com/tidwall/redcon"
 )
 
 // TxConfig configures RunTx.
@@ -58,8 +58,8 @@ func RunTx(ctx context.Context, cfg TxConfig) (int64, error) {
 					seq ^= seq >> 7
 					seq ^= seq << 17
 					r.command(3, "SET")
-					r.out = resp.AppendBulkString(r.out, "key:"+strconv.FormatUint(seq%uint64(cfg.Keys), 10))
-					r.out = resp.AppendBulk(r.out, value)
+					r.out = redcon.AppendBulkString(r.out, "key:"+strconv.FormatUint(seq%uint64(cfg.Keys), 10))
+					r.out = redcon.AppendBulk(r.out, value)
 				}
 				r.command(1, "EXEC")
 				if _, err := c.do(&r, 10*time.Second); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tidwall/redcon"
+
 	"github.com/relcache/relcache/internal/resp"
 )
 
@@ -44,8 +46,8 @@ func (r *request) reset() {
 
 // command starts a command of n arguments, name the first.
 func (r *request) command(n int, name string) {
-	r.out = resp.AppendArrayHeader(r.out, n)
-	r.out = resp.AppendBulkString(r.out, name)
+	r.out = redcon.AppendArray(r.out, n)
+	r.out = redcon.AppendBulkString(r.out, name)
 	r.replies++
 }
 
@@ -64,8 +66,8 @@ func (r *request) membersFollow(x uint64) func(dst, last []byte) ([]byte, int) {
 		r.elems, _ = resp.AppendElements(r.elems[:0], last)
 		for _, m := range r.elems {
 			name, _ := resp.Bulk(m)
-			dst = resp.AppendArrayHeader(dst, 3)
-			dst = resp.AppendBulkString(dst, "HEXISTS")
+			dst = redcon.AppendArray(dst, 3)
+			dst = redcon.AppendBulkString(dst, "HEXISTS")
 			dst = appendKeyOf(dst, name)
 			dst = resp.AppendBulkUint(dst, x)
 		}

@@ -5,10 +5,21 @@
 // A client waiting on a dead shard costs it the whole deadline; once the
 // breaker is open it costs nothing, and the shard is not hammered while it
 // restarts.
+//
+// It is driven in one of two ways. In-band (the server's list loads): every
+// call asks Allow and reports Done, and after the cooldown the first call
+// let through is the probe. Out-of-band (the proxy's node ejection,
+// twemproxy's auto_eject_hosts): calls ask Ready, which never makes one of
+// them the probe, and report Success or Failure; the caller probes on its
+// own (a PING) when Probe says so and reports it with ProbeDone. Outcomes of
+// calls that were sent before the breaker opened and end while it is open
+// change nothing but the failure streak in that mode: only the probe closes
+// it, and the cooldown runs from the opening or the last failed probe.
 package breaker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,12 +57,21 @@ type Config struct {
 type Breaker struct {
 	cfg Config
 
-	mu       sync.Mutex
-	state    State
-	failures int       // consecutive, while closed
-	openedAt time.Time // when it last opened
-	lastErr  string    // why it opened, for fail-fast errors
-	opens    int64     // times it has opened
+	// state and streak change only under mu, but are read without it:
+	// out-of-band callers ask Ready before every call and report Success
+	// after every reply, which must cost an atomic load, not a lock.
+	state  atomic.Uint32 // a State
+	streak atomic.Int64  // consecutive failures reported; only a success resets it
+	// probeAt is openedAt+Cooldown in unix nanos, for Retry's lock-free
+	// read on the fail-fast path; 0 while closed.
+	probeAt atomic.Int64
+
+	mu       sync.Mutex // guards the fields below, and every change of the three above
+	failures int        // counted towards opening by Done: reset by a success and by opening
+	openedAt time.Time  // when it last opened
+	lastErr  string     // why it opened, for fail-fast errors
+	opens    int64      // times it has opened
+	held     bool       // never opens (Hold)
 }
 
 // New returns a closed breaker.
@@ -71,16 +91,23 @@ func New(cfg Config) *Breaker {
 func (b *Breaker) Allow(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	switch b.state {
+	switch State(b.state.Load()) {
 	case Closed:
 		return true
 	case Open:
-		if now.Sub(b.openedAt) >= b.cfg.Cooldown {
-			b.state = HalfOpen
-			return true
-		}
+		return b.halfOpenLocked(now)
 	}
 	return false
+}
+
+// halfOpenLocked moves an open breaker whose cooldown has passed to
+// half-open, reporting whether it did.
+func (b *Breaker) halfOpenLocked(now time.Time) bool {
+	if now.Sub(b.openedAt) < b.cfg.Cooldown {
+		return false
+	}
+	b.state.Store(uint32(HalfOpen))
+	return true
 }
 
 // Done reports the outcome of an allowed call: err nil for a success.
@@ -88,17 +115,121 @@ func (b *Breaker) Done(now time.Time, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err == nil {
-		b.state, b.failures = Closed, 0
+		b.closeLocked()
 		return
 	}
+	b.streak.Add(1)
 	b.failures++
-	if b.state == HalfOpen || b.failures >= b.cfg.Failures {
-		if b.state != Open {
-			b.opens++
-		}
-		b.state, b.openedAt, b.lastErr = Open, now, err.Error()
+	if st := State(b.state.Load()); st == HalfOpen || b.failures >= b.cfg.Failures {
+		b.openLocked(now, err)
 		b.failures = 0
 	}
+}
+
+// openLocked opens the breaker at now, or again for another cooldown. A
+// held breaker does not open from closed; one already out stays out.
+func (b *Breaker) openLocked(now time.Time, err error) bool {
+	switch State(b.state.Load()) {
+	case Closed:
+		if b.held {
+			return false
+		}
+		b.opens++
+	case HalfOpen:
+		b.opens++
+	}
+	b.state.Store(uint32(Open))
+	b.openedAt, b.lastErr = now, err.Error()
+	b.probeAt.Store(now.Add(b.cfg.Cooldown).UnixNano())
+	return true
+}
+
+func (b *Breaker) closeLocked() {
+	b.state.Store(uint32(Closed))
+	b.probeAt.Store(0)
+	b.failures = 0
+	b.streak.Store(0)
+}
+
+// Ready reports whether the breaker is closed, without locking and without
+// making the caller the probe: for out-of-band use, where the caller
+// probes on its own (Probe).
+func (b *Breaker) Ready() bool { return State(b.state.Load()) == Closed }
+
+// Success reports a call that succeeded, for out-of-band use: it ends the
+// failure streak. It does not close an open breaker (only ProbeDone does):
+// the reply may be to a call sent before the breaker opened. With no streak
+// to end it costs one atomic load.
+func (b *Breaker) Success() {
+	if b.streak.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.streak.Store(0)
+	b.mu.Unlock()
+}
+
+// Failure reports a failed call, for out-of-band use. A closed breaker
+// opens when the streak reaches Config.Failures, and opened says this
+// failure opened it; an open one only counts it (the probe is not moved).
+// It returns the streak.
+func (b *Breaker) Failure(now time.Time, err error) (streak int, opened bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.streak.Add(1)
+	opened = State(b.state.Load()) == Closed && n >= int64(b.cfg.Failures) && b.openLocked(now, err)
+	return int(n), opened
+}
+
+// Probe reports whether the caller should probe now, for out-of-band use:
+// true once per cooldown, when the breaker is open and the cooldown has
+// passed, and the breaker is then half-open until the caller reports the
+// probe with ProbeDone. A closed breaker costs an atomic load.
+func (b *Breaker) Probe(now time.Time) bool {
+	if State(b.state.Load()) != Open {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return State(b.state.Load()) == Open && b.halfOpenLocked(now)
+}
+
+// ProbeDone reports the probe Probe asked for: nil closes the breaker and
+// ends the streak; an error opens it for another cooldown from now. The
+// probe is not a call: a failed one does not lengthen the streak.
+func (b *Breaker) ProbeDone(now time.Time, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if State(b.state.Load()) != HalfOpen {
+		return
+	}
+	if err == nil {
+		b.closeLocked()
+		return
+	}
+	b.openLocked(now, err)
+}
+
+// Hold keeps a closed breaker from opening from now on; failures are
+// still counted, and one already open still probes. For a caller that turned opening off (the proxy's
+// auto_eject = false) or stopped caring (a node a reload removed).
+func (b *Breaker) Hold() {
+	b.mu.Lock()
+	b.held = true
+	b.mu.Unlock()
+}
+
+// Failures is the current streak of consecutive failures, read without
+// locking.
+func (b *Breaker) Failures() int { return int(b.streak.Load()) }
+
+// Retry is when the next probe is due, read without locking: the zero time
+// while closed; in the past while a probe is due or running.
+func (b *Breaker) Retry() time.Time {
+	if n := b.probeAt.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // State reports the current state and, when not closed, the error that
@@ -106,10 +237,11 @@ func (b *Breaker) Done(now time.Time, err error) {
 func (b *Breaker) State() (State, string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state == Closed {
+	st := State(b.state.Load())
+	if st == Closed {
 		return Closed, ""
 	}
-	return b.state, b.lastErr
+	return st, b.lastErr
 }
 
 // Opens counts how many times the breaker has opened.

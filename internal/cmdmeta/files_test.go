@@ -1,4 +1,4 @@
-package server
+package cmdmeta
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 )
 
 var importRedis = flag.String("import-redis-commands", "",
-	"write server/commands/ files for these commands (comma-separated, subcommands as client|tracking) from a redis-server's COMMAND DOCS and COMMAND INFO")
+	"write internal/cmdmeta/commands/ files for these commands (comma-separated, subcommands as client|tracking) from a redis-server's COMMAND DOCS and COMMAND INFO")
 
 // TestCommandFilesFormatted keeps every file of commands/ in one layout
 // (formatMeta's), so a file written by hand and one imported from Redis
@@ -45,10 +45,11 @@ func TestCommandFilesFormatted(t *testing.T) {
 // from what redis-server says about it, for a command relcache adds that
 // Redis has:
 //
-//	go test ./server -run TestImportRedisCommandMeta -import-redis-commands 'client|tracking,subscribe'
+//	go test ./internal/cmdmeta -run TestImportRedisCommandMeta -import-redis-commands 'client|tracking,subscribe'
 //
 // The file is Redis's description; edit it where relcache differs on
-// purpose, and TestCommandMetadataAgainstRedis will hold the rest to Redis.
+// purpose, and TestCommandMetadataAgainstRedis (server/commandmeta_test.go)
+// will hold the rest to Redis.
 func TestImportRedisCommandMeta(t *testing.T) {
 	if *importRedis == "" {
 		t.Skip("no -import-redis-commands")
@@ -96,7 +97,7 @@ func TestImportRedisCommandMeta(t *testing.T) {
 // metaFromRedis turns COMMAND INFO's entry and COMMAND DOCS's map for one
 // command into its file.
 func metaFromRedis(name string, info, docs resp.Value) ([]byte, error) {
-	var m cmdMeta
+	var m Command
 	b, err := json.Marshal(plain(docs))
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func metaFromRedis(name string, info, docs resp.Value) ([]byte, error) {
 			m.Flags = append(m.Flags, s)
 		}
 	}
-	implied := (&cmdMeta{Flags: m.Flags}).aclCategories()
+	implied := (&Command{Flags: m.Flags}).ACLCategoriesForInfo()
 	for _, c := range info.Elems[6].Elems {
 		if !slices.Contains(implied, string(c.Str)) {
 			m.ACLCategories = append(m.ACLCategories, string(c.Str))

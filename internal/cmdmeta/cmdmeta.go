@@ -1,4 +1,16 @@
-package server
+// Package cmdmeta is what relcache says about each of its commands: one
+// file per command and subcommand in commands/, in the shape of Redis's
+// own COMMAND DOCS and COMMAND INFO replies (summary, arity, flags, key
+// specs, the argument tree), so that an entry can be held against what
+// redis-server says and nothing about a command is written twice.
+//
+// The server answers COMMAND from it and dispatches by its arity, flags
+// and key positions (server/table.go binds the names to handlers); the
+// proxy derives its routing from the same arity, flags and key positions
+// (proxyfront/commands.go). A command added to the node is described here
+// once, for both, and the proxy refuses to start with a command it has not
+// placed.
+package cmdmeta
 
 import (
 	"embed"
@@ -9,20 +21,13 @@ import (
 	"strings"
 )
 
-// Command metadata: what COMMAND, COMMAND INFO, COMMAND DOCS, COMMAND LIST,
-// COMMAND GETKEYS and docs/commands.md's reference say about a command, and
-// what dispatch reads from it (arity, flags, key positions). Each command and
-// subcommand has one file in commands/, in the shape of Redis's own replies
-// (COMMAND DOCS's argument tree, COMMAND INFO's key specs), so that an entry
-// can be held against what redis-server says (TestCommandMetadataAgainstRedis)
-// and nothing about a command is written twice. table.go only binds the
-// names to their handlers.
-
 //go:embed commands/*.json
 var commandFiles embed.FS
 
-// cmdMeta is one file of commands/.
-type cmdMeta struct {
+// Command is one file of commands/: what COMMAND, COMMAND INFO, COMMAND
+// DOCS, COMMAND LIST, COMMAND GETKEYS and docs/commands.md's reference say
+// about a command.
+type Command struct {
 	// Name is lower case; a subcommand's is "container|sub", as Redis
 	// names it in COMMAND INFO and error messages.
 	Name            string      `json:"name"`
@@ -43,14 +48,14 @@ type cmdMeta struct {
 	// Redis's setImplicitACLCategories does.
 	ACLCategories []string  `json:"acl_categories,omitempty"`
 	Tips          []string  `json:"tips,omitempty"`
-	KeySpecs      []keySpec `json:"key_specs,omitempty"`
-	Arguments     []cmdArg  `json:"arguments,omitempty"`
+	KeySpecs      []KeySpec `json:"key_specs,omitempty"`
+	Arguments     []Arg     `json:"arguments,omitempty"`
 }
 
-// keySpec is one of COMMAND INFO's key specifications. relcache's commands
+// KeySpec is one of COMMAND INFO's key specifications. relcache's commands
 // need only Redis's simplest kind: the keys start at a fixed index and run
 // for a range.
-type keySpec struct {
+type KeySpec struct {
 	Notes       string   `json:"notes,omitempty"`
 	Flags       []string `json:"flags"`
 	BeginSearch struct {
@@ -69,9 +74,9 @@ type keySpec struct {
 	} `json:"find_keys"`
 }
 
-// cmdArg is one node of COMMAND DOCS's argument tree. KeySpecIndex is a
+// Arg is one node of COMMAND DOCS's argument tree. KeySpecIndex is a
 // pointer because 0 is an index; absent means the argument is no key.
-type cmdArg struct {
+type Arg struct {
 	Name            string   `json:"name"`
 	Type            string   `json:"type"`
 	DisplayText     string   `json:"display_text,omitempty"`
@@ -81,7 +86,7 @@ type cmdArg struct {
 	Since           string   `json:"since,omitempty"`
 	DeprecatedSince string   `json:"deprecated_since,omitempty"`
 	Flags           []string `json:"flags,omitempty"`
-	Arguments       []cmdArg `json:"arguments,omitempty"`
+	Arguments       []Arg    `json:"arguments,omitempty"`
 }
 
 // The names Redis 7 uses, in the order it lists them.
@@ -98,29 +103,40 @@ var (
 		"blocking", "dangerous", "connection", "transaction", "scripting"}
 	keyFlagOrder = []string{"RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
 		"not_key", "incomplete", "variable_flags"}
-	argTypes    = []string{"string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block"}
-	argFlags    = []string{"optional", "multiple", "multiple_token"}
-	docFlags    = []string{"deprecated", "syscmd"}
-	groupNames  = []string{"generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions", "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo", "stream", "bitmap", "relation"}
-	keyedGroups = []string{"relation", "hash", "set"}
+	argTypes   = []string{"string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block"}
+	argFlags   = []string{"optional", "multiple", "multiple_token"}
+	docFlags   = []string{"deprecated", "syscmd"}
+	groupNames = []string{"generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions", "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo", "stream", "bitmap", "relation"}
 )
 
-// loadCommandMeta reads every file of commands/ and checks it: names
-// known to Redis's vocabulary, a subcommand's container present, key spec
-// indexes in range. An error here is a bug in a file, caught by every test
-// that starts a server.
-func loadCommandMeta() (map[string]*cmdMeta, error) {
+// OrderKeyFlags, OrderArgFlags and OrderDocFlags return the flags of a key
+// (spec), an argument or a command's documentation that appear in Redis's
+// order, in that order: how COMMAND lists them whatever order a file gives
+// them in.
+func OrderKeyFlags(flags []string) []string { return inOrder(flags, keyFlagOrder) }
+
+// OrderArgFlags: see OrderKeyFlags.
+func OrderArgFlags(flags []string) []string { return inOrder(flags, argFlags) }
+
+// OrderDocFlags: see OrderKeyFlags.
+func OrderDocFlags(flags []string) []string { return inOrder(flags, docFlags) }
+
+// Load reads every file of commands/ and checks it: names known to Redis's
+// vocabulary, a subcommand's container present, key spec indexes in range.
+// The map is the caller's, by name ("get", "client|kill"). An error here is
+// a bug in a file, caught by every test that starts a server or a proxy.
+func Load() (map[string]*Command, error) {
 	files, err := fs.Glob(commandFiles, "commands/*.json")
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*cmdMeta, len(files))
+	out := make(map[string]*Command, len(files))
 	for _, f := range files {
 		b, err := commandFiles.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		m := new(cmdMeta)
+		m := new(Command)
 		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(m); err != nil {
@@ -142,7 +158,7 @@ func loadCommandMeta() (map[string]*cmdMeta, error) {
 	return out, nil
 }
 
-func (m *cmdMeta) check() error {
+func (m *Command) check() error {
 	switch {
 	case m.Name == "" || m.Name != strings.ToLower(m.Name):
 		return fmt.Errorf("name %q must be lower case", m.Name)
@@ -178,7 +194,7 @@ func (m *cmdMeta) check() error {
 	return checkArgs(m.Arguments, len(m.KeySpecs))
 }
 
-func checkArgs(args []cmdArg, specs int) error {
+func checkArgs(args []Arg, specs int) error {
 	for _, a := range args {
 		if a.Name == "" || !slices.Contains(argTypes, a.Type) {
 			return fmt.Errorf("argument %q: bad name or type %q", a.Name, a.Type)
@@ -225,14 +241,18 @@ func inOrder(set []string, order []string) []string {
 	return out
 }
 
-// aclCategories is COMMAND INFO's category list: the file's, plus those
+// Has reports whether the command has flag (one of COMMAND INFO's, as the
+// file writes them: "write", "readonly", "no_multi", ...).
+func (m *Command) Has(flag string) bool { return slices.Contains(m.Flags, flag) }
+
+// ACLCategoriesForInfo is COMMAND INFO's category list: the file's, plus those
 // the flags imply (Redis's setImplicitACLCategories), in Redis's order.
-func (m *cmdMeta) aclCategories() []string {
+func (m *Command) ACLCategoriesForInfo() []string {
 	set := make([]string, 0, len(m.ACLCategories)+3)
 	for _, c := range m.ACLCategories {
 		set = append(set, c[1:])
 	}
-	has := func(f string) bool { return slices.Contains(m.Flags, f) }
+	has := m.Has
 	if has("write") {
 		set = append(set, "write")
 	}
@@ -261,17 +281,17 @@ func (m *cmdMeta) aclCategories() []string {
 	return out
 }
 
-// legacyRange is COMMAND INFO's first key, last key and step, derived
+// LegacyRange is COMMAND INFO's first key, last key and step, derived
 // from the key specs as Redis's populateCommandLegacyRangeSpec does: one
 // spec is taken as it is; several are merged while they are consecutive
 // runs of step 1. movable reports specs that could not be merged (a
 // client must ask COMMAND GETKEYS).
-func (m *cmdMeta) legacyRange() (first, last, step int, movable bool) {
+func (m *Command) LegacyRange() (first, last, step int, movable bool) {
 	specs := m.KeySpecs
 	if len(specs) == 0 {
 		return 0, 0, 0, false
 	}
-	rel := func(ks keySpec) int { // the spec's last key, absolute unless negative
+	rel := func(ks KeySpec) int { // the spec's last key, absolute unless negative
 		l := ks.FindKeys.Spec.LastKey
 		if l < 0 {
 			return l
@@ -307,31 +327,11 @@ func (m *cmdMeta) legacyRange() (first, last, step int, movable bool) {
 	return first, last, 1, movable
 }
 
-// flagsForInfo is COMMAND INFO's flag list, movablekeys included.
-func (m *cmdMeta) flagsForInfo() []string {
+// FlagsForInfo is COMMAND INFO's flag list, movablekeys included.
+func (m *Command) FlagsForInfo() []string {
 	flags := slices.Clone(m.Flags)
-	if _, _, _, movable := m.legacyRange(); movable {
+	if _, _, _, movable := m.LegacyRange(); movable {
 		flags = append(flags, "movablekeys")
 	}
 	return inOrder(flags, commandFlagOrder)
-}
-
-// dispatchFlags are the flags dispatch acts on, as bits.
-func (m *cmdMeta) dispatchFlags() cmdFlags {
-	var f cmdFlags
-	for _, n := range m.Flags {
-		switch n {
-		case "write":
-			f |= flagWrite
-		case "readonly":
-			f |= flagReadonly
-		case "denyoom":
-			f |= flagDenyOOM
-		case "no_auth":
-			f |= flagNoAuth
-		case "no_multi":
-			f |= flagNoMulti
-		}
-	}
-	return f
 }
