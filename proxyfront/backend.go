@@ -143,6 +143,13 @@ var (
 // client's commands to one node stay in order.
 func (b *backend) pick(affinity uint64) *bconn { return b.conns[affinity%uint64(len(b.conns))] }
 
+// replicaConn is the one connection that carries every replicated write to
+// the node. The node serves its connections concurrently, so copies sent
+// down different ones could be applied in any order; down one, they are
+// applied in the order the proxy sent them, and a write acknowledged by the
+// primary before another was sent reaches every replica first.
+func (b *backend) replicaConn() *bconn { return b.conns[0] }
+
 // dedicated is a new connection of one client's own (for its WATCH): it
 // dials on first use and is never redialled, since a new connection would
 // not hold the WATCH. release closes it.

@@ -310,7 +310,7 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 		for _, p := range t.replicas {
 			// Fire and forget: the primary's reply is the client's. A
 			// failure shows in the backend's error counters.
-			c.send(p.backendFor(h), &call{req: k.req, done: make(chan struct{}, 1), noReply: true})
+			c.replicate(p.backendFor(h), &call{req: k.req, done: make(chan struct{}, 1), noReply: true})
 		}
 	}
 	return k
@@ -328,6 +328,10 @@ func (c *client) send(be *backend, k *call) {
 	}
 	c.sendOn(be.pick(c.id), k)
 }
+
+// replicate queues k, a fire-and-forget copy of a write for a replica
+// pool's node, on that node's replication connection.
+func (c *client) replicate(be *backend, k *call) { c.sendOn(be.replicaConn(), k) }
 
 // sendOn queues k on bc.
 func (c *client) sendOn(bc *bconn, k *call) {

@@ -284,7 +284,7 @@ func (c *client) execDone(k *call, t *topology, tx *txState) []byte {
 		// primary did not run (a watched key changed, a command refused)
 		// must not run on a replica. Fire and forget, as single writes.
 		for _, p := range t.replicas {
-			c.send(p.backendFor(tx.h), &call{req: k.req, skip: k.skip, done: make(chan struct{}, 1), noReply: true})
+			c.replicate(p.backendFor(tx.h), &call{req: k.req, skip: k.skip, done: make(chan struct{}, 1), noReply: true})
 		}
 		c.flushBackends()
 	}

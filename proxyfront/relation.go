@@ -579,7 +579,7 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 			for _, p := range t.replicas {
 				for _, be := range []*backend{p.backendFor(hA), p.backendFor(hB)} {
 					r := &call{req: resp.AppendCommand(nil, edge...), done: make(chan struct{}, 1), noReply: true}
-					c.send(be, r)
+					c.replicate(be, r)
 					if p.backendFor(hA) == p.backendFor(hB) {
 						break
 					}
