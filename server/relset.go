@@ -609,75 +609,40 @@ type relEdit func(buf []byte) (out []byte, count int, err error)
 // edit was not allowed to create it.
 var errNotCached = errors.New("not cached")
 
-// casAttempts bounds the optimistic retries of mutateRelSet before it does
-// the edit under the shard lock, so a key under a storm of writers still
-// makes progress.
-const casAttempts = 4
-
 // mutateRelSet applies edit to key's relation set by copy-on-write (see the
-// top of this file). When the key is absent, newSet (if not nil) gives the
-// empty set to start from; otherwise errNotCached. A key of another kind
-// gives errWrongTypeKind.
-func (s *Server) mutateRelSet(st *store.Store, key []byte, newSet func() ([]byte, error), edit relEdit) (int, error) {
-	// prepare edits a copy of the version cur and says whether it differs.
-	prepare := func(cur store.Entry, ok bool) (out []byte, count int, dirty bool, err error) {
+// top of this file; store.Edit retries it when another writer got there
+// first). When the key is absent, newSet (if not nil) gives the empty set to
+// start from; otherwise errNotCached. A key of another kind gives
+// errWrongTypeKind.
+func (s *Server) mutateRelSet(st *store.Store, key []byte, newSet func() ([]byte, error), edit relEdit) (count int, err error) {
+	st.Edit(key, func(cur store.Entry, ok bool) (store.Entry, bool) {
 		var base []byte
 		switch {
 		case ok && cur.Kind != store.KindRelSet:
-			return nil, 0, false, errWrongTypeKind
+			count, err = 0, errWrongTypeKind
+			return cur, false
 		case ok:
 			base = cur.Value
 		case newSet == nil:
-			return nil, 0, false, errNotCached
+			count, err = 0, errNotCached
+			return cur, false
 		default:
 			if base, err = newSet(); err != nil {
-				return nil, 0, false, err
+				count = 0
+				return cur, false
 			}
 		}
+		var out []byte
 		out, count, err = edit(append([]byte(nil), base...))
-		return out, count, err == nil && (!ok || !bytes.Equal(out, base)), err
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt == casAttempts {
-			var count int
-			var err error
-			st.Update(key, func(cur store.Entry, ok bool) (store.Entry, store.Action) {
-				out, n, dirty, e := prepare(cur, ok)
-				if count, err = n, e; !dirty {
-					return cur, store.Keep
-				}
-				// An edit of an unchecked set is unchecked too: Insert
-				// and Delete keep its count right, not its placement.
-				return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: cur.ExpireAt, Unchecked: cur.Unchecked}, store.Put
-			})
-			return count, err
-		}
-		cur, ok := st.Peek(key)
-		out, count, dirty, err := prepare(cur, ok)
-		if !dirty {
-			return count, err
-		}
-		swapped := false
-		st.Update(key, func(now store.Entry, nowOK bool) (store.Entry, store.Action) {
-			if nowOK != ok || (ok && !sameValue(now.Value, cur.Value)) {
-				return now, store.Keep // another writer got there first: retry
-			}
-			swapped = true
-			return store.Entry{Kind: store.KindRelSet, Value: out, ExpireAt: now.ExpireAt, Unchecked: now.Unchecked}, store.Put
-		})
-		if swapped {
-			return count, nil
-		}
-	}
+		// An edit of an unchecked set is unchecked too (store.Edit keeps
+		// the mark): Insert and Delete keep its count right, not its
+		// placement.
+		return store.Entry{Kind: store.KindRelSet, Value: out}, err == nil && (!ok || !bytes.Equal(out, base))
+	})
+	return count, err
 }
 
 var errWrongTypeKind = errors.New("wrong kind")
-
-// sameValue reports whether a and b are the same stored value (the same
-// backing array), which for immutable values means the same version.
-func sameValue(a, b []byte) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
 
 // addMembers is the edit of RELADD, HSET and SADD: insert uids[i] (with
 // times[i] when times is not nil, else now for a set with times), growing the
