@@ -205,15 +205,11 @@ func (f *filler) load(key string, uid uint64, kind shard.Kind) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.LoadTimeout)
 	defer cancel()
-	lk := loader.Following
-	if kind == shard.Follower {
-		lk = loader.Follower
-	}
 	gen := f.gen(kb)
 	for range fillAttempts {
 		g0 := gen.Load()
 		start := time.Now()
-		list, err := f.src.Load(ctx, uid, lk, f.cfg.SourceListLimit)
+		list, err := f.src.Load(ctx, uid, kind, f.cfg.SourceListLimit)
 		f.stats.latency.Observe(time.Since(start).Seconds())
 		f.stats.loads.Add(1)
 		// A malformed row is the data's fault, not the shard's: it does

@@ -20,6 +20,7 @@ import (
 	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/openhash"
+	"github.com/relcache/relcache/shard"
 )
 
 // faultySource wraps a real source (SQLite) to count its queries and to
@@ -36,7 +37,7 @@ type faultySource struct {
 	afterLoad atomic.Pointer[func()]
 }
 
-func (f *faultySource) Load(ctx context.Context, uid uint64, k loader.Kind, limit int) (loader.List, error) {
+func (f *faultySource) Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (loader.List, error) {
 	f.loads.Add(1)
 	if f.gate != nil {
 		<-f.gate
@@ -328,7 +329,7 @@ func TestFollowWritesThroughAndPatches(t *testing.T) {
 	if _, ok := s.store.Peek([]byte("1002.following")); ok {
 		t.Fatal("FOLLOW created an uncached list")
 	}
-	l, err := src.Load(ctx, 1002, loader.Following, 0)
+	l, err := src.Load(ctx, 1002, shard.Following, 0)
 	if err != nil || !slices.Contains(l.Members, loader.Member{UID: 1005, Time: 600}) {
 		t.Fatalf("source after FOLLOW: %+v %v", l, err)
 	}
@@ -447,7 +448,7 @@ func followConsistency(t *testing.T, src *loader.SQL) {
 	wg.Wait()
 	checked := 0
 	for u := uint64(100); u < 100+users; u++ {
-		for _, k := range []loader.Kind{loader.Following, loader.Follower} {
+		for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 			key := fmt.Sprintf("%d.%s", u, k)
 			e, ok := s.store.Peek([]byte(key))
 			if !ok {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
+	"github.com/relcache/relcache/shard"
 )
 
 // restartFrom is a start of a new server on dir and src: the snapshot is
@@ -148,7 +149,7 @@ func TestSweepCompletesHalfWrittenFollow(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if l, err := src.Load(ctx, 3, loader.Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (loader.Member{UID: 2, Time: 700}) {
+	if l, err := src.Load(ctx, 3, shard.Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (loader.Member{UID: 2, Time: 700}) {
 		t.Fatalf("follower row after the sweep: %+v, %v", l, err)
 	}
 	if got := do(s, c, "HGET", "3.follower", "2"); got != "$3\r\n700\r\n" {
