@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/shard"
@@ -75,8 +76,9 @@ func TestSnapshotDropsListsChangedAfterIt(t *testing.T) {
 	if got := do(s2, newTestClient(s2), "HGET", "1004.follower", "1002"); got != "$3\r\n500\r\n" {
 		t.Fatalf("HGET 1004.follower 1002 after the restart = %q", got)
 	}
-	if n := s2.fill.stats.listsInvalidated.Load(); n != 2 {
-		t.Fatalf("snapshot_lists_dropped = %d, want 2", n)
+	var st fill.Stats
+	if s2.fill.ReadStats(&st); st.ListsDropped != 2 {
+		t.Fatalf("snapshot_lists_dropped = %d, want 2", st.ListsDropped)
 	}
 
 	// Marks of another snapshot, or none: nothing can be told.
@@ -143,9 +145,10 @@ func TestSweepCompletesHalfWrittenFollow(t *testing.T) {
 	}
 	m2.Restart()
 	deadline := time.Now().Add(30 * time.Second)
-	for s.fill.stats.intentsCompleted.Load() == 0 {
+	var st fill.Stats
+	for s.fill.ReadStats(&st); st.IntentsCompleted == 0; s.fill.ReadStats(&st) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the sweep completed no intent in 30s (failed: %d)", s.fill.stats.intentsFailed.Load())
+			t.Fatalf("the sweep completed no intent in 30s (failed: %d)", st.IntentsFailed)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/shard"
@@ -376,7 +376,7 @@ func cmdRelWho(c *client, args [][]byte) {
 	}
 	var xFans openhash.Set
 	xComplete := false
-	if c.srv.fill != nil {
+	if c.srv.fill.HasSource() {
 		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
 		fans, fansFound, err := c.lookupRel(c.keyBuf)
 		switch {
@@ -599,116 +599,16 @@ members:
 	c.integer(int64(set.Count()))
 }
 
-// relEdit is one change to a private copy of a set: it edits buf in place
-// (or returns a new buffer, when it had to grow) and reports the count the
-// command replies (members added, removed). Whether anything is written
-// depends on the bytes, not that count: a time update changes no count.
-type relEdit func(buf []byte) (out []byte, count int, err error)
+// errWrongTypeKind is the error of a relation-set helper for a key that
+// holds another kind of value.
+var errWrongTypeKind = fill.ErrWrongKind
 
-// errNotCached tells mutateRelSet's caller that the key was absent and the
-// edit was not allowed to create it.
-var errNotCached = errors.New("not cached")
-
-// mutateRelSet applies edit to key's relation set by copy-on-write (see the
-// top of this file; store.Edit retries it when another writer got there
-// first). When the key is absent, newSet (if not nil) gives the empty set to
-// start from; otherwise errNotCached. A key of another kind gives
-// errWrongTypeKind.
-func (s *Server) mutateRelSet(st *store.Store, key []byte, newSet func() ([]byte, error), edit relEdit) (count int, err error) {
-	st.Edit(key, func(cur store.Entry, ok bool) (store.Entry, bool) {
-		var base []byte
-		switch {
-		case ok && cur.Kind != store.KindRelSet:
-			count, err = 0, errWrongTypeKind
-			return cur, false
-		case ok:
-			base = cur.Value
-		case newSet == nil:
-			count, err = 0, errNotCached
-			return cur, false
-		default:
-			if base, err = newSet(); err != nil {
-				count = 0
-				return cur, false
-			}
-		}
-		var out []byte
-		out, count, err = edit(append([]byte(nil), base...))
-		// An edit of an unchecked set is unchecked too (store.Edit keeps
-		// the mark): Insert and Delete keep its count right, not its
-		// placement.
-		return store.Entry{Kind: store.KindRelSet, Value: out}, err == nil && (!ok || !bytes.Equal(out, base))
-	})
-	return count, err
-}
-
-var errWrongTypeKind = errors.New("wrong kind")
-
-// addMembers is the edit of RELADD, HSET and SADD: insert uids[i] (with
-// times[i] when times is not nil, else now for a set with times), growing the
-// set when it is full. changed counts new members.
-func addMembers(uids []uint64, times []uint32, now uint32) relEdit {
-	return func(buf []byte) ([]byte, int, error) {
-		added := 0
-		for i, u := range uids {
-			t := now
-			if times != nil {
-				t = times[i]
-			}
-			ok, err := openhash.Insert(buf, u, t)
-			if errors.Is(err, openhash.ErrFull) {
-				// Full only when u needs a new slot: Grow adds it while
-				// rebuilding, with room for a quarter more so a run of
-				// RELADDs grows the array O(log n) times.
-				set, _ := openhash.Open(buf)
-				buf, err = openhash.Grow(nil, buf, max(8, set.Count()/4), openhash.Member{UID: u, Time: t})
-				ok = err == nil
-			}
-			if err != nil {
-				return nil, 0, err
-			}
-			if ok {
-				added++
-			}
-		}
-		return buf, added, nil
-	}
-}
-
-// removeMembers is the edit of RELDEL, HDEL and SREM.
-func removeMembers(uids []uint64) relEdit {
-	return func(buf []byte) ([]byte, int, error) {
-		removed := 0
-		for _, u := range uids {
-			ok, err := openhash.Delete(buf, u)
-			if err != nil {
-				return nil, 0, err
-			}
-			if ok {
-				removed++
-			}
-		}
-		return buf, removed, nil
-	}
-}
-
-// emptySet returns a constructor of an empty set, with or without times.
-func emptySet(withTimes bool) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		var times []uint32
-		if withTimes {
-			times = []uint32{}
-		}
-		return openhash.Build(nil, nil, times, openhash.Options{Seed: rand.Uint64()})
-	}
-}
-
-// replyMutation turns mutateRelSet's result into a reply.
+// replyMutation turns fill.EditSet's result into a reply.
 func (c *client) replyMutation(n int, err error) {
 	switch {
 	case err == nil:
 		c.integer(int64(n))
-	case errors.Is(err, errNotCached):
+	case errors.Is(err, fill.ErrNotCached):
 		c.integer(0)
 	case errors.Is(err, errWrongTypeKind):
 		c.err(errWrongType)
@@ -747,9 +647,9 @@ func cmdRelAdd(c *client, args [][]byte) {
 	}
 	var create func() ([]byte, error)
 	if !xx {
-		create = emptySet(withTimes)
+		create = fill.EmptySet(withTimes)
 	}
-	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], create, addMembers(c.uids, times, uint32(time.Now().Unix()))))
+	c.replyMutation(fill.EditSet(c.db(), args[1], create, fill.AddMembers(c.uids, times, uint32(time.Now().Unix()))))
 }
 
 // RELDEL key [XX] uid [uid ...]: remove members; replies how many were
@@ -767,5 +667,5 @@ func cmdRelDel(c *client, args [][]byte) {
 	if !c.parseUIDs(rest) {
 		return
 	}
-	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], nil, removeMembers(c.uids)))
+	c.replyMutation(fill.EditSet(c.db(), args[1], nil, fill.RemoveMembers(c.uids)))
 }
