@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/relcache/relcache/shard"
 )
 
 // The journal: what makes a follow write crash-safe, and what lets a cache
@@ -142,7 +144,7 @@ func (s *SQL) sameServer(from, to uint64) bool {
 
 // txExec runs the statement op of the table of kind k holding key's rows
 // in tx and returns the affected-row count.
-func (s *SQL) txExec(ctx context.Context, tx *sql.Tx, op stmtOp, k Kind, key uint64, args ...any) (int64, error) {
+func (s *SQL) txExec(ctx context.Context, tx *sql.Tx, op stmtOp, k shard.Kind, key uint64, args ...any) (int64, error) {
 	st, err := s.stmt(ctx, op, k, key)
 	if err != nil {
 		return 0, err
@@ -175,7 +177,7 @@ func (s *SQL) logChange(ctx context.Context, tx *sql.Tx, from, to uint64) error 
 
 // rowTime reads the time of the row (key, other) of kind k with op (opTime
 // or opTimeLock), in tx if there is one, else on key's pool.
-func (s *SQL) rowTime(ctx context.Context, tx *sql.Tx, op stmtOp, k Kind, key, other uint64) (t int64, ok bool, err error) {
+func (s *SQL) rowTime(ctx context.Context, tx *sql.Tx, op stmtOp, k shard.Kind, key, other uint64) (t int64, ok bool, err error) {
 	st, err := s.stmt(ctx, op, k, key)
 	if err != nil {
 		return 0, false, err
@@ -201,10 +203,10 @@ func (s *SQL) writeFollower(ctx context.Context, tx *sql.Tx, from, to uint64, t 
 		op, args = opUpsert, []any{to, from, t}
 	}
 	if tx != nil {
-		_, err := s.txExec(ctx, tx, op, Follower, to, args...)
+		_, err := s.txExec(ctx, tx, op, shard.Follower, to, args...)
 		return err
 	}
-	_, err := s.exec(ctx, op, Follower, to, args...)
+	_, err := s.exec(ctx, op, shard.Follower, to, args...)
 	return err
 }
 
@@ -237,13 +239,13 @@ func (s *SQL) completeIntent(ctx context.Context, from, to uint64, fix bool) (ch
 		case err != nil:
 			return fmt.Errorf("lock the intent in %s: %w", s.Shard(from), err)
 		}
-		want, present, err := s.rowTime(ctx, tx, opTime, Following, from, to)
+		want, present, err := s.rowTime(ctx, tx, opTime, shard.Following, from, to)
 		if err != nil {
 			return fmt.Errorf("read the following row in %s: %w", s.Shard(from), err)
 		}
 		changed = true
 		if fix {
-			cur, there, err := s.rowTime(ctx, nil, opTime, Follower, to, from)
+			cur, there, err := s.rowTime(ctx, nil, opTime, shard.Follower, to, from)
 			if err != nil {
 				return fmt.Errorf("read the follower row in %s: %w", s.Shard(to), err)
 			}
@@ -316,11 +318,11 @@ func (s *SQL) fixTx(ctx context.Context, from, to uint64) (changed bool, err err
 		read = opTimeLock
 	}
 	err = s.inTx(ctx, from, func(ctx context.Context, tx *sql.Tx) error {
-		want, present, err := s.rowTime(ctx, tx, read, Following, from, to)
+		want, present, err := s.rowTime(ctx, tx, read, shard.Following, from, to)
 		if err != nil {
 			return err
 		}
-		cur, there, err := s.rowTime(ctx, tx, read, Follower, to, from)
+		cur, there, err := s.rowTime(ctx, tx, read, shard.Follower, to, from)
 		if err != nil || (there == present && cur == want) {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/shard"
 )
 
 // tableRows reads every relation row of src: kind, key, other -> addtime.
@@ -20,8 +21,8 @@ func tableRows(t *testing.T, src *SQL) map[string]int64 {
 	l := src.cfg.Layout
 	for dbi, db := range src.dbs {
 		for tb := range l.Tables {
-			for _, k := range []Kind{Following, Follower} {
-				key, other := k.columns()
+			for _, k := range []shard.Kind{shard.Following, shard.Follower} {
+				key, other := columns(k)
 				rows, err := db.Query(fmt.Sprintf("SELECT %s, %s, addtime FROM %s", key, other, l.table(src.cfg.Dialect, k, dbi, tb)))
 				if err != nil {
 					t.Fatal(err)
@@ -43,7 +44,7 @@ func tableRows(t *testing.T, src *SQL) map[string]int64 {
 
 // plant runs a statement on the table of kind k holding key's rows: the
 // damage a crash between two unjournalled writes left.
-func plant(t *testing.T, src *SQL, k Kind, key uint64, format string, args ...any) {
+func plant(t *testing.T, src *SQL, k shard.Kind, key uint64, format string, args ...any) {
 	t.Helper()
 	dbi, tb := src.cfg.Layout.Route(key)
 	q := fmt.Sprintf(format, src.cfg.Layout.table(src.cfg.Dialect, k, dbi, tb))
@@ -95,19 +96,19 @@ func TestRepair(t *testing.T) {
 			}
 			for i := range 30 {
 				e := pick(i)
-				tm := int64(g.lists[Following][e.From][e.To])
+				tm := int64(g.lists[shard.Following][e.From][e.To])
 				switch i % 3 {
 				case 0:
-					plant(t, src, Follower, e.To, "DELETE FROM %s WHERE touid = ? AND fromuid = ?", e.To, e.From)
+					plant(t, src, shard.Follower, e.To, "DELETE FROM %s WHERE touid = ? AND fromuid = ?", e.To, e.From)
 					want = append(want, Problem{From: e.From, To: e.To, Kind: FollowerMissing, FollowingTime: tm})
 				case 1:
-					plant(t, src, Following, e.From, "DELETE FROM %s WHERE fromuid = ? AND touid = ?", e.From, e.To)
+					plant(t, src, shard.Following, e.From, "DELETE FROM %s WHERE fromuid = ? AND touid = ?", e.From, e.To)
 					// The following row wins: the edge is gone.
-					delete(g.lists[Following][e.From], e.To)
-					delete(g.lists[Follower][e.To], e.From)
+					delete(g.lists[shard.Following][e.From], e.To)
+					delete(g.lists[shard.Follower][e.To], e.From)
 					want = append(want, Problem{From: e.From, To: e.To, Kind: FollowingMissing, FollowerTime: tm})
 				case 2:
-					plant(t, src, Follower, e.To, "UPDATE %s SET addtime = addtime + 1 WHERE touid = ? AND fromuid = ?", e.To, e.From)
+					plant(t, src, shard.Follower, e.To, "UPDATE %s SET addtime = addtime + 1 WHERE touid = ? AND fromuid = ?", e.To, e.From)
 					want = append(want, Problem{From: e.From, To: e.To, Kind: TimeDiffers, FollowingTime: tm, FollowerTime: tm + 1})
 				}
 			}
@@ -196,10 +197,10 @@ func TestIntentCompletion(t *testing.T) {
 		}
 	}
 	// a->b: the first half of a FOLLOW committed, then the crash.
-	plant(t, src, Following, a, "INSERT INTO %s VALUES (?, ?, 100)", a, b)
+	plant(t, src, shard.Following, a, "INSERT INTO %s VALUES (?, ?, 100)", a, b)
 	intent(a, b)
 	// a->c: FOLLOWed (both rows), then an UNFOLLOW's first half.
-	plant(t, src, Follower, c, "INSERT INTO %s VALUES (?, ?, 200)", c, a)
+	plant(t, src, shard.Follower, c, "INSERT INTO %s VALUES (?, ?, 200)", c, a)
 	intent(a, c)
 
 	pending, err := src.PendingIntents(ctx, time.Now(), 100)
@@ -218,10 +219,10 @@ func TestIntentCompletion(t *testing.T) {
 			t.Fatalf("complete %d->%d: %v, %v", e.From, e.To, changed, err)
 		}
 	}
-	if l, err := src.Load(ctx, b, Follower, 0); err != nil || fmt.Sprint(l.Members) != fmt.Sprint([]Member{{a, 100}}) {
+	if l, err := src.Load(ctx, b, shard.Follower, 0); err != nil || fmt.Sprint(l.Members) != fmt.Sprint([]Member{{a, 100}}) {
 		t.Fatalf("follower of %d: %v, %v", b, l.Members, err)
 	}
-	if l, err := src.Load(ctx, c, Follower, 0); err != nil || len(l.Members) != 0 {
+	if l, err := src.Load(ctx, c, shard.Follower, 0); err != nil || len(l.Members) != 0 {
 		t.Fatalf("follower of %d resurrected: %v, %v", c, l.Members, err)
 	}
 	var changes [][2]uint64

@@ -5,11 +5,17 @@
 // The layout is Weibo's: every relation is stored twice, in a following table
 // sharded by the follower's uid (to answer "whom does U follow") and in a
 // follower table sharded by the followee's uid (to answer "who follows U"),
-// because each question needs its own shard key. A uid lives in shard
-// uid mod (DBs×Tables): database shard/Tables, table shard%Tables.
+// because each question needs its own shard key. Which database and table
+// hold a uid's rows is shard.SourceTable's to say (Layout.Route), and which
+// list a query reads is a shard.Kind: the routing vocabulary the server and
+// the proxy use too.
 package loader
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/relcache/relcache/shard"
+)
 
 // Layout is how the relation tables are split.
 type Layout struct {
@@ -33,10 +39,7 @@ func (l *Layout) fill() error {
 }
 
 // Route gives the database and table index of uid's rows.
-func (l Layout) Route(uid uint64) (db, table int) {
-	s := int(uid % uint64(l.DBs*l.Tables))
-	return s / l.Tables, s % l.Tables
-}
+func (l Layout) Route(uid uint64) (db, table int) { return shard.SourceTable(uid, l.DBs, l.Tables) }
 
 // Table names, zero-padded so they sort: following_00 .. following_15.
 func (l Layout) tableName(kind string, table int) string {
@@ -65,17 +68,17 @@ const (
 // primary key starts with the shard key, so a list is one index range, and
 // (key, addtime) serves the newest-first query with a cap.
 func (l Layout) DDL(d Dialect) []string {
-	return l.ddl(d, func(k Kind, t int) string { return l.tableName(k.String(), t) })
+	return l.ddl(d, func(k shard.Kind, t int) string { return l.tableName(k.String(), t) })
 }
 
 // ddl is DDL with the table names name gives (qualified ones, for
 // CreateSchema on a MySQL server holding several databases).
-func (l Layout) ddl(d Dialect, name func(k Kind, table int) string) []string {
+func (l Layout) ddl(d Dialect, name func(k shard.Kind, table int) string) []string {
 	var out []string
 	for t := range l.Tables {
-		for _, k := range []Kind{Following, Follower} {
+		for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 			bare, full := l.tableName(k.String(), t), name(k, t)
-			key, other := k.columns()
+			key, other := columns(k)
 			create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n  %s BIGINT UNSIGNED NOT NULL,\n  %s BIGINT UNSIGNED NOT NULL,\n  addtime INT UNSIGNED NOT NULL,\n  PRIMARY KEY (%s, %s)", full, key, other, key, other)
 			if d == MySQL {
 				out = append(out, create+fmt.Sprintf(",\n  KEY %s_time (%s, addtime)\n)", bare, key))
@@ -88,26 +91,9 @@ func (l Layout) ddl(d Dialect, name func(k Kind, table int) string) []string {
 	return out
 }
 
-// Kind is which of a user's lists a query reads.
-type Kind uint8
-
-const (
-	// Following is the list of uids a user follows.
-	Following Kind = iota
-	// Follower is the user's fans.
-	Follower
-)
-
-func (k Kind) String() string {
-	if k == Follower {
-		return "follower"
-	}
-	return "following"
-}
-
 // columns names a table's shard-key column and the other uid column.
-func (k Kind) columns() (key, other string) {
-	if k == Follower {
+func columns(k shard.Kind) (key, other string) {
+	if k == shard.Follower {
 		return "touid", "fromuid"
 	}
 	return "fromuid", "touid"
@@ -117,7 +103,7 @@ func (k Kind) columns() (key, other string) {
 // db: qualified (relation_01.following_03) for MySQL, where one server holds
 // several databases and a pooled connection has no current one; bare for
 // SQLite, whose one file is the one database.
-func (l Layout) table(d Dialect, k Kind, db, t int) string {
+func (l Layout) table(d Dialect, k shard.Kind, db, t int) string {
 	name := l.tableName(k.String(), t)
 	if d == MySQL {
 		return l.DatabaseName(db) + "." + name
@@ -131,33 +117,33 @@ func (l Layout) table(d Dialect, k Kind, db, t int) string {
 // read backwards it yields exactly this order, so a capped load of a
 // million-fan list reads cap+1 index entries. With other ascending, MySQL
 // reads the whole list and sorts it (EXPLAIN: Using filesort).
-func listQuery(table string, k Kind) string {
-	key, other := k.columns()
+func listQuery(table string, k shard.Kind) string {
+	key, other := columns(k)
 	return fmt.Sprintf("SELECT %s, addtime FROM %s WHERE %s = ? ORDER BY addtime DESC, %s DESC LIMIT ?",
 		other, table, key, other)
 }
 
 // upsertQuery writes one row (key, other, addtime) into table, replacing
 // the time of a row already there.
-func upsertQuery(d Dialect, table string, k Kind) string {
-	key, other := k.columns()
+func upsertQuery(d Dialect, table string, k shard.Kind) string {
+	key, other := columns(k)
 	return fmt.Sprintf("INSERT INTO %s (%s, %s, addtime) VALUES (?, ?, ?)%s", table, key, other, onConflict(d, k))
 }
 
 // onConflict is the clause that makes an INSERT an upsert.
-func onConflict(d Dialect, k Kind) string {
+func onConflict(d Dialect, k shard.Kind) string {
 	if d == MySQL {
 		return " ON DUPLICATE KEY UPDATE addtime = VALUES(addtime)"
 	}
-	key, other := k.columns()
+	key, other := columns(k)
 	return fmt.Sprintf(" ON CONFLICT (%s, %s) DO UPDATE SET addtime = excluded.addtime", key, other)
 }
 
 // insertQuery writes one row unless its key is there: one affected row
 // means it was not. MySQL's INSERT IGNORE would also swallow conversion
 // errors, but every argument is a typed uid or time.
-func insertQuery(d Dialect, table string, k Kind) string {
-	key, other := k.columns()
+func insertQuery(d Dialect, table string, k shard.Kind) string {
+	key, other := columns(k)
 	if d == MySQL {
 		return fmt.Sprintf("INSERT IGNORE INTO %s (%s, %s, addtime) VALUES (?, ?, ?)", table, key, other)
 	}
@@ -165,19 +151,19 @@ func insertQuery(d Dialect, table string, k Kind) string {
 }
 
 // timeQuery reads the time of one row (key, other).
-func timeQuery(table string, k Kind) string {
-	key, other := k.columns()
+func timeQuery(table string, k shard.Kind) string {
+	key, other := columns(k)
 	return fmt.Sprintf("SELECT addtime FROM %s WHERE %s = ? AND %s = ?", table, key, other)
 }
 
 // touchQuery sets the time of one row (addtime, key, other).
-func touchQuery(table string, k Kind) string {
-	key, other := k.columns()
+func touchQuery(table string, k shard.Kind) string {
+	key, other := columns(k)
 	return fmt.Sprintf("UPDATE %s SET addtime = ? WHERE %s = ? AND %s = ?", table, key, other)
 }
 
 // deleteQuery removes one row (key, other).
-func deleteQuery(table string, k Kind) string {
-	key, other := k.columns()
+func deleteQuery(table string, k shard.Kind) string {
+	key, other := columns(k)
 	return fmt.Sprintf("DELETE FROM %s WHERE %s = ? AND %s = ?", table, key, other)
 }

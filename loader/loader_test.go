@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relcache/relcache/shard"
 )
 
 func TestLayoutRoute(t *testing.T) {
@@ -78,7 +80,7 @@ func TestSQLiteSource(t *testing.T) {
 			t.Errorf("AddEdges of %d->%d: %v, want ErrUIDRange", e.From, e.To, err)
 		}
 	}
-	if l, err := src.Load(ctx, 42, Following, 0); err != nil || len(l.Members) != 0 {
+	if l, err := src.Load(ctx, 42, shard.Following, 0); err != nil || len(l.Members) != 0 {
 		t.Fatalf("unknown user: %+v, %v", l, err)
 	}
 }
@@ -100,7 +102,7 @@ func TestBadRowsAreReported(t *testing.T) {
 		}
 	}
 	for _, uid := range []uint64{7, 8, 9} {
-		if _, err := src.Load(ctx, uid, Following, 0); !errors.Is(err, ErrBadRow) {
+		if _, err := src.Load(ctx, uid, shard.Following, 0); !errors.Is(err, ErrBadRow) {
 			t.Errorf("uid %d: err %v, want ErrBadRow", uid, err)
 		}
 	}
@@ -136,7 +138,7 @@ func newGraph(first, n uint64) *graph {
 
 // add records e in the model, replacing the time of an edge there.
 func (g *graph) add(e Edge) {
-	put := func(k Kind, owner, member uint64) {
+	put := func(k shard.Kind, owner, member uint64) {
 		m := g.lists[k][owner]
 		if m == nil {
 			m = map[uint64]uint32{}
@@ -144,8 +146,8 @@ func (g *graph) add(e Edge) {
 		}
 		m[member] = e.Time
 	}
-	put(Following, e.From, e.To)
-	put(Follower, e.To, e.From)
+	put(shard.Following, e.From, e.To)
+	put(shard.Follower, e.To, e.From)
 }
 
 // check loads every list of both kinds, whole and capped at 5, and
@@ -154,7 +156,7 @@ func (g *graph) check(t *testing.T, src Source) {
 	t.Helper()
 	ctx := context.Background()
 	for uid := g.first; uid < g.first+g.n; uid++ {
-		for _, k := range []Kind{Following, Follower} {
+		for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 			if err := g.checkList(ctx, src, uid, k); err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +164,7 @@ func (g *graph) check(t *testing.T, src Source) {
 	}
 }
 
-func (g *graph) checkList(ctx context.Context, src Source, uid uint64, k Kind) error {
+func (g *graph) checkList(ctx context.Context, src Source, uid uint64, k shard.Kind) error {
 	want := g.lists[k][uid]
 	l, err := src.Load(ctx, uid, k, 0)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/shard"
 )
 
 // openMySQLTest opens a MySQL source over servers, each holding an equal
@@ -67,7 +68,7 @@ func TestMySQLSource(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for uid := g.first + w; uid < g.first+g.n; uid += 4 {
-				for _, k := range []Kind{Following, Follower} {
+				for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 					if err := g.checkList(ctx, src, uid, k); err != nil {
 						errs <- err
 						return
@@ -125,8 +126,8 @@ func TestMySQLSource(t *testing.T) {
 	if err := db.QueryRow("SELECT COUNT(*) FROM relation_02.following_00 WHERE fromuid = ?", uid).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n == 0 || n != len(g.lists[Following][uid]) {
-		t.Errorf("relation_02.following_00 has %d rows of uid %d, want %d", n, uid, len(g.lists[Following][uid]))
+	if n == 0 || n != len(g.lists[shard.Following][uid]) {
+		t.Errorf("relation_02.following_00 has %d rows of uid %d, want %d", n, uid, len(g.lists[shard.Following][uid]))
 	}
 	if got := src.Shard(uid); got != "relation_02" {
 		t.Errorf("Shard(%d) = %s", uid, got)
@@ -135,7 +136,7 @@ func TestMySQLSource(t *testing.T) {
 	// Loads run one prepared SELECT each.
 	before := b.Selects()
 	for range 10 {
-		if _, err := src.Load(ctx, uid, Follower, 0); err != nil {
+		if _, err := src.Load(ctx, uid, shard.Follower, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,7 +163,7 @@ func TestFollowUnfollow(t *testing.T) {
 			}
 			var w Writer = src
 			const from, to = 1001, 2002 // different shards
-			want := func(k Kind, owner uint64, members ...Member) {
+			want := func(k shard.Kind, owner uint64, members ...Member) {
 				t.Helper()
 				l, err := w.Load(ctx, owner, k, 0)
 				if err != nil {
@@ -194,11 +195,11 @@ func TestFollowUnfollow(t *testing.T) {
 					t.Fatalf("step %d: %v, %v; want %v", i, got, err, step.want)
 				}
 				if step.follow {
-					want(Following, from, Member{to, step.t})
-					want(Follower, to, Member{from, step.t})
+					want(shard.Following, from, Member{to, step.t})
+					want(shard.Follower, to, Member{from, step.t})
 				} else {
-					want(Following, from)
-					want(Follower, to)
+					want(shard.Following, from)
+					want(shard.Follower, to)
 				}
 			}
 		})
@@ -225,10 +226,10 @@ func TestMySQLHalfWritten(t *testing.T) {
 		}
 	}
 	t.Logf("half-written after %v: %v", time.Since(start), err)
-	if l, err := src.Load(ctx, from, Following, 0); err != nil || len(l.Members) != 1 {
+	if l, err := src.Load(ctx, from, shard.Following, 0); err != nil || len(l.Members) != 1 {
 		t.Fatalf("following of %d: %+v, %v", from, l, err)
 	}
-	if _, err := src.Load(ctx, to, Follower, 0); err == nil {
+	if _, err := src.Load(ctx, to, shard.Follower, 0); err == nil {
 		t.Fatal("load from a stopped server succeeded")
 	}
 
@@ -236,7 +237,7 @@ func TestMySQLHalfWritten(t *testing.T) {
 	if added, err := src.Follow(ctx, from, to, 100); err != nil || added {
 		t.Fatalf("Follow again: %v, %v", added, err)
 	}
-	if l, err := src.Load(ctx, to, Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (Member{from, 100}) {
+	if l, err := src.Load(ctx, to, shard.Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (Member{from, 100}) {
 		t.Fatalf("follower of %d after repair: %+v, %v", to, l, err)
 	}
 
@@ -249,7 +250,7 @@ func TestMySQLHalfWritten(t *testing.T) {
 	if removed, err := src.Unfollow(ctx, from, to); err != nil || removed {
 		t.Fatalf("Unfollow again: %v, %v", removed, err)
 	}
-	if l, err := src.Load(ctx, to, Follower, 0); err != nil || len(l.Members) != 0 {
+	if l, err := src.Load(ctx, to, shard.Follower, 0); err != nil || len(l.Members) != 0 {
 		t.Fatalf("follower of %d after repair: %+v, %v", to, l, err)
 	}
 
@@ -312,11 +313,11 @@ func TestMySQLBadRows(t *testing.T) {
 		}
 	}
 	for _, uid := range []uint64{7, 8, 9, 10, 11} {
-		if _, err := src.Load(ctx, uid, Following, 0); !errors.Is(err, ErrBadRow) {
+		if _, err := src.Load(ctx, uid, shard.Following, 0); !errors.Is(err, ErrBadRow) {
 			t.Errorf("uid %d: err %v, want ErrBadRow", uid, err)
 		}
 	}
-	if l, err := src.Load(ctx, 12, Following, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (Member{3, 4294967295}) {
+	if l, err := src.Load(ctx, 12, shard.Following, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (Member{3, 4294967295}) {
 		t.Errorf("uid 12: %+v, %v", l, err)
 	}
 }
@@ -331,7 +332,7 @@ func TestMySQLQueryTimeout(t *testing.T) {
 	if err := src.AddEdges(ctx, []Edge{{From: 1, To: 2, Time: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Load(ctx, 1, Following, 0); err != nil {
+	if _, err := src.Load(ctx, 1, shard.Following, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -345,7 +346,7 @@ func TestMySQLQueryTimeout(t *testing.T) {
 		// it is an outside server.
 		tc.down()
 		start := time.Now()
-		_, err := src.Load(ctx, 1, Following, 0)
+		_, err := src.Load(ctx, 1, shard.Following, 0)
 		took := time.Since(start)
 		tc.undown()
 		if err == nil {
@@ -357,7 +358,7 @@ func TestMySQLQueryTimeout(t *testing.T) {
 		t.Logf("%s: failed after %v: %v", tc.name, took, err)
 	}
 	// The pool recovers once the server is back.
-	if l, err := src.Load(ctx, 1, Following, 0); err != nil || len(l.Members) != 1 {
+	if l, err := src.Load(ctx, 1, shard.Following, 0); err != nil || len(l.Members) != 1 {
 		t.Fatalf("after restart: %+v, %v", l, err)
 	}
 }
@@ -420,7 +421,7 @@ func BenchmarkLoadMySQL3000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		l, err := src.Load(ctx, 42, Follower, 0)
+		l, err := src.Load(ctx, 42, shard.Follower, 0)
 		if err != nil || len(l.Members) != 3000 {
 			b.Fatal(len(l.Members), err)
 		}

@@ -3,6 +3,8 @@ package loader
 import (
 	"context"
 	"fmt"
+
+	"github.com/relcache/relcache/shard"
 )
 
 // Repair: find, and fix, edges whose two rows disagree.
@@ -104,7 +106,7 @@ func (s *SQL) Repair(ctx context.Context, opts RepairOptions) (RepairStats, erro
 		opts.Page = 5000
 	}
 	r := repairer{s: s, opts: opts}
-	for _, k := range []Kind{Following, Follower} {
+	for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 		for dbi := range s.dbs {
 			for t := range s.cfg.Layout.Tables {
 				if err := r.table(ctx, k, dbi, t); err != nil {
@@ -133,7 +135,7 @@ func (s *SQL) RowEstimate(ctx context.Context) (int64, error) {
 			continue
 		}
 		for t := range l.Tables {
-			for _, k := range []Kind{Following, Follower} {
+			for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 				var n int64
 				table := l.table(s.cfg.Dialect, k, dbi, t)
 				if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
@@ -164,12 +166,12 @@ type pending struct {
 
 // table reads table t of kind k in database dbi and checks every row's
 // other half.
-func (r *repairer) table(ctx context.Context, k Kind, dbi, t int) error {
+func (r *repairer) table(ctx context.Context, k shard.Kind, dbi, t int) error {
 	s, l := r.s, r.s.cfg.Layout
 	table := l.table(s.cfg.Dialect, k, dbi, t)
-	other := Follower
-	if k == Follower {
-		other = Following
+	other := shard.Follower
+	if k == shard.Follower {
+		other = shard.Following
 	}
 	groups := map[int]*pending{} // by the other table's shard
 	buffered := 0
@@ -214,7 +216,7 @@ func (r *repairer) table(ctx context.Context, k Kind, dbi, t int) error {
 				}
 			}
 		}
-		if k == Following {
+		if k == shard.Following {
 			r.stats.FollowingRows += int64(len(page))
 		} else {
 			r.stats.FollowerRows += int64(len(page))
@@ -246,9 +248,9 @@ type pageRow struct {
 
 // page reads the next rows of table (of kind k, in database dbi) in
 // primary-key order, after the key after (nil: from the start).
-func (r *repairer) page(ctx context.Context, k Kind, dbi int, table string, after *row) ([]pageRow, error) {
+func (r *repairer) page(ctx context.Context, k shard.Kind, dbi int, table string, after *row) ([]pageRow, error) {
 	s := r.s
-	key, other := k.columns()
+	key, other := columns(k)
 	q := fmt.Sprintf("SELECT %s, %s, addtime FROM %s", key, other, table)
 	var args []any
 	if after != nil {
@@ -290,7 +292,7 @@ func (r *repairer) page(ctx context.Context, k Kind, dbi int, table string, afte
 // check looks up p's rows in its table of kind other with one query and
 // handles each row whose counterpart disagrees. scanned is the kind the
 // rows were read from.
-func (r *repairer) check(ctx context.Context, scanned, other Kind, p *pending) error {
+func (r *repairer) check(ctx context.Context, scanned, other shard.Kind, p *pending) error {
 	s := r.s
 	table := s.cfg.Layout.table(s.cfg.Dialect, other, p.dbi, p.t)
 	found, err := s.lookup(ctx, other, p.dbi, table, p.rows)
@@ -301,14 +303,14 @@ func (r *repairer) check(ctx context.Context, scanned, other Kind, p *pending) e
 		t, ok := found[[2]uint64{pr.key, pr.other}]
 		var prob Problem
 		switch {
-		case scanned == Following && !ok:
+		case scanned == shard.Following && !ok:
 			// pr is keyed (to, from): the follower row's key.
 			prob = Problem{From: pr.other, To: pr.key, Kind: FollowerMissing, FollowingTime: p.times[i]}
 			r.stats.FollowerMissing++
-		case scanned == Following && t != p.times[i]:
+		case scanned == shard.Following && t != p.times[i]:
 			prob = Problem{From: pr.other, To: pr.key, Kind: TimeDiffers, FollowingTime: p.times[i], FollowerTime: t}
 			r.stats.TimeDiffers++
-		case scanned == Follower && !ok:
+		case scanned == shard.Follower && !ok:
 			// pr is keyed (from, to). Times were compared in the first
 			// pass.
 			prob = Problem{From: pr.key, To: pr.other, Kind: FollowingMissing, FollowerTime: p.times[i]}
@@ -335,8 +337,8 @@ func (r *repairer) check(ctx context.Context, scanned, other Kind, p *pending) e
 
 // lookup reads the rows of table (of kind k, in database dbi) with the
 // given keys, in one query: key and other to addtime.
-func (s *SQL) lookup(ctx context.Context, k Kind, dbi int, table string, keys []row) (map[[2]uint64]int64, error) {
-	key, other := k.columns()
+func (s *SQL) lookup(ctx context.Context, k shard.Kind, dbi int, table string, keys []row) (map[[2]uint64]int64, error) {
+	key, other := columns(k)
 	q := make([]byte, 0, 64+len(keys)*44)
 	q = fmt.Appendf(q, "SELECT %s, %s, addtime FROM %s", key, other, table)
 	if s.cfg.Dialect == MySQL {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded default source; pure Go, no cgo
+
+	"github.com/relcache/relcache/shard"
 )
 
 // CheckUID implements Source: database/sql reads integers as int64 (and
@@ -44,7 +46,7 @@ type List struct {
 type Source interface {
 	// Load reads uid's list of kind k, newest first, at most limit
 	// members (0: all).
-	Load(ctx context.Context, uid uint64, k Kind, limit int) (List, error)
+	Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (List, error)
 	// Shard names the database holding uid's lists, for errors and metrics.
 	Shard(uid uint64) string
 	// CheckUID reports a uid the source cannot represent (an error
@@ -103,10 +105,10 @@ type SQL struct {
 
 // stmtKey names a cached statement: op on the table of kind on shard
 // (database×Tables + table). A journal statement names its database's
-// first shard and kind Following; its op tells it apart.
+// first shard and kind shard.Following; its op tells it apart.
 type stmtKey struct {
 	shard int32
-	kind  Kind
+	kind  shard.Kind
 	op    stmtOp
 }
 
@@ -158,7 +160,7 @@ func (s *SQL) CreateSchema(ctx context.Context) error {
 				return fmt.Errorf("create database %s: %w", name, err)
 			}
 		}
-		stmts := l.ddl(s.cfg.Dialect, func(k Kind, t int) string { return l.table(s.cfg.Dialect, k, i, t) })
+		stmts := l.ddl(s.cfg.Dialect, func(k shard.Kind, t int) string { return l.table(s.cfg.Dialect, k, i, t) })
 		stmts = append(stmts, journalDDL(s.cfg.Dialect, func(table string) string { return s.journalTable(i, table) })...)
 		for _, stmt := range stmts {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
@@ -171,7 +173,7 @@ func (s *SQL) CreateSchema(ctx context.Context) error {
 
 // stmt returns the prepared statement op on the table of kind k holding
 // key's rows, preparing it on first use.
-func (s *SQL) stmt(ctx context.Context, op stmtOp, k Kind, key uint64) (*sql.Stmt, error) {
+func (s *SQL) stmt(ctx context.Context, op stmtOp, k shard.Kind, key uint64) (*sql.Stmt, error) {
 	l := s.cfg.Layout
 	dbi, t := l.Route(key)
 	return s.prepared(ctx, stmtKey{shard: int32(dbi*l.Tables + t), kind: k, op: op}, dbi, t)
@@ -229,7 +231,7 @@ func (s *SQL) prepared(ctx context.Context, sk stmtKey, dbi, t int) (*sql.Stmt, 
 }
 
 // Load implements Source.
-func (s *SQL) Load(ctx context.Context, uid uint64, k Kind, limit int) (List, error) {
+func (s *SQL) Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (List, error) {
 	if err := s.CheckUID(uid); err != nil {
 		return List{}, fmt.Errorf("load %s: %w", k, err)
 	}

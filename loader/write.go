@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/relcache/relcache/shard"
 )
 
 // Edge is one follow relation: From follows To since Time.
@@ -41,7 +43,7 @@ type row struct {
 // group is the rows of one table.
 type group struct {
 	table int
-	kind  Kind
+	kind  shard.Kind
 	rows  []row
 }
 
@@ -67,7 +69,7 @@ func (s *SQL) AddEdges(ctx context.Context, edges []Edge) error {
 	l := s.cfg.Layout
 	// Grouped by database, then by shard and kind.
 	byDB := make([]map[int]*group, l.DBs)
-	add := func(k Kind, r row) {
+	add := func(k shard.Kind, r row) {
 		dbi, t := l.Route(r.key)
 		m := byDB[dbi]
 		if m == nil {
@@ -83,8 +85,8 @@ func (s *SQL) AddEdges(ctx context.Context, edges []Edge) error {
 		g.rows = append(g.rows, r)
 	}
 	for _, e := range edges {
-		add(Following, row{key: e.From, other: e.To, t: e.Time})
-		add(Follower, row{key: e.To, other: e.From, t: e.Time})
+		add(shard.Following, row{key: e.From, other: e.To, t: e.Time})
+		add(shard.Follower, row{key: e.To, other: e.From, t: e.Time})
 	}
 	var (
 		wg   sync.WaitGroup
@@ -152,8 +154,8 @@ func (s *SQL) writeTx(ctx context.Context, dbi int, groups []*group) error {
 // trips (prepare, execute, close) for a text used once, and measurably more
 // server CPU for hundreds of placeholders; SQLite is as fast either way.
 // The values are integers formatted here, so nothing can be injected.
-func appendUpsert(q []byte, d Dialect, table string, k Kind, rows []row) []byte {
-	key, other := k.columns()
+func appendUpsert(q []byte, d Dialect, table string, k shard.Kind, rows []row) []byte {
+	key, other := columns(k)
 	q = fmt.Appendf(q, "INSERT INTO %s (%s, %s, addtime) VALUES ", table, key, other)
 	for i, r := range rows {
 		if i > 0 {
@@ -296,14 +298,14 @@ func (s *SQL) edgeTx(ctx context.Context, w edgeWrite) (changed bool, err error)
 // took. Concurrent writes of one edge cannot both see changed: one wins.
 func (s *SQL) followingRow(ctx context.Context, tx *sql.Tx, w edgeWrite) (changed bool, err error) {
 	if !w.add {
-		n, err := s.txExec(ctx, tx, opDelete, Following, w.from, w.from, w.to)
+		n, err := s.txExec(ctx, tx, opDelete, shard.Following, w.from, w.from, w.to)
 		return n == 1, err
 	}
-	n, err := s.txExec(ctx, tx, opInsert, Following, w.from, w.from, w.to, w.t)
+	n, err := s.txExec(ctx, tx, opInsert, shard.Following, w.from, w.from, w.to, w.t)
 	if err != nil || n == 1 {
 		return n == 1, err
 	}
-	_, err = s.txExec(ctx, tx, opTouch, Following, w.from, w.t, w.from, w.to)
+	_, err = s.txExec(ctx, tx, opTouch, shard.Following, w.from, w.t, w.from, w.to)
 	return false, err
 }
 
@@ -395,7 +397,7 @@ func (s *SQL) retry(ctx context.Context, f func(context.Context) error) error {
 
 // exec runs the cached statement op on the table of kind k holding key's
 // rows and returns the affected-row count.
-func (s *SQL) exec(ctx context.Context, op stmtOp, k Kind, key uint64, args ...any) (int64, error) {
+func (s *SQL) exec(ctx context.Context, op stmtOp, k shard.Kind, key uint64, args ...any) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	st, err := s.stmt(ctx, op, k, key)

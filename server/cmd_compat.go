@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/openhash"
 )
 
@@ -132,13 +133,13 @@ func (c *client) hset(args [][]byte, name string, reply func(int)) {
 	if !c.parseMembers(args[2:], true) {
 		return
 	}
-	n, err := c.srv.mutateRelSet(c.db(), args[1], emptySet(true), addMembers(c.uids, c.times, 0))
+	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(true), fill.AddMembers(c.uids, c.times, 0))
 	if err != nil {
 		c.replyErr(err)
 		return
 	}
 	// Redis's HSET counts as a change even when every field already held
-	// its value (mutateRelSet then wrote nothing).
+	// its value (fill.EditSet then wrote nothing).
 	c.db().Signal(args[1])
 	reply(n)
 }
@@ -149,7 +150,7 @@ func cmdSAdd(c *client, args [][]byte) {
 	if !c.parseUIDs(args[2:]) {
 		return
 	}
-	n, err := c.srv.mutateRelSet(c.db(), args[1], emptySet(false), addMembers(c.uids, nil, uint32(time.Now().Unix())))
+	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(false), fill.AddMembers(c.uids, nil, uint32(time.Now().Unix())))
 	if err != nil {
 		c.replyErr(err)
 		return
@@ -162,7 +163,7 @@ func removeCmd(c *client, args [][]byte) {
 	if !c.parseUIDs(args[2:]) {
 		return
 	}
-	c.replyMutation(c.srv.mutateRelSet(c.db(), args[1], nil, removeMembers(c.uids)))
+	c.replyMutation(fill.EditSet(c.db(), args[1], nil, fill.RemoveMembers(c.uids)))
 }
 
 func cmdSIsMember(c *client, args [][]byte) { cmdHExists(c, args) }

@@ -11,58 +11,22 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/internal/sourcetest"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/openhash"
+	"github.com/relcache/relcache/shard"
 )
 
-// faultySource wraps a real source (SQLite) to count its queries and to
-// inject the faults a remote shard has: errors, and hangs until the
-// deadline.
-type faultySource struct {
-	loader.Source
-	loads atomic.Int64
-	fail  atomic.Pointer[error]
-	hang  atomic.Bool
-	gate  chan struct{} // when not nil, each Load waits for it to close
-	// afterLoad, when set, runs once after a query answered and before
-	// the fill stores it: the window a racing FOLLOW falls in.
-	afterLoad atomic.Pointer[func()]
-}
-
-func (f *faultySource) Load(ctx context.Context, uid uint64, k loader.Kind, limit int) (loader.List, error) {
-	f.loads.Add(1)
-	if f.gate != nil {
-		<-f.gate
-	}
-	if f.hang.Load() {
-		<-ctx.Done()
-		return loader.List{}, ctx.Err()
-	}
-	if err := f.fail.Load(); err != nil {
-		return loader.List{}, *err
-	}
-	l, err := f.Source.Load(ctx, uid, k, limit)
-	if hook := f.afterLoad.Swap(nil); hook != nil {
-		(*hook)()
-	}
-	return l, err
-}
-
-// Follow and Unfollow pass through: the wrapped source is the writer.
-func (f *faultySource) Follow(ctx context.Context, from, to uint64, t uint32) (bool, error) {
-	return f.Source.(loader.Writer).Follow(ctx, from, to, t)
-}
-
-func (f *faultySource) Unfollow(ctx context.Context, from, to uint64) (bool, error) {
-	return f.Source.(loader.Writer).Unfollow(ctx, from, to)
-}
+// faultySource wraps a real source to count its queries and inject
+// faults (sourcetest.FaultySource).
+type faultySource = sourcetest.FaultySource
 
 // sqliteSource is a real embedded source holding edges, in the file path.
 func sqliteSource(t testing.TB, edges []loader.Edge) (src *loader.SQL, path string) {
@@ -136,7 +100,7 @@ var fillEdges = []loader.Edge{
 // TestFillAnswersFromSource: every kind of read on cold keys answers from
 // the source, and the second read is a cache hit (no query).
 func TestFillAnswersFromSource(t *testing.T) {
-	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	src := &faultySource{SQL: firstOf(sqliteSource(t, fillEdges))}
 	s := fillServer(t, src, nil)
 	c := newTestClient(s)
 	for _, tc := range []struct {
@@ -153,13 +117,13 @@ func TestFillAnswersFromSource(t *testing.T) {
 		{[]string{"RELCOMMON", "1001", "1004"}, "*1\r\n$4\r\n1003\r\n"},
 		{[]string{"RELCARD", "777.follower"}, ":0\r\n"}, // unknown user: empty, cached
 	} {
-		before := src.loads.Load()
+		before := src.Loads.Load()
 		if got := do(s, c, tc.args...); got != tc.want {
 			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
 		}
-		mid := src.loads.Load()
-		if got := do(s, c, tc.args...); got != tc.want || src.loads.Load() != mid {
-			t.Fatalf("%v again = %q with %d more loads", tc.args, got, src.loads.Load()-mid)
+		mid := src.Loads.Load()
+		if got := do(s, c, tc.args...); got != tc.want || src.Loads.Load() != mid {
+			t.Fatalf("%v again = %q with %d more loads", tc.args, got, src.Loads.Load()-mid)
 		}
 		t.Logf("%v: %d loads", tc.args, mid-before)
 	}
@@ -181,7 +145,7 @@ func TestFillAnswersFromSource(t *testing.T) {
 // TestFillOneQueryForAHerd: 500 clients missing one key at once make one
 // query.
 func TestFillOneQueryForAHerd(t *testing.T) {
-	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges)), gate: make(chan struct{})}
+	src := &faultySource{SQL: firstOf(sqliteSource(t, fillEdges)), Gate: make(chan struct{})}
 	s := fillServer(t, src, nil)
 	const n = 500
 	var wg sync.WaitGroup
@@ -196,14 +160,14 @@ func TestFillOneQueryForAHerd(t *testing.T) {
 	// Give the clients time to pile up on the flight (not needed for
 	// correctness: a late one re-checks the cache inside the flight).
 	time.Sleep(100 * time.Millisecond)
-	close(src.gate)
+	close(src.Gate)
 	wg.Wait()
 	for i, r := range replies {
 		if r != "*2\r\n:1\r\n:0\r\n" {
 			t.Fatalf("client %d: %q", i, r)
 		}
 	}
-	if got := src.loads.Load(); got != 1 {
+	if got := src.Loads.Load(); got != 1 {
 		t.Fatalf("%d queries for one cold key, want 1", got)
 	}
 }
@@ -212,37 +176,37 @@ func TestFillOneQueryForAHerd(t *testing.T) {
 // after the failure limit the breaker fails fast without querying; after the
 // cooldown one probe goes through and, when it succeeds, loads work again.
 func TestFillFailuresAndBreaker(t *testing.T) {
-	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	src := &faultySource{SQL: firstOf(sqliteSource(t, fillEdges))}
 	s := fillServer(t, src, func(c *Config) {
 		c.LoadBreakerFailures, c.LoadBreakerCooldown = 3, 200*time.Millisecond
 	})
 	c := newTestClient(s)
 	boom := errors.New("connection refused")
-	src.fail.Store(&boom)
+	src.Fail.Store(&boom)
 	for i := range 3 {
 		got := do(s, c, "RELCARD", fmt.Sprintf("%d.following", 2000+i))
 		if !strings.HasPrefix(got, "-LOADFAIL relation_00 ") || !strings.Contains(got, "connection refused") {
 			t.Fatalf("failure %d: %q", i, got)
 		}
 	}
-	queries := src.loads.Load()
+	queries := src.Loads.Load()
 	got := do(s, c, "RELCARD", "1001.following")
-	if !strings.HasPrefix(got, "-LOADFAIL relation_00 circuit open") || src.loads.Load() != queries {
-		t.Fatalf("open breaker: %q after %d more queries", got, src.loads.Load()-queries)
+	if !strings.HasPrefix(got, "-LOADFAIL relation_00 circuit open") || src.Loads.Load() != queries {
+		t.Fatalf("open breaker: %q after %d more queries", got, src.Loads.Load()-queries)
 	}
-	if st := s.fill.breakerStates()["relation_00"]; st.String() != "open" {
+	if st := s.fill.BreakerStates()["relation_00"]; st.String() != "open" {
 		t.Fatalf("breaker %v", st)
 	}
 	// Nothing was cached by the failures.
 	if _, ok := s.store.Peek([]byte("2000.following")); ok {
 		t.Fatal("a failed load left a key behind")
 	}
-	src.fail.Store(nil)
+	src.Fail.Store(nil)
 	time.Sleep(250 * time.Millisecond) // the cooldown (a wait, not a timing assertion)
 	if got := do(s, c, "RELCARD", "1001.following"); got != ":2\r\n" {
 		t.Fatalf("after the cooldown: %q", got)
 	}
-	if st := s.fill.breakerStates()["relation_00"]; st.String() != "closed" {
+	if st := s.fill.BreakerStates()["relation_00"]; st.String() != "closed" {
 		t.Fatalf("breaker after a good probe: %v", st)
 	}
 }
@@ -250,8 +214,8 @@ func TestFillFailuresAndBreaker(t *testing.T) {
 // TestFillDeadline: a source that never answers costs the client the load
 // deadline, then LOADFAIL — never a hang.
 func TestFillDeadline(t *testing.T) {
-	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
-	src.hang.Store(true)
+	src := &faultySource{SQL: firstOf(sqliteSource(t, fillEdges))}
+	src.Hang.Store(true)
 	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = 100 * time.Millisecond })
 	c := newTestClient(s)
 	done := make(chan string, 1)
@@ -297,7 +261,7 @@ func TestFillBadRowIsNotCached(t *testing.T) {
 func TestFollowWritesThroughAndPatches(t *testing.T) {
 	ctx := context.Background()
 	src, _ := sqliteSource(t, fillEdges)
-	fs := &faultySource{Source: src}
+	fs := &faultySource{SQL: src}
 	s := fillServer(t, fs, nil)
 	c := newTestClient(s)
 	for _, tc := range []struct {
@@ -328,7 +292,7 @@ func TestFollowWritesThroughAndPatches(t *testing.T) {
 	if _, ok := s.store.Peek([]byte("1002.following")); ok {
 		t.Fatal("FOLLOW created an uncached list")
 	}
-	l, err := src.Load(ctx, 1002, loader.Following, 0)
+	l, err := src.Load(ctx, 1002, shard.Following, 0)
 	if err != nil || !slices.Contains(l.Members, loader.Member{UID: 1005, Time: 600}) {
 		t.Fatalf("source after FOLLOW: %+v %v", l, err)
 	}
@@ -366,20 +330,22 @@ func TestFollowWritesThroughAndPatches(t *testing.T) {
 // the edge.
 func TestFillDiscardsAListOlderThanAWrite(t *testing.T) {
 	src, _ := sqliteSource(t, fillEdges)
-	fs := &faultySource{Source: src}
+	fs := &faultySource{SQL: src}
 	s := fillServer(t, fs, nil)
 	c := newTestClient(s)
 	hook := func() {
-		if _, err := s.followEdge(1001, 1004, 900, true); err != nil {
+		if _, err := s.fill.ApplyEdge(context.Background(), 1001, 1004, 900, true); err != nil {
 			t.Error(err)
 		}
 	}
-	fs.afterLoad.Store(&hook)
+	fs.AfterLoad.Store(&hook)
 	if got := do(s, c, "HGET", "1001.following", "1004"); got != "$3\r\n900\r\n" {
 		t.Fatalf("HGET after a racing FOLLOW = %q", got)
 	}
-	if fs.loads.Load() != 2 || s.fill.stats.discarded.Load() != 1 {
-		t.Fatalf("%d loads, %d discarded; want 2 and 1", fs.loads.Load(), s.fill.stats.discarded.Load())
+	var st fill.Stats
+	s.fill.ReadStats(&st)
+	if fs.Loads.Load() != 2 || st.Discarded != 1 {
+		t.Fatalf("%d loads, %d discarded; want 2 and 1", fs.Loads.Load(), st.Discarded)
 	}
 }
 
@@ -447,7 +413,7 @@ func followConsistency(t *testing.T, src *loader.SQL) {
 	wg.Wait()
 	checked := 0
 	for u := uint64(100); u < 100+users; u++ {
-		for _, k := range []loader.Kind{loader.Following, loader.Follower} {
+		for _, k := range []shard.Kind{shard.Following, shard.Follower} {
 			key := fmt.Sprintf("%d.%s", u, k)
 			e, ok := s.store.Peek([]byte(key))
 			if !ok {
@@ -482,7 +448,7 @@ func followConsistency(t *testing.T, src *loader.SQL) {
 // first, as GET and GETRANGE do: a list that is not cached is unknown, not
 // missing, so COPY must not answer 0 for it.
 func TestFillCopyAndSubstr(t *testing.T) {
-	src := &faultySource{Source: firstOf(sqliteSource(t, fillEdges))}
+	src := &faultySource{SQL: firstOf(sqliteSource(t, fillEdges))}
 	s := fillServer(t, src, nil)
 	c := newTestClient(s)
 	if got := do(s, c, "COPY", "1001.following", "9.following"); got != ":1\r\n" {

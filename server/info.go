@@ -2,13 +2,15 @@ package server
 
 import (
 	"fmt"
-	"github.com/relcache/relcache/internal/breaker"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relcache/relcache/fill"
+	"github.com/relcache/relcache/internal/breaker"
 
 	"github.com/relcache/relcache/store"
 )
@@ -180,8 +182,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = appendGCInfo(b)
 	case "loader":
 		b = append(b, "# Loader\r\n"...)
-		f := s.fill
-		if f == nil {
+		if !s.fill.HasSource() {
 			b = field(b, "source", "none")
 			return field(b, "source_id", "none")
 		}
@@ -189,17 +190,19 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		if s.cfg.SourceID != "" {
 			b = field(b, "source_id", s.cfg.SourceID)
 		}
-		b = field(b, "loads", f.stats.loads.Load())
-		b = field(b, "loads_empty", f.stats.empty.Load())
-		b = field(b, "load_errors", f.stats.loadErrors.Load())
-		b = field(b, "load_timeouts", f.stats.timeouts.Load())
-		b = field(b, "load_fail_fast", f.stats.failFast.Load())
-		b = field(b, "loads_discarded_for_writes", f.stats.discarded.Load())
-		b = field(b, "intents_completed", f.stats.intentsCompleted.Load())
-		b = field(b, "intents_failed", f.stats.intentsFailed.Load())
-		b = field(b, "snapshot_lists_dropped", f.stats.listsInvalidated.Load())
+		var fs fill.Stats
+		s.fill.ReadStats(&fs)
+		b = field(b, "loads", fs.Loads)
+		b = field(b, "loads_empty", fs.LoadsEmpty)
+		b = field(b, "load_errors", fs.LoadErrors)
+		b = field(b, "load_timeouts", fs.Timeouts)
+		b = field(b, "load_fail_fast", fs.FailFast)
+		b = field(b, "loads_discarded_for_writes", fs.Discarded)
+		b = field(b, "intents_completed", fs.IntentsCompleted)
+		b = field(b, "intents_failed", fs.IntentsFailed)
+		b = field(b, "snapshot_lists_dropped", fs.ListsDropped)
 		open := 0
-		for _, st := range f.breakerStates() {
+		for _, st := range s.fill.BreakerStates() {
 			if st != breaker.Closed {
 				open++
 			}

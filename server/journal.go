@@ -9,15 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/relcache/relcache/loader"
-	"github.com/relcache/relcache/shard"
-	"github.com/relcache/relcache/store"
 )
 
 // Crash recovery through the source's journal (loader.Journal; the design
@@ -28,7 +23,7 @@ import (
 // second half kept failing, leaves an intent in from's database. The server
 // completes them before it listens, and then every source-sweep-interval,
 // each under the edge's lock as FOLLOW takes it, and drops both cached
-// lists of the edge after.
+// lists of the edge after (fill.Engine.SweepIntents).
 //
 // Snapshot marks. A snapshot holds relation lists as they were when it was
 // taken; FOLLOWs after it are in the source but not in the file. Before a
@@ -49,62 +44,28 @@ const (
 	// startSweepBudget bounds the intent sweep and the change reading
 	// before the server listens; what is left waits for the next sweep.
 	startSweepBudget = 30 * time.Second
-	// sweepBatch is how many pending intents a sweep reads at a time.
-	sweepBatch = 1000
 )
-
-// journal is the source's journal, or nil (no source, or one without).
-func (s *Server) journal() loader.Journal {
-	if s.fill == nil {
-		return nil
-	}
-	j, _ := s.cfg.Source.(loader.Journal)
-	return j
-}
-
-// edgeLock is the lock serialising writes to the edge a->b.
-func (f *filler) edgeLock(a, b uint64) *sync.Mutex {
-	return &f.edges[(a*0x9E3779B97F4A7C15^b)%edgeStripes]
-}
-
-// dropEdgeLists drops the cached a.following and b.follower, bumping their
-// fill generations first so that a fill whose query predates the drop
-// does not store its (possibly stale) list after it. It returns how many
-// were cached.
-func (s *Server) dropEdgeLists(a, b uint64) (dropped int64) {
-	aKey, _ := s.keys.Append(nil, a, shard.Following)
-	bKey, _ := s.keys.Append(nil, b, shard.Follower)
-	for _, key := range [][]byte{aKey, bKey} {
-		if f := s.fill; f != nil {
-			f.gen(key).Add(1)
-		}
-		if s.store.Delete(key) {
-			dropped++
-		}
-	}
-	return dropped
-}
 
 // recoverSource runs before the server listens: it completes the intents
 // a crash left, then drops the snapshot-loaded lists the source changed
 // after the snapshot.
 func (s *Server) recoverSource() {
-	j := s.journal()
+	j := s.fill.Journal()
 	if j == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startSweepBudget)
 	defer cancel()
-	s.sweepIntents(ctx, j, time.Now())
+	s.fill.SweepIntents(ctx, time.Now())
 	if created := s.persist.loadedCreated; !created.IsZero() {
-		s.reconcileSnapshot(ctx, j, created)
+		s.reconcileSnapshot(ctx, created)
 	}
 }
 
 // runSweeper completes pending intents and prunes the journal every
 // SourceSweepInterval until ctx is done.
 func (s *Server) runSweeper(ctx context.Context) {
-	j := s.journal()
+	j := s.fill.Journal()
 	if j == nil {
 		return
 	}
@@ -118,7 +79,7 @@ func (s *Server) runSweeper(ctx context.Context) {
 			// Younger intents may belong to a write still in flight (on
 			// another node: this one's hold the edge lock); completing
 			// them is safe, only wasted.
-			s.sweepIntents(ctx, j, now.Add(-s.cfg.LoadTimeout-time.Second))
+			s.fill.SweepIntents(ctx, now.Add(-s.cfg.LoadTimeout-time.Second))
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.SourceSweepInterval)
 			n, err := j.PruneChanges(pctx, now.Add(-s.cfg.SourceChangeRetention))
 			cancel()
@@ -132,82 +93,17 @@ func (s *Server) runSweeper(ctx context.Context) {
 	}
 }
 
-// sweepIntents completes the intents recorded at or before olderThan, each
-// under its edge's lock, and drops the edge's cached lists. It reads them
-// sweepBatch at a time, and stops after a batch with a failure (the next
-// batch would hold the failed ones again) or when ctx ends. Within a batch,
-// once an intent failed, those of the same databases are left for the next
-// sweep: a server that is down would fail each after a timeout, and hold up
-// a start.
-func (s *Server) sweepIntents(ctx context.Context, j loader.Journal, olderThan time.Time) {
-	f := s.fill
-	var done, failed, deferred int
-	var last error
-	down := map[string]bool{} // databases an intent failed on in this sweep
-	for failed == 0 && ctx.Err() == nil {
-		pending, err := j.PendingIntents(ctx, olderThan, sweepBatch)
-		if err != nil {
-			s.log.Warn("journal: listing pending intents failed", zap.Error(err))
-		}
-		for _, e := range pending {
-			from, to := j.Shard(e.From), j.Shard(e.To)
-			if down[from] || down[to] {
-				deferred++
-				continue
-			}
-			err := func() error {
-				mu := f.edgeLock(e.From, e.To)
-				mu.Lock()
-				defer mu.Unlock()
-				f.writing.RLock()
-				defer f.writing.RUnlock()
-				_, err := j.CompleteIntent(ctx, e.From, e.To)
-				// Whatever happened, the cache must not keep either list.
-				s.dropEdgeLists(e.From, e.To)
-				return err
-			}()
-			if err != nil {
-				failed++
-				last = err
-				down[from], down[to] = true, true
-				continue
-			}
-			done++
-		}
-		if len(pending) < sweepBatch {
-			break
-		}
-	}
-	f.stats.intentsCompleted.Add(int64(done))
-	f.stats.intentsFailed.Add(int64(failed))
-	if done > 0 {
-		s.log.Info("journal: completed interrupted writes", zap.Int("intents", done))
-	}
-	if failed > 0 {
-		s.log.Warn("journal: some interrupted writes could not be completed; the next sweep tries again",
-			zap.Int("intents", failed), zap.Int("deferred", deferred), zap.Error(last))
-	}
-}
-
-// snapshotMarks is what a save records before it walks the keyspace: the
-// newest change of each database, read before waiting out the source
-// writes in flight (a write that logged a change at or below a mark has
-// then reached the cache). nil without a journal.
+// snapshotMarks is what a save records before it walks the keyspace
+// (fill.Engine.SnapshotMarks): the newest change of each database, the
+// source writes in flight waited out. nil without a journal.
 func (s *Server) snapshotMarks() []int64 {
-	j := s.journal()
-	if j == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LoadTimeout)
-	marks, err := j.ChangeMarks(ctx)
+	marks, err := s.fill.SnapshotMarks(ctx)
 	cancel()
 	if err != nil {
 		s.log.Warn("snapshot: the source's change marks could not be read; a restart from this snapshot will drop its relation lists",
 			zap.Error(err))
 	}
-	// Empty: taking the lock is the wait.
-	s.fill.writing.Lock()
-	s.fill.writing.Unlock()
 	return marks
 }
 
@@ -303,36 +199,18 @@ func readMarks(path string, created time.Time) ([]int64, error) {
 
 // reconcileSnapshot drops the loaded lists that the source changed after
 // the snapshot created at created; all of them when it cannot tell which.
-func (s *Server) reconcileSnapshot(ctx context.Context, j loader.Journal, created time.Time) {
+func (s *Server) reconcileSnapshot(ctx context.Context, created time.Time) {
 	marks, err := readMarks(s.persist.path, created)
 	var changes, dropped int64
 	if err == nil {
-		err = j.ChangesSince(ctx, marks, func(from, to uint64) {
-			changes++
-			dropped += s.dropEdgeLists(from, to)
-		})
+		changes, dropped, err = s.fill.DropChangedSince(ctx, marks)
 	}
 	if err != nil {
-		n := s.dropSourceLists()
-		s.fill.stats.listsInvalidated.Add(n)
+		n := s.fill.DropAllLists()
 		s.log.Warn("snapshot: cannot tell which relation lists the source changed after it; dropped them all, to be refilled on demand",
 			zap.Int64("lists", n), zap.Error(err))
 		return
 	}
-	s.fill.stats.listsInvalidated.Add(dropped)
 	s.log.Info("snapshot: dropped the relation lists the source changed after it",
 		zap.Int64("changes", changes), zap.Int64("lists", dropped), zap.Time("snapshot_created", created))
-}
-
-// dropSourceLists deletes every key that names a relation list, and
-// returns how many.
-func (s *Server) dropSourceLists() int64 {
-	var n int64
-	_ = s.store.Each(func(key string, _ store.Entry) error {
-		if _, _, ok := s.keys.Parse([]byte(key)); ok && s.store.Delete([]byte(key)) {
-			n++
-		}
-		return nil
-	})
-	return n
 }

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/internal/relcachetest"
 	"github.com/relcache/relcache/loader"
+	"github.com/relcache/relcache/shard"
 )
 
 // restartFrom is a start of a new server on dir and src: the snapshot is
@@ -74,8 +76,9 @@ func TestSnapshotDropsListsChangedAfterIt(t *testing.T) {
 	if got := do(s2, newTestClient(s2), "HGET", "1004.follower", "1002"); got != "$3\r\n500\r\n" {
 		t.Fatalf("HGET 1004.follower 1002 after the restart = %q", got)
 	}
-	if n := s2.fill.stats.listsInvalidated.Load(); n != 2 {
-		t.Fatalf("snapshot_lists_dropped = %d, want 2", n)
+	var st fill.Stats
+	if s2.fill.ReadStats(&st); st.ListsDropped != 2 {
+		t.Fatalf("snapshot_lists_dropped = %d, want 2", st.ListsDropped)
 	}
 
 	// Marks of another snapshot, or none: nothing can be told.
@@ -142,13 +145,14 @@ func TestSweepCompletesHalfWrittenFollow(t *testing.T) {
 	}
 	m2.Restart()
 	deadline := time.Now().Add(30 * time.Second)
-	for s.fill.stats.intentsCompleted.Load() == 0 {
+	var st fill.Stats
+	for s.fill.ReadStats(&st); st.IntentsCompleted == 0; s.fill.ReadStats(&st) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the sweep completed no intent in 30s (failed: %d)", s.fill.stats.intentsFailed.Load())
+			t.Fatalf("the sweep completed no intent in 30s (failed: %d)", st.IntentsFailed)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if l, err := src.Load(ctx, 3, loader.Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (loader.Member{UID: 2, Time: 700}) {
+	if l, err := src.Load(ctx, 3, shard.Follower, 0); err != nil || len(l.Members) != 1 || l.Members[0] != (loader.Member{UID: 2, Time: 700}) {
 		t.Fatalf("follower row after the sweep: %+v, %v", l, err)
 	}
 	if got := do(s, c, "HGET", "3.follower", "2"); got != "$3\r\n700\r\n" {

@@ -96,8 +96,8 @@ func newMetrics(s *Server) *metrics {
 		counter("relcache_rdb_skipped_sets_total", "Relation sets left out of snapshots because they failed the full check.",
 			func() float64 { return float64(s.persist.skipped.Load()) }),
 	)
-	if s.fill != nil {
-		m.reg.MustRegister(newFillCollector(s.fill))
+	if s.fill.HasSource() {
+		m.reg.MustRegister(s.fill.Collector())
 	}
 	return m
 }

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/store"
 )
 
@@ -224,7 +226,7 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 	if len(c.missed) > 0 {
 		c.out = c.out[:mark]
 		c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
-		var le *LoadError
+		var le *fill.LoadError
 		if errors.As(fillErr, &le) {
 			c.err(oneLine(le.Error()))
 		} else {
@@ -241,7 +243,7 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 // queued command, the error of a fill it needed that failed.
 func (c *client) prefill(tx *txState) []error {
 	s := c.srv
-	if s.fill == nil {
+	if !s.fill.HasSource() {
 		return nil
 	}
 	errs := make([]error, len(tx.cmds))
@@ -256,7 +258,7 @@ func (c *client) prefill(tx *txState) []error {
 		c.view, c.discovering = nil, false
 		c.out = c.out[:mark]
 		if len(c.missed) > 0 {
-			errs[i] = s.fill.fillAll(c.missed)
+			errs[i] = s.fill.Fill(context.Background(), c.missed)
 			c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
@@ -34,7 +35,7 @@ type Server struct {
 	pubsub  *pubsubRegistry
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
-	fill    *filler           // nil without a source
+	fill    *fill.Engine      // fills, FOLLOW's writes, relation-set edits
 	persist *persister
 	// shutdownSave overrides the save rules for the final snapshot:
 	// 0 the rules decide, 1 SHUTDOWN SAVE, 2 SHUTDOWN NOSAVE.
@@ -125,7 +126,15 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	hooks.track = newTracker(s, &hooks.users, cfg.TrackingTableMaxKeys)
 	s.track = hooks.track
-	s.fill = newFiller(&s.cfg, log, st, keys)
+	s.fill, err = fill.New(fill.Config{
+		Store: st, Keys: keys, Source: cfg.Source, Log: log,
+		LoadTimeout: cfg.LoadTimeout, ListLimit: cfg.SourceListLimit,
+		TTL: cfg.LoadTTL, NegativeTTL: cfg.LoadNegativeTTL,
+		BreakerFailures: cfg.LoadBreakerFailures, BreakerCooldown: cfg.LoadBreakerCooldown,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server fill engine: %w", err)
+	}
 	s.persist = newPersister(&s.cfg, s.started)
 	if s.cmds, err = commandTable(); err != nil {
 		return nil, fmt.Errorf("server command table: %w", err)

@@ -1,8 +1,10 @@
-// Package shard holds the pure functions that route relation data: how a
-// user's relation lists are named as keys, and (with the loader and proxy)
-// which database, table or server a uid belongs to. The server, the loader
-// and the proxy all route with these functions, so they agree by
-// construction.
+// Package shard holds the pure functions that route relation data, the one
+// vocabulary the server, the loader and the proxy route with, so they agree
+// by construction: which of a user's two lists a key holds (Kind); how the
+// lists are named as keys, and parsed back (KeyPattern); which database and
+// table of the source of record hold a uid's rows (SourceTable, the
+// loader's layout); and which server of a pool holds a key (twemproxy's
+// hashes and distributions, the proxy's placement).
 package shard
 
 import (
@@ -21,6 +23,15 @@ const (
 	// Follower is the list of the user's fans.
 	Follower
 )
+
+// String names the kind as the default key pattern and the source's tables
+// do: "following" or "follower".
+func (k Kind) String() string {
+	if k == Follower {
+		return "follower"
+	}
+	return "following"
+}
 
 // KeyOptions complete a key pattern.
 type KeyOptions struct {

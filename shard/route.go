@@ -39,14 +39,17 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// Modulo routes a uid to one of n databases or tables: uid % n. It is the
-// scheme the loader uses for MySQL shards, where a uid, not a key, is what
-// is known. It panics if n <= 0.
-func Modulo(uid uint64, n int) int {
-	if n <= 0 {
-		panic(fmt.Sprintf("shard.Modulo: n = %d, want > 0", n))
+// SourceTable routes uid to the database and table of the source of record
+// that hold its rows, where a uid, not a key, is what is known: with dbs
+// databases of tables tables (of each kind) its shard is uid mod
+// (dbs×tables), its database shard/tables and its table shard mod tables
+// (docs/mysql.md). It panics if dbs or tables is not positive.
+func SourceTable(uid uint64, dbs, tables int) (db, table int) {
+	if dbs <= 0 || tables <= 0 {
+		panic(fmt.Sprintf("shard.SourceTable: %d databases x %d tables, want > 0 each", dbs, tables))
 	}
-	return int(uid % uint64(n))
+	s := int(uid % uint64(dbs*tables))
+	return s / tables, s % tables
 }
 
 // Server is one backend of a pool, as twemproxy's server line

@@ -27,28 +27,48 @@ func TestHashes(t *testing.T) {
 	}
 }
 
-func TestModulo(t *testing.T) {
+func TestSourceTable(t *testing.T) {
 	for _, tc := range []struct {
-		uid  uint64
-		n    int
-		want int
+		uid           uint64
+		dbs, tables   int
+		wantDB, wantT int
 	}{
-		{0, 1, 0},
-		{42, 32, 10},
-		{1000000042, 32, 10},
-		{18446744073709551615, 10, 5},
-		{7, 7, 0},
+		// One table per database: the database is uid mod dbs.
+		{0, 1, 1, 0, 0},
+		{42, 32, 1, 10, 0},
+		{1000000042, 32, 1, 10, 0},
+		{18446744073709551615, 10, 1, 5, 0},
+		{7, 7, 1, 0, 0},
+		// docs/mysql.md's example: 4 x 16, uid 1000000042 is shard 42.
+		{1000000042, 4, 16, 2, 10},
+		{0, 4, 16, 0, 0},
+		{63, 4, 16, 3, 15},
+		{64, 4, 16, 0, 0},
+		{5, 1, 4, 0, 1},
 	} {
-		if got := Modulo(tc.uid, tc.n); got != tc.want {
-			t.Errorf("Modulo(%d, %d) = %d, want %d", tc.uid, tc.n, got, tc.want)
+		db, table := SourceTable(tc.uid, tc.dbs, tc.tables)
+		if db != tc.wantDB || table != tc.wantT {
+			t.Errorf("SourceTable(%d, %d, %d) = %d, %d, want %d, %d", tc.uid, tc.dbs, tc.tables, db, table, tc.wantDB, tc.wantT)
 		}
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Modulo(1, 0) did not panic")
+	for _, bad := range [][2]int{{0, 1}, {1, 0}, {-1, 4}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("SourceTable(1, %d, %d) did not panic", bad[0], bad[1])
+				}
+			}()
+			SourceTable(1, bad[0], bad[1])
+		}()
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{Following: "following", Follower: "follower"} {
+		if got := k.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", k, got, want)
 		}
-	}()
-	Modulo(1, 0)
+	}
 }
 
 func TestParseServer(t *testing.T) {

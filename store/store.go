@@ -654,7 +654,7 @@ func (s *Store) MarkChecked(key, value []byte) {
 	s.lock(sh)
 	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
-	if ok && e.Unchecked && len(e.Value) == len(value) && (len(value) == 0 || &e.Value[0] == &value[0]) {
+	if ok && e.Unchecked && sameValue(e.Value, value) {
 		e.Unchecked = false
 	}
 }
