@@ -110,7 +110,11 @@ func cliHint(t *testing.T, cli, port, typed string) string {
 	}
 	const on, off = "\x1b[0;90;49m", "\x1b[0m"
 	hint := func() (string, bool) {
-		tail := out[bytes.LastIndex(out, []byte(typed)):]
+		j := bytes.LastIndex(out, []byte(typed))
+		if j < 0 { // not echoed yet: a loaded machine is slow to redraw
+			return "", false
+		}
+		tail := out[j:]
 		i := bytes.LastIndex(tail, []byte(on))
 		if i < 0 {
 			return "", false
