@@ -20,6 +20,7 @@
 #   SECS           seconds per run (default 6)
 #   KEYS           keyspace, 64-byte values (default 200000)
 #   REPS           rounds of old/new (default 2)
+#   OPS            commands measured, GET and/or SET (default GET)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,7 @@ CONNS=${CONNS:-25}
 SECS=${SECS:-6}
 KEYS=${KEYS:-200000}
 REPS=${REPS:-2}
+OPS=${OPS:-GET}
 TICK=$(getconf CLK_TCK)
 
 tmp=$(mktemp -d)
@@ -78,14 +80,18 @@ fill() { # port
     --requests=$((KEYS / THREADS / CONNS + 1)) --hide-histogram >/dev/null 2>&1
 }
 
-# measure NAME PID PORT PIPELINE: one GET run, one table row.
+# measure NAME PID PORT PIPELINE: one run per command of OPS, one table row each.
 measure() {
-  local t0 t1 ops
-  t0=$(cpu_ticks "$2")
-  ops=$(memtier "$3" "$4" 0:1 "$SECS")
-  t1=$(cpu_ticks "$2")
-  awk -v n="$1" -v p="$4" -v ops="$ops" -v t="$((t1 - t0))" -v hz="$TICK" -v s="$SECS" \
-    'BEGIN { printf "| %s | GET P%d | %.0f | %.2f |\n", n, p, ops, (t / hz) * 1e6 / (ops * s) }'
+  local t0 t1 ops op ratio
+  for op in $OPS; do
+    ratio=0:1
+    [ "$op" = SET ] && ratio=1:0
+    t0=$(cpu_ticks "$2")
+    ops=$(memtier "$3" "$4" "$ratio" "$SECS")
+    t1=$(cpu_ticks "$2")
+    awk -v n="$1" -v op="$op" -v p="$4" -v ops="$ops" -v t="$((t1 - t0))" -v hz="$TICK" -v s="$SECS" \
+      'BEGIN { printf "| %s | %s P%d | %.0f | %.2f |\n", n, op, p, ops, (t / hz) * 1e6 / (ops * s) }'
+  done
 }
 
 port=7400
