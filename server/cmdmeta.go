@@ -98,11 +98,10 @@ var (
 		"blocking", "dangerous", "connection", "transaction", "scripting"}
 	keyFlagOrder = []string{"RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
 		"not_key", "incomplete", "variable_flags"}
-	argTypes    = []string{"string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block"}
-	argFlags    = []string{"optional", "multiple", "multiple_token"}
-	docFlags    = []string{"deprecated", "syscmd"}
-	groupNames  = []string{"generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions", "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo", "stream", "bitmap", "relation"}
-	keyedGroups = []string{"relation", "hash", "set"}
+	argTypes   = []string{"string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block"}
+	argFlags   = []string{"optional", "multiple", "multiple_token"}
+	docFlags   = []string{"deprecated", "syscmd"}
+	groupNames = []string{"generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions", "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo", "stream", "bitmap", "relation"}
 )
 
 // loadCommandMeta reads every file of commands/ and checks it: names
