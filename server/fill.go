@@ -264,6 +264,7 @@ func refusal(err error) error {
 	return fmt.Errorf("ERR %s: the source of record cannot hold it", oneLine(err.Error()))
 }
 
+//lint:ignore ST1005 Redis's exact OOM reply, which clients match; the client sees it verbatim
 var errFillOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
 
 func (f *filler) loadFailed(shardName, key string, err error) {

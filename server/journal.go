@@ -207,6 +207,7 @@ func (s *Server) snapshotMarks() []int64 {
 	}
 	// Empty: taking the lock is the wait.
 	s.fill.writing.Lock()
+	//lint:ignore SA2001 the write lock is granted only once every source write in flight has released its read lock
 	s.fill.writing.Unlock()
 	return marks
 }

@@ -455,7 +455,7 @@ func TestSnapshotCorruptRefusesStart(t *testing.T) {
 			if err := os.WriteFile(snap, bad, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err, out := relcachetest.StartFailing(t, "--dir", dir, "--save", "")
+			out, err := relcachetest.StartFailing(t, "--dir", dir, "--save", "")
 			if err == nil || !strings.Contains(out, snap) || !strings.Contains(out, "offset") {
 				t.Fatalf("start on a %s snapshot: %v\n%s", name, err, out)
 			}

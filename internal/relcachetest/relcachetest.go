@@ -120,10 +120,10 @@ func (p *Proc) Wait(timeout time.Duration) error {
 }
 
 // StartFailing runs `relcache serve` with args (on random ports, like
-// Start) for a test that expects it to refuse to start: it returns the
-// exit error and everything the process printed. Starting to listen fails
+// Start) for a test that expects it to refuse to start: it returns
+// everything the process printed and its exit error. Starting to listen fails
 // the test.
-func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
+func StartFailing(t testing.TB, args ...string) (output string, exitErr error) {
 	t.Helper()
 	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--log-format", "json", "--source", "none"}, args...)
@@ -140,13 +140,13 @@ func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
 		if strings.Contains(out.String(), "relcache listening") {
 			t.Fatalf("relcache started listening:\n%s", out.String())
 		}
-		return err, out.String()
+		return out.String(), err
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("relcache neither failed nor exited within 30s:\n%s", out.String())
 	}
-	return nil, ""
+	return "", nil
 }
 
 // PID is the server's process id.
