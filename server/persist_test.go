@@ -383,6 +383,7 @@ func TestSnapshotSaveFailures(t *testing.T) {
 // dump.rcs.tmp, which worked only because SAVE followed links there: issue
 // 14, defect 8.)
 func TestSnapshotSaveDiskFull(t *testing.T) {
+	relcachetest.SkipIfShort(t, "mount, and the relcache binary") // before the mount
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)

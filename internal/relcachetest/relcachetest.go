@@ -1,6 +1,11 @@
 // Package relcachetest starts the real relcache binary for integration
 // tests: built once per test process from this module's source, run on
 // random ports, stopped with SIGTERM when the test ends.
+//
+// Every helper that starts a process (Binary, and so Start, StartFailing,
+// StartProxy and ProxyReload; StartRedis; StartMariaDB) skips its test
+// under go test -short, which is how make unit runs the unit tests alone,
+// in seconds.
 package relcachetest
 
 import (
@@ -24,9 +29,20 @@ var (
 	buildErr  error
 )
 
+// SkipIfShort skips t under go test -short, which runs no test that
+// starts a process; what names the process, for the skip message.
+func SkipIfShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: this test starts %s", what)
+	}
+}
+
 // Binary builds cmd/relcache (once per test process) and returns its path.
+// It skips the test under -short.
 func Binary(t testing.TB) string {
 	t.Helper()
+	SkipIfShort(t, "the relcache binary")
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
