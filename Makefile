@@ -14,7 +14,7 @@ FUZZTIME ?= 10s
 # the build cache; after the first download they run offline.
 TOOL := $(GO) tool -modfile=tools.mod
 
-.PHONY: build run test test-race unit bench lint vuln fuzz clean
+.PHONY: build run test test-race test-invariants unit bench lint vuln fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/relcache
@@ -33,11 +33,18 @@ run: build
 	$(BIN) serve --dir $(RUN_DIR)
 
 # Lint, every test under the race detector (integration tests then build the
-# server with -race too), and a short pass of every fuzz target.
-test: lint test-race fuzz
+# server with -race too), the unit tests with the invariant checks built in,
+# and a short pass of every fuzz target.
+test: lint test-race test-invariants fuzz
 
 test-race:
 	$(GO) test -race -count=1 ./...
+
+# The unit tests (-short: none that starts a process) built with -tags
+# invariants, under which openhash proves every set it changes with Check
+# and the store recounts its accounting after writes (internal/invariants).
+test-invariants:
+	$(GO) test -short -count=1 -tags invariants ./...
 
 # The unit tests alone, in seconds: -short skips every test that starts a
 # process (the relcache binary, redis-server, mariadbd, nutcracker,
