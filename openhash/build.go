@@ -87,6 +87,7 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 			return dst, err
 		}
 		if err = s.fill(uids, times); err == nil {
+			built("build", out, len(dst))
 			return out, nil
 		}
 		l.failed = err
@@ -204,6 +205,7 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 			_, err = s.insert(m.UID, m.Time)
 		}
 		if err == nil {
+			built("grow", out, len(dst))
 			return out, nil
 		}
 		l.failed = err
@@ -223,7 +225,10 @@ func Insert(buf []byte, uid uint64, t uint32) (added bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("openhash: insert %d: %w", uid, err)
 	}
-	return s.insert(uid, t)
+	c := precheck(buf)
+	added, err = s.insert(uid, t)
+	c.after("insert", buf)
+	return added, err
 }
 
 // Delete removes uid from the set in buf, in place, and reports whether it
@@ -242,8 +247,10 @@ func Delete(buf []byte, uid uint64) (deleted bool, err error) {
 	if n == 0 {
 		return false, fmt.Errorf("openhash: delete %d: member found but count is 0: %w", uid, ErrInvalid)
 	}
+	c := precheck(buf)
 	s.put(g, i, 0, 0, ctrlEmpty)
 	s.setCount(n - 1)
+	c.after("delete", buf)
 	return true, nil
 }
 

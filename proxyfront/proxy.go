@@ -44,7 +44,6 @@ type Proxy struct {
 
 	reloads    atomic.Int64
 	lastReload atomic.Pointer[reloadResult]
-	totalCmds  atomic.Int64
 
 	watchConns        atomic.Int64 // clients' own connections holding a WATCH (multi.go)
 	outputLimitClosed atomic.Int64 // clients closed for client_output_buffer_limit

@@ -416,7 +416,6 @@ func (c *client) integer(n int64)     { c.out = redcon.AppendInt(c.out, n) }
 func (c *client) bulk(b []byte)       { c.out = redcon.AppendBulk(c.out, b) }
 func (c *client) bulkString(s string) { c.out = redcon.AppendBulkString(c.out, s) }
 func (c *client) arrayHeader(n int)   { c.out = redcon.AppendArray(c.out, n) }
-func (c *client) bulkInt(n int64)     { c.out = redcon.AppendBulkInt(c.out, n) }
 func (c *client) boolean(b bool)      { c.integer(b2i(b)) }
 func (c *client) errReply(msg string) { c.out = redcon.AppendError(c.out, msg) }
 func (c *client) arrayOfBulk(n []string) {

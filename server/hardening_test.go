@@ -251,7 +251,7 @@ func TestAdversarialPathologicalKeys(t *testing.T) {
 func TestSecondServerOnOneDirRefused(t *testing.T) {
 	dir := t.TempDir()
 	first := relcachetest.Start(t, "--dir", dir)
-	_, out := relcachetest.StartFailing(t, "--dir", dir)
+	out, _ := relcachetest.StartFailing(t, "--dir", dir)
 	want := fmt.Sprintf("in use by another relcache (pid %d)", first.PID())
 	if !strings.Contains(out, want) || !strings.Contains(out, filepath.Join(dir, "relcache.lock")) {
 		t.Fatalf("second server's output does not say %q and name the lock file:\n%s", want, out)
@@ -270,7 +270,7 @@ func TestSnapshotThatIsAFIFORefused(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "dump.rcs"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, out := relcachetest.StartFailing(t, "--dir", dir)
+	out, _ := relcachetest.StartFailing(t, "--dir", dir)
 	if !strings.Contains(out, "is a FIFO") || !strings.Contains(out, "must be a regular file") {
 		t.Fatalf("output does not say the snapshot is a FIFO:\n%s", out)
 	}
@@ -327,11 +327,11 @@ func unwritableDir(t *testing.T) string {
 // the error now names the directory and the permission.
 func TestUnwritableDirectoriesNamed(t *testing.T) {
 	ro := unwritableDir(t)
-	_, out := relcachetest.StartFailing(t, "--dir", ro, "--source", "sqlite")
+	out, _ := relcachetest.StartFailing(t, "--dir", ro, "--source", "sqlite")
 	if !strings.Contains(out, "data directory "+ro) || !strings.Contains(out, "permission denied") {
 		t.Fatalf("an unwritable --dir: the output does not name it and the permission:\n%s", out)
 	}
-	_, out = relcachetest.StartFailing(t, "--dir", t.TempDir(), "--source", "sqlite", "--source-path", filepath.Join(ro, "src.db"))
+	out, _ = relcachetest.StartFailing(t, "--dir", t.TempDir(), "--source", "sqlite", "--source-path", filepath.Join(ro, "src.db"))
 	if !strings.Contains(out, "SQLite must create files in "+ro) || !strings.Contains(out, "permission denied") {
 		t.Fatalf("an unwritable --source-path directory: the output does not name it and the permission:\n%s", out)
 	}

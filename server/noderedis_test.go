@@ -22,6 +22,7 @@ const nodeRedisVersion = "redis@5.9.0"
 // the network, so it skips where the cache lacks it (`npm cache add
 // redis@5.9.0` once, with network, fills it).
 func TestNodeRedisClientSideCache(t *testing.T) {
+	relcachetest.SkipIfShort(t, "npm, node, and the relcache binary") // before npm install
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node not installed (Debian package nodejs)")

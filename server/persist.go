@@ -69,6 +69,7 @@ func formatSaveRules(rules []SaveRule) string {
 // before trying again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
 const bgsaveRetryDelay = 5 * time.Second
 
+//lint:ignore ST1005 Redis's exact reply to SAVE and BGSAVE during a save, sent after "ERR "
 var errSaveInProgress = errors.New("Background save already in progress")
 
 // persister is the server's snapshot state.

@@ -383,6 +383,7 @@ func TestSnapshotSaveFailures(t *testing.T) {
 // dump.rcs.tmp, which worked only because SAVE followed links there: issue
 // 14, defect 8.)
 func TestSnapshotSaveDiskFull(t *testing.T) {
+	relcachetest.SkipIfShort(t, "mount, and the relcache binary") // before the mount
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs to fill (needs root): %v %s", err, out)
@@ -455,7 +456,7 @@ func TestSnapshotCorruptRefusesStart(t *testing.T) {
 			if err := os.WriteFile(snap, bad, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err, out := relcachetest.StartFailing(t, "--dir", dir, "--save", "")
+			out, err := relcachetest.StartFailing(t, "--dir", dir, "--save", "")
 			if err == nil || !strings.Contains(out, snap) || !strings.Contains(out, "offset") {
 				t.Fatalf("start on a %s snapshot: %v\n%s", name, err, out)
 			}

@@ -106,10 +106,6 @@ func invalidated(vals []resp.Value) []string {
 	return keys
 }
 
-func replies(vals []resp.Value) []resp.Value {
-	return slices.DeleteFunc(slices.Clone(vals), func(v resp.Value) bool { return v.Type == '>' })
-}
-
 func sorted(s []string) []string { slices.Sort(s); return s }
 
 // Relation commands whose keys are built from uids register the lists they

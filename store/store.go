@@ -254,6 +254,7 @@ func (s *Store) unlock(sh *shard) {
 	if s.held == nil || !s.held[sh.idx] {
 		sh.mu.Unlock()
 	}
+	s.audit() // invariants builds only (invariants.go)
 }
 
 // Hold makes v a view of s that holds the shards of keys (every shard when
@@ -308,6 +309,7 @@ func (v *Store) Release() {
 		}
 	}
 	v.order = v.order[:0]
+	v.audit() // invariants builds only (invariants.go)
 }
 
 // Exclusive is Hold of write locks into a new view, with its release.

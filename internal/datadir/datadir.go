@@ -58,7 +58,10 @@ func Take(dir string) (*Lock, error) {
 		return nil, fmt.Errorf("data directory %s: lock %s: %w", dir, path, err)
 	}
 	pid := strconv.AppendInt(nil, int64(os.Getpid()), 10)
-	if err := f.Truncate(0); err == nil {
+	// Both steps share err so that either's failure reaches the check
+	// below and fails Take.
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt(append(pid, '\n'), 0)
 	}
 	if err != nil {

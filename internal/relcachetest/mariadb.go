@@ -53,9 +53,11 @@ var mariadbFlags = []string{
 
 // StartMariaDB runs mariadbd on a fresh datadir and waits until it takes
 // queries; it is killed when the test ends. It skips the test when mariadbd
-// is not installed (Debian package mariadb-server).
+// is not installed (Debian package mariadb-server), and under -short, even
+// with RELCACHE_TEST_MYSQL_DSN naming a server to use instead.
 func StartMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
+	SkipIfShort(t, "mariadbd")
 	if dsn := os.Getenv("RELCACHE_TEST_MYSQL_DSN"); dsn != "" {
 		m := &MariaDB{t: t, dsn: dsn, external: true}
 		m.open()

@@ -11,9 +11,10 @@ import (
 
 // StartRedis runs a stock redis-server on a random port, for tests that check
 // relcache against the reference. It skips the test when redis-server is not
-// installed (Debian package redis-server).
+// installed (Debian package redis-server), and under -short.
 func StartRedis(t testing.TB, args ...string) string {
 	t.Helper()
+	SkipIfShort(t, "redis-server")
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server not installed (Debian package redis-server)")

@@ -1,6 +1,11 @@
 // Package relcachetest starts the real relcache binary for integration
 // tests: built once per test process from this module's source, run on
 // random ports, stopped with SIGTERM when the test ends.
+//
+// Every helper that starts a process (Binary, and so Start, StartFailing,
+// StartProxy and ProxyReload; StartRedis; StartMariaDB) skips its test
+// under go test -short, which is how make unit runs the unit tests alone,
+// in seconds.
 package relcachetest
 
 import (
@@ -24,6 +29,15 @@ var (
 	buildErr  error
 )
 
+// SkipIfShort skips t under go test -short, which runs no test that
+// starts a process; what names the process, for the skip message.
+func SkipIfShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: this test starts %s", what)
+	}
+}
+
 // binaryEnv hands the built binary's path to the test processes this one
 // starts (fuzz workers, re-executed tests), so they do not build it again: a
 // fuzz worker still building when -fuzztime runs out is killed.
@@ -35,9 +49,10 @@ func binaryEnv() string {
 }
 
 // Binary builds cmd/relcache (once per test process tree) and returns its
-// path.
+// path. It skips the test under -short.
 func Binary(t testing.TB) string {
 	t.Helper()
+	SkipIfShort(t, "the relcache binary")
 	buildOnce.Do(func() {
 		if p := os.Getenv(binaryEnv()); p != "" {
 			if _, err := os.Stat(p); err == nil {
@@ -139,10 +154,10 @@ func (p *Proc) Wait(timeout time.Duration) error {
 }
 
 // StartFailing runs `relcache serve` with args (on random ports, like
-// Start) for a test that expects it to refuse to start: it returns the
-// exit error and everything the process printed. Starting to listen fails
+// Start) for a test that expects it to refuse to start: it returns
+// everything the process printed and its exit error. Starting to listen fails
 // the test.
-func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
+func StartFailing(t testing.TB, args ...string) (output string, exitErr error) {
 	t.Helper()
 	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--log-format", "json", "--source", "none"}, args...)
@@ -159,13 +174,13 @@ func StartFailing(t testing.TB, args ...string) (exitErr error, output string) {
 		if strings.Contains(out.String(), "relcache listening") {
 			t.Fatalf("relcache started listening:\n%s", out.String())
 		}
-		return err, out.String()
+		return out.String(), err
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("relcache neither failed nor exited within 30s:\n%s", out.String())
 	}
-	return nil, ""
+	return "", nil
 }
 
 // PID is the server's process id.
