@@ -21,6 +21,12 @@ func StartProxy(t testing.TB, configPath string, args ...string) *Proc {
 	return startLogged(t, "relcache proxy", "relcache proxy listening", full)
 }
 
+// startWait bounds a start. A -race build starts in ~50 ms; CI once saw a
+// proxy log its ready line just after 30 s on a machine loaded by parallel
+// test packages, so the bound is generous: it only decides when a start
+// that hangs is reported.
+const startWait = 90 * time.Second
+
 // startLogged runs the binary with args, copies its stderr into the Proc's
 // log, and waits for the JSON log line whose msg is ready, taking the
 // addresses from its addr and admin_addr fields. It is Start's machinery
@@ -69,10 +75,10 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 		p.Addr, p.AdminAddr = a[0], a[1]
 	case <-p.done:
 		t.Fatalf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
-	case <-time.After(30 * time.Second):
+	case <-time.After(startWait):
 		p.cmd.Process.Kill()
 		<-p.done
-		t.Fatalf("%s did not log %q within 30s\n%s", what, ready, p.logs.String())
+		t.Fatalf("%s did not log %q within %v\n%s", what, ready, startWait, p.logs.String())
 	}
 	t.Cleanup(func() {
 		if err := p.Stop(); err != nil {
