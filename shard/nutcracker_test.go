@@ -271,24 +271,41 @@ func TestNutcracker(t *testing.T) {
 		// A tag whose two ends are the same byte.
 		&goldenPool{name: "modula_murmur_tag_dollar", hash: "murmur", distribution: "modula", hashTag: "$$", keyset: "tag", servers: weighted},
 	)
-	var conf strings.Builder
-	listen := make([]int, len(pools))
-	for i, p := range pools {
-		listen[i] = freePort(t)
-		fmt.Fprintf(&conf, "%s:\n  listen: 127.0.0.1:%d\n  hash: %s\n  distribution: %s\n  redis: true\n  auto_eject_hosts: false\n", p.name, listen[i], p.hash, p.distribution)
-		if p.hashTag != "" {
-			fmt.Fprintf(&conf, "  hash_tag: %q\n", p.hashTag)
+	// The ports are free when chosen, not when nutcracker binds them: a
+	// parallel test may take one in between. A start whose pools do not all
+	// listen is retried on fresh ports.
+	var listen []int
+	for attempt := 1; ; attempt++ {
+		var conf strings.Builder
+		listen = make([]int, len(pools))
+		for i, p := range pools {
+			listen[i] = freePort(t)
+			fmt.Fprintf(&conf, "%s:\n  listen: 127.0.0.1:%d\n  hash: %s\n  distribution: %s\n  redis: true\n  auto_eject_hosts: false\n", p.name, listen[i], p.hash, p.distribution)
+			if p.hashTag != "" {
+				fmt.Fprintf(&conf, "  hash_tag: %q\n", p.hashTag)
+			}
+			conf.WriteString("  servers:\n")
+			for _, s := range p.servers {
+				fmt.Fprintf(&conf, "   - %s\n", s)
+			}
 		}
-		conf.WriteString("  servers:\n")
-		for _, s := range p.servers {
-			fmt.Fprintf(&conf, "   - %s\n", s)
+		confPath := filepath.Join(dir, "nutcracker.yml")
+		if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
+			t.Fatal(err)
 		}
+		logPath := filepath.Join(dir, fmt.Sprintf("nutcracker-%d.log", attempt))
+		cmd := startProcess(t, dir, "nutcracker", "-c", confPath, "-s", strconv.Itoa(freePort(t)), "-a", "127.0.0.1", "-o", logPath)
+		err := waitListening(listen, 10*time.Second)
+		if err == nil {
+			break
+		}
+		cmd.Process.Kill()
+		log, _ := os.ReadFile(logPath)
+		if attempt == 3 {
+			t.Fatalf("nutcracker did not listen on every pool after %d starts: %v\n%s", attempt, err, log)
+		}
+		t.Logf("nutcracker start %d: %v; again on fresh ports\n%s", attempt, err, log)
 	}
-	confPath := filepath.Join(dir, "nutcracker.yml")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, dir, "nutcracker", "-c", confPath, "-s", strconv.Itoa(freePort(t)), "-a", "127.0.0.1", "-o", filepath.Join(dir, "nutcracker.log"))
 
 	kp, err := ParseKeyPattern(DefaultKeyPattern, KeyOptions{})
 	if err != nil {
@@ -428,7 +445,7 @@ func freePort(t *testing.T) int {
 }
 
 // startProcess runs a server until the test ends.
-func startProcess(t *testing.T, dir, name string, args ...string) {
+func startProcess(t *testing.T, dir, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -445,6 +462,27 @@ func startProcess(t *testing.T, dir, name string, args ...string) {
 		cmd.Wait()
 		out.Close()
 	})
+	return cmd
+}
+
+// waitListening waits until every port accepts a connection.
+func waitListening(ports []int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, port := range ports {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		for {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func startRedis(t *testing.T, dir string, i int) int {
