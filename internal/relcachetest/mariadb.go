@@ -78,7 +78,10 @@ func StartMariaDB(t testing.TB) *MariaDB {
 		// mariadbd refuses to run as root unless told to.
 		user = []string{"--user=root"}
 	}
-	args := append([]string{"--no-defaults", "--datadir=" + data,
+	// Its own tmpdir: a starting mariadbd removes the "#sql" temporary
+	// files it finds in its tmpdir, and in a shared /tmp those are another
+	// test's install in progress ("Error on delete of '/tmp/#sql-temptable…'").
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + dir,
 		"--auth-root-authentication-method=normal", "--skip-test-db"}, user...)
 	out, err := exec.Command(install, append(args, mariadbFlags...)...).CombinedOutput()
 	if err != nil {
