@@ -198,14 +198,19 @@ func decode(b []byte, pos, depth int) (Value, int, error) {
 		if depth >= maxDepth {
 			return Value{}, 0, &errBadReply{"aggregates nested too deep"}
 		}
-		elems := n
-		if v.Type == '%' {
-			elems = 2 * n
-		}
 		// Every element takes at least 3 bytes ("_\r\n"): a header that
 		// declares more than b could hold is either incomplete or a lie,
-		// and either way not worth a huge allocation.
-		if elems > int64(len(b)-next)/3 {
+		// and either way not worth a huge allocation. A map's pairs are
+		// checked before they are doubled, which could overflow.
+		room := int64(len(b)-next) / 3
+		elems := n
+		if v.Type == '%' {
+			if n > room/2 {
+				return Value{}, 0, ErrIncomplete
+			}
+			elems = 2 * n
+		}
+		if elems > room {
 			return Value{}, 0, ErrIncomplete
 		}
 		v.Elems = make([]Value, 0, elems)
