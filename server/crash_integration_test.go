@@ -104,7 +104,7 @@ func followStorm(addr string, users []uint64, stop <-chan struct{}) (wait func()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := redis.NewClient(&redis.Options{Addr: addr, DisableIndentity: true, MaxRetries: -1, PoolSize: 1})
+			c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
 			defer c.Close()
 			r := rand.New(rand.NewPCG(uint64(w), 14))
 			for {
@@ -145,7 +145,7 @@ func followStorm(addr string, users []uint64, stop <-chan struct{}) (wait func()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c := redis.NewClient(&redis.Options{Addr: addr, DisableIndentity: true, MaxRetries: -1, PoolSize: 1})
+		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
 		defer c.Close()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()

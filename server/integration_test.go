@@ -23,7 +23,7 @@ import (
 
 func client(t *testing.T, addr string, opts ...func(*redis.Options)) *redis.Client {
 	t.Helper()
-	o := &redis.Options{Addr: addr, DisableIndentity: true, MaxRetries: -1}
+	o := &redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1}
 	for _, f := range opts {
 		f(o)
 	}

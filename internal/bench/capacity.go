@@ -150,7 +150,7 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 	}
 	dial := func(addr string) (*redis.Client, error) {
 		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: cfg.Conns + 2, Protocol: 2,
-			DisableIndentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+			DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 		if err := c.Ping(ctx).Err(); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("capacity: ping %s: %w", addr, err)

@@ -72,10 +72,10 @@ func Relations(ctx context.Context, cfg Config) error {
 		maxConns = max(maxConns, n)
 	}
 	targets := []*target{{name: "relcache", openhsh: true,
-		c: redis.NewClient(&redis.Options{Addr: cfg.RelcacheAddr, PoolSize: maxConns + 2, Protocol: 2, DisableIndentity: true})}}
+		c: redis.NewClient(&redis.Options{Addr: cfg.RelcacheAddr, PoolSize: maxConns + 2, Protocol: 2, DisableIdentity: true})}}
 	if cfg.RedisAddr != "" {
 		targets = append(targets, &target{name: "redis",
-			c: redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: maxConns + 2, Protocol: 2, DisableIndentity: true})})
+			c: redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: maxConns + 2, Protocol: 2, DisableIdentity: true})})
 	}
 	for _, t := range targets {
 		defer t.c.Close()

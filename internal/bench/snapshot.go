@@ -43,9 +43,9 @@ func Snapshot(ctx context.Context, cfg SnapshotConfig) error {
 		name string
 		c    *redis.Client
 	}
-	servers := []server{{"relcache", redis.NewClient(&redis.Options{Addr: cfg.RelcacheAddr, PoolSize: cfg.Conns + 4, DisableIndentity: true, ReadTimeout: time.Minute})}}
+	servers := []server{{"relcache", redis.NewClient(&redis.Options{Addr: cfg.RelcacheAddr, PoolSize: cfg.Conns + 4, DisableIdentity: true, ReadTimeout: time.Minute})}}
 	if cfg.RedisAddr != "" {
-		servers = append(servers, server{"redis", redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: cfg.Conns + 4, DisableIndentity: true, ReadTimeout: time.Minute})})
+		servers = append(servers, server{"redis", redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: cfg.Conns + 4, DisableIdentity: true, ReadTimeout: time.Minute})})
 	}
 	fmt.Fprintf(w, "| server | keys | data loaded | used_memory | BGSAVE | save MB/s | save keys/s | file | read | idle reads/s | idle p50 | idle p99 | during BGSAVE reads/s | p50 | p99 | p99 ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range servers {
