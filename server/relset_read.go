@@ -178,11 +178,13 @@ func (c *client) byTime(set *openhash.Set) []openhash.Member {
 }
 
 // RELWHO a x [LIMIT n]: the users a follows who follow x, newest follow of
-// a first. In a pure cache it probes each followed user's following set for
-// x, skipping users whose set is not cached. With a source, x's fan list is
-// filled too and, when it is complete, intersected with a's list: two loads
-// instead of one per followed user (the probing remains for a truncated fan
-// list, a celebrity x). Nil when a's set is not cached.
+// a first. Whether m follows x is read where RELCHECK m x reads it, in m's
+// own following set (docs/commands.md, "Which list answers"): x's fan list
+// is only an index, possibly capped, stale or loaded by a client, so it
+// never decides. A member whose set is not cached is filled with a source
+// (one parallel round for all of them) and omitted without one, as is one
+// whose set is truncated and lacks x: RELWHO lists the users known to
+// follow x. Nil when a's set is not cached.
 func cmdRelWho(c *client, args [][]byte) {
 	a, x, limit, ok := c.pairArgs(args)
 	if !ok {
@@ -191,20 +193,6 @@ func cmdRelWho(c *client, args [][]byte) {
 	aSet, found, ok := c.followingOf(a)
 	if !ok {
 		return
-	}
-	var xFans openhash.Set
-	xComplete := false
-	if c.srv.fill.HasSource() {
-		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
-		fans, fansFound, err := c.lookupRel(c.keyBuf)
-		switch {
-		case err == nil && !fansFound && !c.refill:
-			// Fill it before deciding whether to probe a's members.
-			c.noteMiss(c.keyBuf)
-			found = false
-		case err == nil && fansFound:
-			xFans, xComplete = fans, !fans.Truncated()
-		}
 	}
 	if !found {
 		c.nullArray()
@@ -215,23 +203,27 @@ func cmdRelWho(c *client, args [][]byte) {
 		if limit >= 0 && len(c.uids) >= limit {
 			break
 		}
-		if xComplete {
-			if xFans.Contains(m.UID) {
-				c.uids = append(c.uids, m.UID)
-			}
-			continue
-		}
-		// A member whose key is not cached, or holds another kind, cannot
-		// be answered for; one such user does not fail the query.
-		mSet, mFound, err := c.lookupRel(c.followingKey(m.UID))
-		if err == nil && !mFound {
-			c.noteMiss(c.keyBuf)
-		}
-		if err == nil && mFound && mSet.Contains(x) {
+		if _, ok := c.memberFollows(m.UID, x); ok {
 			c.uids = append(c.uids, m.UID)
 		}
 	}
 	c.uidArray(c.uids)
+}
+
+// memberFollows reports whether m's following set, as RELCHECK m x reads
+// it, holds x, and when m followed x. A set that is not cached is noted for
+// a fill; one that is not cached, holds another kind of value, or is
+// truncated without x cannot answer, and reports false: the callers list
+// only the follows they know of.
+func (c *client) memberFollows(m, x uint64) (t uint32, ok bool) {
+	mSet, mFound, err := c.lookupRel(c.followingKey(m))
+	if err == nil && !mFound {
+		c.noteMiss(c.keyBuf)
+	}
+	if err != nil || !mFound {
+		return 0, false
+	}
+	return mSet.Time(x)
 }
 
 // RELCOMMON a b [LIMIT n]: users both a and b follow, probing the larger set

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/relcache/relcache/loader"
+)
+
+// TestRelWhoAgreesWithRelCheck is issue 17's contradiction: with a source
+// holding neither edge, lists loaded by RELLOAD say 1 follows 2 and 2
+// follows 3, so RELCHECK 2 3 answers 1 (from 2's following set, the truth)
+// and RELWHO 1 3 must list 2, not answer from 3's fan list, filled from
+// the source, which does not know of the edge.
+func TestRelWhoAgreesWithRelCheck(t *testing.T) {
+	s := fillServer(t, firstOf(sqliteSource(t, nil)), nil)
+	c := newTestClient(s)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RELLOAD", "1.following", "2"}, ":1\r\n"},
+		{[]string{"RELLOAD", "2.following", "3"}, ":1\r\n"},
+		{[]string{"RELCHECK", "2", "3"}, ":1\r\n"},
+		{[]string{"RELWHO", "1", "3"}, "*1\r\n$1\r\n2\r\n"},
+	} {
+		if got := do(s, c, tc.args...); got != tc.want {
+			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestListsAgreeWithRelCheck is the model behind "which list answers":
+// random graphs whose lists reach the cache three ways — filled from the
+// source, loaded by RELLOAD (disagreeing with the source on purpose, and
+// some fan lists loaded with junk), and patched by FOLLOW/UNFOLLOW — then,
+// for every pair, RELWHO and RELCOMMON list exactly the users RELCHECK says
+// follow, and RELCHECK's bit 1 is the model's truth: the follower's own
+// following list as the cache holds it. Without a source the lists not
+// loaded are unknown, and the listings omit them.
+func TestListsAgreeWithRelCheck(t *testing.T) {
+	for _, withSource := range []bool{true, false} {
+		t.Run(map[bool]string{true: "source", false: "pure"}[withSource], func(t *testing.T) {
+			for seed := uint64(1); seed <= 3; seed++ {
+				listsAgree(t, seed, withSource)
+			}
+		})
+	}
+}
+
+func listsAgree(t *testing.T, seed uint64, withSource bool) {
+	const n = 40
+	rng := rand.New(rand.NewPCG(seed, 17))
+	randomList := func(u uint64) map[uint64]uint32 {
+		l := map[uint64]uint32{}
+		for range rng.IntN(12) {
+			if v := 1 + rng.Uint64N(n); v != u {
+				l[v] = 1000 + uint32(rng.IntN(50)) // few times: ties too
+			}
+		}
+		return l
+	}
+	// truth[u] is u's following list as the cache answers it; nil while
+	// not cached in a pure cache.
+	truth := map[uint64]map[uint64]uint32{}
+	var edges []loader.Edge
+	for u := uint64(1); u <= n; u++ {
+		l := randomList(u)
+		for v, tm := range l {
+			edges = append(edges, loader.Edge{From: u, To: v, Time: tm})
+		}
+		if withSource {
+			truth[u] = l
+		}
+	}
+	var s *Server
+	if withSource {
+		s = fillServer(t, firstOf(sqliteSource(t, edges)), nil)
+	} else {
+		s = newTestServer(t)
+	}
+	c := newTestClient(s)
+	must := func(want string, args ...string) {
+		t.Helper()
+		if got := do(s, c, args...); want != "" && got != want {
+			t.Fatalf("%v = %q, want %q", args, got, want)
+		}
+	}
+	// Fill some fan lists first, so FOLLOW patches them and RELLOAD then
+	// makes them stale.
+	for u := uint64(1); u <= n; u += 3 {
+		must("", "RELCARD", uidKey(u, "follower"))
+	}
+	for u := uint64(1); u <= n; u++ {
+		switch rng.IntN(3) {
+		case 0: // a client's list, which the source does not know
+			l := randomList(u)
+			truth[u] = l
+			cmd := []string{"RELLOAD", uidKey(u, "following"), "TIMES"}
+			for v, tm := range l {
+				cmd = append(cmd, strconv.FormatUint(v, 10), strconv.FormatUint(uint64(tm), 10))
+			}
+			must(":"+strconv.Itoa(len(l))+"\r\n", cmd...)
+		case 1: // a junk fan list, an index that lies
+			cmd := []string{"RELLOAD", uidKey(u, "follower")}
+			for v := range randomList(u) {
+				cmd = append(cmd, strconv.FormatUint(v, 10))
+			}
+			must("", cmd...)
+		}
+	}
+	if withSource {
+		for range 3 * n {
+			a, b := 1+rng.Uint64N(n), 1+rng.Uint64N(n)
+			if a == b {
+				continue
+			}
+			if rng.IntN(3) == 0 {
+				must("", "UNFOLLOW", u64s(a), u64s(b))
+				delete(truth[a], b)
+				continue
+			}
+			tm := 2000 + uint32(rng.IntN(50))
+			must("", "FOLLOW", u64s(a), u64s(b), strconv.FormatUint(uint64(tm), 10))
+			truth[a][b] = tm
+		}
+	}
+	check := func(a, b uint64) int64 {
+		got := do(s, c, "RELCHECK", u64s(a), u64s(b))
+		code, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(got, ":"), "\r\n"), 10, 64)
+		if err != nil {
+			t.Fatalf("RELCHECK %d %d = %q", a, b, got)
+		}
+		want := int64(-1)
+		if truth[a] != nil && truth[b] != nil {
+			want = 0
+			if _, ok := truth[a][b]; ok {
+				want |= 1
+			}
+			if _, ok := truth[b][a]; ok {
+				want |= 2
+			}
+		}
+		if code != want {
+			t.Fatalf("seed %d: RELCHECK %d %d = %d, want %d (the following lists' answer)", seed, a, b, code, want)
+		}
+		return code
+	}
+	// follows is what a listing must say: m's following list as the cache
+	// holds it has x. RELCHECK m x agrees whenever it knows (check proves
+	// it matches the same lists), and says -1 when x's own list is not
+	// known either, which no listing contradicts.
+	follows := func(m, x uint64) bool {
+		check(m, x)
+		_, ok := truth[m][x]
+		return ok
+	}
+	for a := uint64(1); a <= n; a++ {
+		members := parseUIDArray(t, do(s, c, "RELMEMBERS", uidKey(a, "following")))
+		for x := uint64(1); x <= n; x++ {
+			var want []uint64
+			for _, m := range members {
+				if m != x && follows(m, x) {
+					want = append(want, m)
+				}
+			}
+			who := do(s, c, "RELWHO", u64s(a), u64s(x))
+			if members == nil {
+				if who != "*-1\r\n" {
+					t.Fatalf("seed %d: RELWHO %d %d of an uncached list = %q", seed, a, x, who)
+				}
+				continue
+			}
+			if got := parseUIDArray(t, who); !slices.Equal(got, want) {
+				t.Fatalf("seed %d: RELWHO %d %d = %v, want %v (from RELCHECK m %d)", seed, a, x, got, want, x)
+			}
+			common := do(s, c, "RELCOMMON", u64s(a), u64s(x))
+			xMembers := parseUIDArray(t, do(s, c, "RELMEMBERS", uidKey(x, "following")))
+			if xMembers == nil || x == a {
+				continue
+			}
+			var wantCommon []uint64
+			for _, m := range members {
+				if m != x && follows(a, m) && follows(x, m) {
+					wantCommon = append(wantCommon, m)
+				}
+			}
+			got := parseUIDArray(t, common)
+			slices.Sort(got)
+			slices.Sort(wantCommon)
+			if !slices.Equal(got, wantCommon) {
+				t.Fatalf("seed %d: RELCOMMON %d %d = %v, want %v", seed, a, x, got, wantCommon)
+			}
+		}
+	}
+}
+
+func u64s(u uint64) string { return strconv.FormatUint(u, 10) }
+
+func uidKey(u uint64, kind string) string { return u64s(u) + "." + kind }
+
+// parseUIDArray reads a reply of decimal bulk strings; nil for a nil array.
+func parseUIDArray(t *testing.T, reply string) []uint64 {
+	t.Helper()
+	if reply == "*-1\r\n" {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSuffix(reply, "\r\n"), "\r\n")
+	count, err := strconv.Atoi(strings.TrimPrefix(lines[0], "*"))
+	if err != nil || !strings.HasPrefix(lines[0], "*") || len(lines) != 1+2*count {
+		t.Fatalf("not an array of uids: %q", reply)
+	}
+	out := []uint64{}
+	for i := 2; i < len(lines); i += 2 {
+		u, err := strconv.ParseUint(lines[i], 10, 64)
+		if err != nil {
+			t.Fatalf("not an array of uids: %q", reply)
+		}
+		out = append(out, u)
+	}
+	return out
+}
