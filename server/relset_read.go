@@ -203,7 +203,7 @@ func cmdRelWho(c *client, args [][]byte) {
 		if limit >= 0 && len(c.uids) >= limit {
 			break
 		}
-		if _, ok := c.memberFollows(m.UID, x); ok {
+		if _, follows, _ := c.memberFollows(m.UID, x); follows {
 			c.uids = append(c.uids, m.UID)
 		}
 	}
@@ -213,17 +213,18 @@ func cmdRelWho(c *client, args [][]byte) {
 // memberFollows reports whether m's following set, as RELCHECK m x reads
 // it, holds x, and when m followed x. A set that is not cached is noted for
 // a fill; one that is not cached, holds another kind of value, or is
-// truncated without x cannot answer, and reports false: the callers list
-// only the follows they know of.
-func (c *client) memberFollows(m, x uint64) (t uint32, ok bool) {
+// truncated without x cannot answer: follows is false and known too, and
+// the callers list only the follows they know of.
+func (c *client) memberFollows(m, x uint64) (t uint32, follows, known bool) {
 	mSet, mFound, err := c.lookupRel(c.followingKey(m))
 	if err == nil && !mFound {
 		c.noteMiss(c.keyBuf)
 	}
 	if err != nil || !mFound {
-		return 0, false
+		return 0, false, false
 	}
-	return mSet.Time(x)
+	t, follows = mSet.Time(x)
+	return t, follows, follows || !mSet.Truncated()
 }
 
 // RELCOMMON a b [LIMIT n]: users both a and b follow, probing the larger set

@@ -158,6 +158,7 @@ func listsAgree(t *testing.T, seed uint64, withSource bool) {
 		_, ok := truth[m][x]
 		return ok
 	}
+	checkBifollow(t, s, c, truth, n)
 	for a := uint64(1); a <= n; a++ {
 		members := parseUIDArray(t, do(s, c, "RELMEMBERS", uidKey(a, "following")))
 		for x := uint64(1); x <= n; x++ {
@@ -198,6 +199,70 @@ func listsAgree(t *testing.T, seed uint64, withSource bool) {
 	}
 }
 
+// checkBifollow: every user's bi-follow list is the users RELCHECK says
+// follow each other with it, newest mutual follow first, and readers of
+// relation keys read it as a relation set.
+func checkBifollow(t *testing.T, s *Server, c *client, truth map[uint64]map[uint64]uint32, n uint64) {
+	t.Helper()
+	for u := uint64(1); u <= n; u++ {
+		key := uidKey(u, "bifollow")
+		got := do(s, c, "RELMEMBERS", key, "WITHTIMES")
+		if truth[u] == nil {
+			if got != "*-1\r\n" {
+				t.Fatalf("RELMEMBERS %s of an uncached user = %q", key, got)
+			}
+			continue
+		}
+		type mutual struct {
+			uid uint64
+			t   uint32
+		}
+		var want []mutual
+		unknown := false
+		for m, tm := range truth[u] {
+			switch back, ok := truth[m][u]; {
+			case truth[m] == nil:
+				unknown = true
+			case ok:
+				want = append(want, mutual{m, max(tm, back)})
+			}
+		}
+		slices.SortFunc(want, func(a, b mutual) int {
+			if a.t != b.t {
+				return int(b.t) - int(a.t)
+			}
+			return int(a.uid) - int(b.uid)
+		})
+		wantReply := "*" + strconv.Itoa(2*len(want)) + "\r\n"
+		for _, m := range want {
+			for _, v := range []string{u64s(m.uid), u64s(uint64(m.t))} {
+				wantReply += "$" + strconv.Itoa(len(v)) + "\r\n" + v + "\r\n"
+			}
+			if code := do(s, c, "RELCHECK", u64s(u), u64s(m.uid)); code != ":3\r\n" {
+				t.Fatalf("%d in %s but RELCHECK %d %d = %q", m.uid, key, u, m.uid, code)
+			}
+		}
+		if got != wantReply {
+			t.Fatalf("RELMEMBERS %s WITHTIMES = %q, want %q", key, got, wantReply)
+		}
+		if card := do(s, c, "RELCARD", key); card != ":"+strconv.Itoa(len(want))+"\r\n" {
+			t.Fatalf("RELCARD %s = %q, want %d", key, card, len(want))
+		}
+		if hlen := do(s, c, "HLEN", key); hlen != ":"+strconv.Itoa(len(want))+"\r\n" {
+			t.Fatalf("HLEN %s = %q, want %d", key, hlen, len(want))
+		}
+		// A member that is not one answers 0 in a list that knows all its
+		// members, -1 (unknown) in one that does not.
+		wantMiss := ":0\r\n"
+		if unknown {
+			wantMiss = ":-1\r\n"
+		}
+		if miss := do(s, c, "RELMULTI", key, "0"); miss != "*1\r\n"+wantMiss {
+			t.Fatalf("RELMULTI %s 0 = %q, want %q", key, miss, wantMiss)
+		}
+	}
+}
+
 func u64s(u uint64) string { return strconv.FormatUint(u, 10) }
 
 func uidKey(u uint64, kind string) string { return u64s(u) + "." + kind }
@@ -222,4 +287,55 @@ func parseUIDArray(t *testing.T, reply string) []uint64 {
 		out = append(out, u)
 	}
 	return out
+}
+
+// TestBifollowKeys: a bi-follow key reads like any relation set and
+// refuses every write, in a transaction too.
+func TestBifollowKeys(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	refusal := "-ERR 1.bifollow is a bi-follow list, computed from following lists when read: it cannot be written\r\n"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RELMEMBERS", "1.bifollow"}, "*-1\r\n"}, // 1.following not cached
+		{[]string{"RELLOAD", "1.following", "TIMES", "2", "10", "3", "20", "4", "30"}, ":3\r\n"},
+		{[]string{"RELLOAD", "2.following", "TIMES", "1", "40"}, ":1\r\n"},
+		{[]string{"RELLOAD", "3.following", "TIMES", "1", "5"}, ":1\r\n"},
+		{[]string{"RELLOAD", "4.following", "TIMES", "5", "5"}, ":1\r\n"},
+		{[]string{"RELMEMBERS", "1.bifollow", "WITHTIMES"}, "*4\r\n$1\r\n2\r\n$2\r\n40\r\n$1\r\n3\r\n$2\r\n20\r\n"},
+		{[]string{"HGETALL", "1.bifollow"}, ""}, // order is the table's: checked below
+		{[]string{"HGET", "1.bifollow", "3"}, "$2\r\n20\r\n"},
+		{[]string{"SISMEMBER", "1.bifollow", "4"}, ":0\r\n"},
+		{[]string{"SCARD", "1.bifollow"}, ":2\r\n"},
+		{[]string{"RELCARD", "2.bifollow"}, ":1\r\n"},
+		{[]string{"RELCARD", "4.bifollow"}, ":0\r\n"},
+		{[]string{"RELINFO", "1.bifollow"}, "*-1\r\n"}, // not stored: nothing to describe
+		{[]string{"EXISTS", "1.bifollow"}, ":0\r\n"},
+		{[]string{"SET", "1.bifollow", "x"}, refusal},
+		{[]string{"HSET", "1.bifollow", "9", "1"}, refusal},
+		{[]string{"RELLOAD", "1.bifollow", "9"}, refusal},
+		{[]string{"RELADD", "1.bifollow", "9"}, refusal},
+		{[]string{"DEL", "x", "1.bifollow"}, refusal},
+		{[]string{"RENAME", "2.following", "1.bifollow"}, refusal},
+		{[]string{"MULTI"}, "+OK\r\n"},
+		{[]string{"SREM", "1.bifollow", "2"}, "-ERR 1.bifollow is a bi-follow list, computed from following lists when read: it cannot be written\r\n"},
+		{[]string{"EXEC"}, "-EXECABORT Transaction discarded because of previous errors.\r\n"},
+		{[]string{"RELMEMBERS", "1.bifollow"}, "*2\r\n$1\r\n2\r\n$1\r\n3\r\n"},
+		// The lists it is computed from change; it follows.
+		{[]string{"RELDEL", "2.following", "1"}, ":1\r\n"},
+		{[]string{"RELMEMBERS", "1.bifollow"}, "*1\r\n$1\r\n3\r\n"},
+	} {
+		got := do(s, c, tc.args...)
+		if tc.want == "" {
+			if got != "*4\r\n$1\r\n2\r\n$2\r\n40\r\n$1\r\n3\r\n$2\r\n20\r\n" && got != "*4\r\n$1\r\n3\r\n$2\r\n20\r\n$1\r\n2\r\n$2\r\n40\r\n" {
+				t.Fatalf("%v = %q", tc.args, got)
+			}
+			continue
+		}
+		if got != tc.want {
+			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
 }
