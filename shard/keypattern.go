@@ -202,8 +202,8 @@ func (p *KeyPattern) Parse(key []byte) (uid uint64, k Kind, ok bool) {
 			for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 				n++
 			}
-			v, err := strconv.ParseUint(string(rest[:n]), 10, 64)
-			if n == 0 || err != nil || (n > 1 && rest[0] == '0') {
+			v, ok := parseUID(rest[:n])
+			if !ok || (n > 1 && rest[0] == '0') {
 				return 0, 0, false
 			}
 			if pt.kind == uidPart {
@@ -231,6 +231,24 @@ func (p *KeyPattern) Parse(key []byte) (uid uint64, k Kind, ok bool) {
 		return 0, 0, false
 	}
 	return uid, k, true
+}
+
+// parseUID reads a run of digits as a uint64, false when it is empty
+// or overflows. Unlike strconv.ParseUint it builds no error, so Parse of a
+// key the pattern did not make (every write command's keys are parsed)
+// allocates nothing.
+func parseUID(digits []byte) (v uint64, ok bool) {
+	if len(digits) == 0 {
+		return 0, false
+	}
+	for _, d := range digits {
+		next := v*10 + uint64(d-'0')
+		if v > (1<<64-1)/10 || next < v*10 {
+			return 0, false
+		}
+		v = next
+	}
+	return v, true
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }

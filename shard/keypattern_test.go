@@ -96,3 +96,15 @@ func FuzzKeyPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyPatternParseDoesNotAllocate: the server parses the keys of every
+// write command (to refuse bi-follow keys), so a key the pattern did not
+// make, the common case, must cost no allocation.
+func TestKeyPatternParseDoesNotAllocate(t *testing.T) {
+	p, _ := ParseKeyPattern(DefaultKeyPattern, KeyOptions{})
+	for _, key := range [][]byte{[]byte("key:000123"), []byte("42.following"), []byte("99999999999999999999999.following"), []byte("42.x")} {
+		if n := testing.AllocsPerRun(100, func() { p.Parse(key) }); n != 0 {
+			t.Errorf("Parse(%q) allocates %v times", key, n)
+		}
+	}
+}
