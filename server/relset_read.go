@@ -79,29 +79,53 @@ func cmdRelCheck(c *client, args [][]byte) {
 // per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
 // RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
 // RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+//
+// RELFOLLOWS x WITHTIMES u [u ...] answers two integers per u, the code and
+// the time u followed x (0 unless the code is 1): the proxy's half of a
+// bi-follow list, which is ordered by the later of the two follow times.
 func cmdRelFollows(c *client, args [][]byte) {
 	x, ok := parseUID(args[1])
 	if !ok {
 		c.err(errRelMember)
 		return
 	}
-	if !c.parseUIDs(args[2:]) {
+	uidArgs, withTimes := args[2:], eqFold(args[2], "WITHTIMES")
+	if withTimes {
+		if len(args) < 4 {
+			c.err("ERR wrong number of arguments for 'relfollows' command")
+			return
+		}
+		uidArgs = args[3:]
+	}
+	if !c.parseUIDs(uidArgs) {
 		return
 	}
-	c.arrayHeader(len(c.uids))
+	if withTimes {
+		c.arrayHeader(2 * len(c.uids))
+	} else {
+		c.arrayHeader(len(c.uids))
+	}
 	for _, u := range c.uids {
 		set, found, ok := c.followingOf(u)
-		switch {
-		case !ok:
+		if !ok {
+			if withTimes {
+				c.integer(0) // the error stands for the code; the pair stays whole
+			}
 			continue // WRONGTYPE replied in this position: the array stays whole
-		case !found:
-			c.integer(-1)
-		case set.Contains(x):
-			c.integer(1)
-		case set.Truncated():
-			c.integer(-1)
-		default:
-			c.integer(0)
+		}
+		code, t := int64(-1), uint32(0)
+		if found {
+			var in bool
+			switch t, in = set.Time(x); {
+			case in:
+				code = 1
+			case !set.Truncated():
+				code = 0
+			}
+		}
+		c.integer(code)
+		if withTimes {
+			c.integer(int64(t))
 		}
 	}
 }

@@ -339,3 +339,26 @@ func TestBifollowKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRelFollowsWithTimes: the pair form the proxy assembles bi-follow
+// lists with.
+func TestRelFollowsWithTimes(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RELLOAD", "2.following", "TIMES", "1", "40"}, ":1\r\n"},
+		{[]string{"RELLOAD", "3.following", "TRUNCATED", "5"}, ":1\r\n"},
+		{[]string{"SET", "4.following", "x"}, "+OK\r\n"},
+		{[]string{"RELFOLLOWS", "1", "WITHTIMES", "2", "3", "9", "4"}, "*8\r\n:1\r\n:40\r\n:-1\r\n:0\r\n:-1\r\n:0\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:0\r\n"},
+		{[]string{"RELFOLLOWS", "1", "2", "3"}, "*2\r\n:1\r\n:-1\r\n"},
+		{[]string{"RELFOLLOWS", "1", "withtimes"}, "-ERR wrong number of arguments for 'relfollows' command\r\n"},
+		{[]string{"RELFOLLOWS", "1", "WITHTIMES", "x"}, "-ERR relation members must be unsigned 64-bit integers\r\n"},
+	} {
+		if got := do(s, c, tc.args...); got != tc.want {
+			t.Fatalf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
