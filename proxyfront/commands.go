@@ -248,6 +248,12 @@ func unsupportedMsg(name string) string {
 // forward routes a command by its one key, args[pos].
 func forward(read bool, pos int) func(c *client, t *topology, args [][]byte) {
 	return func(c *client, t *topology, args [][]byte) {
+		if read && len(t.reads[0].backends) > 1 {
+			if u, ok := t.bifollowUser(args[pos]); ok {
+				cmdBifollowRead(c, t, args, u)
+				return
+			}
+		}
 		k := c.start(t, t.hashOf(args[pos], c.scratch), read, args...)
 		c.pending = append(c.pending, k)
 	}
