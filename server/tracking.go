@@ -594,6 +594,13 @@ func (c *client) lookupRel(key []byte) (set openhash.Set, found bool, err error)
 	if !found && err == nil {
 		// Only a miss pays for the parse: a bi-follow key is never stored.
 		if uid, kind, ok := c.srv.keys.Parse(key); ok && kind == shard.Bifollow {
+			if c.track.on {
+				// No write to the key will ever announce a change to
+				// the lists it is computed from: tell the clients that
+				// registered it (this one, after its reply) not to keep
+				// it, and forget it.
+				defer c.srv.track.touched(store.Change{Key: string(key)})
+			}
 			return c.bifollowSet(uid)
 		}
 	}
