@@ -75,13 +75,21 @@ func (c *client) bifollowSet(u uint64) (set openhash.Set, found bool, err error)
 func (c *client) bifollowWrite(cmd *command, args [][]byte) string {
 	keys, _ := cmd.keysOf(c.keyScratch[:0], args)
 	msg := ""
-	for _, key := range keys {
-		if _, kind, ok := c.srv.keys.Parse(key); ok && kind == shard.Bifollow {
-			msg = "ERR " + string(key) + " is a bi-follow list, computed from following lists when read: it cannot be written"
-			break
-		}
+	if key := c.srv.bifollowKey(keys); key != nil {
+		msg = "ERR " + string(key) + " is a bi-follow list, computed from following lists when read: it cannot be written"
 	}
 	clear(keys)
 	c.keyScratch = keys[:0]
 	return msg
+}
+
+// bifollowKey returns the first of keys that names a bi-follow list, or
+// nil.
+func (s *Server) bifollowKey(keys [][]byte) []byte {
+	for _, key := range keys {
+		if _, kind, ok := s.keys.Parse(key); ok && kind == shard.Bifollow {
+			return key
+		}
+	}
+	return nil
 }

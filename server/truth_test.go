@@ -362,3 +362,32 @@ func TestRelFollowsWithTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestBifollowInTransaction: inside EXEC, which holds the shards of the
+// keys its commands name, a bi-follow read still reads the following lists
+// it is computed from, wherever their shards are.
+func TestBifollowInTransaction(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	for i := 2; i < 60; i++ {
+		do(s, c, "RELLOAD", uidKey(uint64(i), "following"), "1")
+	}
+	args := []string{"RELLOAD", "1.following"}
+	for i := 2; i < 60; i++ {
+		args = append(args, strconv.Itoa(i))
+	}
+	do(s, c, args...)
+	want := do(s, c, "RELCARD", "1.bifollow")
+	if want != ":58\r\n" {
+		t.Fatalf("RELCARD 1.bifollow = %q", want)
+	}
+	for _, tc := range []struct{ cmd, want string }{{"MULTI", "+OK\r\n"}, {"RELCARD", "+QUEUED\r\n"}, {"EXEC", "*1\r\n" + want}} {
+		cmd := []string{tc.cmd}
+		if tc.cmd == "RELCARD" {
+			cmd = append(cmd, "1.bifollow")
+		}
+		if got := do(s, c, cmd...); got != tc.want {
+			t.Fatalf("%v = %q, want %q", cmd, got, tc.want)
+		}
+	}
+}
