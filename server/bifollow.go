@@ -72,7 +72,13 @@ func (c *client) bifollowSet(u uint64) (set openhash.Set, found bool, err error)
 // key, "" when it names none. Nothing is ever stored under such a name: a
 // stored value would stand in for the computed list and could contradict
 // the following lists.
+//
+// DEL and UNLINK may name one: removing can store nothing, and it is how a
+// key stored under such a name before the name was taken is removed.
 func (c *client) bifollowWrite(cmd *command, args [][]byte) string {
+	if cmd.name == "del" || cmd.name == "unlink" {
+		return ""
+	}
 	keys, _ := cmd.keysOf(c.keyScratch[:0], args)
 	msg := ""
 	if key := c.srv.bifollowKey(keys); key != nil {
