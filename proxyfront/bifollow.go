@@ -26,6 +26,18 @@ import (
 // bi-follow key are refused across nodes rather than answered from U's
 // node, which would miss members (with one node they are forwarded).
 
+// readsRelationSets reports whether commands of a node's command group
+// read relation sets (and so read a bi-follow key as its computed list);
+// the others (TYPE, TTL, GET, ...) see a bi-follow key as the absent key
+// it is on every node, and are forwarded.
+func readsRelationSets(group string) bool {
+	switch group {
+	case "relation", "hash", "set", "sorted_set":
+		return true
+	}
+	return false
+}
+
 // bifollowUser reports the uid of a bi-follow key.
 func (t *topology) bifollowUser(key []byte) (uint64, bool) {
 	uid, kind, ok := t.keys.Parse(key)

@@ -59,6 +59,8 @@ func TestProxyBifollowMatchesOneNode(t *testing.T) {
 		p.queue("RELCARD", bkey(u))
 		p.queue("RELMEMBERS", bkey(u), "NEWEST", "0")
 		p.queue("RELMEMBERS", bkey(u), "BOGUS")
+		p.queue("TYPE", bkey(u)) // not a reader of relation sets: forwarded
+		p.queue("GET", bkey(u))
 		us := []string{"RELFOLLOWS", u64(u), "WITHTIMES"}
 		for range 1 + rng.IntN(30) {
 			us = append(us, u64(users[rng.IntN(len(users))]))
