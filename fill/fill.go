@@ -226,8 +226,8 @@ func (e *Engine) Fill(ctx context.Context, keys [][]byte) error {
 // be cached for the next request.
 func (e *Engine) fillOne(ctx context.Context, key []byte, deadline time.Time) error {
 	uid, kind, ok := e.cfg.Keys.Parse(key)
-	if !ok {
-		return nil
+	if !ok || kind == shard.Bifollow {
+		return nil // a bi-follow list is computed from following lists, never loaded
 	}
 	if err := e.CheckUID(uid); err != nil {
 		// Refused before the flight: a request the source cannot even

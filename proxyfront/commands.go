@@ -117,7 +117,7 @@ func byKeys(m *cmdmeta.Command) (route, error) {
 	case read == m.Has("write"):
 		return route{}, &unroutedError{m.Name, "its flags make it both or neither a read and a write"}
 	}
-	r := route{how: "key", fn: forward(read, first), tx: keysAt(first, first, 1)}
+	r := route{how: "key", fn: forward(read, read && readsRelationSets(m.Group), first), tx: keysAt(first, first, 1)}
 	if last != first {
 		r = colocated(read, first, last, step)
 	}
@@ -246,8 +246,18 @@ func unsupportedMsg(name string) string {
 }
 
 // forward routes a command by its one key, args[pos].
-func forward(read bool, pos int) func(c *client, t *topology, args [][]byte) {
+//
+// A command that reads relation sets (setReader) is not forwarded on a
+// bi-follow key in a pool of several nodes: a node computes that list from
+// lists all over the pool, so the proxy assembles it (bifollow.go).
+func forward(read, setReader bool, pos int) func(c *client, t *topology, args [][]byte) {
 	return func(c *client, t *topology, args [][]byte) {
+		if setReader && len(t.reads[0].backends) > 1 {
+			if u, ok := t.bifollowUser(args[pos]); ok {
+				cmdBifollowRead(c, t, args, u)
+				return
+			}
+		}
 		k := c.start(t, t.hashOf(args[pos], c.scratch), read, args...)
 		c.pending = append(c.pending, k)
 	}

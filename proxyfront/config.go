@@ -105,6 +105,9 @@ type Config struct {
 	// "following" and "follower".
 	FollowingName string `toml:"following_name"`
 	FollowerName  string `toml:"follower_name"`
+	// BifollowName is what {kind} becomes in a bi-follow list's key, as
+	// the nodes' rel-bifollow-name. Default "bifollow".
+	BifollowName string `toml:"bifollow_name"`
 	// DBs is the modulus of {db}: {db} = uid % DBs. Default 1.
 	DBs uint64 `toml:"dbs"`
 
@@ -296,6 +299,7 @@ func (c *Config) Validate() error {
 	kp, err := shard.ParseKeyPattern(c.KeyPattern, shard.KeyOptions{
 		FollowingName: c.FollowingName,
 		FollowerName:  c.FollowerName,
+		BifollowName:  c.BifollowName,
 		DBs:           c.DBs,
 	})
 	if err != nil {
@@ -357,6 +361,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.FollowerName == "" {
 		c.FollowerName = defFollowerName
+	}
+	if c.BifollowName == "" {
+		c.BifollowName = "bifollow"
 	}
 	if c.DBs == 0 {
 		c.DBs = defDBs

@@ -186,6 +186,27 @@ func TestProxyFollowWithMariaDB(t *testing.T) {
 		x := users[rng.IntN(len(users))]
 		p.check("RELWHO", u64(u), u64(x))
 		p.check("RELCOMMON", u64(u), u64(x))
+		// The bi-follow list, assembled across nodes, after the writes:
+		// as the reference computes it, and as the writes made it.
+		p.check("RELMEMBERS", u64(u)+".bifollow", "WITHTIMES")
+		p.check("RELCARD", u64(u)+".bifollow")
+		var wantB []uint64
+		for e := range edges {
+			if e[0] == u && edges[[2]uint64{e[1], u}] {
+				wantB = append(wantB, e[1])
+			}
+		}
+		v, _ := value(t, c.must(t, "RELMEMBERS", u64(u)+".bifollow")).([]any)
+		var got []uint64
+		for _, x := range v {
+			n, _ := strconv.ParseUint(string(x.([]byte)), 10, 64)
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		slices.Sort(wantB)
+		if !slices.Equal(got, wantB) {
+			t.Errorf("RELMEMBERS %d.bifollow through the proxy = %v, the writes made %v", u, got, wantB)
+		}
 	}
 }
 

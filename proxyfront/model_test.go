@@ -245,7 +245,7 @@ func (q *queries) keys(n int) []string {
 func (q *queries) next() []string {
 	cat := func(head []string, rest []string) []string { return append(head, rest...) }
 	var args []string
-	switch q.rng.IntN(34) {
+	switch q.rng.IntN(36) {
 	case 0, 1, 2: // one b: an integer reply
 		a := q.pickUser()
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
@@ -324,6 +324,20 @@ func (q *queries) next() []string {
 		}
 	case 32:
 		args = []string{"UNLINK", fmt.Sprintf("missing:%d", q.rng.IntN(50)), fmt.Sprintf("missing:%d", q.rng.IntN(50))}
+	case 34: // a bi-follow list, assembled across nodes (issue 17)
+		u := []uint64{q.anyUser(), q.pickUser(), q.pickUID()}[q.rng.IntN(3)]
+		args = []string{"RELMEMBERS", u64(u) + ".bifollow"}
+		switch q.rng.IntN(4) {
+		case 0:
+			args[0] = "RELCARD"
+		case 1:
+			args = append(args, "WITHTIMES", "NEWEST", strconv.Itoa(1+q.rng.IntN(5)))
+		case 2:
+			args = append(args, "WITHTIMES")
+		}
+	case 35:
+		x := q.pickUser()
+		args = cat([]string{"RELFOLLOWS", u64(x), "WITHTIMES"}, q.uids(1+q.rng.IntN(30), x))
 	default: // answered by the proxy itself
 		args = [][]string{{"PING"}, {"PING", "hello there"}, {"ECHO", q.anyKey()}}[q.rng.IntN(3)]
 	}

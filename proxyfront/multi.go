@@ -77,6 +77,9 @@ func keysAt(first, last, step int) txKeys {
 			end = min(last, end)
 		}
 		for i := first; i <= end && (step == 1 || i+1 < len(args)); i += step {
+			if _, ok := t.bifollowUser(args[i]); ok && len(t.primary.backends) > 1 {
+				return hs, errCrossSlot + "a bi-follow list is computed from the lists of its user's members, which may live on any node; " + txOneNode
+			}
 			hs = append(hs, t.hashOf(args[i], c.scratch))
 		}
 		return hs, ""
@@ -324,7 +327,8 @@ func (tx *txState) node(t *topology, w *watchConn) (*backend, string) {
 func sameRouting(a, b *Config) bool {
 	return a.Hash == b.Hash && a.HashTag == b.HashTag && a.RouteBy == b.RouteBy &&
 		a.Distribution == b.Distribution && a.KeyPattern == b.KeyPattern &&
-		a.FollowingName == b.FollowingName && a.FollowerName == b.FollowerName && a.DBs == b.DBs
+		a.FollowingName == b.FollowingName && a.FollowerName == b.FollowerName && a.DBs == b.DBs &&
+		a.BifollowName == b.BifollowName
 }
 
 // txReady makes sure be's node runs transactions before the first one is

@@ -122,21 +122,7 @@ func (c *client) followCodes(gs []*uidGroup, n int) (codes []int64, elemErr [][]
 	codes, elemErr = make([]int64, n), make([][]byte, n)
 	var elems [][]byte
 	for _, g := range gs {
-		c.await(g.k)
-		switch {
-		case errMsg != "":
-			continue
-		case g.k.err != nil:
-			errMsg = g.k.err.Error()
-			continue
-		case resp.IsError(g.k.reply):
-			errMsg = resp.ErrorText(g.k.reply)
-			continue
-		}
-		var ok bool
-		elems, ok = resp.AppendElements(elems[:0], g.k.reply)
-		if !ok || len(elems) != len(g.pos) {
-			errMsg = "ERR proxy: backend " + g.be.name + " answered RELFOLLOWS with " + strconv.Quote(string(g.k.reply))
+		if elems, errMsg = c.groupElems(g, elems[:0], 1, "RELFOLLOWS", errMsg); errMsg != "" {
 			continue
 		}
 		for j, p := range g.pos {
@@ -155,6 +141,26 @@ func (c *client) followCodes(gs []*uidGroup, n int) (codes []int64, elemErr [][]
 		g.k.release()
 	}
 	return codes, elemErr, errMsg
+}
+
+// groupElems waits for g's reply and appends its elements to dst, per of
+// them for each of the group's uids. Once errMsg is set (this or an earlier
+// group's sub-request failed) it only waits, so every call is awaited.
+func (c *client) groupElems(g *uidGroup, dst [][]byte, per int, what, errMsg string) ([][]byte, string) {
+	c.await(g.k)
+	switch {
+	case errMsg != "":
+		return dst, errMsg
+	case g.k.err != nil:
+		return dst, g.k.err.Error()
+	case resp.IsError(g.k.reply):
+		return dst, resp.ErrorText(g.k.reply)
+	}
+	dst, ok := resp.AppendElements(dst, g.k.reply)
+	if !ok || len(dst) != per*len(g.pos) {
+		return dst, "ERR proxy: backend " + g.be.name + " answered " + what + " with " + strconv.Quote(string(g.k.reply))
+	}
+	return dst, ""
 }
 
 // RELCHECK a b [b ...]
@@ -222,19 +228,32 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	}))
 }
 
-// RELFOLLOWS x u [u ...]
+// RELFOLLOWS x [WITHTIMES] u [u ...]
 func cmdRelFollows(c *client, t *topology, args [][]byte) {
 	if _, ok := resp.ParseUint(args[1]); !ok {
 		c.fail("relfollows", resp.ErrRelMember)
 		return
 	}
-	us, ok := c.parseUIDs("relfollows", args[2:])
+	uidArgs, withTimes := args[2:], strings.EqualFold(string(args[2]), "WITHTIMES")
+	if withTimes {
+		if len(args) < 4 {
+			c.fail("relfollows", "ERR wrong number of arguments for 'relfollows' command")
+			return
+		}
+		uidArgs = args[3:]
+	}
+	us, ok := c.parseUIDs("relfollows", uidArgs)
 	if !ok {
 		return
 	}
-	gs := c.groupUsers(t, us, args[2:])
+	gs := c.groupUsers(t, us, uidArgs)
 	if len(gs) == 1 {
 		c.pending = append(c.pending, c.start(t, gs[0].h, true, args...))
+		return
+	}
+	if withTimes {
+		c.startFollowsWithTimes(t, gs, args[1])
+		c.pending = append(c.pending, composeFollowPairs(gs, len(us)))
 		return
 	}
 	c.startFollows(t, gs, args[1])

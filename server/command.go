@@ -89,6 +89,13 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		c.flagTx()
 		return start
 	}
+	if cmd.flags&flagWrite != 0 && cmd.firstKey > 0 {
+		if msg := c.bifollowWrite(cmd, args); msg != "" {
+			c.err(msg)
+			c.flagTx()
+			return start
+		}
+	}
 	if c.tx != nil && cmd.flags&flagTxControl == 0 {
 		c.lastCmd.Store(cmd)
 		s.queue(c, cmd, args)

@@ -66,6 +66,9 @@ type Config struct {
 	// RelFollowingName and RelFollowerName fill {kind}. Defaults
 	// "following" and "follower".
 	RelFollowingName, RelFollowerName string
+	// RelBifollowName fills {kind} in a bi-follow list's key, which is
+	// computed from following lists when read. Default "bifollow".
+	RelBifollowName string
 	// RelKeyDBs is the modulus of {db}: {db} = uid % RelKeyDBs. Default 1.
 	RelKeyDBs uint64
 	// RelMaxBatch caps the uids one relation command may carry. Default

@@ -58,6 +58,9 @@ type client struct {
 	members []openhash.Member
 	keyBuf  []byte
 	scratch []byte
+	// bifollow is the scratch of a bi-follow list's computation, apart
+	// from the above, which the handler reading the list may be using.
+	bifollow bifollowScratch
 
 	// Relation keys this command found missing, for dispatch to fill from
 	// the source (fill.go); refill is set while the handler runs again.

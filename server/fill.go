@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/relcache/relcache/fill"
+	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
 
@@ -28,8 +29,8 @@ func (c *client) noteMiss(key []byte) {
 	if c.refill || !c.srv.fill.HasSource() {
 		return
 	}
-	if _, _, ok := c.srv.keys.Parse(key); !ok {
-		return
+	if _, kind, ok := c.srv.keys.Parse(key); !ok || kind == shard.Bifollow {
+		return // computed from following lists, which note their own misses
 	}
 	start := len(c.missBuf)
 	c.missBuf = append(c.missBuf, key...)

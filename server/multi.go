@@ -177,8 +177,10 @@ func cmdExec(c *client, _ [][]byte) {
 	for _, q := range tx.cmds {
 		denyOOM = denyOOM || q.cmd.flags&flagDenyOOM != 0
 		var every bool
+		named := len(keys)
 		keys, every = q.cmd.keysOf(keys, q.args)
-		all = all || every
+		// A bi-follow key reads following lists on any shard.
+		all = all || every || s.bifollowKey(keys[named:]) != nil
 	}
 	defer func() { clear(keys); c.keyScratch = keys[:0] }()
 	if denyOOM && s.store.EnsureMemory() != nil {

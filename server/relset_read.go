@@ -79,29 +79,53 @@ func cmdRelCheck(c *client, args [][]byte) {
 // per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
 // RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
 // RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+//
+// RELFOLLOWS x WITHTIMES u [u ...] answers two integers per u, the code and
+// the time u followed x (0 unless the code is 1): the proxy's half of a
+// bi-follow list, which is ordered by the later of the two follow times.
 func cmdRelFollows(c *client, args [][]byte) {
 	x, ok := parseUID(args[1])
 	if !ok {
 		c.err(errRelMember)
 		return
 	}
-	if !c.parseUIDs(args[2:]) {
+	uidArgs, withTimes := args[2:], eqFold(args[2], "WITHTIMES")
+	if withTimes {
+		if len(args) < 4 {
+			c.err("ERR wrong number of arguments for 'relfollows' command")
+			return
+		}
+		uidArgs = args[3:]
+	}
+	if !c.parseUIDs(uidArgs) {
 		return
 	}
-	c.arrayHeader(len(c.uids))
+	if withTimes {
+		c.arrayHeader(2 * len(c.uids))
+	} else {
+		c.arrayHeader(len(c.uids))
+	}
 	for _, u := range c.uids {
 		set, found, ok := c.followingOf(u)
-		switch {
-		case !ok:
+		if !ok {
+			if withTimes {
+				c.integer(0) // the error stands for the code; the pair stays whole
+			}
 			continue // WRONGTYPE replied in this position: the array stays whole
-		case !found:
-			c.integer(-1)
-		case set.Contains(x):
-			c.integer(1)
-		case set.Truncated():
-			c.integer(-1)
-		default:
-			c.integer(0)
+		}
+		code, t := int64(-1), uint32(0)
+		if found {
+			var in bool
+			switch t, in = set.Time(x); {
+			case in:
+				code = 1
+			case !set.Truncated():
+				code = 0
+			}
+		}
+		c.integer(code)
+		if withTimes {
+			c.integer(int64(t))
 		}
 	}
 }
@@ -178,11 +202,13 @@ func (c *client) byTime(set *openhash.Set) []openhash.Member {
 }
 
 // RELWHO a x [LIMIT n]: the users a follows who follow x, newest follow of
-// a first. In a pure cache it probes each followed user's following set for
-// x, skipping users whose set is not cached. With a source, x's fan list is
-// filled too and, when it is complete, intersected with a's list: two loads
-// instead of one per followed user (the probing remains for a truncated fan
-// list, a celebrity x). Nil when a's set is not cached.
+// a first. Whether m follows x is read where RELCHECK m x reads it, in m's
+// own following set (docs/commands.md, "Which list answers"): x's fan list
+// is only an index, possibly capped, stale or loaded by a client, so it
+// never decides. A member whose set is not cached is filled with a source
+// (one parallel round for all of them) and omitted without one, as is one
+// whose set is truncated and lacks x: RELWHO lists the users known to
+// follow x. Nil when a's set is not cached.
 func cmdRelWho(c *client, args [][]byte) {
 	a, x, limit, ok := c.pairArgs(args)
 	if !ok {
@@ -191,20 +217,6 @@ func cmdRelWho(c *client, args [][]byte) {
 	aSet, found, ok := c.followingOf(a)
 	if !ok {
 		return
-	}
-	var xFans openhash.Set
-	xComplete := false
-	if c.srv.fill.HasSource() {
-		c.keyBuf, _ = c.srv.keys.Append(c.keyBuf[:0], x, shard.Follower)
-		fans, fansFound, err := c.lookupRel(c.keyBuf)
-		switch {
-		case err == nil && !fansFound && !c.refill:
-			// Fill it before deciding whether to probe a's members.
-			c.noteMiss(c.keyBuf)
-			found = false
-		case err == nil && fansFound:
-			xFans, xComplete = fans, !fans.Truncated()
-		}
 	}
 	if !found {
 		c.nullArray()
@@ -215,23 +227,28 @@ func cmdRelWho(c *client, args [][]byte) {
 		if limit >= 0 && len(c.uids) >= limit {
 			break
 		}
-		if xComplete {
-			if xFans.Contains(m.UID) {
-				c.uids = append(c.uids, m.UID)
-			}
-			continue
-		}
-		// A member whose key is not cached, or holds another kind, cannot
-		// be answered for; one such user does not fail the query.
-		mSet, mFound, err := c.lookupRel(c.followingKey(m.UID))
-		if err == nil && !mFound {
-			c.noteMiss(c.keyBuf)
-		}
-		if err == nil && mFound && mSet.Contains(x) {
+		if _, follows, _ := c.memberFollows(m.UID, x); follows {
 			c.uids = append(c.uids, m.UID)
 		}
 	}
 	c.uidArray(c.uids)
+}
+
+// memberFollows reports whether m's following set, as RELCHECK m x reads
+// it, holds x, and when m followed x. A set that is not cached is noted for
+// a fill; one that is not cached, holds another kind of value, or is
+// truncated without x cannot answer: follows is false and known too, and
+// the callers list only the follows they know of.
+func (c *client) memberFollows(m, x uint64) (t uint32, follows, known bool) {
+	mSet, mFound, err := c.lookupRel(c.followingKey(m))
+	if err == nil && !mFound {
+		c.noteMiss(c.keyBuf)
+	}
+	if err != nil || !mFound {
+		return 0, false, false
+	}
+	t, follows = mSet.Time(x)
+	return t, follows, follows || !mSet.Truncated()
 }
 
 // RELCOMMON a b [LIMIT n]: users both a and b follow, probing the larger set

@@ -98,7 +98,8 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server store: %w", err)
 	}
 	keys, err := shard.ParseKeyPattern(cfg.RelKeyPattern, shard.KeyOptions{
-		FollowingName: cfg.RelFollowingName, FollowerName: cfg.RelFollowerName, DBs: cfg.RelKeyDBs})
+		FollowingName: cfg.RelFollowingName, FollowerName: cfg.RelFollowerName,
+		BifollowName: cfg.RelBifollowName, DBs: cfg.RelKeyDBs})
 	if err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}

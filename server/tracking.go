@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/relcache/relcache/openhash"
+	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
 
@@ -589,5 +590,19 @@ func (c *client) lookupRel(key []byte) (set openhash.Set, found bool, err error)
 	if c.track.derived {
 		c.srv.track.remember(c, key)
 	}
-	return c.srv.lookupRelSet(c.db(), key)
+	set, found, err = c.srv.lookupRelSet(c.db(), key)
+	if !found && err == nil {
+		// Only a miss pays for the parse: a bi-follow key is never stored.
+		if uid, kind, ok := c.srv.keys.Parse(key); ok && kind == shard.Bifollow {
+			if c.track.on {
+				// No write to the key will ever announce a change to
+				// the lists it is computed from: tell the clients that
+				// registered it (this one, after its reply) not to keep
+				// it, and forget it.
+				defer c.srv.track.touched(store.Change{Key: string(key)})
+			}
+			return c.bifollowSet(uid)
+		}
+	}
+	return set, found, err
 }

@@ -552,3 +552,18 @@ func TestTrackingTableForgetsClientsThatLeft(t *testing.T) {
 		t.Fatalf("with no client tracking: %d keys, %d ids in the table", keys, items)
 	}
 }
+
+// A bi-follow list is computed from following lists, never stored, so no
+// change to its own key would ever announce that it changed: a tracking
+// client that reads one is told at once that it cannot keep it.
+func TestTrackingBifollowIsNeverKept(t *testing.T) {
+	p := relcachetest.Start(t)
+	w := dialTrack(t, p.Addr)
+	w.must("RELLOAD", "1.following", "2")
+	w.must("RELLOAD", "2.following", "1")
+	tc := dialTrack(t, p.Addr, "HELLO 3", "CLIENT TRACKING on")
+	vals := tc.must("RELMEMBERS", "1.bifollow")
+	if got := invalidated(vals); !slices.Equal(got, []string{"1.bifollow"}) || vals[0].Type != '*' {
+		t.Fatalf("reading 1.bifollow: %v, invalidated %q after the reply", vals, got)
+	}
+}

@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-// Kind says which of a user's two relation lists a key holds.
+// Kind says which of a user's relation lists a key names.
 type Kind uint8
 
 const (
@@ -22,22 +22,30 @@ const (
 	Following Kind = iota
 	// Follower is the list of the user's fans.
 	Follower
+	// Bifollow is the list of users the user follows who follow back. It
+	// is never stored or loaded: a node computes it from following lists
+	// when it is read, so it cannot disagree with them.
+	Bifollow
 )
 
 // String names the kind as the default key pattern and the source's tables
-// do: "following" or "follower".
+// do: "following", "follower" or "bifollow".
 func (k Kind) String() string {
-	if k == Follower {
+	switch k {
+	case Follower:
 		return "follower"
+	case Bifollow:
+		return "bifollow"
 	}
 	return "following"
 }
 
 // KeyOptions complete a key pattern.
 type KeyOptions struct {
-	// FollowingName and FollowerName replace {kind}. Defaults "following"
-	// and "follower", so the default pattern gives Weibo's "42.following".
-	FollowingName, FollowerName string
+	// FollowingName, FollowerName and BifollowName replace {kind}.
+	// Defaults "following", "follower" and "bifollow", so the default
+	// pattern gives Weibo's "42.following".
+	FollowingName, FollowerName, BifollowName string
 	// DBs is the number of databases {db} is taken modulo: {db} = uid % DBs.
 	// Default 1.
 	DBs uint64
@@ -54,7 +62,7 @@ const DefaultKeyPattern = "{uid}.{kind}"
 type KeyPattern struct {
 	pattern string
 	parts   []part
-	names   [2]string
+	names   [3]string // by Kind
 	dbs     uint64
 	hasKind bool
 }
@@ -73,8 +81,8 @@ type part struct {
 	text string // for literal
 }
 
-// ErrNoKind is returned by Key for a follower key when the pattern has no
-// {kind}: the pattern cannot name fan lists.
+// ErrNoKind is returned by Key for a follower or bifollow key when the
+// pattern has no {kind}: the pattern names following lists only.
 var ErrNoKind = errors.New("key pattern has no {kind}: it names following lists only")
 
 // ParseKeyPattern checks a pattern and returns it ready for use.
@@ -85,13 +93,19 @@ func ParseKeyPattern(pattern string, opt KeyOptions) (*KeyPattern, error) {
 	if opt.FollowerName == "" {
 		opt.FollowerName = "follower"
 	}
+	if opt.BifollowName == "" {
+		opt.BifollowName = "bifollow"
+	}
 	if opt.DBs == 0 {
 		opt.DBs = 1
 	}
 	if opt.FollowingName == opt.FollowerName {
 		return nil, fmt.Errorf("key pattern: following and follower names are both %q", opt.FollowingName)
 	}
-	p := &KeyPattern{pattern: pattern, names: [2]string{opt.FollowingName, opt.FollowerName}, dbs: opt.DBs}
+	if opt.BifollowName == opt.FollowingName || opt.BifollowName == opt.FollowerName {
+		return nil, fmt.Errorf("key pattern: the bifollow name %q is also another list's name", opt.BifollowName)
+	}
+	p := &KeyPattern{pattern: pattern, names: [3]string{opt.FollowingName, opt.FollowerName, opt.BifollowName}, dbs: opt.DBs}
 	seen := map[partKind]bool{}
 	rest := pattern
 	for rest != "" {
@@ -151,7 +165,7 @@ func (p *KeyPattern) HasKind() bool { return p.hasKind }
 // Append appends the key of uid's list of kind k to dst, without allocating
 // when dst has room.
 func (p *KeyPattern) Append(dst []byte, uid uint64, k Kind) ([]byte, error) {
-	if k == Follower && !p.hasKind {
+	if k != Following && !p.hasKind {
 		return dst, ErrNoKind
 	}
 	for _, pt := range p.parts {
@@ -188,8 +202,8 @@ func (p *KeyPattern) Parse(key []byte) (uid uint64, k Kind, ok bool) {
 			for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 				n++
 			}
-			v, err := strconv.ParseUint(string(rest[:n]), 10, 64)
-			if n == 0 || err != nil || (n > 1 && rest[0] == '0') {
+			v, ok := parseUID(rest[:n])
+			if !ok || (n > 1 && rest[0] == '0') {
 				return 0, 0, false
 			}
 			if pt.kind == uidPart {
@@ -199,17 +213,15 @@ func (p *KeyPattern) Parse(key []byte) (uid uint64, k Kind, ok bool) {
 			}
 			rest = rest[n:]
 		case kindPart:
-			// Try the longer name first, so "follow"/"follower" split right.
-			first, second := Following, Follower
-			if len(p.names[Follower]) > len(p.names[Following]) {
-				first, second = Follower, Following
+			// The longest name that fits, so "follow"/"follower" split
+			// right.
+			found := false
+			for kk, name := range p.names {
+				if hasPrefix(rest, name) && (!found || len(name) > len(p.names[k])) {
+					k, found = Kind(kk), true
+				}
 			}
-			switch {
-			case hasPrefix(rest, p.names[first]):
-				k = first
-			case hasPrefix(rest, p.names[second]):
-				k = second
-			default:
+			if !found {
 				return 0, 0, false
 			}
 			rest = rest[len(p.names[k]):]
@@ -219,6 +231,24 @@ func (p *KeyPattern) Parse(key []byte) (uid uint64, k Kind, ok bool) {
 		return 0, 0, false
 	}
 	return uid, k, true
+}
+
+// parseUID reads a run of digits as a uint64, false when it is empty
+// or overflows. Unlike strconv.ParseUint it builds no error, so Parse of a
+// key the pattern did not make (every write command's keys are parsed)
+// allocates nothing.
+func parseUID(digits []byte) (v uint64, ok bool) {
+	if len(digits) == 0 {
+		return 0, false
+	}
+	for _, d := range digits {
+		next := v*10 + uint64(d-'0')
+		if v > (1<<64-1)/10 || next < v*10 {
+			return 0, false
+		}
+		v = next
+	}
+	return v, true
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }

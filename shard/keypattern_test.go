@@ -21,6 +21,10 @@ func TestKeyPattern(t *testing.T) {
 		{"u{uid}_{kind}_{db}", KeyOptions{DBs: 4}, 5, Follower, "u5_follower_1"},
 		{"{uid}.{kind}", KeyOptions{FollowingName: "follow", FollowerName: "follower"}, 3, Follower, "3.follower"},
 		{"{uid}.{kind}", KeyOptions{FollowingName: "follow", FollowerName: "follower"}, 3, Following, "3.follow"},
+		{DefaultKeyPattern, KeyOptions{}, 42, Bifollow, "42.bifollow"},
+		{"{db}-{uid}", KeyOptions{DBs: 32}, 1, Bifollow, ""},
+		{"{uid}.{kind}", KeyOptions{FollowingName: "f", FollowerName: "fa", BifollowName: "fan"}, 3, Bifollow, "3.fan"},
+		{"{uid}.{kind}", KeyOptions{FollowingName: "f", FollowerName: "fa", BifollowName: "fan"}, 3, Follower, "3.fa"},
 	} {
 		p, err := ParseKeyPattern(tc.pattern, tc.opt)
 		if err != nil {
@@ -51,6 +55,9 @@ func TestKeyPatternRejects(t *testing.T) {
 	}
 	if _, err := ParseKeyPattern("{uid}", KeyOptions{FollowingName: "x", FollowerName: "x"}); err == nil {
 		t.Error("equal kind names accepted")
+	}
+	if _, err := ParseKeyPattern("{uid}", KeyOptions{BifollowName: "follower"}); err == nil {
+		t.Error("a bifollow name equal to the follower name accepted")
 	}
 	p, _ := ParseKeyPattern("{db}-{uid}", KeyOptions{DBs: 32})
 	for _, key := range []string{"11-1000000042", "10-", "-42", "10-042", "10-42x", "x10-42", "10-99999999999999999999"} {
@@ -88,4 +95,16 @@ func FuzzKeyPattern(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeyPatternParseDoesNotAllocate: the server parses the keys of every
+// write command (to refuse bi-follow keys), so a key the pattern did not
+// make, the common case, must cost no allocation.
+func TestKeyPatternParseDoesNotAllocate(t *testing.T) {
+	p, _ := ParseKeyPattern(DefaultKeyPattern, KeyOptions{})
+	for _, key := range [][]byte{[]byte("key:000123"), []byte("42.following"), []byte("99999999999999999999999.following"), []byte("42.x")} {
+		if n := testing.AllocsPerRun(100, func() { p.Parse(key) }); n != 0 {
+			t.Errorf("Parse(%q) allocates %v times", key, n)
+		}
+	}
 }

@@ -43,6 +43,7 @@ type settings struct {
 	RelKeyPattern           string       `toml:"rel-key-pattern"`
 	RelFollowingName        string       `toml:"rel-following-name"`
 	RelFollowerName         string       `toml:"rel-follower-name"`
+	RelBifollowName         string       `toml:"rel-bifollow-name"`
 	RelKeyDBs               uint64       `toml:"rel-key-dbs"`
 	RelMaxBatch             int          `toml:"rel-max-batch"`
 	RelVerify               string       `toml:"rel-verify"`
@@ -116,6 +117,7 @@ func defaultSettings() settings {
 		RelKeyPattern:           d.RelKeyPattern,
 		RelFollowingName:        "following",
 		RelFollowerName:         "follower",
+		RelBifollowName:         "bifollow",
 		RelKeyDBs:               1,
 		RelMaxBatch:             d.RelMaxBatch,
 		RelVerify:               d.RelVerify.String(),
@@ -152,6 +154,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.RelKeyPattern, "rel-key-pattern", s.RelKeyPattern, "how a user's relation lists are named: {uid}, {kind} and {db} placeholders, e.g. '{uid}.{kind}' or '{db}-{uid}'")
 	fs.StringVar(&s.RelFollowingName, "rel-following-name", s.RelFollowingName, "{kind} of a following list")
 	fs.StringVar(&s.RelFollowerName, "rel-follower-name", s.RelFollowerName, "{kind} of a fan list")
+	fs.StringVar(&s.RelBifollowName, "rel-bifollow-name", s.RelBifollowName, "{kind} of a bi-follow list (computed when read)")
 	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
 	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (header and control-byte count; the next snapshot walks it)")
@@ -282,6 +285,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 		RelKeyPattern:           s.RelKeyPattern,
 		RelFollowingName:        s.RelFollowingName,
 		RelFollowerName:         s.RelFollowerName,
+		RelBifollowName:         s.RelBifollowName,
 		RelKeyDBs:               s.RelKeyDBs,
 		RelMaxBatch:             s.RelMaxBatch,
 		RelVerify:               relVerify,

@@ -1,0 +1,216 @@
+package proxyfront
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/relcache/relcache/internal/resp"
+	"github.com/relcache/relcache/shard"
+)
+
+// A bi-follow list (U.bifollow) is computed by a node from U's following
+// list and each member's following list, which a sharded pool spreads over
+// every node: U's node alone would find most members' lists missing. So
+// across nodes the proxy assembles it, as a single node would compute it:
+//
+//	U.bifollow = RELMEMBERS U.following WITHTIMES on U's node, then
+//	             RELFOLLOWS U WITHTIMES <the members of each node>; the
+//	             members answering 1, timed by the later of the two
+//	             follows, newest first (ties by ascending uid)
+//
+// It answers RELMEMBERS (every form) and RELCARD; the other readers of a
+// bi-follow key are refused across nodes rather than answered from U's
+// node, which would miss members (with one node they are forwarded).
+
+// readsRelationSets reports whether commands of a node's command group
+// read relation sets (and so read a bi-follow key as its computed list);
+// the others (TYPE, TTL, GET, ...) see a bi-follow key as the absent key
+// it is on every node, and are forwarded.
+func readsRelationSets(group string) bool {
+	switch group {
+	case "relation", "hash", "set", "sorted_set":
+		return true
+	}
+	return false
+}
+
+// bifollowUser reports the uid of a bi-follow key.
+func (t *topology) bifollowUser(key []byte) (uint64, bool) {
+	uid, kind, ok := t.keys.Parse(key)
+	return uid, ok && kind == shard.Bifollow
+}
+
+// cmdBifollowRead answers a read command on U's bi-follow key across nodes.
+func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
+	name := strings.ToLower(string(args[0]))
+	withTimes, limit := false, -1
+	switch name {
+	case "relcard":
+	case "relmembers":
+		for i := 2; i < len(args); i++ {
+			switch {
+			case strings.EqualFold(string(args[i]), "WITHTIMES"):
+				withTimes = true
+			case strings.EqualFold(string(args[i]), "NEWEST") && i+1 < len(args):
+				n, ok := resp.ParseInt(args[i+1])
+				if !ok || n < 1 {
+					c.fail(name, "ERR NEWEST must be a positive integer")
+					return
+				}
+				limit = int(min(n, 1<<31))
+				i++
+			default:
+				c.fail(name, resp.ErrSyntax)
+				return
+			}
+		}
+	default:
+		c.fail(name, "ERR relcache proxy assembles bi-follow lists across nodes for RELMEMBERS and RELCARD only, not "+strings.ToUpper(name))
+		return
+	}
+	uKey, hU := c.userKey(t, u, shard.Following)
+	km := c.start(t, hU, true, []byte("RELMEMBERS"), uKey, []byte("WITHTIMES"))
+	x := strconv.AppendUint(nil, u, 10)
+	c.pending = append(c.pending, opFunc(func(c *client) {
+		c.await(km)
+		defer km.release() // the members point into its reply
+		if name == "relcard" && km.err == nil && resp.IsNil(km.reply) {
+			c.out = append(c.out, "$-1\r\n"...) // RELCARD's nil, not RELMEMBERS's
+			return
+		}
+		pairs, ok := c.members(km)
+		if !ok {
+			return
+		}
+		mutual, ok := c.mutualFollows(t, x, pairs)
+		if !ok {
+			return
+		}
+		if name == "relcard" {
+			c.out = redcon.AppendInt(c.out, int64(len(mutual)))
+			return
+		}
+		if limit >= 0 && limit < len(mutual) {
+			mutual = mutual[:limit]
+		}
+		n := len(mutual)
+		if withTimes {
+			n *= 2
+		}
+		c.out = redcon.AppendArray(c.out, n)
+		for _, m := range mutual {
+			c.out = redcon.AppendBulk(c.out, strconv.AppendUint(c.scratch[:0], m.uid, 10))
+			if withTimes {
+				c.out = redcon.AppendBulk(c.out, strconv.AppendUint(c.scratch[:0], uint64(m.time), 10))
+			}
+		}
+	}))
+}
+
+// mutualFollow is one member of an assembled bi-follow list.
+type mutualFollow struct {
+	uid  uint64
+	time uint32
+}
+
+// mutualFollows asks the members' nodes which of U's members (uid, time
+// pairs, as RELMEMBERS WITHTIMES lists them) follow U (x) back, and
+// returns those, newest mutual follow first. A member that cannot be
+// answered for (not cached, truncated without U, another kind of value)
+// is left out, as a node leaves it out. On a failure it has answered the
+// client and reports false.
+func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualFollow, bool) {
+	if len(pairs)%2 != 0 {
+		c.out = redcon.AppendError(c.out, "ERR proxy: a node listed an odd number of RELMEMBERS WITHTIMES elements")
+		return nil, false
+	}
+	uids := make([]uint64, len(pairs)/2)
+	times := make([]uint32, len(uids))
+	text := make([][]byte, len(uids))
+	for i := range uids {
+		u, ok1 := resp.ParseUint(pairs[2*i])
+		tm, ok2 := resp.ParseUint(pairs[2*i+1])
+		if !ok1 || !ok2 || tm > 1<<32-1 {
+			c.out = redcon.AppendError(c.out, "ERR proxy: a node listed "+strconv.Quote(string(pairs[2*i]))+" "+strconv.Quote(string(pairs[2*i+1]))+" as a member and its time")
+			return nil, false
+		}
+		uids[i], times[i], text[i] = u, uint32(tm), pairs[2*i]
+	}
+	var out []mutualFollow
+	if len(uids) == 0 {
+		return out, true
+	}
+	gs := c.groupUsers(t, uids, text)
+	c.startFollowsWithTimes(t, gs, x)
+	answers, errMsg := c.followPairs(gs, len(uids))
+	if errMsg != "" {
+		c.out = redcon.AppendError(c.out, errMsg)
+		return nil, false
+	}
+	for i, p := range answers {
+		// An error in a code's place (another kind of value) cannot be
+		// answered for: left out, as a node leaves it out.
+		if code, isInt := resp.Int(p[0]); isInt && code == 1 {
+			back, _ := resp.Int(p[1])
+			out = append(out, mutualFollow{uids[i], max(times[i], uint32(back))})
+		}
+	}
+	slices.SortFunc(out, func(a, b mutualFollow) int {
+		if c := cmp.Compare(b.time, a.time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.uid, b.uid)
+	})
+	return out, true
+}
+
+// startFollowsWithTimes sends RELFOLLOWS x WITHTIMES <group's uids> to each
+// group's node.
+func (c *client) startFollowsWithTimes(t *topology, gs []*uidGroup, x []byte) {
+	for _, g := range gs {
+		args := make([][]byte, 0, 3+len(g.uids))
+		args = append(args, []byte("RELFOLLOWS"), x, []byte("WITHTIMES"))
+		g.k = c.start(t, g.h, true, append(args, g.uids...)...)
+	}
+}
+
+// followPairs waits for the groups' RELFOLLOWS WITHTIMES and returns each
+// uid's two reply elements (the code, or the node's error in its place,
+// and the time) by position, copied out of the replies; errMsg is set when
+// a whole sub-request failed.
+func (c *client) followPairs(gs []*uidGroup, n int) (pairs [][2][]byte, errMsg string) {
+	pairs = make([][2][]byte, n)
+	var elems [][]byte
+	for _, g := range gs {
+		if elems, errMsg = c.groupElems(g, elems[:0], 2, "RELFOLLOWS WITHTIMES", errMsg); errMsg != "" {
+			continue
+		}
+		for j, p := range g.pos {
+			pairs[p] = [2][]byte{slices.Clone(elems[2*j]), slices.Clone(elems[2*j+1])}
+		}
+	}
+	for _, g := range gs {
+		g.k.release()
+	}
+	return pairs, errMsg
+}
+
+// composeFollowPairs answers RELFOLLOWS x WITHTIMES from the groups'
+// replies, pair by pair in the client's order.
+func composeFollowPairs(gs []*uidGroup, n int) opFunc {
+	return func(c *client) {
+		pairs, errMsg := c.followPairs(gs, n)
+		if errMsg != "" {
+			c.out = redcon.AppendError(c.out, errMsg)
+			return
+		}
+		c.out = redcon.AppendArray(c.out, 2*len(pairs))
+		for _, p := range pairs {
+			c.out = append(append(c.out, p[0]...), p[1]...)
+		}
+	}
+}
