@@ -1,0 +1,167 @@
+package server
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// run dispatches one command line on c and returns its raw reply.
+func run(s *Server, c *client, line string) string {
+	var args [][]byte
+	for _, f := range strings.Fields(line) {
+		args = append(args, []byte(f))
+	}
+	c.out = c.out[:0]
+	s.dispatch(c, args, time.Now())
+	return string(c.out)
+}
+
+// TestRelCheckBatchIsAlwaysAnArray is issue 17's reply-shape symptom: a
+// client batching a list whose length happens to be 1 must get an array,
+// as it does for 2 uids, while the single form RELCHECK a b stays an
+// integer.
+func TestRelCheckBatchIsAlwaysAnArray(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	run(s, c, "RELLOAD 1.following 2 3")
+	run(s, c, "RELLOAD 2.following 1")
+	expect(t, s, c, []struct{ line, want string }{
+		{"RELCHECK 1 2", ":3\r\n"},
+		{"RELCHECK 1 BATCH 2", "*1\r\n:3\r\n"},
+		{"RELCHECK 1 batch 2 3", "*2\r\n:3\r\n:-1\r\n"},
+		{"RELCHECK 9 BATCH 2", "*1\r\n:-1\r\n"},
+	})
+}
+
+// TestRelWindows checks SINCE/UNTIL (both inclusive) on RELMULTI,
+// RELFOLLOWS and RELCHECK, the refusal on a set without times, and that a
+// member outside the window of a truncated set is a known 0.
+func TestRelWindows(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	run(s, c, "RELLOAD 1.following TIMES 2 100 3 200 4 300")
+	run(s, c, "RELLOAD 2.following TIMES 1 150")
+	run(s, c, "RELLOAD 3.following 1")                    // no times
+	run(s, c, "RELLOAD 5.following")                      // empty, no times
+	run(s, c, "RELLOAD 6.following TIMES TRUNCATED 1 50") // truncated
+	noTimes := "-ERR SINCE and UNTIL need follow times, and the relation set '%s' was stored without them\r\n"
+	expect(t, s, c, []struct{ line, want string }{
+		{"RELMULTI 1.following SINCE 200 2 3 4 9", "*4\r\n:0\r\n:1\r\n:1\r\n:0\r\n"},
+		{"RELMULTI 1.following UNTIL 200 2 3 4", "*3\r\n:1\r\n:1\r\n:0\r\n"},
+		{"RELMULTI 1.following SINCE 200 UNTIL 200 2 3 4", "*3\r\n:0\r\n:1\r\n:0\r\n"},
+		{"RELMULTI 1.following since 300 until 100 2 3 4", "*3\r\n:0\r\n:0\r\n:0\r\n"},
+		{"RELMULTI 1.following BITS SINCE 200 2 3 4", "$1\r\n\x60\r\n"},
+		{"RELMULTI 1.following SINCE 200 BITS 2 3 4", "$1\r\n\x60\r\n"},
+		{"RELMULTI 6.following SINCE 60 1 2", "*2\r\n:0\r\n:-1\r\n"},
+		{"RELMULTI 6.following SINCE 10 1 2", "*2\r\n:1\r\n:-1\r\n"},
+		{"RELMULTI 3.following SINCE 1 1", strings.ReplaceAll(noTimes, "%s", "3.following")},
+		{"RELMULTI 3.following 1", "*1\r\n:1\r\n"},
+		{"RELMULTI 5.following SINCE 1 1", "*1\r\n:0\r\n"},
+		{"RELMULTI 7.following SINCE 1 1", "*-1\r\n"},
+		{"RELFOLLOWS 1 SINCE 100 2 6 3 7", "*4\r\n:1\r\n:0\r\n-ERR SINCE and UNTIL need follow times, and the relation set '3.following' was stored without them\r\n:-1\r\n"},
+		{"RELCHECK 1 2", ":3\r\n"},
+		{"RELCHECK 1 SINCE 120 2", ":2\r\n"},
+		{"RELCHECK 1 UNTIL 120 2", ":1\r\n"},
+		{"RELCHECK 1 SINCE 120 UNTIL 140 2", ":0\r\n"},
+		{"RELCHECK 1 SINCE 120 BATCH 2", "*1\r\n:2\r\n"},
+		{"RELCHECK 1 SINCE 120 BATCH 2 5 7", "*3\r\n:2\r\n:0\r\n:-1\r\n"},
+		{"RELCHECK 1 SINCE 1 3", strings.ReplaceAll(noTimes, "%s", "3.following")},
+		{"RELCHECK 1 SINCE 1 BATCH 3 2", "*2\r\n" + strings.ReplaceAll(noTimes, "%s", "3.following") + ":3\r\n"},
+		{"RELCHECK 3 SINCE 1 BATCH 1 2", strings.ReplaceAll(noTimes, "%s", "3.following")},
+		{"RELCHECK 3 1", ":3\r\n"},
+		// Refusals.
+		{"RELMULTI 1.following SINCE 2", "-ERR wrong number of arguments for 'relmulti' command\r\n"},
+		{"RELMULTI 1.following SINCE", "-ERR syntax error\r\n"},
+		{"RELMULTI 1.following SINCE -1 2", "-ERR relation times must be unsigned 32-bit integers\r\n"},
+		{"RELMULTI 1.following UNTIL 4294967296 2", "-ERR relation times must be unsigned 32-bit integers\r\n"},
+		{"RELCHECK 1 BATCH", "-ERR wrong number of arguments for 'relcheck' command\r\n"},
+		{"RELCHECK 1 BITS 2", "-ERR relation members must be unsigned 64-bit integers\r\n"},
+		{"RELFOLLOWS 1 BATCH 2", "-ERR relation members must be unsigned 64-bit integers\r\n"},
+		{"RELFOLLOWS 1 SINCE 3", "-ERR wrong number of arguments for 'relfollows' command\r\n"},
+	})
+}
+
+// TestRelMembersPaging pages through a list with many equal times by the
+// (time, uid) cursor and checks that the pages, joined, are the whole
+// listing in order: no member skipped or repeated at a tie.
+func TestRelMembersPaging(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	// 40 members, times 100..104: eight members share each time.
+	line := "RELLOAD 1.following TIMES"
+	for i := range 40 {
+		line += " " + strconv.Itoa(1000-i*7) + " " + strconv.Itoa(100+i%5)
+	}
+	run(s, c, line)
+	whole := members(t, run(s, c, "RELMEMBERS 1.following WITHTIMES"))
+	if len(whole) != 80 {
+		t.Fatalf("RELMEMBERS lists %d fields, want 80", len(whole))
+	}
+	for _, limit := range []int{1, 3, 8, 13, 40, 100} {
+		var joined []string
+		cmd := "RELMEMBERS 1.following WITHTIMES LIMIT " + strconv.Itoa(limit)
+		for pages := 0; ; pages++ {
+			page := members(t, run(s, c, cmd))
+			joined = append(joined, page...)
+			if len(page) < 2*limit {
+				break
+			}
+			if pages > 100 {
+				t.Fatalf("LIMIT %d: paging does not end", limit)
+			}
+			last := page[len(page)-2:]
+			cmd = "RELMEMBERS 1.following WITHTIMES BEFORE " + last[1] + " " + last[0] + " LIMIT " + strconv.Itoa(limit)
+		}
+		if !slices.Equal(joined, whole) {
+			t.Errorf("LIMIT %d: pages joined = %v, want %v", limit, joined, whole)
+		}
+	}
+	expect(t, s, c, []struct{ line, want string }{
+		// The cursor need not be a member: it is a place in the order.
+		{"RELMEMBERS 1.following BEFORE 104 0 LIMIT 2", "*2\r\n$3\r\n727\r\n$3\r\n762\r\n"},
+		{"RELMEMBERS 1.following BEFORE 104 727 LIMIT 2", "*2\r\n$3\r\n762\r\n$3\r\n797\r\n"},
+		{"RELMEMBERS 1.following NEWEST 1", "*1\r\n$3\r\n727\r\n"},
+		{"RELMEMBERS 1.following SINCE 104 UNTIL 104 BEFORE 104 937 WITHTIMES", "*2\r\n$3\r\n972\r\n$3\r\n104\r\n"},
+		{"RELMEMBERS 1.following UNTIL 104 SINCE 104 BEFORE 104 972", "*0\r\n"},
+		{"RELMEMBERS 1.following BEFORE 100 1000", "*0\r\n"},
+		{"RELMEMBERS 1.following BEFORE 100", "-ERR syntax error\r\n"},
+		{"RELMEMBERS 1.following BEFORE x 1", "-ERR relation times must be unsigned 32-bit integers\r\n"},
+		{"RELMEMBERS 1.following BEFORE 1 x", "-ERR relation members must be unsigned 64-bit integers\r\n"},
+		{"RELMEMBERS 1.following LIMIT 0", "-ERR LIMIT must be a positive integer\r\n"},
+		{"RELMEMBERS 1.following NEWEST 0", "-ERR NEWEST must be a positive integer\r\n"},
+		{"RELMEMBERS 9.following BEFORE 1 1", "*-1\r\n"},
+	})
+	// A set without times pages by uid alone; a window on it is refused.
+	run(s, c, "RELLOAD 2.following 5 4 3")
+	expect(t, s, c, []struct{ line, want string }{
+		{"RELMEMBERS 2.following BEFORE 0 3", "*2\r\n$1\r\n4\r\n$1\r\n5\r\n"},
+		{"RELMEMBERS 2.following SINCE 0", "-ERR SINCE and UNTIL need follow times, and the relation set '2.following' was stored without them\r\n"},
+	})
+}
+
+// expect runs each line and compares its raw reply.
+func expect(t *testing.T, s *Server, c *client, cases []struct{ line, want string }) {
+	t.Helper()
+	for _, tc := range cases {
+		if got := run(s, c, tc.line); got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}
+
+// members reads a flat array of bulk strings.
+func members(t *testing.T, reply string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(reply, "\r\n"), "\r\n")
+	if !strings.HasPrefix(lines[0], "*") {
+		t.Fatalf("not an array: %q", reply)
+	}
+	var out []string
+	for i := 2; i < len(lines); i += 2 {
+		out = append(out, lines[i])
+	}
+	return out
+}
