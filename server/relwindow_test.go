@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,4 +165,51 @@ func members(t *testing.T, reply string) []string {
 		out = append(out, lines[i])
 	}
 	return out
+}
+
+// windowFixture loads 1000 users following 300 others each, with times
+// spread over 300 seconds, and returns the windowed forms to measure: a
+// RELCHECK BATCH of 10 and a RELMULTI of 500 with a window that holds
+// about half of each list, and the RELMULTI without the window.
+func windowFixture(tb testing.TB) (s *Server, c *client, check, multi, plain [][]byte) {
+	s = newTestServer(tb)
+	c = newTestClient(s)
+	for u := range 1000 {
+		args := [][]byte{[]byte("RELLOAD"), fmt.Appendf(nil, "%d.following", 1_000_000_000+u), []byte("TIMES")}
+		for v := range 300 {
+			args = append(args, strconv.AppendUint(nil, uint64(1_000_000_000+(u*7+v*13)%1000), 10),
+				strconv.AppendUint(nil, uint64(1_700_000_000+v), 10))
+		}
+		c.out = c.out[:0]
+		s.dispatch(c, args, time.Now())
+	}
+	window := [][]byte{[]byte("SINCE"), []byte("1700000075"), []byte("UNTIL"), []byte("1700000224")}
+	check = append([][]byte{[]byte("RELCHECK"), []byte("1000000001")}, window...)
+	check = append(check, []byte("BATCH"))
+	for v := range 10 {
+		check = append(check, strconv.AppendUint(nil, uint64(1_000_000_000+v*97), 10))
+	}
+	plain = [][]byte{[]byte("RELMULTI"), []byte("1000000001.following")}
+	for v := range 500 {
+		plain = append(plain, strconv.AppendUint(nil, uint64(1_000_000_000+v*3), 10))
+	}
+	multi = append(append(slices.Clone(plain[:2]), window...), plain[2:]...)
+	return s, c, check, multi, plain
+}
+
+// TestRelWindowAllocatesNothing holds the hot-path rule for the windowed
+// and BATCH forms too.
+func TestRelWindowAllocatesNothing(t *testing.T) {
+	s, c, check, multi, _ := windowFixture(t)
+	allocatesNothing(t, s, c, check, multi)
+}
+
+// BenchmarkRelWindow measures RELMULTI of 500 uids with and without a
+// window (each windowed uid reads its time after the probe) and RELCHECK
+// BATCH of 10 with one, in the server, without the network.
+func BenchmarkRelWindow(b *testing.B) {
+	s, c, check, multi, plain := windowFixture(b)
+	benchDispatch(b, s, c, "RELMULTI/500", plain)
+	benchDispatch(b, s, c, "RELMULTI/500/window", multi)
+	benchDispatch(b, s, c, "RELCHECK/BATCH/10/window", check)
 }
