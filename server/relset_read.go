@@ -2,7 +2,6 @@ package server
 
 import (
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/relcache/relcache/internal/resp"
@@ -359,24 +358,14 @@ func cmdRelMembers(c *client, args [][]byte) {
 	if !c.windowFits(&win, &set, args[1]) {
 		return
 	}
-	var ms []openhash.Member
+	var keep func(openhash.Member) bool
 	if win.Windowed || paged {
-		// Only the members a page can return are sorted.
-		ms = c.members[:0]
-		set.Range(func(uid uint64, t uint32) bool {
-			if m := (openhash.Member{UID: uid, Time: t}); win.Holds(t) && (!paged || openhash.NewestFirst(after, m) < 0) {
-				ms = append(ms, m)
-			}
-			return true
-		})
-		slices.SortFunc(ms, openhash.NewestFirst)
-		c.members = ms
-	} else {
-		ms = c.byTime(&set)
+		keep = func(m openhash.Member) bool {
+			return win.Holds(m.Time) && (!paged || openhash.NewestFirst(after, m) < 0)
+		}
 	}
-	if limit >= 0 && limit < len(ms) {
-		ms = ms[:limit]
-	}
+	c.members = set.AppendNewest(c.members[:0], limit, keep)
+	ms := c.members
 	if withTimes {
 		c.arrayHeader(2 * len(ms))
 	} else {

@@ -213,3 +213,21 @@ func BenchmarkRelWindow(b *testing.B) {
 	benchDispatch(b, s, c, "RELMULTI/500/window", multi)
 	benchDispatch(b, s, c, "RELCHECK/BATCH/10/window", check)
 }
+
+// BenchmarkRelMembersPage measures pages of 100 of a 5000-member list with
+// times: the first page, and a page from a cursor halfway down (which sorts
+// only the 2500 members after it).
+func BenchmarkRelMembersPage(b *testing.B) {
+	s := newTestServer(b)
+	c := newTestClient(s)
+	args := [][]byte{[]byte("RELLOAD"), []byte("1.following"), []byte("TIMES")}
+	for v := range 5000 {
+		args = append(args, strconv.AppendUint(nil, uint64(1_000_000_000+v*7), 10),
+			strconv.AppendUint(nil, uint64(1_700_000_000+v/3), 10)) // ties of three
+	}
+	s.dispatch(c, args, time.Now())
+	first := [][]byte{[]byte("RELMEMBERS"), []byte("1.following"), []byte("WITHTIMES"), []byte("LIMIT"), []byte("100")}
+	mid := append(slices.Clone(first), []byte("BEFORE"), []byte("1700000833"), []byte("1000017493"))
+	benchDispatch(b, s, c, "first/100", first)
+	benchDispatch(b, s, c, "BEFORE/halfway/100", mid)
+}
