@@ -48,7 +48,8 @@ func (c *client) windowFits(o *resp.RelOpts, set *openhash.Set, key []byte) bool
 	if !o.Windowed || set.HasTimes() || set.Count() == 0 {
 		return true
 	}
-	c.err("ERR SINCE and UNTIL need follow times, and the relation set '" + string(key) + "' was stored without them")
+	key = resp.CString(key) // quoted as Redis quotes arguments: to the first NUL, at most 128 bytes
+	c.err("ERR SINCE and UNTIL need follow times, and the relation set '" + string(key[:min(len(key), 128)]) + "' was stored without them")
 	return false
 }
 
