@@ -364,8 +364,25 @@ func cmdRelMembers(c *client, args [][]byte) {
 			return win.Holds(m.Time) && (!paged || openhash.NewestFirst(after, m) < 0)
 		}
 	}
+	// A page of a truncated list is known only above its oldest cached
+	// time: below it members are missing, and at it too (the source keeps
+	// the ties with the largest uids, the listing starts a tie with the
+	// smallest). The plain listing stays the cached part, as HGETALL's.
+	page := win.Windowed || paged || limit >= 0
+	oldest, cut := uint32(math.MaxUint32), page && set.Truncated()
+	if cut {
+		inner := keep
+		keep = func(m openhash.Member) bool {
+			oldest = min(oldest, m.Time)
+			return inner == nil || inner(m)
+		}
+	}
 	c.members = set.AppendNewest(c.members[:0], limit, keep)
 	ms := c.members
+	if cut && !truncatedPageKnown(ms, limit, win.Since, oldest, set.Count()) {
+		c.err(errTruncatedPage)
+		return
+	}
 	if withTimes {
 		c.arrayHeader(2 * len(ms))
 	} else {
@@ -378,6 +395,23 @@ func cmdRelMembers(c *client, args [][]byte) {
 		}
 	}
 	c.trimMembers()
+}
+
+// errTruncatedPage is RELMEMBERS's reply for a page of a truncated list
+// that reaches its oldest cached time.
+const errTruncatedPage = "TRUNCATED the relation set holds only the newest part of the list, and this page reaches its oldest cached follow time: members there and past it are unknown"
+
+// truncatedPageKnown reports whether a page of a truncated list whose
+// oldest cached time is oldest is exact: its window starts above oldest
+// (every member it can hold is cached), or it is full and ends above it.
+func truncatedPageKnown(ms []openhash.Member, limit int, since, oldest uint32, count int) bool {
+	switch {
+	case count == 0:
+		return false
+	case since > oldest:
+		return true
+	}
+	return limit >= 0 && len(ms) == limit && ms[len(ms)-1].Time > oldest
 }
 
 // RELCARD key: the member count, nil when not cached.

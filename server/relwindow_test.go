@@ -231,3 +231,30 @@ func BenchmarkRelMembersPage(b *testing.B) {
 	benchDispatch(b, s, c, "first/100", first)
 	benchDispatch(b, s, c, "BEFORE/halfway/100", mid)
 }
+
+// TestRelMembersPageOfTruncatedList: a truncated list holds only its
+// newest members, so a page that reaches its oldest cached time cannot be
+// answered (a short or tied page would say "no more" or skip an older
+// member with a smaller uid); one that stays above it can.
+func TestRelMembersPageOfTruncatedList(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	// The newest five of a longer list; 300 is its oldest cached time.
+	run(s, c, "RELLOAD 1.follower TIMES TRUNCATED 11 500 12 400 13 400 14 300 15 300")
+	run(s, c, "RELLOAD 2.follower TIMES TRUNCATED")
+	const unknown = "-TRUNCATED the relation set holds only the newest part of the list, and this page reaches its oldest cached follow time: members there and past it are unknown\r\n"
+	expect(t, s, c, []struct{ line, want string }{
+		{"RELMEMBERS 1.follower LIMIT 3", "*3\r\n$2\r\n11\r\n$2\r\n12\r\n$2\r\n13\r\n"},
+		{"RELMEMBERS 1.follower BEFORE 400 12 LIMIT 1", "*1\r\n$2\r\n13\r\n"},
+		{"RELMEMBERS 1.follower SINCE 301", "*3\r\n$2\r\n11\r\n$2\r\n12\r\n$2\r\n13\r\n"},
+		{"RELMEMBERS 1.follower SINCE 301 BEFORE 400 12", "*1\r\n$2\r\n13\r\n"},
+		{"RELMEMBERS 1.follower BEFORE 400 13 LIMIT 2", unknown},
+		{"RELMEMBERS 1.follower BEFORE 400 13 LIMIT 1", unknown},
+		{"RELMEMBERS 1.follower NEWEST 10", unknown},
+		{"RELMEMBERS 1.follower SINCE 300", unknown},
+		{"RELMEMBERS 1.follower UNTIL 450", unknown},
+		{"RELMEMBERS 2.follower LIMIT 1", unknown},
+		// The whole cached part, as HGETALL lists it (docs: truncated lists).
+		{"RELMEMBERS 1.follower", "*5\r\n$2\r\n11\r\n$2\r\n12\r\n$2\r\n13\r\n$2\r\n14\r\n$2\r\n15\r\n"},
+	})
+}
