@@ -316,19 +316,13 @@ func cmdRelMembers(c *client, args [][]byte) {
 			}
 			limit = int(min(n, 1<<31))
 			i++
-		case (eqFold(args[i], "SINCE") || eqFold(args[i], "UNTIL")) && i+1 < len(args):
-			t, ok := parseTime(args[i+1])
-			if !ok {
-				c.err(errRelTime)
+		case eqFold(args[i], "SINCE") || eqFold(args[i], "UNTIL"):
+			n, msg := win.ParseWindow(args[i:])
+			if msg != "" {
+				c.err(msg)
 				return
 			}
-			if eqFold(args[i], "SINCE") {
-				win.Since = t
-			} else {
-				win.Until = t
-			}
-			win.Windowed = true
-			i++
+			i += n - 1
 		case eqFold(args[i], "BEFORE") && i+2 < len(args):
 			t, ok := parseTime(args[i+1])
 			if !ok {

@@ -40,22 +40,14 @@ func ParseRelOpts(args [][]byte, takes int) (o RelOpts, errMsg string) {
 	o.Until = math.MaxUint32
 	for o.N < len(args) {
 		a := string(args[o.N]) // compared only: no copy
+		if n, msg := o.ParseWindow(args[o.N:]); msg != "" || n > 0 {
+			o.N += n
+			if msg != "" {
+				return o, msg
+			}
+			continue
+		}
 		switch {
-		case strings.EqualFold(a, "SINCE"), strings.EqualFold(a, "UNTIL"):
-			if o.N+1 == len(args) {
-				return o, ErrSyntax
-			}
-			t, ok := ParseUint(args[o.N+1])
-			if !ok || t > math.MaxUint32 {
-				return o, ErrRelTime
-			}
-			if strings.EqualFold(a, "SINCE") {
-				o.Since = uint32(t)
-			} else {
-				o.Until = uint32(t)
-			}
-			o.Windowed = true
-			o.N += 2
 		case takes&OptBatch != 0 && strings.EqualFold(a, "BATCH"):
 			o.Batch = true
 			o.N++
@@ -67,4 +59,31 @@ func ParseRelOpts(args [][]byte, takes int) (o RelOpts, errMsg string) {
 		}
 	}
 	return o, ""
+}
+
+// ParseWindow reads "SINCE t" or "UNTIL t" at the head of args into o and
+// returns how many arguments it took: 0 when args does not start with
+// either word. The caller starts o with Until at MaxUint32.
+func (o *RelOpts) ParseWindow(args [][]byte) (n int, errMsg string) {
+	if len(args) == 0 {
+		return 0, ""
+	}
+	since := strings.EqualFold(string(args[0]), "SINCE")
+	if !since && !strings.EqualFold(string(args[0]), "UNTIL") {
+		return 0, ""
+	}
+	if len(args) < 2 {
+		return 0, ErrSyntax
+	}
+	t, ok := ParseUint(args[1])
+	if !ok || t > math.MaxUint32 {
+		return 0, ErrRelTime
+	}
+	if since {
+		o.Since = uint32(t)
+	} else {
+		o.Until = uint32(t)
+	}
+	o.Windowed = true
+	return 2, ""
 }
