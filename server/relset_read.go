@@ -1,7 +1,6 @@
 package server
 
 import (
-	"math"
 	"strconv"
 
 	"github.com/relcache/relcache/internal/resp"
@@ -294,118 +293,39 @@ func (c *client) bulkUint(u uint64) {
 // BEFORE continues a listing after the member (time, uid), the last one a
 // page returned: the order is total, so no member is skipped or repeated
 // across pages, ties included. NEWEST n is LIMIT n. Nil when the set is
-// not cached.
+// not cached. (The page itself: relpage.go.)
 func cmdRelMembers(c *client, args [][]byte) {
-	withTimes, limit := false, -1
-	win := resp.RelOpts{Until: math.MaxUint32} // SINCE and UNTIL only
-	var after openhash.Member
-	paged := false
-	for i := 2; i < len(args); i++ {
-		switch {
-		case eqFold(args[i], "WITHTIMES"):
-			withTimes = true
-		case (eqFold(args[i], "LIMIT") || eqFold(args[i], "NEWEST")) && i+1 < len(args):
-			n, ok := parseInt(args[i+1])
-			if !ok || n < 1 {
-				name := "LIMIT"
-				if eqFold(args[i], "NEWEST") {
-					name = "NEWEST"
-				}
-				c.err("ERR " + name + " must be a positive integer")
-				return
-			}
-			limit = int(min(n, 1<<31))
-			i++
-		case eqFold(args[i], "SINCE") || eqFold(args[i], "UNTIL"):
-			n, msg := win.ParseWindow(args[i:])
-			if msg != "" {
-				c.err(msg)
-				return
-			}
-			i += n - 1
-		case eqFold(args[i], "BEFORE") && i+2 < len(args):
-			t, ok := parseTime(args[i+1])
-			if !ok {
-				c.err(errRelTime)
-				return
-			}
-			u, ok := parseUID(args[i+2])
-			if !ok {
-				c.err(errRelMember)
-				return
-			}
-			after, paged = openhash.Member{UID: u, Time: t}, true
-			i += 2
-		default:
-			c.err(errSyntax)
-			return
-		}
-	}
-	set, found, ok := c.relSet(args[1])
+	p, ok := c.parsePage(args[2:])
 	if !ok {
 		return
 	}
-	if !found {
+	set, found, ok := c.relSet(args[1])
+	switch {
+	case !ok:
+		return
+	case !found:
 		c.nullArray()
 		return
-	}
-	if !c.windowFits(&win, &set, args[1]) {
+	case !c.windowFits(&p.win, &set, args[1]):
 		return
 	}
-	var keep func(openhash.Member) bool
-	if win.Windowed || paged {
-		keep = func(m openhash.Member) bool {
-			return win.Holds(m.Time) && (!paged || openhash.NewestFirst(after, m) < 0)
-		}
-	}
-	// A page of a truncated list is known only above its oldest cached
-	// time: below it members are missing, and at it too (the source keeps
-	// the ties with the largest uids, the listing starts a tie with the
-	// smallest). The plain listing stays the cached part, as HGETALL's.
-	page := win.Windowed || paged || limit >= 0
-	oldest, cut := uint32(math.MaxUint32), page && set.Truncated()
-	if cut {
-		inner := keep
-		keep = func(m openhash.Member) bool {
-			oldest = min(oldest, m.Time)
-			return inner == nil || inner(m)
-		}
-	}
-	c.members = set.AppendNewest(c.members[:0], limit, keep)
-	ms := c.members
-	if cut && !truncatedPageKnown(ms, limit, win.Since, oldest, set.Count()) {
+	ms, known := c.page(&p, &set)
+	if !known {
 		c.err(errTruncatedPage)
 		return
 	}
-	if withTimes {
+	if p.withTimes {
 		c.arrayHeader(2 * len(ms))
 	} else {
 		c.arrayHeader(len(ms))
 	}
 	for _, m := range ms {
 		c.bulkUint(m.UID)
-		if withTimes {
+		if p.withTimes {
 			c.bulkUint(uint64(m.Time))
 		}
 	}
 	c.trimMembers()
-}
-
-// errTruncatedPage is RELMEMBERS's reply for a page of a truncated list
-// that reaches its oldest cached time.
-const errTruncatedPage = "TRUNCATED the relation set holds only the newest part of the list, and this page reaches its oldest cached follow time: members there and past it are unknown"
-
-// truncatedPageKnown reports whether a page of a truncated list whose
-// oldest cached time is oldest is exact: its window starts above oldest
-// (every member it can hold is cached), or it is full and ends above it.
-func truncatedPageKnown(ms []openhash.Member, limit int, since, oldest uint32, count int) bool {
-	switch {
-	case count == 0:
-		return false
-	case since > oldest:
-		return true
-	}
-	return limit >= 0 && len(ms) == limit && ms[len(ms)-1].Time > oldest
 }
 
 // RELCARD key: the member count, nil when not cached.
