@@ -72,11 +72,17 @@ func (s *Set) AppendByTime(dst []Member) []Member {
 		dst = append(dst, Member{uid, t})
 		return true
 	})
-	slices.SortFunc(dst[start:], func(a, b Member) int {
-		if c := cmp.Compare(b.Time, a.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.UID, b.UID)
-	})
+	slices.SortFunc(dst[start:], NewestFirst)
 	return dst
+}
+
+// NewestFirst orders members as AppendByTime lists them: newer first, and
+// equal times by ascending uid. It is a total order on a set's members
+// (a set holds each uid once), so a page cursor (time, uid) continues
+// exactly after the last member a page returned.
+func NewestFirst(a, b Member) int {
+	if c := cmp.Compare(b.Time, a.Time); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.UID, b.UID)
 }

@@ -22,7 +22,8 @@ import (
 //	             members answering 1, timed by the later of the two
 //	             follows, newest first (ties by ascending uid)
 //
-// It answers RELMEMBERS (every form) and RELCARD; the other readers of a
+// It answers RELMEMBERS (every form: window, cursor, LIMIT, as a node
+// pages by resp.Page) and RELCARD; the other readers of a
 // bi-follow key are refused across nodes rather than answered from U's
 // node, which would miss members (with one node they are forwarded).
 
@@ -47,26 +48,14 @@ func (t *topology) bifollowUser(key []byte) (uint64, bool) {
 // cmdBifollowRead answers a read command on U's bi-follow key across nodes.
 func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
 	name := strings.ToLower(string(args[0]))
-	withTimes, limit := false, -1
+	var p resp.Page
 	switch name {
 	case "relcard":
 	case "relmembers":
-		for i := 2; i < len(args); i++ {
-			switch {
-			case strings.EqualFold(string(args[i]), "WITHTIMES"):
-				withTimes = true
-			case strings.EqualFold(string(args[i]), "NEWEST") && i+1 < len(args):
-				n, ok := resp.ParseInt(args[i+1])
-				if !ok || n < 1 {
-					c.fail(name, "ERR NEWEST must be a positive integer")
-					return
-				}
-				limit = int(min(n, 1<<31))
-				i++
-			default:
-				c.fail(name, resp.ErrSyntax)
-				return
-			}
+		var msg string
+		if p, msg = resp.ParsePage(args[2:]); msg != "" {
+			c.fail(name, msg)
+			return
 		}
 	default:
 		c.fail(name, "ERR relcache proxy assembles bi-follow lists across nodes for RELMEMBERS and RELCARD only, not "+strings.ToUpper(name))
@@ -94,17 +83,20 @@ func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
 			c.out = redcon.AppendInt(c.out, int64(len(mutual)))
 			return
 		}
-		if limit >= 0 && limit < len(mutual) {
-			mutual = mutual[:limit]
+		// The page, as a node pages its computed list: window and cursor
+		// on the mutual follow's time, then LIMIT.
+		mutual = slices.DeleteFunc(mutual, func(m mutualFollow) bool { return !p.Keeps(m.uid, m.time) })
+		if p.Limit >= 0 && p.Limit < len(mutual) {
+			mutual = mutual[:p.Limit]
 		}
 		n := len(mutual)
-		if withTimes {
+		if p.WithTimes {
 			n *= 2
 		}
 		c.out = redcon.AppendArray(c.out, n)
 		for _, m := range mutual {
 			c.out = redcon.AppendBulk(c.out, strconv.AppendUint(c.scratch[:0], m.uid, 10))
-			if withTimes {
+			if p.WithTimes {
 				c.out = redcon.AppendBulk(c.out, strconv.AppendUint(c.scratch[:0], uint64(m.time), 10))
 			}
 		}
@@ -145,7 +137,7 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualF
 		return out, true
 	}
 	gs := c.groupUsers(t, uids, text)
-	c.startFollowsWithTimes(t, gs, x)
+	c.startFollows(t, gs, x, [][]byte{[]byte("WITHTIMES")})
 	answers, errMsg := c.followPairs(gs, len(uids))
 	if errMsg != "" {
 		c.out = redcon.AppendError(c.out, errMsg)
@@ -166,16 +158,6 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualF
 		return cmp.Compare(a.uid, b.uid)
 	})
 	return out, true
-}
-
-// startFollowsWithTimes sends RELFOLLOWS x WITHTIMES <group's uids> to each
-// group's node.
-func (c *client) startFollowsWithTimes(t *topology, gs []*uidGroup, x []byte) {
-	for _, g := range gs {
-		args := make([][]byte, 0, 3+len(g.uids))
-		args = append(args, []byte("RELFOLLOWS"), x, []byte("WITHTIMES"))
-		g.k = c.start(t, g.h, true, append(args, g.uids...)...)
-	}
 }
 
 // followPairs waits for the groups' RELFOLLOWS WITHTIMES and returns each

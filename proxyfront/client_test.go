@@ -190,14 +190,26 @@ func value(t testing.TB, raw []byte) any {
 // different bytes for GET; canon hides them.
 var relsetMagic = []byte{0x8f, 'R', 'H', 'S'}
 
-// canon returns raw with relation-set bulks replaced by a placeholder.
+// relInfoHead starts a RELINFO reply. Its capacity, load factor and bytes
+// depend on the set's history (an insert that found no room in the seeded
+// layout grew the table), so canon hides those three as it hides bytes.
+var relInfoHead = []byte("*14\r\n$5\r\ncount\r\n")
+
+// canon returns raw with relation-set bulks replaced by a placeholder, and
+// a RELINFO reply's layout numbers by zeros.
 func canon(raw []byte) []byte {
-	if !bytes.Contains(raw, relsetMagic) {
+	relInfo := bytes.HasPrefix(raw, relInfoHead)
+	if !relInfo && !bytes.Contains(raw, relsetMagic) {
 		return raw
 	}
 	v, _, err := parse(raw)
 	if err != nil {
 		return raw
+	}
+	if fields, ok := v.([]any); relInfo && ok && len(fields) == 14 {
+		for _, i := range []int{3, 7, 9} { // capacity, load_factor, bytes
+			fields[i] = int64(0)
+		}
 	}
 	var out []byte
 	var walk func(v any)

@@ -217,6 +217,34 @@ func (q *queries) limit(args []string) []string {
 	return args
 }
 
+// window is a random SINCE/UNTIL window (both, either, or with the ends
+// crossed) over the graph's times, as option words.
+func (q *queries) window() []string {
+	at := func() string { return strconv.Itoa(1_600_000_000 + q.rng.IntN(21_000) - 500) }
+	switch q.rng.IntN(5) {
+	case 0:
+		return []string{"SINCE", at()}
+	case 1:
+		return []string{"until", at()}
+	case 2:
+		return []string{"SINCE", at(), "UNTIL", at()} // crossed now and then: an empty window
+	case 3:
+		since := 1_600_000_000 + q.rng.IntN(20_000)
+		return []string{"UNTIL", strconv.Itoa(since + q.rng.IntN(3000)), "Since", strconv.Itoa(since)}
+	}
+	return nil
+}
+
+// cursor is a RELMEMBERS page cursor: a member of u's list with its time
+// (a tie-safe continuation point), or a place no member is at.
+func (q *queries) cursor(u uint64) []string {
+	if es := q.g.following[u]; len(es) > 0 && q.rng.IntN(4) > 0 {
+		e := es[q.rng.IntN(len(es))]
+		return []string{"BEFORE", strconv.FormatUint(uint64(e.time), 10), u64(e.uid)}
+	}
+	return []string{"BEFORE", strconv.Itoa(1_600_000_000 + q.rng.IntN(20_000)), u64(q.pickUID())}
+}
+
 func (q *queries) anyKey() string {
 	switch q.rng.IntN(12) {
 	case 0, 1, 2:
@@ -245,7 +273,7 @@ func (q *queries) keys(n int) []string {
 func (q *queries) next() []string {
 	cat := func(head []string, rest []string) []string { return append(head, rest...) }
 	var args []string
-	switch q.rng.IntN(36) {
+	switch q.rng.IntN(41) {
 	case 0, 1, 2: // one b: an integer reply
 		a := q.pickUser()
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
@@ -324,7 +352,35 @@ func (q *queries) next() []string {
 		}
 	case 32:
 		args = []string{"UNLINK", fmt.Sprintf("missing:%d", q.rng.IntN(50)), fmt.Sprintf("missing:%d", q.rng.IntN(50))}
-	case 34: // a bi-follow list, assembled across nodes (issue 17)
+	case 33: // the batch form, one b as often as several: always an array
+		a := q.anyUser()
+		args = cat(cat([]string{"RELCHECK", u64(a)}, q.window()), []string{"BATCH"})
+		args = cat(args, q.uids([]int{1, 1, 2, 30}[q.rng.IntN(4)], a))
+	case 34: // windows on the single form and across nodes
+		a := q.pickUser()
+		args = cat(cat([]string{"RELCHECK", u64(a)}, q.window()), q.uids([]int{1, 1, 5, 40}[q.rng.IntN(4)], a))
+	case 35:
+		a := q.anyUser()
+		head := []string{"RELMULTI", fkey(a)}
+		if q.rng.IntN(4) == 0 {
+			head = append(head, "BITS")
+		}
+		args = cat(cat(head, q.window()), q.uids(1+q.rng.IntN(30), a))
+	case 36:
+		x := q.pickUser()
+		us := make([]string, 1+q.rng.IntN(30))
+		for i := range us {
+			us[i] = u64([]uint64{q.fan(x), q.anyUser(), q.pickUID()}[q.rng.IntN(3)])
+		}
+		args = cat(cat([]string{"RELFOLLOWS", u64(x)}, q.window()), us)
+	case 37: // a page after a cursor, in a window now and then
+		u := q.anyUser()
+		args = cat([]string{"RELMEMBERS", fkey(u), "WITHTIMES"}, q.cursor(u))
+		if q.rng.IntN(3) == 0 {
+			args = cat(args, q.window())
+		}
+		args = append(args, "LIMIT", strconv.Itoa(1+q.rng.IntN(20)))
+	case 38: // a bi-follow list, assembled across nodes (issue 17)
 		u := []uint64{q.anyUser(), q.pickUser(), q.pickUID()}[q.rng.IntN(3)]
 		args = []string{"RELMEMBERS", u64(u) + ".bifollow"}
 		switch q.rng.IntN(4) {
@@ -334,10 +390,13 @@ func (q *queries) next() []string {
 			args = append(args, "WITHTIMES", "NEWEST", strconv.Itoa(1+q.rng.IntN(5)))
 		case 2:
 			args = append(args, "WITHTIMES")
+		case 3: // a page: window and cursor on the mutual time
+			args = cat(cat(cat(args, []string{"WITHTIMES"}), q.window()), q.cursor(u))
+			args = append(args, "LIMIT", strconv.Itoa(1+q.rng.IntN(5)))
 		}
-	case 35:
+	case 39: // the per-shard half of a bi-follow list, in a window now and then
 		x := q.pickUser()
-		args = cat([]string{"RELFOLLOWS", u64(x), "WITHTIMES"}, q.uids(1+q.rng.IntN(30), x))
+		args = cat(cat([]string{"RELFOLLOWS", u64(x), "WITHTIMES"}, q.window()), q.uids(1+q.rng.IntN(30), x))
 	default: // answered by the proxy itself
 		args = [][]string{{"PING"}, {"PING", "hello there"}, {"ECHO", q.anyKey()}}[q.rng.IntN(3)]
 	}

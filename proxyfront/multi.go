@@ -114,15 +114,17 @@ func everyNode(what string) txKeys {
 // to the end), which a relation command reads (RELCHECK a b...: a's and
 // each b's; RELFOLLOWS x u...: each u's; RELCOMMON a b: both). A uid that
 // does not parse constrains nothing: the node refuses the command when it
-// runs.
+// runs. The time after SINCE or UNTIL is no uid.
 func usersAt(first, last int) txKeys {
 	return func(c *client, t *topology, args [][]byte, hs []uint32) ([]uint32, string) {
 		end := len(args) - 1
 		if last >= 0 {
 			end = min(last, end)
 		}
-		for _, a := range args[first : end+1] {
-			if u, ok := resp.ParseUint(a); ok {
+		for i := first; i <= end; i++ {
+			if strings.EqualFold(string(args[i]), "SINCE") || strings.EqualFold(string(args[i]), "UNTIL") {
+				i++
+			} else if u, ok := resp.ParseUint(args[i]); ok {
 				hs = append(hs, c.userHash(t, u))
 			}
 		}

@@ -64,6 +64,11 @@ func txScript(ks, u []string) [][]string {
 		{"RELFOLLOWS", "100", u[0], u[2]}, {"RELCOMMON", u[0], u[2]}, {"RELCOMMON", u[2], u[0], "LIMIT", "1"},
 		{"RELADD", ukey(u[1]), u[2]}, {"RELDEL", ukey(u[0]), "100"}, {"RELMEMBERS", ukey(u[0])},
 		{"RELCARD", ukey(u[1])}, {"RELMULTI", ukey(u[1]), u[0], u[2], "7"},
+		// Windows: the times after SINCE and UNTIL are no users to place.
+		{"RELLOAD", ukey(u[2]), "TIMES", u[0], "300", u[1], "400"},
+		{"RELCHECK", u[2], "SINCE", "350", "BATCH", u[0]}, {"RELFOLLOWS", u[0], "UNTIL", "350", u[2]},
+		{"RELMULTI", ukey(u[2]), "SINCE", "350", u[0], u[1]},
+		{"RELMEMBERS", ukey(u[2]), "WITHTIMES", "BEFORE", "400", u[1], "LIMIT", "1"},
 		{"RELCHECK", "x", u[0]}, {"GET", a},
 		{"EXEC"},
 		// WATCH: a change by anyone, this client included, fails EXEC.

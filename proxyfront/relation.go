@@ -16,8 +16,9 @@ import (
 // what a single node holding every list would answer:
 //
 //	RELCHECK a b1..bn  = RELMULTI a.following b1..bn on a's node (bit 1)
-//	                   + RELFOLLOWS a <the b's of each node> (bit 2)
-//	RELFOLLOWS x u...  = RELFOLLOWS x <the u's of each node>
+//	                   + RELFOLLOWS a <the b's of each node> (bit 2),
+//	                   both with RELCHECK's SINCE/UNTIL window
+//	RELFOLLOWS x u...  = RELFOLLOWS x <the u's of each node>, with its window
 //	RELWHO a x         = RELMEMBERS a.following, then RELFOLLOWS x <a's
 //	                     members on each node>, kept in list order
 //	RELCOMMON a b      = RELCARD of both, RELMEMBERS of the smaller, then
@@ -104,13 +105,41 @@ func (c *client) groupUsers(t *topology, uids []uint64, text [][]byte) []*uidGro
 	return gs
 }
 
-// follows sends RELFOLLOWS x <group's uids> to each group's node.
-func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte) {
+// startFollows sends RELFOLLOWS x <opts> <group's uids> to each group's
+// node; opts is the window as userAndUIDs wrote it and WITHTIMES, or nil.
+func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte, opts [][]byte) {
 	for _, g := range gs {
-		args := make([][]byte, 0, 2+len(g.uids))
-		args = append(args, []byte("RELFOLLOWS"), x)
+		args := make([][]byte, 0, 2+len(opts)+len(g.uids))
+		args = append(append(args, []byte("RELFOLLOWS"), x), opts...)
 		g.k = c.start(t, g.h, true, append(args, g.uids...)...)
 	}
+}
+
+// userAndUIDs reads "CMD x [options] uid [uid ...]" (RELCHECK, RELFOLLOWS)
+// as a node does, answering its refusals: the options, the uids, and the
+// window's words to pass on to the nodes (a fresh slice: a caller may
+// append its own words).
+func (c *client) userAndUIDs(name string, args [][]byte, takes int) (o resp.RelOpts, window [][]byte, uids []uint64, ok bool) {
+	if _, ok := resp.ParseUint(args[1]); !ok {
+		c.fail(name, resp.ErrRelMember)
+		return o, nil, nil, false
+	}
+	o, msg := resp.ParseRelOpts(args[2:], takes)
+	switch {
+	case msg != "":
+		c.fail(name, msg)
+		return o, nil, nil, false
+	case len(args) == 2+o.N:
+		c.fail(name, "ERR wrong number of arguments for '"+name+"' command")
+		return o, nil, nil, false
+	}
+	if o.Windowed {
+		// Both ends, whatever the client repeated or left out.
+		window = [][]byte{[]byte("SINCE"), strconv.AppendUint(nil, uint64(o.Since), 10),
+			[]byte("UNTIL"), strconv.AppendUint(nil, uint64(o.Until), 10)}
+	}
+	uids, ok = c.parseUIDs(name, args[2+o.N:])
+	return o, window, uids, ok
 }
 
 // followCodes waits for the groups' RELFOLLOWS and returns each uid's
@@ -163,28 +192,25 @@ func (c *client) groupElems(g *uidGroup, dst [][]byte, per int, what, errMsg str
 	return dst, ""
 }
 
-// RELCHECK a b [b ...]
+// RELCHECK a [SINCE t] [UNTIL t] [BATCH] b [b ...]
 func cmdRelCheck(c *client, t *topology, args [][]byte) {
-	a, ok := resp.ParseUint(args[1])
-	if !ok {
-		c.fail("relcheck", resp.ErrRelMember)
-		return
-	}
-	bs, ok := c.parseUIDs("relcheck", args[2:])
+	o, window, bs, ok := c.userAndUIDs("relcheck", args, resp.OptBatch)
 	if !ok {
 		return
 	}
+	a, _ := resp.ParseUint(args[1])
+	text := args[2+o.N:]
 	aKey, hA := c.userKey(t, a, shard.Following)
 	aKey = append([]byte(nil), aKey...) // groupUsers reuses the key buffer
-	gs := c.groupUsers(t, bs, args[2:])
+	gs := c.groupUsers(t, bs, text)
 	if len(gs) == 1 && gs[0].be == t.reads[0].backendFor(hA) {
 		c.pending = append(c.pending, c.start(t, hA, true, args...))
 		return
 	}
-	multi := make([][]byte, 0, len(args))
-	multi = append(multi, []byte("RELMULTI"), aKey)
-	km := c.start(t, hA, true, append(multi, args[2:]...)...)
-	c.startFollows(t, gs, args[1])
+	multi := make([][]byte, 0, 2+len(window)+len(text))
+	multi = append(append(multi, []byte("RELMULTI"), aKey), window...)
+	km := c.start(t, hA, true, append(multi, text...)...)
+	c.startFollows(t, gs, args[1], window)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(km)
 		defer km.release()
@@ -208,7 +234,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 			c.out = redcon.AppendError(c.out, errMsg)
 			return
 		}
-		if len(bs) > 1 {
+		if o.Batch || len(bs) > 1 {
 			c.out = redcon.AppendArray(c.out, len(bs))
 		}
 		for i := range bs {
@@ -228,35 +254,23 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	}))
 }
 
-// RELFOLLOWS x [WITHTIMES] u [u ...]
+// RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...]
 func cmdRelFollows(c *client, t *topology, args [][]byte) {
-	if _, ok := resp.ParseUint(args[1]); !ok {
-		c.fail("relfollows", resp.ErrRelMember)
-		return
-	}
-	uidArgs, withTimes := args[2:], strings.EqualFold(string(args[2]), "WITHTIMES")
-	if withTimes {
-		if len(args) < 4 {
-			c.fail("relfollows", "ERR wrong number of arguments for 'relfollows' command")
-			return
-		}
-		uidArgs = args[3:]
-	}
-	us, ok := c.parseUIDs("relfollows", uidArgs)
+	o, window, us, ok := c.userAndUIDs("relfollows", args, resp.OptWithTimes)
 	if !ok {
 		return
 	}
-	gs := c.groupUsers(t, us, uidArgs)
+	gs := c.groupUsers(t, us, args[2+o.N:])
 	if len(gs) == 1 {
 		c.pending = append(c.pending, c.start(t, gs[0].h, true, args...))
 		return
 	}
-	if withTimes {
-		c.startFollowsWithTimes(t, gs, args[1])
+	if o.WithTimes {
+		c.startFollows(t, gs, args[1], append(window, []byte("WITHTIMES")))
 		c.pending = append(c.pending, composeFollowPairs(gs, len(us)))
 		return
 	}
-	c.startFollows(t, gs, args[1])
+	c.startFollows(t, gs, args[1], window)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		codes, elemErr, errMsg := c.followCodes(gs, len(us))
 		if errMsg != "" {
@@ -380,7 +394,7 @@ func cmdRelWho(c *client, t *topology, args [][]byte) {
 			return
 		}
 		gs := c.groupUsers(t, uids, members)
-		c.startFollows(t, gs, x)
+		c.startFollows(t, gs, x, nil)
 		// A member whose key holds another kind is skipped, as a node's
 		// RELWHO skips it.
 		codes, _, errMsg := c.followCodes(gs, len(uids))

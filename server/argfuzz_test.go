@@ -109,6 +109,14 @@ func FuzzArgVectors(f *testing.F) {
 	f.Add(seed([]string{"hello", "3"}, []string{"subscribe", "s", "n"}, []string{"publish", "s", "abc"}, []string{"unsubscribe"}))
 	f.Add(seed([]string{"psubscribe", "*"}, []string{"get", "s"}, []string{"ping", "v"}))
 	f.Add([]byte{pos(names, "set"), 2, 0x83, 'a', 'b', 'c', 0x8f})
+	// Issue 17's option words, raw (fuzzWords is full): windows, BATCH
+	// and a page cursor.
+	raw := func(w string) []byte { return append([]byte{0x80 | byte(len(w))}, w...) }
+	f.Add(slices.Concat([]byte{pos(names, "relmulti"), 4, pos(fuzzWords, "1.following")}, raw("SINCE"), []byte{pos(fuzzWords, "100"), pos(fuzzWords, "1")}))
+	f.Add(slices.Concat([]byte{pos(names, "relcheck"), 3, pos(fuzzWords, "1")}, raw("BATCH"), []byte{pos(fuzzWords, "2")}))
+	f.Add(slices.Concat([]byte{pos(names, "relfollows"), 4, pos(fuzzWords, "1")}, raw("UNTIL"), []byte{pos(fuzzWords, "4294967296"), pos(fuzzWords, "2")}))
+	f.Add(slices.Concat([]byte{pos(names, "relmembers"), 6, pos(fuzzWords, "1.following")}, raw("BEFORE"),
+		[]byte{pos(fuzzWords, "100"), pos(fuzzWords, "1"), pos(fuzzWords, "LIMIT"), pos(fuzzWords, "1")}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1024 {
 			return

@@ -23,6 +23,12 @@ import (
 // is not cached without a source, or truncated without U): a miss in it is
 // then unknown, as in any truncated set.
 
+// isBifollowKey reports whether key names a bi-follow list.
+func (c *client) isBifollowKey(key []byte) bool {
+	_, kind, ok := c.srv.keys.Parse(key)
+	return ok && kind == shard.Bifollow
+}
+
 // bifollowScratch is the computation's reusable scratch.
 type bifollowScratch struct {
 	key   []byte

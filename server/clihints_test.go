@@ -30,12 +30,12 @@ func TestRedisCLIHints(t *testing.T) {
 	failOnPanicLog(t, p)
 	_, port, _ := strings.Cut(p.Addr, ":")
 	for _, c := range []struct{ typed, hint string }{
-		{"relmulti ", "key [BITS] uid [uid ...]"},
-		{"relcheck ", "a b [b ...]"},
+		{"relmulti ", "key [BITS] [SINCE since] [UNTIL until] uid [uid ...]"},
+		{"relcheck ", "a [SINCE since] [UNTIL until] [BATCH] b [b ...]"},
 		{"reledge ", "ADD a b time|DEL a b"},
 		{"relload ", "key [TIMES] [TRUNCATED] [uid [time] [uid [time] ...]] [TRUNCATED]"},
 		{"reladd k ", "[XX] [TIMES] uid [time] [uid [time] ...]"},
-		{"relmembers ", "key [WITHTIMES] [NEWEST count]"},
+		{"relmembers ", "key [WITHTIMES] [SINCE since] [UNTIL until] [BEFORE time uid] [LIMIT count]"},
 		{"follow ", "a b [time]"},
 		{"client setinfo ", "lib-name libname|lib-ver libver"},
 		{"client proxy ", "ON|OFF"},

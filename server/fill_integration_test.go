@@ -56,7 +56,29 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 				bs[i] = g.users[rng.IntN(len(g.users))]
 			}
 		}
-		codes, err := c.Do(ctx, args("RELCHECK", a, bs)...).Int64Slice()
+		// The windowed forms first, on lists not yet filled: the fill
+		// runs under them as under any read.
+		words, lo, hi := g.window(rng, a)
+		in, err := c.Do(ctx, args(append(append([]any{"RELMULTI", key(a)}, words...), bs)...)...).Int64Slice()
+		if err != nil {
+			t.Fatalf("query %d: RELMULTI %v: %v", q, words, err)
+		}
+		for i, b := range bs {
+			if want := g.within(a, b, lo, hi); (in[i] == 1) != want || in[i] < 0 {
+				t.Fatalf("query %d: RELMULTI %d %v %d = %d, want %v", q, a, words, b, in[i], want)
+			}
+		}
+		codes, err := c.Do(ctx, args(append(append([]any{"RELCHECK", a}, words...), "BATCH", bs)...)...).Int64Slice()
+		if err != nil {
+			t.Fatalf("query %d: RELCHECK %v BATCH: %v", q, words, err)
+		}
+		for i, b := range bs {
+			if want := g.codeWithin(a, b, lo, hi); codes[i] != want {
+				t.Fatalf("query %d: RELCHECK %d %v %d = %d, want %d", q, a, words, b, codes[i], want)
+			}
+		}
+		pages(t, c, g, a, rng)
+		codes, err = c.Do(ctx, args("RELCHECK", a, bs)...).Int64Slice()
 		if err != nil {
 			t.Fatalf("query %d: RELCHECK: %v", q, err)
 		}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"cmp"
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -42,7 +43,9 @@ func newGraph(rng *rand.Rand, n int) *graph {
 		for want := int(count.Uint64()); len(fs) < want; {
 			v := g.users[pick.Uint64()]
 			if v != u {
-				fs[v] = 1_600_000_000 + uint32(rng.IntN(100_000_000))
+				// Coarse times: equal times in one list are common, so
+				// paging and ordering are tested at ties.
+				fs[v] = 1_600_000_000 + uint32(rng.IntN(400))*250_000
 			}
 		}
 		g.following[u] = fs
@@ -80,6 +83,54 @@ func (g *graph) byTime(a uint64) []uint64 {
 		return cmp.Compare(x, y)
 	})
 	return out
+}
+
+// within is whether a follows b with a follow time in [lo, hi].
+func (g *graph) within(a, b uint64, lo, hi uint32) bool {
+	t, ok := g.following[a][b]
+	return ok && t >= lo && t <= hi
+}
+
+// codeWithin is RELCHECK's answer with the window SINCE lo UNTIL hi.
+func (g *graph) codeWithin(a, b uint64, lo, hi uint32) int64 {
+	if !g.cached[a] || !g.cached[b] {
+		return -1
+	}
+	var c int64
+	if g.within(a, b, lo, hi) {
+		c |= 1
+	}
+	if g.within(b, a, lo, hi) {
+		c |= 2
+	}
+	return c
+}
+
+// window draws a window over the graph's times as option words: SINCE,
+// UNTIL or both (crossed now and then), and its bounds. Half the bounds
+// are a follow time of a's list, so that inclusive ends are tested.
+func (g *graph) window(rng *rand.Rand, a uint64) (words []any, lo, hi uint32) {
+	lo, hi = 0, math.MaxUint32
+	var times []uint32
+	for _, tm := range g.following[a] {
+		times = append(times, tm)
+	}
+	at := func() uint32 {
+		if len(times) > 0 && rng.IntN(2) == 0 {
+			return times[rng.IntN(len(times))]
+		}
+		return 1_600_000_000 + uint32(rng.IntN(110_000_000)) - 5_000_000
+	}
+	switch rng.IntN(3) {
+	case 0:
+		lo = at()
+		return []any{"SINCE", lo}, lo, hi
+	case 1:
+		hi = at()
+		return []any{"UNTIL", hi}, lo, hi
+	}
+	lo, hi = at(), at()
+	return []any{"SINCE", lo, "UNTIL", hi}, lo, hi
 }
 
 func key(u uint64) string { return strconv.FormatUint(u, 10) + ".following" }
@@ -231,6 +282,45 @@ func TestRelationModel(t *testing.T) {
 					t.Fatalf("RELMEMBERS %d = %v, %v; want %v", a, ms, err, strs(g.byTime(a)))
 				}
 			}
+			// The windowed forms: RELCHECK BATCH, RELFOLLOWS and RELMULTI.
+			words, lo, hi := g.window(rng, a)
+			codes, err := c.Do(ctx, args(append(append([]any{"RELCHECK", a}, words...), "BATCH", bs)...)...).Int64Slice()
+			if err != nil {
+				t.Fatalf("RELCHECK %v BATCH: %v", words, err)
+			}
+			for i, b := range bs {
+				if want := g.codeWithin(a, b, lo, hi); codes[i] != want {
+					t.Fatalf("query %d: RELCHECK %d %v %d = %d, want %d", q, a, words, b, codes[i], want)
+				}
+			}
+			rev, err = c.Do(ctx, args(append(append([]any{"RELFOLLOWS", a}, words...), bs)...)...).Int64Slice()
+			if err != nil {
+				t.Fatalf("RELFOLLOWS %v: %v", words, err)
+			}
+			for i, b := range bs {
+				want := int64(-1)
+				if g.cached[b] {
+					want = 0
+					if g.within(b, a, lo, hi) {
+						want = 1
+					}
+				}
+				if rev[i] != want {
+					t.Fatalf("query %d: RELFOLLOWS %d %v %d = %d, want %d", q, a, words, b, rev[i], want)
+				}
+			}
+			if g.cached[a] {
+				in, err := c.Do(ctx, args(append(append([]any{"RELMULTI", key(a)}, words...), bs)...)...).Int64Slice()
+				if err != nil {
+					t.Fatalf("RELMULTI %v: %v", words, err)
+				}
+				for i, b := range bs {
+					if want := g.within(a, b, lo, hi); (in[i] == 1) != want || in[i] < 0 {
+						t.Fatalf("query %d: RELMULTI %d %v %d = %d, want %v", q, a, words, b, in[i], want)
+					}
+				}
+				pages(t, c, g, a, rng)
+			}
 			// RELWHO a x: cached members of a who follow x, newest first.
 			x := bs[0]
 			var who []uint64
@@ -297,6 +387,41 @@ func TestRelationModel(t *testing.T) {
 		}
 	}
 	t.Run("after edits", check)
+}
+
+// pages lists a's following list a page at a time by the (time, uid)
+// cursor, now and then in a window, and compares the pages joined with
+// the model's listing.
+func pages(t *testing.T, c *redis.Client, g *graph, a uint64, rng *rand.Rand) {
+	t.Helper()
+	ctx := context.Background()
+	words, lo, hi := g.window(rng, a)
+	if rng.IntN(2) == 0 {
+		words, lo, hi = nil, 0, math.MaxUint32
+	}
+	var want []string
+	for _, m := range g.byTime(a) {
+		if tm := g.following[a][m]; tm >= lo && tm <= hi {
+			want = append(want, strconv.FormatUint(m, 10), strconv.FormatUint(uint64(tm), 10))
+		}
+	}
+	limit := 1 + rng.IntN(40)
+	var got []string
+	cursor := []any{}
+	for range len(want)/2 + 2 {
+		page, err := c.Do(ctx, append(append(append([]any{"RELMEMBERS", key(a), "WITHTIMES"}, words...), cursor...), "LIMIT", limit)...).StringSlice()
+		if err != nil {
+			t.Fatalf("RELMEMBERS %d %v %v: %v", a, words, cursor, err)
+		}
+		got = append(got, page...)
+		if len(page) < 2*limit {
+			break
+		}
+		cursor = []any{"BEFORE", page[len(page)-1], page[len(page)-2]}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("RELMEMBERS %d %v by pages of %d = %v, want %v", a, words, limit, got, want)
+	}
 }
 
 // TestRelationErrors drives each error case of the relation commands with

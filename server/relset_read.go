@@ -3,6 +3,7 @@ package server
 import (
 	"strconv"
 
+	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
@@ -24,142 +25,133 @@ func (c *client) followingOf(uid uint64) (openhash.Set, bool, bool) {
 	return c.relSet(c.followingKey(uid))
 }
 
-// RELCHECK a b [b ...]: the relation of a to each b from both following
-// sets: bit 1 a follows b, bit 2 b follows a (0 none, 1, 2, 3 bi-follow).
-// -1 when it cannot be known: a needed set is not cached, or a truncated set
-// does not hold the uid. One b gets an integer reply, several an array.
+// RELCHECK a [SINCE t] [UNTIL t] [BATCH] b [b ...]: the relation of a to
+// each b from both following sets: bit 1 a follows b, bit 2 b follows a (0
+// none, 1, 2, 3 bi-follow), each edge counted only when its time is inside
+// the window. -1 when it cannot be known: a needed set is not cached, or a
+// truncated set does not hold the uid. The reply's shape is the form's:
+// RELCHECK a b is an integer, the BATCH form an array whatever the number
+// of b's. Several b's without BATCH is the older batch form, an array too,
+// kept for the clients that send it.
 func cmdRelCheck(c *client, args [][]byte) {
-	a, ok := parseUID(args[1])
+	a, o, ok := c.userAndUIDs(args, resp.OptBatch, "relcheck")
 	if !ok {
-		c.err(errRelMember)
-		return
-	}
-	if !c.parseUIDs(args[2:]) {
 		return
 	}
 	aSet, aFound, ok := c.followingOf(a)
-	if !ok {
+	if !ok || aFound && !c.windowFits(&o, &aSet, c.keyBuf) {
 		return
 	}
-	if len(c.uids) > 1 {
+	if o.Batch || len(c.uids) > 1 {
 		c.arrayHeader(len(c.uids))
 	}
 	for _, b := range c.uids {
-		code := int64(0)
-		known := aFound
+		code := int64(-1)
 		if aFound {
-			if aSet.Contains(b) {
-				code |= 1
-			} else if aSet.Truncated() {
-				known = false
-			}
+			code = memberIn(&aSet, b, &o)
 		}
 		bSet, bFound, ok := c.followingOf(b)
-		if !ok {
-			continue // WRONGTYPE replied in this position: the array stays whole
+		if !ok || bFound && !c.windowFits(&o, &bSet, c.keyBuf) {
+			continue // the error replied in this position: the array stays whole
 		}
-		switch {
-		case !bFound:
-			known = false
-		case bSet.Contains(a):
-			code |= 2
-		case bSet.Truncated():
-			known = false
+		back := int64(-1)
+		if bFound {
+			back = memberIn(&bSet, a, &o)
 		}
-		if !known {
+		if code >= 0 && back >= 0 {
+			code |= back << 1
+		} else {
 			code = -1
 		}
 		c.integer(code)
 	}
 }
 
-// RELFOLLOWS x u [u ...]: whether each u follows x, from each u's own
-// following set, in order: 1, 0, or -1 when it cannot be known (u's set is
-// not cached, or is truncated and lacks x). Always an array. It is the
-// per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
-// RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
-// RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+// RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...]: whether each u
+// follows x (inside the window), from each u's own following set, in
+// order: 1, 0, or -1 when it cannot be known (u's set is not cached, or is
+// truncated and lacks x). Always an array. It is the per-shard half a
+// sharding proxy needs: RELCHECK a b1..bn across shards is RELMULTI on a's
+// shard plus RELFOLLOWS a <the b's of each shard>, with the same window,
+// and RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
 //
-// RELFOLLOWS x WITHTIMES u [u ...] answers two integers per u, the code and
-// the time u followed x (0 unless the code is 1): the proxy's half of a
-// bi-follow list, which is ordered by the later of the two follow times.
+// With WITHTIMES each code is followed by the time u followed x (0 unless
+// the code is 1): the proxy's half of a bi-follow list, which is ordered by
+// the later of the two follow times.
 func cmdRelFollows(c *client, args [][]byte) {
-	x, ok := parseUID(args[1])
+	x, o, ok := c.userAndUIDs(args, resp.OptWithTimes, "relfollows")
 	if !ok {
-		c.err(errRelMember)
 		return
 	}
-	uidArgs, withTimes := args[2:], eqFold(args[2], "WITHTIMES")
-	if withTimes {
-		if len(args) < 4 {
-			c.err("ERR wrong number of arguments for 'relfollows' command")
-			return
-		}
-		uidArgs = args[3:]
+	per := 1
+	if o.WithTimes {
+		per = 2
 	}
-	if !c.parseUIDs(uidArgs) {
-		return
-	}
-	if withTimes {
-		c.arrayHeader(2 * len(c.uids))
-	} else {
-		c.arrayHeader(len(c.uids))
-	}
+	c.arrayHeader(per * len(c.uids))
 	for _, u := range c.uids {
 		set, found, ok := c.followingOf(u)
-		if !ok {
-			if withTimes {
-				c.integer(0) // the error stands for the code; the pair stays whole
+		code := int64(-1)
+		switch {
+		case !ok, found && !c.windowFits(&o, &set, c.keyBuf):
+			// The error replied in this position stands for the code; with
+			// WITHTIMES its time follows, so the array stays whole.
+			if o.WithTimes {
+				c.integer(0)
 			}
-			continue // WRONGTYPE replied in this position: the array stays whole
-		}
-		code, t := int64(-1), uint32(0)
-		if found {
-			var in bool
-			switch t, in = set.Time(x); {
-			case in:
-				code = 1
-			case !set.Truncated():
-				code = 0
-			}
+			continue
+		case found:
+			code = memberIn(&set, x, &o)
 		}
 		c.integer(code)
-		if withTimes {
+		if o.WithTimes {
+			var t uint32
+			if code == 1 {
+				t, _ = set.Time(x)
+			}
 			c.integer(int64(t))
 		}
 	}
 }
 
-// RELMULTI key [BITS] uid [uid ...]: membership of each uid in one set, in
-// order: 1 member, 0 not, -1 not in a truncated set (unknown). Nil when the
-// set is not cached. BITS replies a bitmap instead (bit i set when uid i is a
-// member; bit 0 is the high bit of byte 0, as GETBIT counts).
+// RELMULTI key [BITS] [SINCE t] [UNTIL t] uid [uid ...]: membership of
+// each uid in one set, in order: 1 member (with a time inside the window),
+// 0 not, -1 not in a truncated set (unknown). Nil when the set is not
+// cached. BITS replies a bitmap instead (bit i set when uid i is a member;
+// bit 0 is the high bit of byte 0, as GETBIT counts).
 func cmdRelMulti(c *client, args [][]byte) {
-	bitsMode := eqFold(args[2], "BITS")
-	uidArgs := args[2:]
-	if bitsMode {
-		if len(args) < 4 {
-			c.err("ERR wrong number of arguments for 'relmulti' command")
-			return
-		}
-		uidArgs = args[3:]
+	o, rest, ok := c.relOpts(args[2:], resp.OptBits)
+	if !ok {
+		return
 	}
-	if !c.parseUIDs(uidArgs) {
+	if len(rest) == 0 {
+		c.err("ERR wrong number of arguments for 'relmulti' command")
+		return
+	}
+	if !c.parseUIDs(rest) {
 		return
 	}
 	set, found, ok := c.relSet(args[1])
 	switch {
 	case !ok:
 		return
-	case !found && bitsMode:
+	case !found && o.Bits:
 		c.null()
 		return
 	case !found:
 		c.nullArray()
 		return
+	case !c.windowFits(&o, &set, args[1]):
+		return
 	}
-	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
-	if bitsMode {
+	if o.Bits {
+		c.hits = c.hits[:0]
+		if o.Windowed {
+			for _, u := range c.uids {
+				c.hits = append(c.hits, memberIn(&set, u, &o) == 1)
+			}
+		} else {
+			c.hits = set.ContainsBatch(c.hits, c.uids)
+		}
 		n := (len(c.hits) + 7) / 8
 		c.scratch = append(c.scratch[:0], make([]byte, n)...)
 		for i, h := range c.hits {
@@ -170,7 +162,14 @@ func cmdRelMulti(c *client, args [][]byte) {
 		c.bulk(c.scratch)
 		return
 	}
-	c.arrayHeader(len(c.hits))
+	c.arrayHeader(len(c.uids))
+	if o.Windowed {
+		for _, u := range c.uids {
+			c.integer(memberIn(&set, u, &o))
+		}
+		return
+	}
+	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
 	for _, h := range c.hits {
 		switch {
 		case h:
@@ -301,48 +300,46 @@ func (c *client) bulkUint(u uint64) {
 	c.bulk(c.scratch)
 }
 
-// RELMEMBERS key [WITHTIMES] [NEWEST n]: members newest first, as decimal
-// bulk strings; WITHTIMES interleaves each member's follow time. Nil when the
-// set is not cached.
+// RELMEMBERS key [WITHTIMES] [SINCE t] [UNTIL t] [BEFORE time uid]
+// [LIMIT n]: members newest first (equal times by ascending uid), as
+// decimal bulk strings; WITHTIMES interleaves each member's follow time.
+// BEFORE continues a listing after the member (time, uid), the last one a
+// page returned: the order is total, so no member is skipped or repeated
+// across pages, ties included. NEWEST n is LIMIT n. Nil when the set is
+// not cached. (The page itself: relpage.go.)
 func cmdRelMembers(c *client, args [][]byte) {
-	withTimes, limit := false, -1
-	for i := 2; i < len(args); i++ {
-		switch {
-		case eqFold(args[i], "WITHTIMES"):
-			withTimes = true
-		case eqFold(args[i], "NEWEST") && i+1 < len(args):
-			n, ok := parseInt(args[i+1])
-			if !ok || n < 1 {
-				c.err("ERR NEWEST must be a positive integer")
-				return
-			}
-			limit = int(min(n, 1<<31))
-			i++
-		default:
-			c.err(errSyntax)
-			return
-		}
-	}
-	set, found, ok := c.relSet(args[1])
+	p, ok := c.parsePage(args[2:])
 	if !ok {
 		return
 	}
-	if !found {
+	set, found, ok := c.relSet(args[1])
+	switch {
+	case !ok:
+		return
+	case !found:
 		c.nullArray()
 		return
+	case !c.windowFits(&p.Win, &set, args[1]):
+		return
 	}
-	ms := c.byTime(&set)
-	if limit >= 0 && limit < len(ms) {
-		ms = ms[:limit]
+	ms, known := c.page(&p, &set)
+	if !known && !c.isBifollowKey(args[1]) {
+		// A computed bi-follow list is "truncated" when some member could
+		// not be answered for, wherever its time falls: its listings omit
+		// those members, as RELWHO omits the pairs it cannot know (docs/
+		// commands.md, "Which list answers"), and the proxy's assembly does
+		// the same; a stored truncated list lacks exactly its oldest part.
+		c.err(errTruncatedPage)
+		return
 	}
-	if withTimes {
+	if p.WithTimes {
 		c.arrayHeader(2 * len(ms))
 	} else {
 		c.arrayHeader(len(ms))
 	}
 	for _, m := range ms {
 		c.bulkUint(m.UID)
-		if withTimes {
+		if p.WithTimes {
 			c.bulkUint(uint64(m.Time))
 		}
 	}

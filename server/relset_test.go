@@ -36,10 +36,16 @@ func relFixture(tb testing.TB) (*Server, *client, [][]byte, [][]byte) {
 // buffers have grown).
 func TestRelHotPathAllocatesNothing(t *testing.T) {
 	s, c, check, multi := relFixture(t)
+	allocatesNothing(t, s, c, check, multi)
+}
+
+// allocatesNothing fails t for each command line whose dispatch allocates.
+func allocatesNothing(t *testing.T, s *Server, c *client, lines ...[][]byte) {
+	t.Helper()
 	// A call that a loaded machine stretches past slowlog-log-slower-than is
 	// recorded, and recording allocates by design; that is not the hot path.
 	s.slowlog.threshold.Store(-1)
-	for _, args := range [][][]byte{check, multi} {
+	for _, args := range lines {
 		now := time.Now()
 		allocs := testing.AllocsPerRun(50, func() {
 			c.out = c.out[:0]
@@ -53,17 +59,19 @@ func TestRelHotPathAllocatesNothing(t *testing.T) {
 
 func BenchmarkRelCommands(b *testing.B) {
 	s, c, check, multi := relFixture(b)
-	for _, bc := range []struct {
-		name string
-		args [][]byte
-	}{{"RELCHECK/10", check}, {"RELMULTI/500", multi}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			now := time.Now()
-			for b.Loop() {
-				c.out = c.out[:0]
-				now = s.dispatch(c, bc.args, now)
-			}
-		})
-	}
+	benchDispatch(b, s, c, "RELCHECK/10", check)
+	benchDispatch(b, s, c, "RELMULTI/500", multi)
+}
+
+// benchDispatch measures one command line in the server, without the
+// network.
+func benchDispatch(b *testing.B, s *Server, c *client, name string, args [][]byte) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		now := time.Now()
+		for b.Loop() {
+			c.out = c.out[:0]
+			now = s.dispatch(c, args, now)
+		}
+	})
 }

@@ -88,6 +88,9 @@ func relReads(key string, probes []uint64) [][][]byte {
 		uidArgs("HMGET", key), uidArgs("SMISMEMBER", key), uidArgs("RELMULTI", key), uidArgs("RELMULTI", key, "BITS"),
 		argv("HEXISTS", key, first), argv("HGET", key, first), argv("SISMEMBER", key, first),
 		argv("RELINFO", key), argv("TYPE", key), argv("GET", key),
+		// Issue 17's pages and windows, framed like the rest.
+		argv("RELMEMBERS", key, "WITHTIMES", "BEFORE", 1_600_000_003, first, "LIMIT", 5),
+		uidArgs("RELMULTI", key, "SINCE", 1_600_000_002, "UNTIL", 1_600_000_030),
 	}
 }
 
