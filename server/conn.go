@@ -56,6 +56,8 @@ type client struct {
 	times   []uint32
 	hits    []bool
 	members []openhash.Member
+	zslots  []uint32 // a small set's score order (Z* reads; cached orders are never kept here)
+	zpick   []int32  // ranks ZRANDMEMBER and ZSCAN reply
 	keyBuf  []byte
 	scratch []byte
 

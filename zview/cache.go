@@ -1,0 +1,130 @@
+package zview
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/relcache/relcache/openhash"
+)
+
+// MinCached is the smallest set whose order is cached: below it a sort
+// costs about what a cache lookup does, and the reader sorts into its own
+// scratch.
+const MinCached = 128
+
+const cacheShards = 64
+
+// Cache keeps the Order of recently ranged sets, up to a byte budget. An
+// entry holds the set's bytes it was built from: that keeps the backing
+// array alive, so an array at the same address is always the same set (no
+// stale order can match a new set), and it is why the budget counts those
+// bytes too — an entry whose key was rewritten pins the old set until it
+// is replaced by the next read or evicted.
+type Cache struct {
+	seed   maphash.Seed
+	budget int64 // bytes over all shards; 0 disables the cache
+	used   atomic.Int64
+	hits   atomic.Int64
+	builds atomic.Int64
+	shards [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.Mutex // guards m
+	m  map[string]*entry
+}
+
+type entry struct {
+	buf   []byte // the set's bytes the order was built from
+	slots []uint32
+	cost  int64
+}
+
+// NewCache returns a cache that holds at most budget bytes of orders and
+// the sets they pin; a budget of 0 caches nothing.
+func NewCache(budget int64) *Cache {
+	c := &Cache{seed: maphash.MakeSeed(), budget: budget}
+	for i := range c.shards {
+		c.shards[i].m = map[string]*entry{}
+	}
+	return c
+}
+
+// Stats is what the cache has done, for INFO.
+type Stats struct {
+	Bytes, Hits, Builds int64
+}
+
+// Stats reads the counters.
+func (c *Cache) Stats() Stats {
+	return Stats{Bytes: c.used.Load(), Hits: c.hits.Load(), Builds: c.builds.Load()}
+}
+
+// Order returns the order of set, which key holds as the bytes buf: the
+// cached one when it was built from these very bytes, else a new one,
+// cached when the set is big enough. *scratch is the caller's buffer for
+// an order that is not cached; it is updated to the grown buffer then, and
+// never points at a cached order (which readers share and nobody writes).
+func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *[]uint32) Order {
+	if set.Count() < MinCached || c.budget == 0 {
+		o := NewOrder(set, *scratch)
+		*scratch = o.slots
+		return o
+	}
+	sh := &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
+	sh.mu.Lock()
+	e := sh.m[string(key)]
+	sh.mu.Unlock()
+	if e != nil && sameBytes(e.buf, buf) {
+		c.hits.Add(1)
+		return Order{set: set, slots: e.slots}
+	}
+	// Built outside the lock: a sort of a big set must not stall the other
+	// keys of the shard. Two readers may both build; the later one wins.
+	o := NewOrder(set, nil)
+	c.builds.Add(1)
+	ne := &entry{buf: buf, slots: o.slots, cost: int64(len(buf) + 4*len(o.slots) + len(key) + 64)}
+	if ne.cost > c.budget/cacheShards {
+		return o
+	}
+	sh.mu.Lock()
+	if old := sh.m[string(key)]; old != nil {
+		c.used.Add(-old.cost)
+	}
+	sh.m[string(key)] = ne
+	c.used.Add(ne.cost)
+	// Over budget: drop entries of this shard (map order is random, so
+	// this is random eviction) until the cache fits or only the new one
+	// is left.
+	for k, old := range sh.m {
+		if c.used.Load() <= c.budget {
+			break
+		}
+		if old != ne {
+			delete(sh.m, k)
+			c.used.Add(-old.cost)
+		}
+	}
+	sh.mu.Unlock()
+	return o
+}
+
+// Flush drops every entry (FLUSHALL: the sets they pin are gone).
+func (c *Cache) Flush() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			delete(sh.m, k)
+			c.used.Add(-e.cost)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// sameBytes reports whether a and b are the same backing array and length.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
+}
