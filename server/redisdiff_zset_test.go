@@ -152,6 +152,17 @@ func zsetTable() []diffCase {
 	} {
 		write(append([]string{"ZADD", "z"}, o...)...)
 	}
+	// big's order is cached by the read in setup: each write must drop it.
+	bigProbe := [][]string{{"ZREVRANGE", "big", "0", "4", "WITHSCORES"}, {"ZRANGE", "big", "0", "2"},
+		{"ZRANK", "big", "12345"}, {"ZCOUNT", "big", "1039", "+inf"}, {"ZCARD", "big"}}
+	for _, w := range [][]string{
+		{"ZADD", "big", "5000", "12345"}, {"ZADD", "big", "1", "12345"}, {"ZADD", "big", "CH", "1039", "12345", "999", "7"},
+	} {
+		cases = append(cases, diffCase{empty: true, setup: [][]string{{"ZREVRANGE", "big", "0", "4"}, {"ZRANGE", "big", "0", "2"}},
+			cmd: w, probes: bigProbe})
+	}
+	cases = append(cases, diffCase{empty: true, setup: [][]string{{"ZADD", "big", "5000", "12345"}, {"ZREVRANGE", "big", "0", "4"}},
+		cmd: []string{"ZREM", "big", "12345"}, probes: bigProbe})
 	write("ZADD", "s", "1", "9")
 	write("ZADD", "fresh", "5", "9", "6", "10")
 	write("ZREM", "z", "9", "42", "43", "042", "x")

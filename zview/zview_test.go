@@ -1,0 +1,130 @@
+package zview
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/relcache/relcache/openhash"
+)
+
+func build(t testing.TB, r *rand.Rand, n int) ([]byte, openhash.Set) {
+	t.Helper()
+	uids := make([]uint64, 0, n)
+	times := make([]uint32, 0, n)
+	seen := map[uint64]bool{}
+	for len(uids) < n {
+		u := r.Uint64N(1 << 40)
+		if !seen[u] {
+			seen[u] = true
+			uids, times = append(uids, u), append(times, uint32(r.IntN(50)))
+		}
+	}
+	buf, err := openhash.Build(nil, uids, times, openhash.Options{Seed: r.Uint64()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := openhash.Open(buf)
+	return buf, set
+}
+
+// TestOrderRankAndRanges checks Rank and ScoreRange against a walk of the
+// order.
+func TestOrderRankAndRanges(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	_, set := build(t, r, 500)
+	o := NewOrder(set, nil)
+	for i := range o.Len() {
+		u, _ := o.At(i)
+		if got, ok := o.Rank(u); !ok || got != i {
+			t.Fatalf("Rank(%d) = %d %v, want %d", u, got, ok, i)
+		}
+	}
+	if _, ok := o.Rank(1 << 50); ok {
+		t.Fatal("Rank of a non-member reported ok")
+	}
+	for range 200 {
+		lo := Bound{V: float64(r.IntN(60)) - 5, Excl: r.IntN(2) == 0}
+		hi := Bound{V: float64(r.IntN(60)) - 5, Excl: r.IntN(2) == 0}
+		if r.IntN(10) == 0 {
+			lo, hi = MinusInf, PlusInf
+		}
+		want := 0
+		for i := range o.Len() {
+			_, tm := o.At(i)
+			v := float64(tm)
+			if (v > lo.V || !lo.Excl && v == lo.V) && (v < hi.V || !hi.Excl && v == hi.V) {
+				want++
+			}
+		}
+		a, b := o.ScoreRange(lo, hi)
+		if b-a != want {
+			t.Fatalf("ScoreRange(%v, %v) = [%d, %d), want %d members", lo, hi, a, b, want)
+		}
+	}
+	if a, b := o.ScoreRange(Bound{V: math.Inf(1)}, PlusInf); a != b {
+		t.Fatalf("ScoreRange(+inf, +inf) not empty: [%d, %d)", a, b)
+	}
+}
+
+// TestCacheBoundToBytes: the cache answers from an order built from the
+// same bytes, and rebuilds for a new version of the key (a write's copy),
+// never serving the old order for it.
+func TestCacheBoundToBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	c := NewCache(1 << 20)
+	buf, set := build(t, r, 300)
+	var scratch []uint32
+	o1 := c.Order([]byte("k"), buf, set, &scratch)
+	o2 := c.Order([]byte("k"), buf, set, &scratch)
+	if st := c.Stats(); st.Builds != 1 || st.Hits != 1 {
+		t.Fatalf("stats %+v, want 1 build and 1 hit", st)
+	}
+	if &o1.Slots()[0] != &o2.Slots()[0] {
+		t.Fatal("second read did not reuse the cached order")
+	}
+	// A write: a copy of the set with one more member at the top.
+	cp := append([]byte(nil), buf...)
+	if _, err := openhash.Insert(cp, 1<<39, 1000); err != nil {
+		t.Fatal(err)
+	}
+	set2, _ := openhash.Open(cp)
+	o3 := c.Order([]byte("k"), cp, set2, &scratch)
+	if u, _ := o3.At(o3.Len() - 1); u != 1<<39 || o3.Len() != 301 {
+		t.Fatalf("after a write the top member is %d of %d, want %d of 301", u, o3.Len(), uint64(1<<39))
+	}
+	if st := c.Stats(); st.Builds != 2 {
+		t.Fatalf("stats %+v, want a second build", st)
+	}
+	if len(scratch) != 0 {
+		t.Fatal("a cached order was built in the caller's scratch")
+	}
+}
+
+// TestCacheBudget: the cache stays near its budget however many sets are
+// ranged, and a small set never enters it.
+func TestCacheBudget(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const budget = 256 << 10
+	c := NewCache(budget)
+	var scratch []uint32
+	for i := range 200 {
+		buf, set := build(t, r, 200)
+		c.Order([]byte{byte(i), byte(i >> 8)}, buf, set, &scratch)
+	}
+	// Eviction is per shard, so the total may pass the budget by at most
+	// one entry per shard, each at most budget/cacheShards.
+	if used := c.Stats().Bytes; used > 2*budget {
+		t.Fatalf("cache holds %d bytes, budget %d", used, budget)
+	}
+	before := c.Stats().Builds
+	buf, set := build(t, r, MinCached-1)
+	c.Order([]byte("small"), buf, set, &scratch)
+	if c.Stats().Builds != before || len(scratch) != MinCached-1 {
+		t.Fatal("a small set went through the cache instead of the scratch")
+	}
+	c.Flush()
+	if c.Stats().Bytes != 0 {
+		t.Fatalf("Flush left %d bytes", c.Stats().Bytes)
+	}
+}
