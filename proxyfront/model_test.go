@@ -245,7 +245,7 @@ func (q *queries) keys(n int) []string {
 func (q *queries) next() []string {
 	cat := func(head []string, rest []string) []string { return append(head, rest...) }
 	var args []string
-	switch q.rng.IntN(34) {
+	switch q.rng.IntN(39) {
 	case 0, 1, 2: // one b: an integer reply
 		a := q.pickUser()
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
@@ -324,6 +324,22 @@ func (q *queries) next() []string {
 		}
 	case 32:
 		args = []string{"UNLINK", fmt.Sprintf("missing:%d", q.rng.IntN(50)), fmt.Sprintf("missing:%d", q.rng.IntN(50))}
+	case 33, 34: // the sorted-set view: pages by time
+		k, n := q.relKey(), strconv.Itoa(q.rng.IntN(30))
+		args = [][]string{
+			{"ZREVRANGE", k, "0", n}, {"ZREVRANGE", k, n, "-1", "WITHSCORES"}, {"ZRANGE", k, "0", n, "REV", "WITHSCORES"},
+			{"ZRANGE", k, "-inf", "+inf", "BYSCORE", "LIMIT", "0", n}, {"ZREVRANGEBYSCORE", k, "+inf", "(1600010000", "LIMIT", "1", n},
+			{"ZRANGEBYSCORE", k, "1600005000", "+inf", "WITHSCORES"}, {"ZSCAN", k, "0"}, {"ZRANDMEMBER", k, "100000"},
+		}[q.rng.IntN(8)]
+	case 35:
+		a := q.anyUser()
+		args = []string{[]string{"ZSCORE", "ZRANK", "ZREVRANK"}[q.rng.IntN(3)], fkey(a), u64(q.member(a))}
+	case 36:
+		a := q.anyUser()
+		args = cat([]string{"ZMSCORE", fkey(a)}, q.uids(1+q.rng.IntN(10), a))
+	case 37:
+		k := q.relKey()
+		args = [][]string{{"ZCARD", k}, {"ZCOUNT", k, "1600005000", "+inf"}, {"ZCOUNT", k, "-inf", "+inf"}}[q.rng.IntN(3)]
 	default: // answered by the proxy itself
 		args = [][]string{{"PING"}, {"PING", "hello there"}, {"ECHO", q.anyKey()}}[q.rng.IntN(3)]
 	}
