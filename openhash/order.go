@@ -14,10 +14,10 @@ import (
 
 // AppendScoreOrder appends the slot of every member to dst in sorted-set
 // order (ascending time, ties by the member's decimal bytes) and returns the
-// extended slice; At reads a slot. It allocates a scratch of 8 bytes a
-// member for the sort.
-func (s *Set) AppendScoreOrder(dst []uint32) []uint32 {
-	keys := make([]uint64, 0, s.Count())
+// extended slice; At reads a slot. The sort needs 8 bytes a member of
+// scratch: keys is reused for it (and returned, grown) when it has room.
+func (s *Set) AppendScoreOrder(dst []uint32, keys []uint64) ([]uint32, []uint64) {
+	keys = slices.Grow(keys[:0], s.Count())
 	for g := uint64(0); g < s.ng; g++ {
 		grp := s.group(g)
 		for m := s.ctrlOf(grp) & msb; m != 0; m &= m - 1 {
@@ -46,7 +46,7 @@ func (s *Set) AppendScoreOrder(dst []uint32) []uint32 {
 	for _, k := range keys {
 		dst = append(dst, uint32(k))
 	}
-	return dst
+	return dst, keys
 }
 
 // At returns the member in slot (group*8 + index), a slot AppendScoreOrder

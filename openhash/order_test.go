@@ -45,7 +45,7 @@ func TestScoreOrder(t *testing.T) {
 			}
 			return strings.Compare(a.member, b.member)
 		})
-		for _, slot := range set.AppendScoreOrder(nil) {
+		for _, slot := range first(set.AppendScoreOrder(nil, nil)) {
 			u, tm := set.At(slot)
 			got = append(got, zm{strconv.FormatUint(u, 10), tm})
 		}
@@ -65,3 +65,5 @@ func TestCompareDecimal(t *testing.T) {
 		}
 	}
 }
+
+func first[A, B any](a A, _ B) A { return a }

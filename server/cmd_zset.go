@@ -54,8 +54,11 @@ func (c *client) zset(key []byte) (z zread, ok bool) {
 	return zread{set: set, buf: buf, found: found}, true
 }
 
-// order is z's members ranked, from the cache when it has them.
+// order is z's members ranked, from the cache when it has them. A set the
+// cache does not take is sorted into the connection's scratch, which an
+// earlier read of a huge set may have grown: that is dropped first.
 func (c *client) order(key []byte, z *zread) zview.Order {
+	c.zslots.Trim(keptMembers)
 	return c.srv.zorders.Order(key, z.buf, z.set, &c.zslots)
 }
 

@@ -64,13 +64,14 @@ func (c *Cache) Stats() Stats {
 
 // Order returns the order of set, which key holds as the bytes buf: the
 // cached one when it was built from these very bytes, else a new one,
-// cached when the set is big enough. *scratch is the caller's buffer for
-// an order that is not cached; it is updated to the grown buffer then, and
-// never points at a cached order (which readers share and nobody writes).
-func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *[]uint32) Order {
+// cached when the set is big enough. scratch is the caller's buffers for
+// an order that is not cached; they are updated to the grown buffers then,
+// and never point at a cached order (which readers share and nobody
+// writes).
+func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *Scratch) Order {
 	if set.Count() < MinCached || c.budget == 0 {
-		o := NewOrder(set, *scratch)
-		*scratch = o.slots
+		o, keys := newOrder(set, scratch.slots, scratch.keys)
+		scratch.slots, scratch.keys = o.slots, keys
 		return o
 	}
 	sh := &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
@@ -121,6 +122,21 @@ func (c *Cache) Flush() {
 			c.used.Add(-e.cost)
 		}
 		sh.mu.Unlock()
+	}
+}
+
+// Scratch is a reader's buffers for orders that are not cached: a small
+// set's, sorted on every read without allocating once they have grown.
+type Scratch struct {
+	slots []uint32
+	keys  []uint64
+}
+
+// Trim drops buffers grown past max members, so that one big read does not
+// pin them to a connection for good.
+func (s *Scratch) Trim(max int) {
+	if cap(s.slots) > max {
+		*s = Scratch{}
 	}
 }
 

@@ -28,7 +28,14 @@ type Order struct {
 // NewOrder ranks set's members, appending the permutation to dst (which
 // the Order then uses).
 func NewOrder(set openhash.Set, dst []uint32) Order {
-	return Order{set: set, slots: set.AppendScoreOrder(dst[:0])}
+	o, _ := newOrder(set, dst, nil)
+	return o
+}
+
+// newOrder is NewOrder with the sort's scratch, returned grown.
+func newOrder(set openhash.Set, dst []uint32, keys []uint64) (Order, []uint64) {
+	slots, keys := set.AppendScoreOrder(dst[:0], keys)
+	return Order{set: set, slots: slots}, keys
 }
 
 // Len is the number of members.

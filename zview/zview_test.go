@@ -74,7 +74,7 @@ func TestCacheBoundToBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	c := NewCache(1 << 20)
 	buf, set := build(t, r, 300)
-	var scratch []uint32
+	var scratch Scratch
 	o1 := c.Order([]byte("k"), buf, set, &scratch)
 	o2 := c.Order([]byte("k"), buf, set, &scratch)
 	if st := c.Stats(); st.Builds != 1 || st.Hits != 1 {
@@ -96,7 +96,7 @@ func TestCacheBoundToBytes(t *testing.T) {
 	if st := c.Stats(); st.Builds != 2 {
 		t.Fatalf("stats %+v, want a second build", st)
 	}
-	if len(scratch) != 0 {
+	if len(scratch.slots) != 0 {
 		t.Fatal("a cached order was built in the caller's scratch")
 	}
 }
@@ -107,7 +107,7 @@ func TestCacheBudget(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const budget = 256 << 10
 	c := NewCache(budget)
-	var scratch []uint32
+	var scratch Scratch
 	for i := range 200 {
 		buf, set := build(t, r, 200)
 		c.Order([]byte{byte(i), byte(i >> 8)}, buf, set, &scratch)
@@ -120,7 +120,7 @@ func TestCacheBudget(t *testing.T) {
 	before := c.Stats().Builds
 	buf, set := build(t, r, MinCached-1)
 	c.Order([]byte("small"), buf, set, &scratch)
-	if c.Stats().Builds != before || len(scratch) != MinCached-1 {
+	if c.Stats().Builds != before || len(scratch.slots) != MinCached-1 {
 		t.Fatal("a small set went through the cache instead of the scratch")
 	}
 	c.Flush()
