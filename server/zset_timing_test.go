@@ -3,6 +3,7 @@ package server
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,31 @@ func TestZViewPagingAllocatesNothing(t *testing.T) {
 				t.Errorf("%s on %d members: %.1f allocations per call, want 0", args[0], n, allocs)
 			}
 		}
+	}
+}
+
+// TestZViewInfo: INFO reports the order cache: one build for the first page
+// of a big set, a hit for the next, and the bytes it holds.
+func TestZViewInfo(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s)
+	defer c.conn.Close()
+	key := []byte("big")
+	load := [][]byte{[]byte("RELLOAD"), key, []byte("TIMES")}
+	for i := range zview.MinCached {
+		load = append(load, strconv.AppendInt(nil, int64(i+1), 10), strconv.AppendInt(nil, int64(i), 10))
+	}
+	now := s.dispatch(c, load, time.Now())
+	now = s.dispatch(c, cmd("ZREVRANGE", key, "0", "9"), now)
+	now = s.dispatch(c, cmd("ZREVRANGE", key, "10", "19"), now)
+	c.out = c.out[:0]
+	s.dispatch(c, [][]byte{[]byte("INFO"), []byte("memory"), []byte("stats")}, now)
+	for _, want := range []string{"zview_order_hits:1\r\n", "zview_order_builds:1\r\n", "zview_order_bytes:"} {
+		if !strings.Contains(string(c.out), want) {
+			t.Errorf("INFO lacks %q:\n%s", want, c.out)
+		}
+	}
+	if strings.Contains(string(c.out), "zview_order_bytes:0\r\n") {
+		t.Error("INFO says the cache holds nothing after a big set's page")
 	}
 }
