@@ -29,9 +29,6 @@ const (
 	errZNotFloat  = "ERR min or max is not a float"
 	errZBylex     = "ERR BYLEX is not supported on relation sets: members are ordered by score"
 	errZIncr      = "ERR INCR is not supported on relation sets: a score is a follow time"
-	// zOrderBudget bounds the cached score orders and the sets they pin
-	// (zview.Cache).
-	zOrderBudget = 64 << 20
 )
 
 // zread is a Z* command's view of its key.

@@ -120,7 +120,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		shutdownCh: make(chan struct{}),
 		slowlog:    newSlowlog(cfg.SlowlogMaxLen),
 		noop:       newNoopConfig(),
-		zorders:    zview.NewCache(zOrderBudget),
+		zorders:    zview.NewCache(cfg.RelOrderCache),
 	}
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/zview"
 )
@@ -120,7 +123,18 @@ func TestZViewPagingAllocatesNothing(t *testing.T) {
 // TestZViewInfo: INFO reports the order cache: one build for the first page
 // of a big set, a hit for the next, and the bytes it holds.
 func TestZViewInfo(t *testing.T) {
-	s := newTestServer(t)
+	for _, budget := range []int64{DefaultRelOrderCache, 0} {
+		t.Run(fmt.Sprint("rel-order-cache=", budget), func(t *testing.T) { zviewInfo(t, budget) })
+	}
+}
+
+func zviewInfo(t *testing.T, budget int64) {
+	cfg := Defaults()
+	cfg.Dir, cfg.RelOrderCache = t.TempDir(), budget
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := newTestClient(s)
 	defer c.conn.Close()
 	key := []byte("big")
@@ -133,12 +147,16 @@ func TestZViewInfo(t *testing.T) {
 	now = s.dispatch(c, cmd("ZREVRANGE", key, "10", "19"), now)
 	c.out = c.out[:0]
 	s.dispatch(c, [][]byte{[]byte("INFO"), []byte("memory"), []byte("stats")}, now)
-	for _, want := range []string{"zview_order_hits:1\r\n", "zview_order_builds:1\r\n", "zview_order_bytes:"} {
-		if !strings.Contains(string(c.out), want) {
-			t.Errorf("INFO lacks %q:\n%s", want, c.out)
+	want := []string{"zview_order_hits:1\r\n", "zview_order_builds:1\r\n", "zview_order_bytes:"}
+	if budget == 0 { // every read sorts: nothing cached, nothing built there
+		want = []string{"zview_order_hits:0\r\n", "zview_order_builds:0\r\n", "zview_order_bytes:0\r\n"}
+	}
+	for _, w := range want {
+		if !strings.Contains(string(c.out), w) {
+			t.Errorf("INFO lacks %q:\n%s", w, c.out)
 		}
 	}
-	if strings.Contains(string(c.out), "zview_order_bytes:0\r\n") {
+	if budget > 0 && strings.Contains(string(c.out), "zview_order_bytes:0\r\n") {
 		t.Error("INFO says the cache holds nothing after a big set's page")
 	}
 }
