@@ -16,7 +16,9 @@ const MinCached = 128
 
 const cacheShards = 64
 
-// Cache keeps the Order of recently ranged sets, up to a byte budget. An
+// Cache keeps the Order of recently ranged sets, up to a byte budget
+// (entries are evicted at random past it; one costing over a quarter of it
+// is not kept). An
 // entry holds the set's bytes it was built from: that keeps the backing
 // array alive, so an array at the same address is always the same set (no
 // stale order can match a new set), and it is why the budget counts those
@@ -87,7 +89,7 @@ func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *Scratch) Order
 	o := NewOrder(set, nil)
 	c.builds.Add(1)
 	ne := &entry{buf: buf, slots: o.slots, cost: int64(len(buf) + 4*len(o.slots) + len(key) + 64)}
-	if ne.cost > c.budget/cacheShards {
+	if ne.cost > c.budget/maxShare {
 		return o
 	}
 	sh.mu.Lock()
@@ -96,20 +98,35 @@ func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *Scratch) Order
 	}
 	sh.m[string(key)] = ne
 	c.used.Add(ne.cost)
-	// Over budget: drop entries of this shard (map order is random, so
-	// this is random eviction) until the cache fits or only the new one
-	// is left.
-	for k, old := range sh.m {
+	c.evict(sh, ne)
+	sh.mu.Unlock()
+	// Still over budget: the other shards, one lock at a time (never two
+	// held at once, so there is no lock order to keep).
+	for i := 1; i < cacheShards && c.used.Load() > c.budget; i++ {
+		other := &c.shards[(int(maphash.Bytes(c.seed, key)%cacheShards)+i)%cacheShards]
+		other.mu.Lock()
+		c.evict(other, nil)
+		other.mu.Unlock()
+	}
+	return o
+}
+
+// maxShare: an order costing more than budget/maxShare is not kept, so one
+// huge set cannot flush the whole cache for itself.
+const maxShare = 4
+
+// evict drops entries of sh but keep, at random (map order is random),
+// until the cache fits its budget or sh has no other entry. sh.mu is held.
+func (c *Cache) evict(sh *cacheShard, keep *entry) {
+	for k, e := range sh.m {
 		if c.used.Load() <= c.budget {
-			break
+			return
 		}
-		if old != ne {
+		if e != keep {
 			delete(sh.m, k)
-			c.used.Add(-old.cost)
+			c.used.Add(-e.cost)
 		}
 	}
-	sh.mu.Unlock()
-	return o
 }
 
 // Flush drops every entry (FLUSHALL: the sets they pin are gone).

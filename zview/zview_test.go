@@ -113,13 +113,25 @@ func TestCacheBudget(t *testing.T) {
 		buf, set := build(t, r, 200)
 		c.Order([]byte{byte(i), byte(i >> 8)}, buf, set, &scratch)
 	}
-	// Eviction is per shard, so the total may pass the budget by at most
-	// one entry per shard, each at most budget/cacheShards.
-	if used := c.Stats().Bytes; used > 2*budget {
+	if used := c.Stats().Bytes; used > budget {
 		t.Fatalf("cache holds %d bytes, budget %d", used, budget)
 	}
+	// A set bigger than a shard's share of the budget is cached too; one
+	// over a quarter of it is not.
+	buf, set := build(t, r, 3000)
+	c.Order([]byte("big"), buf, set, &scratch)
+	c.Order([]byte("big"), buf, set, &scratch)
+	if st := c.Stats(); st.Hits != 1 || st.Bytes > budget {
+		t.Fatalf("a 3000-member set: %+v, want one hit within budget %d", st, budget)
+	}
+	buf, set = build(t, r, 10000)
+	c.Order([]byte("huge"), buf, set, &scratch)
+	c.Order([]byte("huge"), buf, set, &scratch)
+	if st := c.Stats(); st.Hits != 1 {
+		t.Fatalf("a 10000-member set over a quarter of the budget was cached: %+v", st)
+	}
 	before := c.Stats().Builds
-	buf, set := build(t, r, MinCached-1)
+	buf, set = build(t, r, MinCached-1)
 	c.Order([]byte("small"), buf, set, &scratch)
 	if c.Stats().Builds != before || len(scratch.slots) != MinCached-1 {
 		t.Fatal("a small set went through the cache instead of the scratch")
