@@ -649,12 +649,13 @@ pairs:
 		}
 		c.uids = append(c.uids, u)
 	}
-	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(true), fill.ZAdd(c.uids, c.times, f))
-	if err != nil {
-		c.replyErr(err)
-		return
+	// XX adds nothing, so it must not create the key either (Redis leaves
+	// an absent key absent).
+	create := fill.EmptySet(true)
+	if f.XX {
+		create = nil
 	}
-	c.integer(int64(n))
+	c.replyMutation(fill.EditSet(c.db(), args[1], create, fill.ZAdd(c.uids, c.times, f)))
 }
 
 // ZREM key member [member ...]: remove members; replies how many were

@@ -165,6 +165,10 @@ func zsetTable() []diffCase {
 		cmd: []string{"ZREM", "big", "12345"}, probes: bigProbe})
 	write("ZADD", "s", "1", "9")
 	write("ZADD", "fresh", "5", "9", "6", "10")
+	for _, o := range [][]string{{"XX"}, {"XX", "CH"}, {"XX", "GT"}, {"NX"}, {"LT"}} {
+		cases = append(cases, diffCase{empty: true, cmd: append(append([]string{"ZADD", "fresh"}, o...), "5", "9"),
+			probes: [][]string{{"EXISTS", "fresh"}, {"ZCARD", "fresh"}}})
+	}
 	write("ZREM", "z", "9", "42", "43", "042", "x")
 	write("ZREM", "nokey", "9")
 	write("ZREM", "s", "9")
