@@ -435,9 +435,14 @@ func cmdZRandMember(c *client, args [][]byte) {
 		case z.set.Truncated():
 			c.err(errZTruncated)
 		default:
-			o := c.order(args[1], &z)
-			u, _ := o.At(rand.IntN(o.Len()))
-			c.bulkUint(u)
+			// The walk's length, not the header's count, bounds the draw
+			// (a set taken with rel-verify header is only count-checked).
+			if o := c.order(args[1], &z); o.Len() > 0 {
+				u, _ := o.At(rand.IntN(o.Len()))
+				c.bulkUint(u)
+			} else {
+				c.null()
+			}
 		}
 		return
 	}
@@ -475,6 +480,10 @@ func cmdZRandMember(c *client, args [][]byte) {
 	}
 	o := c.order(args[1], &z)
 	n := o.Len()
+	if n == 0 {
+		c.arrayHeader(0)
+		return
+	}
 	if count >= int64(n) {
 		// The whole set, highest score first, as Redis replies it.
 		c.zemit(&o, n-1, n, true, withScores)
