@@ -160,3 +160,44 @@ func zviewInfo(t *testing.T, budget int64) {
 		t.Error("INFO says the cache holds nothing after a big set's page")
 	}
 }
+
+// BenchmarkZViewManySets pages the first 100 of 1,500 random 5000-member
+// lists, more than the default rel-order-cache holds (about 980 such
+// orders): what a read costs when the working set outgrows the cache, and
+// how often it hits (reported as hit%).
+func BenchmarkZViewManySets(b *testing.B) {
+	s := newTestServer(b)
+	c := newTestClient(s)
+	defer c.conn.Close()
+	r := rand.New(rand.NewPCG(17, 1500))
+	const lists, n = 1500, 5000
+	keys := make([][]byte, lists)
+	for i := range keys {
+		keys[i] = strconv.AppendInt([]byte("u"), int64(i), 10)
+		load := [][]byte{[]byte("RELLOAD"), keys[i], []byte("TIMES")}
+		for range n {
+			load = append(load, strconv.AppendUint(nil, 1_000_000_000+r.Uint64N(2_000_000_000), 10),
+				strconv.AppendUint(nil, uint64(1_700_000_000+r.IntN(n*20)), 10))
+		}
+		c.out = c.out[:0]
+		s.dispatch(c, load, time.Now())
+	}
+	argv := make([][][]byte, lists)
+	for i := range argv {
+		argv[i] = cmd("ZREVRANGE", keys[i], "0", "99")
+	}
+	now := time.Now()
+	for i := range argv { // warm: the cache holds what it can
+		now = s.dispatch(c, argv[i], now)
+	}
+	before := s.zorders.Stats()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.out = c.out[:0]
+		now = s.dispatch(c, argv[r.IntN(lists)], now)
+	}
+	st := s.zorders.Stats()
+	hits, builds := st.Hits-before.Hits, st.Builds-before.Builds
+	b.ReportMetric(100*float64(hits)/float64(max(1, hits+builds)), "hit%")
+	b.ReportMetric(float64(st.Bytes)/(1<<20), "cacheMiB")
+}

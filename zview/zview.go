@@ -10,6 +10,14 @@
 // write swaps in a new copy), so the cache checks that the key still holds
 // the same backing array and rebuilds when it does not. A write therefore
 // drops the order without the write path doing anything.
+//
+// The entry holds the bytes strongly, which pins a rewritten set's old
+// version until the entry is replaced or evicted, and the budget charges
+// for it. A weak reference (package weak compares references by object,
+// so a freed array's address reused by a new set would not match) would
+// lift the pin; it is not used because weak.Make aborts the process on a
+// pointer outside the Go heap, and nothing here proves every stored set
+// lives on the heap.
 package zview
 
 import (
