@@ -273,7 +273,7 @@ func (q *queries) keys(n int) []string {
 func (q *queries) next() []string {
 	cat := func(head []string, rest []string) []string { return append(head, rest...) }
 	var args []string
-	switch q.rng.IntN(41) {
+	switch q.rng.IntN(46) {
 	case 0, 1, 2: // one b: an integer reply
 		a := q.pickUser()
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
@@ -397,6 +397,22 @@ func (q *queries) next() []string {
 	case 39: // the per-shard half of a bi-follow list, in a window now and then
 		x := q.pickUser()
 		args = cat(cat([]string{"RELFOLLOWS", u64(x), "WITHTIMES"}, q.window()), q.uids(1+q.rng.IntN(30), x))
+	case 40, 41: // the sorted-set view: pages by time
+		k, n := q.relKey(), strconv.Itoa(q.rng.IntN(30))
+		args = [][]string{
+			{"ZREVRANGE", k, "0", n}, {"ZREVRANGE", k, n, "-1", "WITHSCORES"}, {"ZRANGE", k, "0", n, "REV", "WITHSCORES"},
+			{"ZRANGE", k, "-inf", "+inf", "BYSCORE", "LIMIT", "0", n}, {"ZREVRANGEBYSCORE", k, "+inf", "(1600010000", "LIMIT", "1", n},
+			{"ZRANGEBYSCORE", k, "1600005000", "+inf", "WITHSCORES"}, {"ZSCAN", k, "0"}, {"ZRANDMEMBER", k, "100000"},
+		}[q.rng.IntN(8)]
+	case 42:
+		a := q.anyUser()
+		args = []string{[]string{"ZSCORE", "ZRANK", "ZREVRANK"}[q.rng.IntN(3)], fkey(a), u64(q.member(a))}
+	case 43:
+		a := q.anyUser()
+		args = cat([]string{"ZMSCORE", fkey(a)}, q.uids(1+q.rng.IntN(10), a))
+	case 44:
+		k := q.relKey()
+		args = [][]string{{"ZCARD", k}, {"ZCOUNT", k, "1600005000", "+inf"}, {"ZCOUNT", k, "-inf", "+inf"}}[q.rng.IntN(3)]
 	default: // answered by the proxy itself
 		args = [][]string{{"PING"}, {"PING", "hello there"}, {"ECHO", q.anyKey()}}[q.rng.IntN(3)]
 	}

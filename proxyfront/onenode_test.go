@@ -100,7 +100,11 @@ func TestProxyMatchesOneNode(t *testing.T) {
 	// Single-key edits, then the same queries on the edited lists.
 	for range 150 {
 		a := q.anyUser()
-		switch rng.IntN(10) {
+		switch rng.IntN(12) {
+		case 10:
+			p.queue("ZADD", fkey(a), strconv.Itoa(1_600_000_000+rng.IntN(20_000)), u64(q.pickUID()))
+		case 11:
+			p.queue("ZREM", rkey(a), u64(q.fan(a)), u64(q.pickUID()))
 		case 0:
 			p.queue("RELADD", fkey(a), "XX", "TIMES", u64(q.pickUID()), strconv.Itoa(1_600_000_000+rng.IntN(20_000)))
 		case 1:
@@ -189,6 +193,12 @@ func TestProxyMatchesOneNode(t *testing.T) {
 		{"RELFOLLOWS", "0" + a, a},
 		{"RELWHO", a, "2", "limit", "3"},
 		{"RELCOMMON", a, a, "Limit", "2"},
+		// The sorted-set view's refusals, one key each.
+		{"ZRANGE", fkey(q.anyUser()), "0", "1", "LIMIT", "0", "1"},
+		{"ZRANGE", fkey(q.anyUser()), "a", "b", "BYLEX"},
+		{"ZCOUNT", rkey(q.anyUser()), "x", "1"},
+		{"ZADD", fkey(q.anyUser()), "1.5", "1"},
+		{"ZSCORE", strUser + ".following", "1"},
 	} {
 		p.check(args...)
 	}

@@ -15,14 +15,7 @@ make -s build
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-
-rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" --loglevel warning &
-cport=$(free_port)
-bin/relcache serve --addr "127.0.0.1:$cport" --admin-addr - --log-level warn --dir "$tmp" --save "" --source none &
-for p in "$rport" "$cport"; do
-  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
-done
+start_redis_and_relcache "$tmp"
 
 echo "server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms"
 for P in 1 16; do

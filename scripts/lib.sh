@@ -18,3 +18,16 @@ wait_port() {
   echo "nothing listens on $1" >&2
   return 1
 }
+
+# start_redis_and_relcache DIR starts a stock redis-server and bin/relcache
+# the same way (no persistence, no source), in the background, with DIR as
+# their directory, and sets rport and cport to their ports once both answer.
+start_redis_and_relcache() {
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$1" --loglevel warning &
+  cport=$(free_port)
+  bin/relcache serve --addr "127.0.0.1:$cport" --admin-addr - --log-level warn --dir "$1" --save "" --source none &
+  for p in "$rport" "$cport"; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+}

@@ -78,6 +78,9 @@ func FuzzArgVectors(f *testing.F) {
 		}
 		return b
 	}
+	f.Add(seed([]string{"zadd", "1.follower", "1", "2", "4294967295", "18446744073709551615"},
+		[]string{"zrange", "1.follower", "-9223372036854775808", "9223372036854775807", "LIMIT", "1", "-1"},
+		[]string{"zrandmember", "1.following", "-9223372036854775808"}))
 	f.Add(seed([]string{"setrange", "s", "9223372036854775807", "v"}))
 	f.Add(seed([]string{"setrange", "k", "9223372036854775807", "abc"}, []string{"get", "k"}))
 	f.Add(seed([]string{"setrange", "s", "1048575", "v"}, []string{"append", "s", "abc"}))

@@ -195,33 +195,9 @@ func cmdScan(c *client, args [][]byte) {
 		c.err("ERR invalid cursor")
 		return
 	}
-	count := 10
-	var pat, typ []byte
-	for i := 2; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			c.err(errSyntax)
-			return
-		}
-		switch v := args[i+1]; {
-		case eqFold(args[i], "MATCH"):
-			pat = v
-		case eqFold(args[i], "COUNT"):
-			n, ok := parseInt(v)
-			if !ok {
-				c.err(errNotInt)
-				return
-			}
-			if n < 1 {
-				c.err(errSyntax)
-				return
-			}
-			count = int(min(n, math.MaxInt32))
-		case eqFold(args[i], "TYPE"):
-			typ = v
-		default:
-			c.err(errSyntax)
-			return
-		}
+	pat, typ, count, ok := c.scanOptions(args[2:], true)
+	if !ok {
+		return
 	}
 	var keys []string
 	next := c.db().Scan(cursor, count, func(k string, e store.Entry) {
@@ -236,6 +212,40 @@ func cmdScan(c *client, args [][]byte) {
 	c.arrayHeader(2)
 	c.bulkString(strconv.FormatUint(next, 10))
 	c.arrayOfBulk(keys)
+}
+
+// scanOptions reads the options of SCAN (withType) and ZSCAN: MATCH
+// pattern, COUNT n (at least 1; 10 when absent), TYPE name; ok false means
+// an error was replied.
+func (c *client) scanOptions(args [][]byte, withType bool) (pat, typ []byte, count int, ok bool) {
+	count = 10
+	for i := 0; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.err(errSyntax)
+			return nil, nil, 0, false
+		}
+		switch v := args[i+1]; {
+		case eqFold(args[i], "MATCH"):
+			pat = v
+		case eqFold(args[i], "COUNT"):
+			n, isInt := parseInt(v)
+			if !isInt {
+				c.err(errNotInt)
+				return nil, nil, 0, false
+			}
+			if n < 1 {
+				c.err(errSyntax)
+				return nil, nil, 0, false
+			}
+			count = int(min(n, math.MaxInt32))
+		case withType && eqFold(args[i], "TYPE"):
+			typ = v
+		default:
+			c.err(errSyntax)
+			return nil, nil, 0, false
+		}
+	}
+	return pat, typ, count, true
 }
 
 // parseCursor reads a SCAN cursor as Redis does, with strtoul: an optional
@@ -282,6 +292,7 @@ func cmdFlush(c *client, args [][]byte) {
 		return
 	}
 	c.db().Flush()
+	c.srv.zorders.Flush() // the orders pin the flushed sets' bytes
 	c.ok()
 }
 

@@ -51,6 +51,11 @@ type Config struct {
 	// keys are dropped from the table and their clients told to forget
 	// them. Default 1,000,000 (Defaults); 0 means no limit.
 	TrackingTableMaxKeys int64
+	// RelOrderCache bounds, in bytes, the score orders the sorted-set view
+	// keeps so that paging a big relation set does not sort it per read
+	// (zview.Cache: 4 bytes a member, plus the set bytes an order pins).
+	// Default 64 MiB (Defaults); 0 sorts on every ranged read.
+	RelOrderCache int64
 	// ShutdownTimeout bounds how long a graceful shutdown waits for
 	// in-flight commands before closing connections. Default 10s.
 	ShutdownTimeout time.Duration
@@ -145,6 +150,7 @@ const (
 	DefaultClientOutputBufferLimit = 1 << 30
 	DefaultClientQueryBufferLimit  = 1 << 30
 	DefaultTrackingTableMaxKeys    = 1_000_000
+	DefaultRelOrderCache           = 64 << 20
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultSlowlogLogSlowerThan    = 10 * time.Millisecond
 	DefaultSlowlogMaxLen           = 128
@@ -170,6 +176,7 @@ func Defaults() Config {
 		ClientOutputBufferLimit: DefaultClientOutputBufferLimit,
 		ClientQueryBufferLimit:  DefaultClientQueryBufferLimit,
 		TrackingTableMaxKeys:    DefaultTrackingTableMaxKeys,
+		RelOrderCache:           DefaultRelOrderCache,
 		ShutdownTimeout:         DefaultShutdownTimeout,
 		SlowlogLogSlowerThan:    DefaultSlowlogLogSlowerThan,
 		SlowlogMaxLen:           DefaultSlowlogMaxLen,
@@ -278,6 +285,8 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit must be >= 0, got %d", c.ClientOutputBufferLimit))
 	case c.TrackingTableMaxKeys < 0:
 		errs = append(errs, fmt.Errorf("tracking-table-max-keys must be >= 0, got %d", c.TrackingTableMaxKeys))
+	case c.RelOrderCache < 0:
+		errs = append(errs, fmt.Errorf("rel-order-cache must be >= 0, got %d", c.RelOrderCache))
 	case c.ClientQueryBufferLimit < minQueryBufferLimit:
 		errs = append(errs, fmt.Errorf("client-query-buffer-limit must be >= 1mb, got %d", c.ClientQueryBufferLimit))
 	case c.SlowlogMaxLen < 0:

@@ -16,6 +16,7 @@ import (
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/store"
+	"github.com/relcache/relcache/zview"
 	"go.uber.org/zap"
 )
 
@@ -56,6 +57,8 @@ type client struct {
 	times   []uint32
 	hits    []bool
 	members []openhash.Member
+	zslots  zview.Scratch // a small set's score order (Z* reads; cached orders are never kept here)
+	zpick   []int32       // ranks ZRANDMEMBER and ZSCAN reply
 	keyBuf  []byte
 	scratch []byte
 	// bifollow is the scratch of a bi-follow list's computation, apart

@@ -16,7 +16,7 @@ import (
 // TestLazyFillMatchesTheSource writes a random graph into an embedded SQLite
 // source, starts the real binary on it with an empty cache, and checks the
 // relation commands and the hash reads, all served by lazy fill, against
-// the model the graph was written from.
+// the model the graph was written from, the sorted-set view among them.
 func TestLazyFillMatchesTheSource(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -47,6 +47,10 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 		"--source-query-timeout", "1m", "--load-timeout", "1m") // not a timeout test: a slow host must not fail it
 	c := client(t, p.Addr)
 	for q := range 300 {
+		// The sorted-set view first, on a user whose list may be cold: the
+		// Z* reads fill it like any relation read.
+		z := g.users[rng.IntN(len(g.users))]
+		g.checkZView(t, ctx, c, rng, z, []uint64{g.users[rng.IntN(len(g.users))]})
 		a := g.users[rng.IntN(len(g.users))]
 		bs := make([]uint64, 2+rng.IntN(20))
 		for i := range bs {

@@ -135,6 +135,9 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "go_gc_pause_total_us", ms.PauseTotalNs/1000)
 		b = field(b, "go_gc_last_pause_us", ms.PauseNs[(ms.NumGC+255)%256]/1000)
 		b = field(b, "go_gc_cpu_fraction", ms.GCCPUFraction)
+		// The Z* view's cached orders, outside used_memory: the
+		// permutations and the set versions they pin (zview.Cache).
+		b = field(b, "zview_order_bytes", s.zorders.Stats().Bytes)
 	case "stats":
 		b = append(b, "# Stats\r\n"...)
 		b = field(b, "total_connections_received", s.stats.conns.Load())
@@ -159,6 +162,9 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "tracking_total_keys", s.track.keys.Load())
 		b = field(b, "tracking_total_items", s.track.items.Load())
 		b = field(b, "tracking_total_prefixes", s.track.nPrefixes.Load())
+		zs := s.zorders.Stats()
+		b = field(b, "zview_order_hits", zs.Hits)
+		b = field(b, "zview_order_builds", zs.Builds)
 	case "commandstats":
 		b = append(b, "# Commandstats\r\n"...)
 		for _, cmd := range s.everyCommand() {

@@ -21,6 +21,7 @@ type graph struct {
 	users     []uint64
 	following map[uint64]map[uint64]uint32
 	cached    map[uint64]bool
+	big       []uint64 // cached users with sets the Z* view caches an order for
 }
 
 // newGraph makes n users with 10-digit uids and power-law follow counts (a
@@ -211,6 +212,9 @@ func TestRelationModel(t *testing.T) {
 	check := func(t *testing.T) {
 		for q := range 300 {
 			a := g.users[rng.IntN(len(g.users))]
+			if len(g.big) > 0 && rng.IntN(3) == 0 {
+				a = g.big[rng.IntN(len(g.big))]
+			}
 			bs := make([]uint64, 1+rng.IntN(20))
 			for i := range bs {
 				if i%2 == 0 && len(g.following[a]) > 0 {
@@ -321,6 +325,7 @@ func TestRelationModel(t *testing.T) {
 				}
 				pages(t, c, g, a, rng)
 			}
+			g.checkZView(t, ctx, c, rng, a, bs)
 			// RELWHO a x: cached members of a who follow x, newest first.
 			x := bs[0]
 			var who []uint64
@@ -364,14 +369,50 @@ func TestRelationModel(t *testing.T) {
 	}
 	t.Run("after load", check)
 
+	// Sets big enough for the Z* view to cache their order: each is ranged
+	// now, so that the edits below must drop those orders, and half the
+	// edits and the checks after them go to these sets.
+	var big []uint64
+	for _, u := range g.users {
+		if g.cached[u] && len(g.following[u]) >= 128 {
+			big = append(big, u)
+			c.ZRevRange(ctx, key(u), 0, 9)
+		}
+	}
+	if len(big) == 0 {
+		t.Fatal("no set is big enough to have its order cached")
+	}
+	g.big = big
+
 	// Edits: follow and unfollow at random, on server and model alike.
 	for range 1000 {
 		a := g.users[rng.IntN(len(g.users))]
+		if rng.IntN(2) == 0 {
+			a = big[rng.IntN(len(big))]
+		}
 		if !g.cached[a] {
 			continue
 		}
 		b := g.users[rng.IntN(len(g.users))]
-		if rng.IntN(2) == 0 {
+		op := rng.IntN(4)
+		switch op {
+		case 2: // the sorted-set view's writes, on the same sets
+			tm := uint32(1_700_000_000 + rng.IntN(1000))
+			n, err := c.Do(ctx, args("ZADD", key(a), tm, b)...).Int()
+			if err != nil || (n == 1) == g.follows(a, b) {
+				t.Fatalf("ZADD %d %d = %d, %v (following before: %v)", a, b, n, err, g.follows(a, b))
+			}
+			g.following[a][b] = tm
+			continue
+		case 3:
+			n, err := c.Do(ctx, args("ZREM", key(a), b)...).Int()
+			if err != nil || (n == 1) != g.follows(a, b) {
+				t.Fatalf("ZREM %d %d = %d, %v", a, b, n, err)
+			}
+			delete(g.following[a], b)
+			continue
+		}
+		if op == 0 {
 			tm := uint32(1_700_000_000 + rng.IntN(1000))
 			n, err := c.Do(ctx, args("RELADD", key(a), "XX", "TIMES", b, tm)...).Int()
 			if err != nil || (n == 1) == g.follows(a, b) {
@@ -421,6 +462,78 @@ func pages(t *testing.T, c *redis.Client, g *graph, a uint64, rng *rand.Rand) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("RELMEMBERS %d %v by pages of %d = %v, want %v", a, words, limit, got, want)
+	}
+}
+
+// zorder is a's following list in Redis's sorted-set order: ascending
+// follow time, ties by the member's decimal bytes.
+func (g *graph) zorder(a uint64) []string {
+	ms := strs(g.byTime(a))
+	slices.SortFunc(ms, func(x, y string) int {
+		tx, _ := strconv.ParseUint(x, 10, 64)
+		ty, _ := strconv.ParseUint(y, 10, 64)
+		if c := cmp.Compare(g.following[a][tx], g.following[a][ty]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	return ms
+}
+
+// checkZView checks the sorted-set view of a's following set against the
+// model: a page newest first, a score range with LIMIT, ranks, scores and
+// counts. An uncached set reads as an empty sorted set.
+func (g *graph) checkZView(t *testing.T, ctx context.Context, c *redis.Client, rng *rand.Rand, a uint64, bs []uint64) {
+	t.Helper()
+	order := g.zorder(a)
+	if !g.cached[a] {
+		order = nil
+	}
+	start := rng.IntN(len(order) + 2)
+	stop := start + rng.IntN(60)
+	var want []string
+	for r := start; r <= stop && r < len(order); r++ {
+		want = append(want, order[len(order)-1-r])
+	}
+	got, err := c.ZRevRange(ctx, key(a), int64(start), int64(stop)).Result()
+	if err != nil || !slices.Equal(got, want) && len(got)+len(want) > 0 {
+		t.Fatalf("ZREVRANGE %d %d %d = %v, %v; want %v", a, start, stop, got, err, want)
+	}
+	lo := uint32(1_600_000_000 + rng.IntN(110_000_000))
+	hi := lo + uint32(rng.IntN(30_000_000))
+	off, cnt := rng.IntN(5), 1+rng.IntN(20)
+	var in []string
+	for _, m := range order {
+		u, _ := strconv.ParseUint(m, 10, 64)
+		if tm := g.following[a][u]; tm >= lo && tm <= hi {
+			in = append(in, m)
+		}
+	}
+	want = nil
+	if off < len(in) {
+		want = in[off:min(len(in), off+cnt)]
+	}
+	got, err = c.Do(ctx, "ZRANGE", key(a), lo, hi, "BYSCORE", "LIMIT", off, cnt).StringSlice()
+	if err != nil || !slices.Equal(got, want) && len(got)+len(want) > 0 {
+		t.Fatalf("ZRANGE %d %d %d BYSCORE LIMIT %d %d = %v, %v; want %v", a, lo, hi, off, cnt, got, err, want)
+	}
+	if n, err := c.ZCount(ctx, key(a), strconv.Itoa(int(lo)), strconv.Itoa(int(hi))).Result(); err != nil || n != int64(len(in)) {
+		t.Fatalf("ZCOUNT %d %d %d = %d, %v; want %d", a, lo, hi, n, err, len(in))
+	}
+	if n, err := c.ZCard(ctx, key(a)).Result(); err != nil || n != int64(len(order)) {
+		t.Fatalf("ZCARD %d = %d, %v; want %d", a, n, err, len(order))
+	}
+	for _, b := range bs {
+		tm, member := g.following[a][b]
+		member = member && g.cached[a]
+		sc, err := c.ZScore(ctx, key(a), strconv.FormatUint(b, 10)).Result()
+		if member != (err == nil) || member && sc != float64(tm) {
+			t.Fatalf("ZSCORE %d %d = %v, %v; want %d (member %v)", a, b, sc, err, tm, member)
+		}
+		r, err := c.ZRevRank(ctx, key(a), strconv.FormatUint(b, 10)).Result()
+		if member != (err == nil) || member && order[len(order)-1-int(r)] != strconv.FormatUint(b, 10) {
+			t.Fatalf("ZREVRANK %d %d = %d, %v (member %v)", a, b, r, err, member)
+		}
 	}
 }
 

@@ -124,19 +124,27 @@ func (s *Server) verifyRelSet(v []byte) (unchecked bool, err error) {
 // lookupRelSet looks key up as a relation set: errWrongTypeKind for a key of
 // another kind.
 func (s *Server) lookupRelSet(st *store.Store, key []byte) (set openhash.Set, found bool, err error) {
+	set, _, found, err = s.lookupRelBytes(st, key)
+	return set, found, err
+}
+
+// lookupRelBytes is lookupRelSet that also returns the stored bytes, whose
+// identity tells a cache built from them (the Z* view's orders) whether
+// the key still holds that version.
+func (s *Server) lookupRelBytes(st *store.Store, key []byte) (set openhash.Set, buf []byte, found bool, err error) {
 	e, found := st.Get(key)
 	if !found {
-		return openhash.Set{}, false, nil
+		return openhash.Set{}, nil, false, nil
 	}
 	if e.Kind != store.KindRelSet {
-		return openhash.Set{}, true, errWrongTypeKind
+		return openhash.Set{}, nil, true, errWrongTypeKind
 	}
 	set, err = openhash.Open(e.Value)
 	if err != nil {
 		// Stored sets were validated on the way in; this is a bug.
-		return openhash.Set{}, true, fmt.Errorf("stored relation set is corrupt: %w", err)
+		return openhash.Set{}, nil, true, fmt.Errorf("stored relation set is corrupt: %w", err)
 	}
-	return set, true, nil
+	return set, e.Value, true, nil
 }
 
 // relSet is lookupRelSet for a handler: on an error it replies (WRONGTYPE,

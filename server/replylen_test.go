@@ -96,6 +96,25 @@ func checkListings(t *testing.T, rc *respConn, key string) {
 	if len(v.Elems) != 2*n {
 		t.Errorf("RELMEMBERS WITHTIMES: %d elements for %d members", len(v.Elems), n)
 	}
+	// The sorted-set view lists from its order, one walk of the table.
+	for _, tc := range []struct {
+		args    []any
+		perItem int
+	}{
+		{[]any{"ZRANGE", key, "0", "-1"}, 1}, {[]any{"ZREVRANGE", key, "0", "-1", "WITHSCORES"}, 2},
+		{[]any{"ZRANGEBYSCORE", key, "-inf", "+inf", "WITHSCORES"}, 2}, {[]any{"ZRANDMEMBER", key, "1000000"}, 1},
+	} {
+		v := rc.do(tc.args...)
+		if v.Type != '*' || len(v.Elems) != n*tc.perItem {
+			t.Errorf("%s: %c with %d elements; HLEN says %d members", tc.args[0], v.Type, len(v.Elems), n)
+		}
+	}
+	if v := rc.do("ZSCAN", key, "0"); v.Type != '*' || len(v.Elems) != 2 || len(v.Elems[1].Elems) != 2*n {
+		t.Errorf("ZSCAN: %c with %d elements; HLEN says %d members", v.Type, len(v.Elems), n)
+	}
+	if v := rc.do("ZCOUNT", key, "-inf", "+inf"); v.Type != ':' || v.Int != int64(n) {
+		t.Errorf("ZCOUNT -inf +inf: %c%d; HLEN says %d members", v.Type, v.Int, n)
+	}
 }
 
 func testRelSet(t *testing.T, n int, withTimes bool) []byte {
@@ -163,6 +182,17 @@ func TestRelVerifyHeaderRepliesAgreeWithLength(t *testing.T) {
 			}
 			if v := rc.do("HEXISTS", key, uids.Elems[0].Str); v.Type != ':' {
 				t.Errorf("HEXISTS: %c", v.Type)
+			}
+			args[0] = "ZMSCORE"
+			if v := rc.do(args...); len(v.Elems) != 10 {
+				t.Errorf("ZMSCORE of 10: %d elements", len(v.Elems))
+			}
+			for _, u := range uids.Elems {
+				for _, c := range []string{"ZRANK", "ZREVRANK"} {
+					if v := rc.do(c, key, u.Str); v.Type != ':' && v.Type != '$' {
+						t.Errorf("%s %s: %c", c, u.Str, v.Type)
+					}
+				}
 			}
 		})
 	}

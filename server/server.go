@@ -22,6 +22,7 @@ import (
 	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
+	"github.com/relcache/relcache/zview"
 )
 
 // Server is a relcache node.
@@ -36,6 +37,7 @@ type Server struct {
 	cmds    map[string]*command
 	keys    *shard.KeyPattern // names relation lists
 	fill    *fill.Engine      // fills, FOLLOW's writes, relation-set edits
+	zorders *zview.Cache      // score orders of ranged sets (the Z* view)
 	persist *persister
 	// shutdownSave overrides the save rules for the final snapshot:
 	// 0 the rules decide, 1 SHUTDOWN SAVE, 2 SHUTDOWN NOSAVE.
@@ -119,6 +121,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		shutdownCh: make(chan struct{}),
 		slowlog:    newSlowlog(cfg.SlowlogMaxLen),
 		noop:       newNoopConfig(),
+		zorders:    zview.NewCache(cfg.RelOrderCache),
 	}
 	pass := cfg.RequirePass
 	s.requirePass.Store(&pass)

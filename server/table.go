@@ -56,6 +56,11 @@ func commandHandlers() map[string]func(*client, [][]byte) {
 		"hvals": listMembers(false, true, false), "hset": cmdHSet, "hmset": cmdHMSet, "hdel": removeCmd,
 		"sismember": cmdSIsMember, "smismember": cmdSMIsMember, "scard": cardinality,
 		"smembers": listMembers(true, false, true), "sadd": cmdSAdd, "srem": removeCmd,
+		// the sorted-set view of relation sets (cmd_zset.go)
+		"zscore": cmdZScore, "zmscore": cmdZMScore, "zcard": cmdZCard, "zcount": cmdZCount,
+		"zrange": cmdZRange, "zrevrange": cmdZRevRange, "zrangebyscore": cmdZRangeByScore,
+		"zrevrangebyscore": cmdZRevRangeByScore, "zrank": cmdZRank, "zrevrank": cmdZRevRank,
+		"zrandmember": cmdZRandMember, "zscan": cmdZScan, "zadd": cmdZAdd, "zrem": cmdZRem,
 		// server
 		"info": cmdInfo, "config": cmdConfig, "command": cmdCommand, "memory": cmdMemory,
 		"object": cmdObject, "time": cmdTime, "slowlog": cmdSlowlog, "save": cmdSave,

@@ -37,6 +37,7 @@ type settings struct {
 	ClientOutputBufferLimit byteSize     `toml:"client-output-buffer-limit"`
 	ClientQueryBufferLimit  byteSize     `toml:"client-query-buffer-limit"`
 	TrackingTableMaxKeys    int64        `toml:"tracking-table-max-keys"`
+	RelOrderCache           byteSize     `toml:"rel-order-cache"`
 	ShutdownTimeout         duration     `toml:"shutdown-timeout"`
 	SlowlogLogSlowerThan    duration     `toml:"slowlog-log-slower-than"`
 	SlowlogMaxLen           int          `toml:"slowlog-max-len"`
@@ -111,6 +112,7 @@ func defaultSettings() settings {
 		ClientOutputBufferLimit: byteSize(d.ClientOutputBufferLimit),
 		ClientQueryBufferLimit:  byteSize(d.ClientQueryBufferLimit),
 		TrackingTableMaxKeys:    d.TrackingTableMaxKeys,
+		RelOrderCache:           byteSize(d.RelOrderCache),
 		ShutdownTimeout:         duration{d.ShutdownTimeout},
 		SlowlogLogSlowerThan:    duration{d.SlowlogLogSlowerThan},
 		SlowlogMaxLen:           d.SlowlogMaxLen,
@@ -157,6 +159,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.RelBifollowName, "rel-bifollow-name", s.RelBifollowName, "{kind} of a bi-follow list (computed when read)")
 	fs.Uint64Var(&s.RelKeyDBs, "rel-key-dbs", s.RelKeyDBs, "{db} is the uid modulo this")
 	fs.IntVar(&s.RelMaxBatch, "rel-max-batch", s.RelMaxBatch, "most uids one relation command may carry")
+	fs.Var(&s.RelOrderCache, "rel-order-cache", "memory for the sorted-set view's cached score orders (ZREVRANGE paging without a sort per read); 0 sorts per read")
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (header and control-byte count; the next snapshot walks it)")
 	fs.StringVar(&s.Save, "save", s.Save, `snapshot rules, "<seconds> <changes> ...": save when both have passed; "" disables periodic and shutdown snapshots`)
 	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
@@ -279,6 +282,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 		ClientOutputBufferLimit: int64(s.ClientOutputBufferLimit),
 		ClientQueryBufferLimit:  int64(s.ClientQueryBufferLimit),
 		TrackingTableMaxKeys:    s.TrackingTableMaxKeys,
+		RelOrderCache:           int64(s.RelOrderCache),
 		ShutdownTimeout:         s.ShutdownTimeout.Duration,
 		SlowlogLogSlowerThan:    s.SlowlogLogSlowerThan.Duration,
 		SlowlogMaxLen:           s.SlowlogMaxLen,
