@@ -250,6 +250,22 @@ func SetTotal(buf []byte, n uint64) error {
 	return nil
 }
 
+// AddTotal moves the total recorded in the truncated set in buf by delta,
+// in place, never below the set's count (nor 1, which would record none);
+// a set without a recorded total is left as it is.
+func AddTotal(buf []byte, delta int) error {
+	s, err := Open(buf)
+	if err != nil {
+		return fmt.Errorf("openhash: add to total: %w", err)
+	}
+	t := int64(binary.LittleEndian.Uint64(buf[offTotal:]))
+	if !s.Truncated() || t == 0 {
+		return nil
+	}
+	writeTotal(buf, uint64(max(t+int64(delta), int64(s.Count()), 1)))
+	return nil
+}
+
 // writeTotal writes the total field and the version that goes with it.
 func writeTotal(hdr []byte, n uint64) {
 	hdr[offVersion] = version
@@ -257,6 +273,17 @@ func writeTotal(hdr []byte, n uint64) {
 		hdr[offVersion] = versionTotal
 	}
 	binary.LittleEndian.PutUint64(hdr[offTotal:], n)
+}
+
+// Identity is the first byte of the buffer the set views: two views of
+// one stored set share it, and a set edited copy-on-write gets another, so
+// an answer derived from a set can be tied to the exact version it was for.
+// nil for the zero Set.
+func (s *Set) Identity() *byte {
+	if s.hdr == nil {
+		return nil
+	}
+	return &s.hdr[0]
 }
 
 // Capacity is the number of slots; Count never exceeds it.

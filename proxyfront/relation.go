@@ -559,6 +559,9 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		c.wait(k)
 		defer k.release()
 		ok := k.err == nil && !resp.IsError(k.reply)
+		if ok {
+			edge = withEdgeChange(edge, k.reply)
+		}
 		if beB != beA {
 			// b.follower on b's node: patched, or, after a failed write,
 			// dropped (the next read loads what the source holds).
@@ -592,4 +595,18 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		}
 		c.out = append(c.out, k.reply...)
 	}))
+}
+
+// withEdgeChange adds to a RELEDGE what the writing node's FOLLOW or
+// UNFOLLOW replied (1: the edge was new, or was there to remove; 0: not),
+// so the other nodes keep the true totals of truncated fan lists instead
+// of dropping them.
+func withEdgeChange(edge [][]byte, reply []byte) [][]byte {
+	switch string(reply) {
+	case ":1\r\n", "#t\r\n":
+		return append(edge, []byte("CHANGED"))
+	case ":0\r\n", "#f\r\n":
+		return append(edge, []byte("UNCHANGED"))
+	}
+	return edge
 }

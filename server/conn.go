@@ -64,6 +64,9 @@ type client struct {
 	missed  [][]byte
 	missBuf []byte
 	refill  bool
+	// Uids truncated sets do not hold, for dispatch to ask the source
+	// about (relset_truncated.go); their keys are in missBuf too.
+	unsure []unsureUID
 
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 

@@ -27,7 +27,9 @@ func (c *client) followingOf(uid uint64) (openhash.Set, bool, bool) {
 // RELCHECK a b [b ...]: the relation of a to each b from both following
 // sets: bit 1 a follows b, bit 2 b follows a (0 none, 1, 2, 3 bi-follow).
 // -1 when it cannot be known: a needed set is not cached, or a truncated set
-// does not hold the uid. One b gets an integer reply, several an array.
+// does not hold the uid and there is no source of record to ask (with one,
+// it is asked: relset_truncated.go). One b gets an integer reply, several
+// an array.
 func cmdRelCheck(c *client, args [][]byte) {
 	a, ok := parseUID(args[1])
 	if !ok {
@@ -48,23 +50,23 @@ func cmdRelCheck(c *client, args [][]byte) {
 		code := int64(0)
 		known := aFound
 		if aFound {
-			if aSet.Contains(b) {
+			// The key is built again: the probe of b below reuses keyBuf.
+			member, k := c.contains(c.followingKey(a), &aSet, b)
+			known = k
+			if member {
 				code |= 1
-			} else if aSet.Truncated() {
-				known = false
 			}
 		}
 		bSet, bFound, ok := c.followingOf(b)
 		if !ok {
 			continue // WRONGTYPE replied in this position: the array stays whole
 		}
-		switch {
-		case !bFound:
+		if !bFound {
 			known = false
-		case bSet.Contains(a):
+		} else if member, k := c.contains(c.followingKey(b), &bSet, a); !k {
+			known = false
+		} else if member {
 			code |= 2
-		case bSet.Truncated():
-			known = false
 		}
 		if !known {
 			code = -1
@@ -75,7 +77,7 @@ func cmdRelCheck(c *client, args [][]byte) {
 
 // RELFOLLOWS x u [u ...]: whether each u follows x, from each u's own
 // following set, in order: 1, 0, or -1 when it cannot be known (u's set is
-// not cached, or is truncated and lacks x). Always an array. It is the
+// not cached, or is truncated, lacks x, and there is no source to ask). Always an array. It is the
 // per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
 // RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
 // RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
@@ -91,25 +93,33 @@ func cmdRelFollows(c *client, args [][]byte) {
 	c.arrayHeader(len(c.uids))
 	for _, u := range c.uids {
 		set, found, ok := c.followingOf(u)
-		switch {
-		case !ok:
+		if !ok {
 			continue // WRONGTYPE replied in this position: the array stays whole
-		case !found:
-			c.integer(-1)
-		case set.Contains(x):
-			c.integer(1)
-		case set.Truncated():
-			c.integer(-1)
-		default:
-			c.integer(0)
 		}
+		c.integer(c.membership(found, c.keyBuf, &set, x))
 	}
 }
 
+// membership is the REL* answer for uid in the set at key: 1, 0, or -1
+// when the set is not cached or cannot answer (relset_truncated.go).
+func (c *client) membership(found bool, key []byte, set *openhash.Set, uid uint64) int64 {
+	if !found {
+		return -1
+	}
+	switch member, known := c.contains(key, set, uid); {
+	case !known:
+		return -1
+	case member:
+		return 1
+	}
+	return 0
+}
+
 // RELMULTI key [BITS] uid [uid ...]: membership of each uid in one set, in
-// order: 1 member, 0 not, -1 not in a truncated set (unknown). Nil when the
-// set is not cached. BITS replies a bitmap instead (bit i set when uid i is a
-// member; bit 0 is the high bit of byte 0, as GETBIT counts).
+// order: 1 member, 0 not, -1 unknown (not in a truncated set, and no source
+// to ask). Nil when the set is not cached. BITS replies a bitmap instead
+// (bit i set when uid i is a member; bit 0 is the high bit of byte 0, as
+// GETBIT counts), or the TRUNCATED error when a bit would be unknown.
 func cmdRelMulti(c *client, args [][]byte) {
 	bitsMode := eqFold(args[2], "BITS")
 	uidArgs := args[2:]
@@ -135,7 +145,29 @@ func cmdRelMulti(c *client, args [][]byte) {
 		return
 	}
 	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
+	// A truncated set's misses are answered by the source, or stay
+	// unknown: c.times[i] marks uid i unknown (1).
+	c.times = c.times[:0]
+	unknown := false
+	if set.Truncated() {
+		for i, h := range c.hits {
+			var t uint32
+			if !h {
+				member, known := c.contains(args[1], &set, c.uids[i])
+				c.hits[i] = member
+				if !known {
+					t, unknown = 1, true
+				}
+			}
+			c.times = append(c.times, t)
+		}
+	}
 	if bitsMode {
+		if unknown {
+			// A bit has no "unknown": 0 would say "not a member".
+			c.errUnknownMember()
+			return
+		}
 		n := (len(c.hits) + 7) / 8
 		c.scratch = append(c.scratch[:0], make([]byte, n)...)
 		for i, h := range c.hits {
@@ -147,11 +179,11 @@ func cmdRelMulti(c *client, args [][]byte) {
 		return
 	}
 	c.arrayHeader(len(c.hits))
-	for _, h := range c.hits {
+	for i, h := range c.hits {
 		switch {
 		case h:
 			c.integer(1)
-		case set.Truncated():
+		case unknown && c.times[i] == 1:
 			c.integer(-1)
 		default:
 			c.integer(0)
@@ -332,20 +364,25 @@ func cmdRelMembers(c *client, args [][]byte) {
 	c.trimMembers()
 }
 
-// RELCARD key: the member count, nil when not cached.
+// RELCARD key: the length of the list, nil when not cached: for a
+// truncated set the total recorded when it was loaded (kept by FOLLOW and
+// UNFOLLOW), nil when it records none.
 func cmdRelCard(c *client, args [][]byte) {
 	set, found, ok := c.relSet(args[1])
-	switch {
-	case !ok:
-	case !found:
-		c.null()
-	default:
-		c.integer(int64(set.Count()))
+	if !ok {
+		return
 	}
+	n, known := relTotal(&set)
+	if !found || !known {
+		c.null()
+		return
+	}
+	c.integer(n)
 }
 
-// RELINFO key: the set's layout, for operators: count, capacity, slot width,
-// load factor, bytes, and the truncated and times flags.
+// RELINFO key: the set's layout, for operators: count (members cached),
+// total (the whole list's length), capacity, slot width, load factor,
+// bytes, and the truncated and times flags.
 func cmdRelInfo(c *client, args [][]byte) {
 	e, found := c.db().Peek(args[1])
 	if !found {
@@ -361,9 +398,16 @@ func cmdRelInfo(c *client, args [][]byte) {
 		c.err("ERR stored relation set is corrupt: " + err.Error())
 		return
 	}
-	c.mapHeader(7)
+	c.mapHeader(8)
 	c.bulkString("count")
 	c.integer(int64(set.Count()))
+	// total: the whole list's length, -1 when a truncated set records none.
+	c.bulkString("total")
+	if n, known := relTotal(&set); known {
+		c.integer(n)
+	} else {
+		c.integer(-1)
+	}
 	c.bulkString("capacity")
 	c.integer(int64(set.Capacity()))
 	c.bulkString("slot_width")
