@@ -1,13 +1,12 @@
 package proxyfront_test
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/internal/sourcetest"
 	"github.com/relcache/relcache/loader"
 )
 
@@ -21,23 +20,7 @@ import (
 func TestProxyCappedLists(t *testing.T) {
 	const celeb, firstFan, fans, limit = 7, 100000, 600, 100
 	m := relcachetest.StartMariaDB(t)
-	ctx := context.Background()
-	layout := loader.Layout{DBs: 2, Tables: 2}
-	src, err := loader.Open(ctx, loader.Config{Kind: "mysql", Layout: layout, QueryTimeout: time.Minute,
-		MySQL: []loader.MySQLServer{{DSN: m.DSN(), First: 0, Last: 1}}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var edges []loader.Edge
-	for i := range fans {
-		f := uint64(firstFan + i)
-		edges = append(edges, loader.Edge{From: f, To: celeb, Time: uint32(1_600_000_000 + i)},
-			loader.Edge{From: celeb, To: f, Time: uint32(1_700_000_000 + i)})
-	}
-	if err := src.AddEdges(ctx, edges); err != nil {
-		t.Fatal(err)
-	}
-	src.Close()
+	sourcetest.WriteMySQL(t, m.DSN(), loader.Layout{DBs: 2, Tables: 2}, sourcetest.CelebrityEdges(celeb, firstFan, fans))
 	nodeArgs := []string{"--source", "mysql", "--source-dbs", "2", "--source-tables", "2",
 		"--source-mysql", "0-1=" + m.DSN(), "--source-list-limit", strconv.Itoa(limit), "--load-timeout", "30s"}
 	cl := startCluster(t, 2, "node", nodeArgs...)

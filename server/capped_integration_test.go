@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/internal/sourcetest"
 	"github.com/relcache/relcache/loader"
 )
 
@@ -25,14 +26,7 @@ const (
 )
 
 func cappedEdges(fans int) []loader.Edge {
-	edges := make([]loader.Edge, 0, 2*fans)
-	for i := range fans {
-		f := uint64(firstFan + i)
-		edges = append(edges,
-			loader.Edge{From: f, To: celeb, Time: uint32(1_600_000_000 + i)},
-			loader.Edge{From: celeb, To: f, Time: uint32(1_700_000_000 + i)})
-	}
-	return edges
+	return sourcetest.CelebrityEdges(celeb, firstFan, fans)
 }
 
 // checkCapped asks every membership command about old fans (older than
@@ -200,17 +194,7 @@ func TestCappedListsAnswerExactlySQLite(t *testing.T) {
 func TestCappedListsAnswerExactlyMariaDB(t *testing.T) {
 	const fans, limit = 20000, 5000
 	m := relcachetest.StartMariaDB(t)
-	ctx := context.Background()
-	layout := loader.Layout{DBs: 1, Tables: 4}
-	src, err := loader.Open(ctx, loader.Config{Kind: "mysql", Layout: layout, QueryTimeout: time.Minute,
-		MySQL: []loader.MySQLServer{{DSN: m.DSN(), First: 0, Last: 0}}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.AddEdges(ctx, cappedEdges(fans)); err != nil {
-		t.Fatal(err)
-	}
-	src.Close()
+	sourcetest.WriteMySQL(t, m.DSN(), loader.Layout{DBs: 1, Tables: 4}, cappedEdges(fans))
 	p := relcachetest.Start(t, "--source", "mysql", "--source-dbs", "1", "--source-tables", "4",
 		"--source-mysql", "0="+m.DSN(), "--source-list-limit", strconv.Itoa(limit),
 		"--source-query-timeout", "1m", "--load-timeout", "1m")
