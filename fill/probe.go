@@ -37,8 +37,11 @@ import (
 
 const (
 	probeShards  = 16
-	probeKeys    = 4096 // lists with answers, all shards together
-	probeAnswers = 4096 // answers kept per list
+	// At about 36 bytes an answer (BenchmarkKnown/memory), the table
+	// holds at most ~36 MiB, outside maxmemory: 1024 lists × 1024
+	// answers, and one command's batch past that is kept whole.
+	probeKeys    = 1024 // lists with answers, all shards together
+	probeAnswers = 1024 // answers kept per list
 	// probeTTL bounds how long an answer is trusted without a write
 	// through relcache to retire it: a write made straight to the source
 	// is seen after this, as a filled list is after its TTL.
