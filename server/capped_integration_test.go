@@ -2,10 +2,10 @@ package server_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -174,16 +174,8 @@ func checkCapped(t *testing.T, c *redis.Client, fans, limit int) {
 // capped count.
 func TestCappedListsAnswerExactlySQLite(t *testing.T) {
 	const fans, limit = 3000, 500
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
-	src, err := loader.Open(ctx, loader.Config{Kind: "sqlite", Path: path, Layout: loader.Layout{Tables: 4}, QueryTimeout: time.Minute}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.AddEdges(ctx, cappedEdges(fans)); err != nil {
-		t.Fatal(err)
-	}
-	src.Close()
+	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, cappedEdges(fans))
 	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
 		"--source-list-limit", strconv.Itoa(limit), "--source-query-timeout", "1m", "--load-timeout", "1m")
 	checkCapped(t, client(t, p.Addr), fans, limit)
@@ -230,4 +222,135 @@ func TestTruncatedWithoutSource(t *testing.T) {
 	if err := do("RELCARD", "7.follower").Err(); err != redis.Nil {
 		t.Fatalf("RELCARD of a truncated list without a total = %v, want nil (unknown)", err)
 	}
+}
+
+// TestCappedListsMatchTheModel is the reference-model test with lists
+// capped at 8 members (most of the graph's users have longer ones): every
+// membership and count command on following and fan lists answers exactly
+// what the model says, through FOLLOWs and UNFOLLOWs that change it.
+func TestCappedListsMatchTheModel(t *testing.T) {
+	const limit = 8
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(17, 1))
+	g := newGraph(rng, 600)
+	edges, fans := g.edges()
+	for _, u := range g.users {
+		if fans[u] == nil {
+			fans[u] = map[uint64]uint32{} // FOLLOW may add to it
+		}
+	}
+	path := filepath.Join(t.TempDir(), "graph.db")
+	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, edges)
+	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
+		"--source-list-limit", strconv.Itoa(limit), "--source-query-timeout", "1m", "--load-timeout", "1m")
+	c := client(t, p.Addr)
+	fkey := func(u uint64) string { return strconv.FormatUint(u, 10) + ".following" }
+	rkey := func(u uint64) string { return strconv.FormatUint(u, 10) + ".follower" }
+	bit := func(b bool) int64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	capped := 0
+	for q := range 300 {
+		a := g.users[rng.IntN(len(g.users))]
+		bs := make([]uint64, 2+rng.IntN(12)) // RELCHECK with one b replies an integer
+		for i := range bs {
+			bs[i] = g.users[rng.IntN(len(g.users))]
+		}
+		if len(g.following[a]) > limit || len(fans[a]) > limit {
+			capped++
+		}
+		check := func(name string, got []int64, want func(b uint64) int64) {
+			t.Helper()
+			for i, b := range bs {
+				if w := want(b); got[i] != w {
+					t.Fatalf("query %d: %s %d: uid %d answered %d, want %d", q, name, a, b, got[i], w)
+				}
+			}
+		}
+		ints := func(parts ...any) []int64 {
+			t.Helper()
+			got, err := c.Do(ctx, args(parts...)...).Int64Slice()
+			if err != nil {
+				t.Fatalf("query %d: %v: %v", q, parts[:2], err)
+			}
+			return got
+		}
+		codes := ints(append([]any{"RELCHECK", a}, any(bs))...)
+		check("RELCHECK", codes, func(b uint64) int64 {
+			if a == b {
+				return 0
+			}
+			return bit(g.follows(a, b)) | bit(g.follows(b, a))<<1
+		})
+		check("RELFOLLOWS", ints("RELFOLLOWS", a, bs), func(b uint64) int64 { return bit(g.follows(b, a)) })
+		check("RELMULTI following", ints("RELMULTI", fkey(a), bs), func(b uint64) int64 { return bit(g.follows(a, b)) })
+		check("RELMULTI follower", ints("RELMULTI", rkey(a), bs), func(b uint64) int64 { return bit(g.follows(b, a)) })
+		check("SMISMEMBER follower", ints("SMISMEMBER", rkey(a), bs), func(b uint64) int64 { return bit(g.follows(b, a)) })
+		if got, err := c.HExists(ctx, rkey(a), strconv.FormatUint(bs[0], 10)).Result(); err != nil || got != g.follows(bs[0], a) {
+			t.Fatalf("query %d: HEXISTS %s %d = %v, %v", q, rkey(a), bs[0], got, err)
+		}
+		times, err := c.HMGet(ctx, fkey(a), strs(bs)...).Result()
+		if err != nil {
+			t.Fatalf("query %d: HMGET: %v", q, err)
+		}
+		for i, b := range bs {
+			var want any
+			if tm, ok := g.following[a][b]; ok {
+				want = strconv.FormatUint(uint64(tm), 10)
+			}
+			if times[i] != want {
+				t.Fatalf("query %d: HMGET %s %d = %v, want %v", q, fkey(a), b, times[i], want)
+			}
+		}
+		for _, k := range []struct {
+			key  string
+			want int
+		}{{fkey(a), len(g.following[a])}, {rkey(a), len(fans[a])}} {
+			for _, cmd := range []string{"RELCARD", "HLEN", "SCARD"} {
+				if got, err := c.Do(ctx, cmd, k.key).Int64(); err != nil || got != int64(k.want) {
+					t.Fatalf("query %d: %s %s = %d, %v; want %d", q, cmd, k.key, got, err, k.want)
+				}
+			}
+		}
+		// A write, through the model too.
+		x, y := g.users[rng.IntN(len(g.users))], g.users[rng.IntN(len(g.users))]
+		if x == y {
+			continue
+		}
+		if rng.IntN(2) == 0 {
+			tm := uint32(1_700_000_000 + q)
+			if err := c.Do(ctx, "FOLLOW", x, y, tm).Err(); err != nil {
+				t.Fatal(err)
+			}
+			g.following[x][y], fans[y][x] = tm, tm
+		} else {
+			if err := c.Do(ctx, "UNFOLLOW", x, y).Err(); err != nil {
+				t.Fatal(err)
+			}
+			delete(g.following[x], y)
+			delete(fans[y], x)
+		}
+	}
+	if capped < 100 {
+		t.Fatalf("only %d of 300 queries were about a user with a capped list", capped)
+	}
+}
+
+// edges lists the model's edges for a source, and the fan lists they make.
+func (g *graph) edges() ([]loader.Edge, map[uint64]map[uint64]uint32) {
+	fans := map[uint64]map[uint64]uint32{}
+	var edges []loader.Edge
+	for _, u := range g.users {
+		for v, tm := range g.following[u] {
+			edges = append(edges, loader.Edge{From: u, To: v, Time: tm})
+			if fans[v] == nil {
+				fans[v] = map[uint64]uint32{}
+			}
+			fans[v][u] = tm
+		}
+	}
+	return edges, fans
 }

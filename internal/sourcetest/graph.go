@@ -38,3 +38,18 @@ func WriteMySQL(t testing.TB, dsn string, layout loader.Layout, edges []loader.E
 		t.Fatal(err)
 	}
 }
+
+// WriteSQLite creates the SQLite source at path with layout's tables and
+// writes edges into it.
+func WriteSQLite(t testing.TB, path string, layout loader.Layout, edges []loader.Edge) {
+	t.Helper()
+	ctx := context.Background()
+	src, err := loader.Open(ctx, loader.Config{Kind: "sqlite", Path: path, Layout: layout, QueryTimeout: time.Minute}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.AddEdges(ctx, edges); err != nil {
+		t.Fatal(err)
+	}
+}
