@@ -36,7 +36,7 @@ import (
 // distinct uids costs queries, never unbounded memory.
 
 const (
-	probeShards  = 16
+	probeShards = 16
 	// At about 36 bytes an answer (BenchmarkKnown/memory), the table
 	// holds at most ~36 MiB, outside maxmemory: 1024 lists × 1024
 	// answers, and one command's batch past that is kept whole.
