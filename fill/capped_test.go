@@ -128,6 +128,13 @@ func TestResolveTruncatedMisses(t *testing.T) {
 			t.Fatalf("Known(%d) = %d, %v, %v; want %d, %v", c.uid, tm, member, ok, c.t, c.member)
 		}
 	}
+	// A uid the source cannot hold is a non-member, not a refusal.
+	if err := e.Resolve(ctx, []byte("7.follower"), []uint64{1 << 63}); err != nil {
+		t.Fatal(err)
+	}
+	if _, member, ok := known(1 << 63); !ok || member {
+		t.Fatalf("Known(2^63) = %v, %v; want a known non-member", member, ok)
+	}
 	// UNFOLLOW of an old fan the set does not hold leaves its bytes as
 	// they were; the generation retires the answers.
 	if _, err := e.ApplyEdge(ctx, 100, 7, 0, false); err != nil {

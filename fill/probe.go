@@ -96,8 +96,9 @@ func (e *Engine) Known(key []byte, set *openhash.Set, uid uint64) (t uint32, mem
 // truncated and does not hold them, and keeps the answers for Known. One
 // query per call (loader.LookupBatch uids a query); concurrent callers with
 // the same key and uids share it. It returns a *LoadError when the source
-// fails, times out, or its breaker is open, and a *RefusedError for a uid
-// the source cannot hold; nothing is done without a source, or when key is
+// fails, times out, or its breaker is open, and a *RefusedError for an
+// owner the source cannot hold (a uid it cannot hold is a non-member);
+// nothing is done without a source, or when key is
 // not (any more) a truncated list.
 func (e *Engine) Resolve(ctx context.Context, key []byte, uids []uint64) error {
 	if e.cfg.Source == nil || len(uids) == 0 {
@@ -107,10 +108,8 @@ func (e *Engine) Resolve(ctx context.Context, key []byte, uids []uint64) error {
 	if !ok {
 		return nil
 	}
-	for _, u := range append([]uint64{owner}, uids...) {
-		if err := e.CheckUID(u); err != nil {
-			return err
-		}
+	if err := e.CheckUID(owner); err != nil {
+		return err
 	}
 	// The flight's name cannot be a key's, which fills fly under.
 	flight := strconv.AppendUint(append([]byte("\x00lookup "), key...), uint64(len(uids)), 10)
@@ -155,7 +154,15 @@ func (e *Engine) resolve(key string, owner uint64, kind shard.Kind, uids []uint6
 	// source after this bumps it, and the answers are then never used.
 	g0 := e.gen(kb).Load()
 	start := time.Now()
-	found, err := e.cfg.Source.Lookup(ctx, owner, kind, uids)
+	// A uid the source cannot hold is in none of its lists: answered
+	// without asking.
+	ask := make([]uint64, 0, len(uids))
+	for _, u := range uids {
+		if e.CheckUID(u) == nil {
+			ask = append(ask, u)
+		}
+	}
+	found, err := e.cfg.Source.Lookup(ctx, owner, kind, ask)
 	e.stats.latency.Observe(time.Since(start).Seconds())
 	e.stats.lookups.Add(1)
 	e.stats.lookedUp.Add(int64(len(uids)))
