@@ -178,7 +178,23 @@ func TestCappedListsAnswerExactlySQLite(t *testing.T) {
 	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, cappedEdges(fans))
 	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
 		"--source-list-limit", strconv.Itoa(limit), "--source-query-timeout", "1m", "--load-timeout", "1m")
-	checkCapped(t, client(t, p.Addr), fans, limit)
+	c := client(t, p.Addr)
+	// In a transaction first, on the cold list: EXEC's prefill fills it
+	// and asks the source about the old fan before taking its locks.
+	ctx := context.Background()
+	var exists *redis.BoolCmd
+	var hlen *redis.IntCmd
+	if _, err := c.TxPipelined(ctx, func(tx redis.Pipeliner) error {
+		exists = tx.HExists(ctx, "7.follower", strconv.Itoa(firstFan))
+		hlen = tx.HLen(ctx, "7.follower")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !exists.Val() || hlen.Val() != fans {
+		t.Fatalf("MULTI HEXISTS 7.follower <an old fan>, HLEN: %v, %d; want true, %d", exists.Val(), hlen.Val(), fans)
+	}
+	checkCapped(t, c, fans, limit)
 }
 
 // TestCappedListsAnswerExactlyMariaDB: the user with 20,000 fans,

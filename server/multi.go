@@ -224,12 +224,18 @@ func (s *Server) runQueued(c *client, q queued, fillErr error) {
 	c.track.derived = false
 	if len(c.missed) > 0 || len(c.unsure) > 0 {
 		c.out = c.out[:mark]
+		missed := len(c.missed) > 0
 		c.missed, c.missBuf, c.unsure = c.missed[:0], c.missBuf[:0], c.unsure[:0]
 		var le *fill.LoadError
-		if errors.As(fillErr, &le) {
+		switch {
+		case errors.As(fillErr, &le):
 			c.err(oneLine(le.Error()))
-		} else {
+		case missed:
 			c.err("TRYAGAIN a relation list this command needs is not cached; retry the transaction")
+		default:
+			// A write retired the source's answer for a uid a truncated
+			// list lacks after the prefill asked for it.
+			c.err("TRYAGAIN a truncated relation list this command needs changed while the source was asked about it; retry the transaction")
 		}
 	}
 	// CLIENT LIST's cmd= stays exec, as Redis's lastcmd does: the queued
