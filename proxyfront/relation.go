@@ -20,7 +20,7 @@ import (
 //	RELFOLLOWS x u...  = RELFOLLOWS x <the u's of each node>
 //	RELWHO a x         = RELMEMBERS a.following, then RELFOLLOWS x <a's
 //	                     members on each node>, kept in list order
-//	RELCOMMON a b      = RELCARD of both, RELMEMBERS of the smaller, then
+//	RELCOMMON a b      = RELCARD … CACHED of both, RELMEMBERS of the smaller, then
 //	                     RELMULTI of the larger with those members
 //	FOLLOW a b         = FOLLOW on a's node (it writes the source of record),
 //	                     then RELEDGE on b's node for the cached b.follower
@@ -402,9 +402,11 @@ func cmdRelCommon(c *client, t *topology, args [][]byte) {
 		c.pending = append(c.pending, c.start(t, hA, true, args...))
 		return
 	}
-	card := []byte("RELCARD")
-	ka := c.start(t, hA, true, card, aKey)
-	kb := c.start(t, hB, true, card, bKey)
+	// The cached counts, as the node's RELCOMMON compares them (a
+	// truncated list's RELCARD is its whole length).
+	card, cached := []byte("RELCARD"), []byte("CACHED")
+	ka := c.start(t, hA, true, card, aKey, cached)
+	kb := c.start(t, hB, true, card, bKey, cached)
 	c.p.metrics.fanout.Observe(2)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(ka)

@@ -238,6 +238,9 @@ func TestTruncatedWithoutSource(t *testing.T) {
 	if err := do("RELCARD", "7.follower").Err(); err != redis.Nil {
 		t.Fatalf("RELCARD of a truncated list without a total = %v, want nil (unknown)", err)
 	}
+	if got, err := do("RELCARD", "7.follower", "CACHED").Int64(); err != nil || got != 2 {
+		t.Fatalf("RELCARD CACHED = %d, %v; want the 2 members cached", got, err)
+	}
 }
 
 // TestCappedListsMatchTheModel is the reference-model test with lists

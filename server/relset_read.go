@@ -364,15 +364,25 @@ func cmdRelMembers(c *client, args [][]byte) {
 	c.trimMembers()
 }
 
-// RELCARD key: the length of the list, nil when not cached: for a
-// truncated set the total recorded when it was loaded (kept by FOLLOW and
-// UNFOLLOW), nil when it records none.
+// RELCARD key [CACHED]: the length of the list, nil when not cached: for
+// a truncated set the total recorded when it was loaded (kept by FOLLOW and
+// UNFOLLOW), nil when it records none. CACHED counts the members cached
+// instead, which is what RELCOMMON compares to pick the list it walks: the
+// proxy asks for it to pick as a node does.
 func cmdRelCard(c *client, args [][]byte) {
+	cached := len(args) == 3 && eqFold(args[2], "CACHED")
+	if len(args) > 2 && !cached {
+		c.err(errSyntax)
+		return
+	}
 	set, found, ok := c.relSet(args[1])
 	if !ok {
 		return
 	}
 	n, known := relTotal(&set)
+	if cached {
+		n, known = int64(set.Count()), true
+	}
 	if !found || !known {
 		c.null()
 		return
