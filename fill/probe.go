@@ -143,17 +143,9 @@ func (e *Engine) resolve(key string, owner uint64, kind shard.Kind, uids []uint6
 	if err != nil || !set.Truncated() {
 		return nil
 	}
-	shardName := e.cfg.Source.Shard(owner)
-	b, err := e.allow(shardName)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LoadTimeout)
-	defer cancel()
 	// The generation is read before the query: a write that reaches the
 	// source after this bumps it, and the answers are then never used.
 	g0 := e.gen(kb).Load()
-	start := time.Now()
 	// A uid the source cannot hold is in none of its lists: answered
 	// without asking.
 	ask := make([]uint64, 0, len(uids))
@@ -162,14 +154,23 @@ func (e *Engine) resolve(key string, owner uint64, kind shard.Kind, uids []uint6
 			ask = append(ask, u)
 		}
 	}
-	found, err := e.cfg.Source.Lookup(ctx, owner, kind, ask)
-	e.stats.latency.Observe(time.Since(start).Seconds())
-	e.stats.lookups.Add(1)
-	e.stats.lookedUp.Add(int64(len(uids)))
-	b.Done(time.Now(), errIfNot(errIfNot(err, loader.ErrBadRow), loader.ErrUIDRange))
-	if err != nil {
-		e.loadFailed(shardName, key, err)
-		return &LoadError{Shard: shardName, Reason: oneLine(err.Error()), timeout: errors.Is(err, context.DeadlineExceeded)}
+	var found []loader.Member
+	if len(ask) > 0 {
+		shardName := e.cfg.Source.Shard(owner)
+		b, err := e.allow(shardName)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LoadTimeout)
+		defer cancel()
+		found, err = e.cfg.Source.Lookup(ctx, owner, kind, ask)
+		e.stats.lookups.Add(1)
+		e.stats.lookedUp.Add(int64(len(ask)))
+		b.Done(time.Now(), errIfNot(errIfNot(err, loader.ErrBadRow), loader.ErrUIDRange))
+		if err != nil {
+			e.loadFailed(shardName, key, err)
+			return &LoadError{Shard: shardName, Reason: oneLine(err.Error()), timeout: errors.Is(err, context.DeadlineExceeded)}
+		}
 	}
 	e.remember(key, set.Identity(), g0, uids, found)
 	return nil
