@@ -159,3 +159,47 @@ func TestResolveTruncatedMisses(t *testing.T) {
 		t.Fatal("a refilled set took the answers asked for the one before")
 	}
 }
+
+// An UNFOLLOW that lands between Resolve's query and its keeping the
+// answer must retire the answer, never let Known serve the "member" the
+// query saw: by the set's new bytes when the UNFOLLOW moved its total, by
+// the key's generation when it left the bytes as they were (a truncated
+// set that records no total, and does not hold the old fan).
+func TestResolveDiscardsAnAnswerOlderThanAWrite(t *testing.T) {
+	for _, withTotal := range []bool{true, false} {
+		ctx := context.Background()
+		src := newSource(t, capEdges(20))
+		e := newEngine(t, src, func(c *Config) { c.ListLimit = 5 })
+		if err := e.Fill(ctx, keys("7.follower")); err != nil {
+			t.Fatal(err)
+		}
+		if !withTotal {
+			if _, err := EditSet(e.cfg.Store, []byte("7.follower"), nil, func(buf []byte) ([]byte, int, error) {
+				return buf, 0, openhash.SetTotal(buf, 0)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := e.cfg.Store.Peek([]byte("7.follower"))
+		hook := func() {
+			if _, err := e.ApplyEdge(ctx, 100, 7, 0, false); err != nil {
+				t.Error(err)
+			}
+		}
+		src.AfterLookup.Store(&hook)
+		if err := e.Resolve(ctx, []byte("7.follower"), []uint64{100}); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.cfg.Store.Peek([]byte("7.follower"))
+		if sameBytes := &v.Value[0] == &before.Value[0]; sameBytes == withTotal {
+			t.Fatalf("with total %v: the UNFOLLOW left the set's buffer the same: %v", withTotal, sameBytes)
+		}
+		set, err := openhash.Open(v.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tm, member, ok := e.Known([]byte("7.follower"), &set, 100); ok {
+			t.Fatalf("with total %v: Known(100) = %d, %v after an UNFOLLOW that raced its query; want no answer", withTotal, tm, member)
+		}
+	}
+}

@@ -30,8 +30,9 @@ import (
 // edits, fills and SETs store a new buffer) and the key's fill generation,
 // read before the query, which FOLLOW and UNFOLLOW bump after the source
 // write and before patching. An UNFOLLOW of an old fan that the cached part
-// does not hold leaves the buffer as it was, and the generation is what
-// retires the answer then. Entries live probeTTL at most, and the table is
+// does not hold, in a set that records no total, leaves the buffer as it
+// was, and the generation is what retires the answer then
+// (TestResolveDiscardsAnAnswerOlderThanAWrite). Entries live probeTTL at most, and the table is
 // bounded (probeKeys keys, probeAnswers answers a key), so a stream of
 // distinct uids costs queries, never unbounded memory.
 
