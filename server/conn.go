@@ -55,6 +55,7 @@ type client struct {
 	uids    []uint64
 	times   []uint32
 	hits    []bool
+	codes   []int64 // RELMULTI's answers, 1, 0 or -1
 	members []openhash.Member
 	keyBuf  []byte
 	scratch []byte

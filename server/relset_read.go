@@ -77,10 +77,11 @@ func cmdRelCheck(c *client, args [][]byte) {
 
 // RELFOLLOWS x u [u ...]: whether each u follows x, from each u's own
 // following set, in order: 1, 0, or -1 when it cannot be known (u's set is
-// not cached, or is truncated, lacks x, and there is no source to ask). Always an array. It is the
-// per-shard half a sharding proxy needs: RELCHECK a b1..bn across shards is
-// RELMULTI on a's shard plus RELFOLLOWS a <the b's of each shard>, and
-// RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+// not cached, or is truncated, lacks x, and there is no source to ask).
+// Always an array. It is the per-shard half a sharding proxy needs:
+// RELCHECK a b1..bn across shards is RELMULTI on a's shard plus RELFOLLOWS
+// a <the b's of each shard>, and RELWHO a x is a's list plus RELFOLLOWS x
+// <a's members on each shard>.
 func cmdRelFollows(c *client, args [][]byte) {
 	x, ok := parseUID(args[1])
 	if !ok {
@@ -145,22 +146,20 @@ func cmdRelMulti(c *client, args [][]byte) {
 		return
 	}
 	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
-	// A truncated set's misses are answered by the source, or stay
-	// unknown: c.times[i] marks uid i unknown (1).
-	c.times = c.times[:0]
+	// 1, 0, or -1: a truncated set's misses are the source's answers, or
+	// unknown.
+	c.codes = c.codes[:0]
 	unknown := false
-	if set.Truncated() {
-		for i, h := range c.hits {
-			var t uint32
-			if !h {
-				member, known := c.contains(args[1], &set, c.uids[i])
-				c.hits[i] = member
-				if !known {
-					t, unknown = 1, true
-				}
-			}
-			c.times = append(c.times, t)
+	for i, h := range c.hits {
+		code := int64(0)
+		switch {
+		case h:
+			code = 1
+		case set.Truncated():
+			code = c.membership(true, args[1], &set, c.uids[i])
+			unknown = unknown || code < 0
 		}
+		c.codes = append(c.codes, code)
 	}
 	if bitsMode {
 		if unknown {
@@ -168,26 +167,19 @@ func cmdRelMulti(c *client, args [][]byte) {
 			c.errUnknownMember()
 			return
 		}
-		n := (len(c.hits) + 7) / 8
+		n := (len(c.codes) + 7) / 8
 		c.scratch = append(c.scratch[:0], make([]byte, n)...)
-		for i, h := range c.hits {
-			if h {
+		for i, code := range c.codes {
+			if code == 1 {
 				c.scratch[i/8] |= 0x80 >> (i % 8)
 			}
 		}
 		c.bulk(c.scratch)
 		return
 	}
-	c.arrayHeader(len(c.hits))
-	for i, h := range c.hits {
-		switch {
-		case h:
-			c.integer(1)
-		case unknown && c.times[i] == 1:
-			c.integer(-1)
-		default:
-			c.integer(0)
-		}
+	c.arrayHeader(len(c.codes))
+	for _, code := range c.codes {
+		c.integer(code)
 	}
 }
 
