@@ -373,3 +373,46 @@ func (g *graph) edges() ([]loader.Edge, map[uint64]map[uint64]uint32) {
 	}
 	return edges, fans
 }
+
+// TestUntotalledSnapshotListsRefill: a capped list saved before it could
+// record its total (a version-1 truncated set) is left out of the
+// snapshot's load on a node with a source, which fills it again with its
+// true count; without a source it loads as saved.
+func TestUntotalledSnapshotListsRefill(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	p := relcachetest.Start(t, "--dir", dir)
+	c := client(t, p.Addr)
+	if err := c.Do(ctx, "RELLOAD", "7.follower", "TIMES", "TRUNCATED", firstFan+299, 1_600_000_299, firstFan+298, 1_600_000_298).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "SAVE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Without a source it stays: nothing could fill it again.
+	p = relcachetest.Start(t, "--dir", dir)
+	c = client(t, p.Addr)
+	if got, err := c.Do(ctx, "RELCARD", "7.follower", "CACHED").Int64(); err != nil || got != 2 {
+		t.Fatalf("pure cache: RELCARD CACHED after the restart = %d, %v; want the 2 saved", got, err)
+	}
+	c.Close()
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(t.TempDir(), "graph.db")
+	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, cappedEdges(300))
+	p = relcachetest.Start(t, "--dir", dir, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
+		"--source-list-limit", "100", "--source-query-timeout", "1m", "--load-timeout", "1m")
+	c = client(t, p.Addr)
+	if err := c.Do(ctx, "RELINFO", "7.follower").Err(); err != redis.Nil {
+		t.Fatalf("RELINFO of the untotalled list after a restart with a source = %v, want nil (left out)", err)
+	}
+	if got, err := c.Do(ctx, "HLEN", "7.follower").Int64(); err != nil || got != 300 {
+		t.Fatalf("HLEN after the refill = %d, %v; want 300", got, err)
+	}
+}
