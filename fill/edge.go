@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 )
@@ -60,8 +61,63 @@ func (e *Engine) ApplyEdge(ctx context.Context, a, b uint64, t uint32, add bool)
 		e.DropEdge(a, b)
 		return false, err
 	}
-	e.PatchEdge(e.cfg.Store, a, b, t, add)
+	change := EdgeUnchanged
+	if changed {
+		change = EdgeChanged
+	}
+	e.PatchEdge(e.cfg.Store, a, b, t, add, change)
 	return changed, nil
+}
+
+// EdgeChange is what a source write did to its edge: the true totals of
+// truncated lists (openhash format version 2) move by it, not by what the
+// patch finds in the cached part of the list, which may lack the member.
+type EdgeChange int8
+
+const (
+	// EdgeUnknown: the writer did not say (RELEDGE without NEW or OLD). A
+	// truncated list with a total is dropped rather than patched, to be
+	// filled again with a true count.
+	EdgeUnknown EdgeChange = iota
+	// EdgeChanged: FOLLOW added a new edge, UNFOLLOW removed one.
+	EdgeChanged
+	// EdgeUnchanged: FOLLOW found the edge (its time changed), UNFOLLOW
+	// found none.
+	EdgeUnchanged
+)
+
+// errTotalUnknown is a patch's error for a truncated list whose total the
+// write cannot keep true.
+var errTotalUnknown = errors.New("the write did not say whether the edge was new")
+
+// edgeEdit is the patch of one list for the edge: the member added (at t)
+// or removed, and the list's total moved as change says.
+func edgeEdit(member uint64, t uint32, add bool, change EdgeChange) SetEdit {
+	inner, delta := RemoveMembers([]uint64{member}), -1
+	if add {
+		inner, delta = AddMembers([]uint64{member}, []uint32{t}, t), 1
+	}
+	if change != EdgeChanged {
+		delta = 0
+	}
+	return func(buf []byte) ([]byte, int, error) {
+		set, err := openhash.Open(buf)
+		if err != nil {
+			return nil, 0, err
+		}
+		before, known := set.Total()
+		if !set.Truncated() || !known {
+			return inner(buf)
+		}
+		if change == EdgeUnknown {
+			return nil, 0, errTotalUnknown
+		}
+		out, n, err := inner(buf)
+		if err != nil {
+			return nil, 0, err
+		}
+		return out, n, openhash.SetTotal(out, uint64(max(before+delta, 1)))
+	}
 }
 
 // PatchEdge applies the edge a->b (added at time t, or removed) to the
@@ -70,20 +126,21 @@ func (e *Engine) ApplyEdge(ctx context.Context, a, b uint64, t uint32, add bool)
 // generations first, so a fill whose query predates the write does not
 // store its list. It never writes the source: it is also the cache half of
 // a FOLLOW whose source write another node made (RELEDGE).
-func (e *Engine) PatchEdge(st *store.Store, a, b uint64, t uint32, add bool) (patched int) {
+//
+// change is what the source write did, which a truncated list's total
+// follows; EdgeUnknown drops such a list instead.
+func (e *Engine) PatchEdge(st *store.Store, a, b uint64, t uint32, add bool, change EdgeChange) (patched int) {
 	aKey, _ := e.cfg.Keys.Append(nil, a, shard.Following)
 	bKey, _ := e.cfg.Keys.Append(nil, b, shard.Follower)
 	e.gen(aKey).Add(1)
 	e.gen(bKey).Add(1)
 	patch := func(key []byte, member uint64) {
-		edit := RemoveMembers([]uint64{member})
-		if add {
-			edit = AddMembers([]uint64{member}, []uint32{t}, t)
-		}
-		_, err := EditSet(st, key, nil, edit)
+		_, err := EditSet(st, key, nil, edgeEdit(member, t, add, change))
 		switch {
 		case err == nil:
 			patched++
+		case errors.Is(err, errTotalUnknown):
+			st.Delete(key)
 		case !errors.Is(err, ErrNotCached):
 			// A list that cannot take the patch must not stay stale.
 			e.cfg.Log.Warn("follow: dropping a cached list that could not be patched",

@@ -196,7 +196,7 @@ func TestPatchEdge(t *testing.T) {
 		{true, 1, "map[1:10 3:50]"}, // the same edge: patched, unchanged
 		{false, 1, "map[1:10]"},
 	} {
-		if n := e.PatchEdge(st, 3, 7, 50, tc.add); n != tc.wantPatched {
+		if n := e.PatchEdge(st, 3, 7, 50, tc.add, EdgeUnknown); n != tc.wantPatched {
 			t.Fatalf("PatchEdge(add %v) patched %d, want %d", tc.add, n, tc.wantPatched)
 		}
 		if got, _ := members(t, e, "7.follower"); fmt.Sprint(got) != tc.want {
@@ -208,7 +208,7 @@ func TestPatchEdge(t *testing.T) {
 	}
 	// A list that cannot take the patch is dropped, not left stale.
 	st.Set([]byte("3.following"), store.Entry{Kind: store.KindString, Value: []byte("x")})
-	if n := e.PatchEdge(st, 3, 7, 50, true); n != 1 {
+	if n := e.PatchEdge(st, 3, 7, 50, true, EdgeUnknown); n != 1 {
 		t.Fatalf("patched %d, want 1 (7.follower)", n)
 	}
 	if _, ok := st.Peek([]byte("3.following")); ok {

@@ -101,6 +101,8 @@ type Engine struct {
 	bmu      sync.Mutex                  // guards breakers
 	breakers map[string]*breaker.Breaker // by source shard name
 
+	probes probes // the source's answers for uids truncated lists lack (probe.go)
+
 	stats counters
 }
 
@@ -184,6 +186,18 @@ func (e *Engine) breaker(shardName string) *breaker.Breaker {
 	return b
 }
 
+// allow asks shardName's breaker whether a query may go to the source: a
+// *LoadError, answered at once, while it is open.
+func (e *Engine) allow(shardName string) (*breaker.Breaker, error) {
+	b := e.breaker(shardName)
+	if !b.Allow(time.Now()) {
+		e.stats.failFast.Add(1)
+		_, why := b.State()
+		return nil, &LoadError{Shard: shardName, Reason: "circuit open after repeated failures (last: " + oneLine(why) + ")"}
+	}
+	return b, nil
+}
+
 // Fill fills keys (the misses of one command) from the source, all by one
 // deadline, LoadTimeout from now. Keys that name no relation list are
 // skipped. It returns the first failure: a *LoadError, a *RefusedError, a
@@ -265,11 +279,9 @@ func (e *Engine) load(key string, uid uint64, kind shard.Kind) error {
 		return nil // filled (or SET) while this caller waited for the flight
 	}
 	shardName := e.cfg.Source.Shard(uid)
-	b := e.breaker(shardName)
-	if !b.Allow(time.Now()) {
-		e.stats.failFast.Add(1)
-		_, why := b.State()
-		return &LoadError{Shard: shardName, Reason: "circuit open after repeated failures (last: " + oneLine(why) + ")"}
+	b, err := e.allow(shardName)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LoadTimeout)
 	defer cancel()
@@ -339,7 +351,7 @@ func buildList(l loader.List) ([]byte, error) {
 		uids[i], times[i] = m.UID, m.Time
 	}
 	return openhash.Build(nil, uids, times, openhash.Options{
-		Seed: rand.Uint64(), Truncated: l.Truncated, Extra: len(uids)/4 + 4,
+		Seed: rand.Uint64(), Truncated: l.Truncated, Total: uint64(l.Total), Extra: len(uids)/4 + 4,
 	})
 }
 

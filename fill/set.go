@@ -68,10 +68,12 @@ func EditSet(st *store.Store, key []byte, newSet func() ([]byte, error), edit Se
 
 // AddMembers is the edit of RELADD, HSET, SADD and FOLLOW: insert uids[i]
 // (with times[i] when times is not nil, else now for a set with times),
-// growing the set when it is full. The count is of new members.
+// growing the set when it is full. The count is of new members. A
+// truncated set's total grows by that count: a client adding members says
+// they are new to the list (FOLLOW's patch knows better, PatchEdge).
 func AddMembers(uids []uint64, times []uint32, now uint32) SetEdit {
-	return func(buf []byte) ([]byte, int, error) {
-		added := 0
+	return func(buf []byte) (out []byte, added int, err error) {
+		defer keepTotal(&out, &added, &err, 1)
 		for i, u := range uids {
 			t := now
 			if times != nil {
@@ -98,10 +100,10 @@ func AddMembers(uids []uint64, times []uint32, now uint32) SetEdit {
 }
 
 // RemoveMembers is the edit of RELDEL, HDEL, SREM and UNFOLLOW. The count
-// is of members that were there.
+// is of members that were there; a truncated set's total shrinks by it.
 func RemoveMembers(uids []uint64) SetEdit {
-	return func(buf []byte) ([]byte, int, error) {
-		removed := 0
+	return func(buf []byte) (out []byte, removed int, err error) {
+		defer keepTotal(&out, &removed, &err, -1)
 		for _, u := range uids {
 			ok, err := openhash.Delete(buf, u)
 			if err != nil {
@@ -112,6 +114,14 @@ func RemoveMembers(uids []uint64) SetEdit {
 			}
 		}
 		return buf, removed, nil
+	}
+}
+
+// keepTotal moves the total of a truncated set by sign*count after an edit
+// made out (deferred, so every return of the edit passes here).
+func keepTotal(out *[]byte, count *int, err *error, sign int) {
+	if *err == nil && *count != 0 {
+		*err = openhash.AddTotal(*out, sign**count)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // counters are the engine's own, bumped where things happen.
 type counters struct {
 	loads, loadErrors, timeouts, failFast, empty, discarded atomic.Int64
+	lookups, lookedUp                                       atomic.Int64 // Resolve's queries, and the uids they asked
 	latency                                                 prometheus.Histogram
 	errorsByShard                                           sync.Map // shard -> *atomic.Int64
 	// The journal's work (journal.go).
@@ -43,6 +44,9 @@ type Stats struct {
 	// ListsDropped counts relation lists a start dropped from a loaded
 	// snapshot because the source changed them after it.
 	ListsDropped int64
+	// Lookups counts the queries that asked the source about uids a
+	// truncated list does not hold (probe.go), LookedUp the uids asked.
+	Lookups, LookedUp int64
 }
 
 // ReadStats fills st with the engine's counters.
@@ -52,7 +56,7 @@ func (e *Engine) ReadStats(st *Stats) {
 		Loads: c.loads.Load(), LoadsEmpty: c.empty.Load(), LoadErrors: c.loadErrors.Load(),
 		Timeouts: c.timeouts.Load(), FailFast: c.failFast.Load(), Discarded: c.discarded.Load(),
 		IntentsCompleted: c.intentsCompleted.Load(), IntentsFailed: c.intentsFailed.Load(),
-		ListsDropped: c.listsDropped.Load(),
+		ListsDropped: c.listsDropped.Load(), Lookups: c.lookups.Load(), LookedUp: c.lookedUp.Load(),
 	}
 }
 

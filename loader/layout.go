@@ -13,6 +13,7 @@ package loader
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/relcache/relcache/shard"
 )
@@ -121,6 +122,29 @@ func listQuery(table string, k shard.Kind) string {
 	key, other := columns(k)
 	return fmt.Sprintf("SELECT %s, addtime FROM %s WHERE %s = ? ORDER BY addtime DESC, %s DESC LIMIT ?",
 		other, table, key, other)
+}
+
+// countedListQuery is listQuery with the list's length on every row: an
+// uncorrelated subquery, evaluated once, in the same statement and so the
+// same snapshot as the members.
+func countedListQuery(table string, k shard.Kind) string {
+	key, other := columns(k)
+	return fmt.Sprintf("SELECT %s, addtime, (SELECT COUNT(*) FROM %s WHERE %s = ?) FROM %s WHERE %s = ? ORDER BY addtime DESC, %s DESC LIMIT ?",
+		other, table, key, table, key, other)
+}
+
+// lookupQuery reads the rows of key ? whose other uid is one of others,
+// which it names as decimals: the primary key (key, other) answers it.
+func lookupQuery(table string, k shard.Kind, others []uint64) string {
+	key, other := columns(k)
+	q := fmt.Appendf(nil, "SELECT %s, addtime FROM %s WHERE %s = ? AND %s IN (", other, table, key, other)
+	for i, o := range others {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = strconv.AppendUint(q, o, 10)
+	}
+	return string(append(q, ')'))
 }
 
 // upsertQuery writes one row (key, other, addtime) into table, replacing

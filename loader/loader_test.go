@@ -185,11 +185,39 @@ func (g *graph) checkList(ctx context.Context, src Source, uid uint64, k shard.K
 	if err != nil {
 		return err
 	}
-	if len(want) > 5 && (!capped.Truncated || len(capped.Members) != 5 || !slices.Equal(capped.Members, l.Members[:5])) {
-		return fmt.Errorf("%s of %d capped at 5: %+v", k, uid, capped)
+	if len(want) > 5 && (!capped.Truncated || len(capped.Members) != 5 || !slices.Equal(capped.Members, l.Members[:5]) || capped.Total != len(want)) {
+		return fmt.Errorf("%s of %d capped at 5: %+v, want total %d", k, uid, capped, len(want))
 	}
-	if len(want) <= 5 && (capped.Truncated || !slices.Equal(capped.Members, l.Members)) {
+	if len(want) <= 5 && (capped.Truncated || !slices.Equal(capped.Members, l.Members) || capped.Total != 0) {
 		return fmt.Errorf("%s of %d capped at 5: %+v, want all %d", k, uid, capped, len(want))
+	}
+	return g.checkLookup(ctx, src, uid, k)
+}
+
+// checkLookup asks for every member of the list and as many uids that are
+// not, and compares what Lookup finds with the model.
+func (g *graph) checkLookup(ctx context.Context, src Source, uid uint64, k shard.Kind) error {
+	want := g.lists[k][uid]
+	var ask []uint64
+	for m := range want {
+		ask = append(ask, m)
+	}
+	for i := range uint64(len(want) + 1) {
+		if _, ok := want[g.first+g.n+i]; !ok {
+			ask = append(ask, g.first+g.n+i) // outside the graph: never a member
+		}
+	}
+	found, err := src.Lookup(ctx, uid, k, ask)
+	if err != nil {
+		return err
+	}
+	if len(found) != len(want) {
+		return fmt.Errorf("Lookup in %s of %d: %d found, want %d", k, uid, len(found), len(want))
+	}
+	for _, m := range found {
+		if tm, ok := want[m.UID]; !ok || tm != m.Time {
+			return fmt.Errorf("Lookup in %s of %d: found %d at %d, model has %v at %d", k, uid, m.UID, m.Time, ok, tm)
+		}
 	}
 	return nil
 }

@@ -84,8 +84,8 @@ func TestMySQLSource(t *testing.T) {
 	}
 	prepared := 0
 	src.stmts.Range(func(_, _ any) bool { prepared++; return true })
-	if prepared != 4*4*2 {
-		t.Errorf("%d list statements prepared, want one per table and kind (32)", prepared)
+	if prepared != 4*4*2*2 {
+		t.Errorf("%d list statements prepared, want two per table and kind (64: whole, and capped with its count)", prepared)
 	}
 
 	// Concurrent batches over the same users (an import with several

@@ -40,6 +40,10 @@ type List struct {
 	// Truncated is set when the list was cut at the limit (the latest
 	// 5000 fans, say): a cache built from it must say it is incomplete.
 	Truncated bool
+	// Total is the length of the whole list when Truncated (its COUNT(*),
+	// read in the same statement as the members, so the two agree); 0
+	// otherwise.
+	Total int
 }
 
 // Source is the system of record for relation lists.
@@ -47,6 +51,11 @@ type Source interface {
 	// Load reads uid's list of kind k, newest first, at most limit
 	// members (0: all).
 	Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (List, error)
+	// Lookup reads which of others are in uid's list of kind k, with
+	// their times, in no particular order: how a cache answers for members
+	// a truncated list does not hold. One query per call (others are sent
+	// in batches of LookupBatch).
+	Lookup(ctx context.Context, uid uint64, k shard.Kind, others []uint64) ([]Member, error)
 	// Shard names the database holding uid's lists, for errors and metrics.
 	Shard(uid uint64) string
 	// CheckUID reports a uid the source cannot represent (an error
@@ -87,7 +96,7 @@ type SQLConfig struct {
 // Both dialects run the same prepared statements, prepared on first use per
 // table and kind (or per database, for the journal's) and kept until Close.
 // database/sql prepares a statement again on each pooled connection it runs
-// on, so a MySQL server holds up to (tables used) × (statement kinds, 8) ×
+// on, so a MySQL server holds up to (tables used) × (statement kinds, 9) ×
 // (open connections) of them, plus 4 per database and connection for the
 // journal: keep max_prepared_stmt_count above that.
 type SQL struct {
@@ -115,7 +124,8 @@ type stmtKey struct {
 type stmtOp uint8
 
 const (
-	opList stmtOp = iota
+	opList        stmtOp = iota
+	opListCounted        // opList with the list's COUNT(*) on every row
 	opInsert
 	opTouch
 	opDelete
@@ -196,6 +206,8 @@ func (s *SQL) prepared(ctx context.Context, sk stmtKey, dbi, t int) (*sql.Stmt, 
 	switch sk.op {
 	case opList:
 		q = listQuery(table, k)
+	case opListCounted:
+		q = countedListQuery(table, k)
 	case opInsert:
 		q = insertQuery(d, table, k)
 	case opTouch:
@@ -245,11 +257,19 @@ func (s *SQL) Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (Li
 	fail := func(err error) (List, error) {
 		return List{}, fmt.Errorf("load %s of uid %d from %s: %w", k, uid, s.Shard(uid), err)
 	}
-	st, err := s.stmt(ctx, opList, k, uid)
+	// A capped load reads the list's COUNT(*) in the same statement, so
+	// the total and the members come from one snapshot of the table: a
+	// FOLLOW landing between two queries would otherwise be counted in the
+	// total and then once more by its patch of the cached list.
+	op, args := opList, []any{uid, fetch}
+	if limit > 0 {
+		op, args = opListCounted, []any{uid, uid, fetch}
+	}
+	st, err := s.stmt(ctx, op, k, uid)
 	if err != nil {
 		return fail(err)
 	}
-	rows, err := st.QueryContext(ctx, uid, fetch)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return fail(err)
 	}
@@ -258,9 +278,13 @@ func (s *SQL) Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (Li
 	if limit > 0 {
 		l.Members = make([]Member, 0, min(limit+1, 1024))
 	}
-	var other, t intCol
+	var other, t, total intCol
+	dest := []any{&other, &t}
+	if limit > 0 {
+		dest = append(dest, &total)
+	}
 	for rows.Next() {
-		if err := rows.Scan(&other, &t); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return fail(fmt.Errorf("%w: %w", ErrBadRow, err))
 		}
 		if other.null || other.n < 0 || t.null || t.n < 0 || t.n > math.MaxUint32 {
@@ -273,8 +297,58 @@ func (s *SQL) Load(ctx context.Context, uid uint64, k shard.Kind, limit int) (Li
 	}
 	if limit > 0 && len(l.Members) > limit {
 		l.Members, l.Truncated = l.Members[:limit], true
+		l.Total = int(max(total.n, int64(limit)+1))
 	}
 	return l, nil
+}
+
+// LookupBatch is the most uids one Lookup query names.
+const LookupBatch = 1000
+
+// Lookup implements Source. The uids are written into the query as
+// decimals (CheckUID bounds them to int64), so a batch of any length is
+// one statement without a prepared variant per length.
+func (s *SQL) Lookup(ctx context.Context, uid uint64, k shard.Kind, others []uint64) ([]Member, error) {
+	if err := s.CheckUID(uid); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", k, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	var found []Member
+	for len(others) > 0 {
+		batch := others[:min(len(others), LookupBatch)]
+		others = others[len(batch):]
+		var err error
+		if found, err = s.lookupBatch(ctx, uid, k, batch, found); err != nil {
+			return nil, fmt.Errorf("look up %d uids in %s of uid %d from %s: %w", len(batch), k, uid, s.Shard(uid), err)
+		}
+	}
+	return found, nil
+}
+
+func (s *SQL) lookupBatch(ctx context.Context, uid uint64, k shard.Kind, others []uint64, found []Member) ([]Member, error) {
+	for _, o := range others {
+		if err := s.CheckUID(o); err != nil {
+			return found, err
+		}
+	}
+	dbi, t := s.cfg.Layout.Route(uid)
+	rows, err := s.dbs[dbi].QueryContext(ctx, lookupQuery(s.cfg.Layout.table(s.cfg.Dialect, k, dbi, t), k, others), uid)
+	if err != nil {
+		return found, err
+	}
+	defer rows.Close()
+	var other, tm intCol
+	for rows.Next() {
+		if err := rows.Scan(&other, &tm); err != nil {
+			return found, fmt.Errorf("%w: %w", ErrBadRow, err)
+		}
+		if other.null || other.n < 0 || tm.null || tm.n < 0 || tm.n > math.MaxUint32 {
+			return found, fmt.Errorf("%w: uid %v, addtime %v", ErrBadRow, other, tm)
+		}
+		found = append(found, Member{UID: uint64(other.n), Time: uint32(tm.n)})
+	}
+	return found, rows.Err()
 }
 
 // intCol scans an integer column without database/sql's reflection,

@@ -22,6 +22,10 @@ type Options struct {
 	// Truncated marks a list cut at load time (e.g. the latest 5000 fans),
 	// so readers know a miss is not proof of absence.
 	Truncated bool
+	// Total is the length of the whole list a truncated set was cut from
+	// (SELECT COUNT(*) at load), recorded in the header so counts stay
+	// true; 0 records none. Ignored unless Truncated.
+	Total uint64
 	// Extra is room, in members, for in-place Inserts beyond the input:
 	// the table is sized for len(uids)+Extra at the build load factor.
 	Extra int
@@ -81,6 +85,9 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 		flags |= flagTruncated
 	}
 	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: flags, seed: opt.Seed}
+	if opt.Truncated {
+		l.total = opt.Total
+	}
 	for {
 		out, s, err := l.next(dst)
 		if err != nil {
@@ -113,6 +120,7 @@ type layout struct {
 	width    int
 	flags    uint8
 	seed     uint64
+	total    uint64 // the header's total (truncated sets only)
 	attempts int
 	failed   error // why the last attempt failed
 }
@@ -146,6 +154,7 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 	v[offSlots] = groupSlots
 	binary.LittleEndian.PutUint32(v[offGroups:], uint32(l.ng))
 	binary.LittleEndian.PutUint64(v[offSeed:], l.seed)
+	writeTotal(v, l.total)
 	s, err := Open(v)
 	if err != nil {
 		return dst, Set{}, fmt.Errorf("openhash: build: own header rejected (a bug): %w", err)
@@ -157,7 +166,7 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 // add inserted (an existing uid gets the added time), and room for at least
 // extra more members at the build load factor, and returns the extended
 // slice. Slots are made wide enough for every member and never narrower
-// than in buf. The copy keeps the seed and the flags.
+// than in buf. The copy keeps the seed, the flags and the total.
 //
 // Pass the member an Insert refused in add: Grow enlarges the table until
 // every member fits, as Build does, whereas an Insert after a Grow without
@@ -189,6 +198,9 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
 	}
 	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: src.flags, seed: src.seed}
+	if total, known := src.Total(); known && src.Truncated() {
+		l.total = uint64(total)
+	}
 	for {
 		out, s, err := l.next(dst)
 		if err != nil {

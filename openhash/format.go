@@ -3,6 +3,7 @@ package openhash
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/bits"
 )
 
@@ -11,7 +12,12 @@ import (
 const (
 	headerSize = 32
 	version    = 1
-	groupSlots = 8 // slots per group; the control word is one uint64
+	// versionTotal is a version-1 set whose reserved bytes hold the true
+	// length of a truncated list (section 1.1 of the format). Writers use
+	// it only for such sets, so every other set stays byte-identical with
+	// version 1 and readers of version 1 keep reading it.
+	versionTotal = 2
+	groupSlots   = 8 // slots per group; the control word is one uint64
 
 	flagTimes     = 1 << 0
 	flagTruncated = 1 << 1
@@ -40,6 +46,7 @@ const (
 	offCount    = 12
 	offSeed     = 16
 	offReserved = 24
+	offTotal    = offReserved // version 2
 )
 
 // magic starts every set. 0x8F cannot start a UTF-8 sequence, so text values
@@ -148,12 +155,16 @@ func Open(buf []byte) (Set, error) {
 	if [4]byte(buf[:4]) != magic {
 		return Set{}, headerError("magic", "bad magic % x", buf[:4])
 	}
-	if v := buf[offVersion]; v != version {
+	v := buf[offVersion]
+	if v != version && v != versionTotal {
 		return Set{}, headerError("version", "unsupported version %d", v)
 	}
 	flags := buf[offFlags]
 	if flags&^knownFlags != 0 {
 		return Set{}, headerError("flags", "unknown flags %#02x", flags&^knownFlags)
+	}
+	if v == versionTotal && flags&flagTruncated == 0 {
+		return Set{}, headerError("flags", "version 2 (a total) without the truncated flag")
 	}
 	width := int(buf[offWidth])
 	if width < 1 || width > 8 {
@@ -170,8 +181,11 @@ func Open(buf []byte) (Set, error) {
 	if count > ng*groupSlots {
 		return Set{}, headerError("count", "count %d exceeds capacity %d", count, ng*groupSlots)
 	}
-	if r := binary.LittleEndian.Uint64(buf[offReserved:]); r != 0 {
+	switch r := binary.LittleEndian.Uint64(buf[offReserved:]); {
+	case v == version && r != 0:
 		return Set{}, headerError("reserved", "reserved header bytes are %#x, want 0", r)
+	case v == versionTotal && r == 0:
+		return Set{}, headerError("total", "version 2 with a total of 0")
 	}
 	times := flags&flagTimes != 0
 	if want := sizeFor(ng, width, times); uint64(len(buf)) != want {
@@ -201,6 +215,75 @@ func (s *Set) Count() int {
 		return 0
 	}
 	return int(binary.LittleEndian.Uint32(s.hdr[offCount:]))
+}
+
+// Total is the length of the whole list: the count of a complete set, the
+// total recorded when a truncated one was loaded (never less than the
+// count), and known false for a truncated set that records none.
+func (s *Set) Total() (n int, known bool) {
+	count := s.Count()
+	if !s.Truncated() {
+		return count, true
+	}
+	t := binary.LittleEndian.Uint64(s.hdr[offTotal:])
+	if t == 0 { // version 1: the reserved bytes are zero
+		return 0, false
+	}
+	return int(max(t, uint64(count))), true
+}
+
+// SetTotal records n as the length of the whole list in the truncated set
+// in buf, in place; n == 0 records none (the set becomes version 1 again).
+// A set that is not truncated has no total to record: its count is it.
+func SetTotal(buf []byte, n uint64) error {
+	s, err := Open(buf)
+	if err != nil {
+		return fmt.Errorf("openhash: set total: %w", err)
+	}
+	if !s.Truncated() {
+		if n != 0 {
+			return fmt.Errorf("openhash: set total %d of a set that is not truncated: %w", n, ErrInvalid)
+		}
+		return nil
+	}
+	writeTotal(buf, n)
+	return nil
+}
+
+// AddTotal moves the total recorded in the truncated set in buf by delta,
+// in place, never below the set's count (nor 1, which would record none);
+// a set without a recorded total is left as it is.
+func AddTotal(buf []byte, delta int) error {
+	s, err := Open(buf)
+	if err != nil {
+		return fmt.Errorf("openhash: add to total: %w", err)
+	}
+	t := int64(binary.LittleEndian.Uint64(buf[offTotal:]))
+	if !s.Truncated() || t == 0 {
+		return nil
+	}
+	writeTotal(buf, uint64(max(t+int64(delta), int64(s.Count()), 1)))
+	return nil
+}
+
+// writeTotal writes the total field and the version that goes with it.
+func writeTotal(hdr []byte, n uint64) {
+	hdr[offVersion] = version
+	if n != 0 {
+		hdr[offVersion] = versionTotal
+	}
+	binary.LittleEndian.PutUint64(hdr[offTotal:], n)
+}
+
+// Identity is the first byte of the buffer the set views: two views of
+// one stored set share it, and a set edited copy-on-write gets another, so
+// an answer derived from a set can be tied to the exact version it was for.
+// nil for the zero Set.
+func (s *Set) Identity() *byte {
+	if s.hdr == nil {
+		return nil
+	}
+	return &s.hdr[0]
 }
 
 // Capacity is the number of slots; Count never exceeds it.

@@ -28,6 +28,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	}
 	add(many, nil, Options{Seed: 7})
 	add(many, make([]uint32, len(many)), Options{Seed: 8, Truncated: true})
+	add(many, make([]uint32, len(many)), Options{Seed: 9, Truncated: true, Total: 1 << 40}) // version 2
 	return seeds
 }
 

@@ -45,6 +45,19 @@ func relSet(t testing.TB, rng *rand.Rand, n int, withTimes bool) []byte {
 
 // sampleRecords is a mix of every shape a record takes, including values
 // larger than a block.
+// cappedSet is the newest 50 of a 20,000-member list.
+func cappedSet(t testing.TB) []byte {
+	uids, times := make([]uint64, 50), make([]uint32, 50)
+	for i := range uids {
+		uids[i], times[i] = uint64(1000+i), uint32(1_600_000_000+i)
+	}
+	v, err := openhash.Build(nil, uids, times, openhash.Options{Seed: 3, Truncated: true, Total: 20000})
+	if err != nil || v[4] != 2 {
+		t.Fatalf("build a version-2 set: version %d, %v", v[4], err)
+	}
+	return v
+}
+
 func sampleRecords(t testing.TB) []Record {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var recs []Record
@@ -66,6 +79,8 @@ func sampleRecords(t testing.TB) []Record {
 		Record{Key: []byte("max expiry"), Kind: store.KindString, Value: []byte("x"), ExpireAt: 1<<63 - 1},
 		Record{Key: bytes.Repeat([]byte("k"), 300), Kind: store.KindString, Value: bytes.Repeat([]byte("big"), 400_000)},
 		Record{Key: []byte("fans:big"), Kind: store.KindRelSet, Value: relSet(t, rng, 40_000, true), ExpireAt: 5},
+		// A capped list with its true total: openhash format version 2.
+		Record{Key: []byte("fans:capped"), Kind: store.KindRelSet, Value: cappedSet(t)},
 	)
 	for i := range 2000 {
 		recs = append(recs, Record{

@@ -63,10 +63,22 @@ func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
 	}
 	uKey, hU := c.userKey(t, u, shard.Following)
 	km := c.start(t, hU, true, []byte("RELMEMBERS"), uKey, []byte("WITHTIMES"))
+	var ki *call
+	if name == "relcard" {
+		// A count needs to know whether U's own list is whole, which its
+		// listing does not say: RELINFO does, in the same round.
+		ki = c.start(t, hU, true, []byte("RELINFO"), uKey)
+	}
 	x := strconv.AppendUint(nil, u, 10)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(km)
 		defer km.release() // the members point into its reply
+		uTruncated := false
+		if ki != nil {
+			c.await(ki)
+			uTruncated = !infoSaysWhole(ki)
+			ki.release()
+		}
 		if name == "relcard" && km.err == nil && resp.IsNil(km.reply) {
 			c.out = append(c.out, "$-1\r\n"...) // RELCARD's nil, not RELMEMBERS's
 			return
@@ -75,11 +87,16 @@ func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
 		if !ok {
 			return
 		}
-		mutual, ok := c.mutualFollows(t, x, pairs)
-		if !ok {
+		mutual, unknown, ok := c.mutualFollows(t, x, pairs)
+		switch {
+		case !ok:
 			return
-		}
-		if name == "relcard" {
+		case name == "relcard" && (unknown || uTruncated):
+			// Some member could not be answered for: the length is not
+			// known, as a node answers for its computed list.
+			c.out = append(c.out, "$-1\r\n"...)
+			return
+		case name == "relcard":
 			c.out = redcon.AppendInt(c.out, int64(len(mutual)))
 			return
 		}
@@ -103,6 +120,23 @@ func cmdBifollowRead(c *client, t *topology, args [][]byte, u uint64) {
 	}))
 }
 
+// infoSaysWhole reports whether a RELINFO reply says the list is cached
+// whole (truncated 0). Anything else (a failure, nil: the list went away
+// since it was listed) is not known to be whole.
+func infoSaysWhole(k *call) bool {
+	if k.err != nil {
+		return false
+	}
+	elems, ok := resp.AppendElements(nil, k.reply)
+	for i := 0; ok && i+1 < len(elems); i += 2 {
+		if name, _ := resp.Bulk(elems[i]); string(name) == "truncated" {
+			v, isInt := resp.Int(elems[i+1])
+			return isInt && v == 0
+		}
+	}
+	return false
+}
+
 // mutualFollow is one member of an assembled bi-follow list.
 type mutualFollow struct {
 	uid  uint64
@@ -113,12 +147,12 @@ type mutualFollow struct {
 // pairs, as RELMEMBERS WITHTIMES lists them) follow U (x) back, and
 // returns those, newest mutual follow first. A member that cannot be
 // answered for (not cached, truncated without U, another kind of value)
-// is left out, as a node leaves it out. On a failure it has answered the
-// client and reports false.
-func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualFollow, bool) {
+// is left out, as a node leaves it out, and unknown says there was one.
+// On a failure it has answered the client and reports false.
+func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) (out []mutualFollow, unknown, ok bool) {
 	if len(pairs)%2 != 0 {
 		c.out = redcon.AppendError(c.out, "ERR proxy: a node listed an odd number of RELMEMBERS WITHTIMES elements")
-		return nil, false
+		return nil, false, false
 	}
 	uids := make([]uint64, len(pairs)/2)
 	times := make([]uint32, len(uids))
@@ -128,27 +162,29 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualF
 		tm, ok2 := resp.ParseUint(pairs[2*i+1])
 		if !ok1 || !ok2 || tm > 1<<32-1 {
 			c.out = redcon.AppendError(c.out, "ERR proxy: a node listed "+strconv.Quote(string(pairs[2*i]))+" "+strconv.Quote(string(pairs[2*i+1]))+" as a member and its time")
-			return nil, false
+			return nil, false, false
 		}
 		uids[i], times[i], text[i] = u, uint32(tm), pairs[2*i]
 	}
-	var out []mutualFollow
 	if len(uids) == 0 {
-		return out, true
+		return out, false, true
 	}
 	gs := c.groupUsers(t, uids, text)
 	c.startFollows(t, gs, x, [][]byte{[]byte("WITHTIMES")})
 	answers, errMsg := c.followPairs(gs, len(uids))
 	if errMsg != "" {
 		c.out = redcon.AppendError(c.out, errMsg)
-		return nil, false
+		return nil, false, false
 	}
 	for i, p := range answers {
 		// An error in a code's place (another kind of value) cannot be
 		// answered for: left out, as a node leaves it out.
-		if code, isInt := resp.Int(p[0]); isInt && code == 1 {
+		switch code, isInt := resp.Int(p[0]); {
+		case isInt && code == 1:
 			back, _ := resp.Int(p[1])
 			out = append(out, mutualFollow{uids[i], max(times[i], uint32(back))})
+		case !isInt || code < 0:
+			unknown = true
 		}
 	}
 	slices.SortFunc(out, func(a, b mutualFollow) int {
@@ -157,7 +193,7 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) ([]mutualF
 		}
 		return cmp.Compare(a.uid, b.uid)
 	})
-	return out, true
+	return out, unknown, true
 }
 
 // followPairs waits for the groups' RELFOLLOWS WITHTIMES and returns each

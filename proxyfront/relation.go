@@ -21,7 +21,7 @@ import (
 //	RELFOLLOWS x u...  = RELFOLLOWS x <the u's of each node>, with its window
 //	RELWHO a x         = RELMEMBERS a.following, then RELFOLLOWS x <a's
 //	                     members on each node>, kept in list order
-//	RELCOMMON a b      = RELCARD of both, RELMEMBERS of the smaller, then
+//	RELCOMMON a b      = RELCARD … CACHED of both, RELMEMBERS of the smaller, then
 //	                     RELMULTI of the larger with those members
 //	FOLLOW a b         = FOLLOW on a's node (it writes the source of record),
 //	                     then RELEDGE on b's node for the cached b.follower
@@ -435,9 +435,11 @@ func cmdRelCommon(c *client, t *topology, args [][]byte) {
 		c.pending = append(c.pending, c.start(t, hA, true, args...))
 		return
 	}
-	card := []byte("RELCARD")
-	ka := c.start(t, hA, true, card, aKey)
-	kb := c.start(t, hB, true, card, bKey)
+	// The cached counts, as the node's RELCOMMON compares them (a
+	// truncated list's RELCARD is its whole length).
+	card, cached := []byte("RELCARD"), []byte("CACHED")
+	ka := c.start(t, hA, true, card, aKey, cached)
+	kb := c.start(t, hB, true, card, bKey, cached)
 	c.p.metrics.fanout.Observe(2)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(ka)
@@ -592,6 +594,9 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		c.wait(k)
 		defer k.release()
 		ok := k.err == nil && !resp.IsError(k.reply)
+		if ok {
+			edge = withEdgeChange(edge, k.reply)
+		}
 		if beB != beA {
 			// b.follower on b's node: patched, or, after a failed write,
 			// dropped (the next read loads what the source holds).
@@ -625,4 +630,18 @@ func cmdFollow(c *client, t *topology, args [][]byte) {
 		}
 		c.out = append(c.out, k.reply...)
 	}))
+}
+
+// withEdgeChange adds to a RELEDGE what the writing node's FOLLOW or
+// UNFOLLOW replied (1: the edge was new, or was there to remove; 0: not),
+// so the other nodes keep the true totals of truncated fan lists instead
+// of dropping them.
+func withEdgeChange(edge [][]byte, reply []byte) [][]byte {
+	switch string(reply) {
+	case ":1\r\n", "#t\r\n":
+		return append(edge, []byte("CHANGED"))
+	case ":0\r\n", "#f\r\n":
+		return append(edge, []byte("UNCHANGED"))
+	}
+	return edge
 }

@@ -32,7 +32,7 @@ func TestRedisCLIHints(t *testing.T) {
 	for _, c := range []struct{ typed, hint string }{
 		{"relmulti ", "key [BITS] [SINCE since] [UNTIL until] uid [uid ...]"},
 		{"relcheck ", "a [SINCE since] [UNTIL until] [BATCH] b [b ...]"},
-		{"reledge ", "ADD a b time|DEL a b"},
+		{"reledge ", "ADD a b time|DEL a b [CHANGED|UNCHANGED]"},
 		{"relload ", "key [TIMES] [TRUNCATED] [uid [time] [uid [time] ...]] [TRUNCATED]"},
 		{"reladd k ", "[XX] [TIMES] uid [time] [uid [time] ...]"},
 		{"relmembers ", "key [WITHTIMES] [SINCE since] [UNTIL until] [BEFORE time uid] [LIMIT count]"},

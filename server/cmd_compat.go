@@ -23,54 +23,82 @@ func (c *client) uidsIn(args [][]byte) (openhash.Set, bool, bool) {
 
 func cmdHExists(c *client, args [][]byte) {
 	set, found, ok := c.uidsIn(args)
-	if ok {
-		c.boolean(found && set.Contains(c.uids[0]))
+	if !ok {
+		return
 	}
+	member, known := false, true
+	if found {
+		member, known = c.contains(args[1], &set, c.uids[0])
+	}
+	if !known {
+		c.errUnknownMember()
+		return
+	}
+	c.boolean(member)
 }
 
 // HGET key field: the follow time as a decimal string ("0" in a set built
 // without times), nil for a non-member.
-func cmdHGet(c *client, args [][]byte) {
+func cmdHGet(c *client, args [][]byte) { c.hmget(args, false) }
+
+// HMGET key field [field ...] (and HGET, one field): the follow times. A
+// truncated set's answers are all known before the reply starts: one that
+// is not makes the reply the TRUNCATED error (relset_truncated.go).
+func cmdHMGet(c *client, args [][]byte) { c.hmget(args, true) }
+
+func (c *client) hmget(args [][]byte, array bool) {
 	set, found, ok := c.uidsIn(args)
 	if !ok {
 		return
 	}
-	c.timeOf(&set, found, c.uids[0])
-}
-
-func (c *client) timeOf(set *openhash.Set, found bool, uid uint64) {
-	if !found {
-		c.null()
-		return
-	}
-	t, member := set.Time(uid)
-	if !member {
-		c.null()
-		return
-	}
-	c.bulkUint(uint64(t))
-}
-
-func cmdHMGet(c *client, args [][]byte) {
-	set, found, ok := c.uidsIn(args)
-	if !ok {
-		return
-	}
-	c.arrayHeader(len(c.uids))
+	// c.hits: member; c.times: its time. Every uid is asked before any
+	// error, so dispatch asks the source about all of them at once.
+	c.hits, c.times = c.hits[:0], c.times[:0]
+	unknown := false
 	for _, u := range c.uids {
-		c.timeOf(&set, found, u)
+		var (
+			t      uint32
+			member bool
+			known  = true
+		)
+		if found {
+			t, member, known = c.memberTime(args[1], &set, u)
+		}
+		unknown = unknown || !known
+		c.hits, c.times = append(c.hits, member), append(c.times, t)
+	}
+	if unknown {
+		c.errUnknownMember()
+		return
+	}
+	if array {
+		c.arrayHeader(len(c.uids))
+	}
+	for i, member := range c.hits {
+		if member {
+			c.bulkUint(uint64(c.times[i]))
+		} else {
+			c.null()
+		}
 	}
 }
 
-// cardinality serves HLEN and SCARD.
+// cardinality serves HLEN and SCARD (and can serve ZCARD): the length of
+// the whole list, a truncated set's recorded total; 0 for an absent key, as
+// in Redis; the TRUNCATED error for a truncated set that records none.
 func cardinality(c *client, args [][]byte) {
 	set, found, ok := c.relSet(args[1])
+	if !ok {
+		return
+	}
+	n, known := relTotal(&set)
 	switch {
-	case !ok:
 	case !found:
 		c.integer(0)
+	case !known:
+		c.err(errTruncatedCount)
 	default:
-		c.integer(int64(set.Count()))
+		c.integer(n)
 	}
 }
 
@@ -173,14 +201,28 @@ func cmdSMIsMember(c *client, args [][]byte) {
 	if !ok {
 		return
 	}
-	c.arrayHeader(len(c.uids))
-	if !found {
-		for range c.uids {
-			c.integer(0)
+	c.hits = c.hits[:0]
+	if found {
+		c.hits = set.ContainsBatch(c.hits, c.uids)
+	}
+	unknown := false
+	for i := range c.uids {
+		if !found {
+			c.hits = append(c.hits, false)
+			continue
 		}
+		if c.hits[i] || !set.Truncated() {
+			continue
+		}
+		member, known := c.contains(args[1], &set, c.uids[i])
+		unknown = unknown || !known
+		c.hits[i] = member
+	}
+	if unknown {
+		c.errUnknownMember()
 		return
 	}
-	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
+	c.arrayHeader(len(c.uids))
 	for _, h := range c.hits {
 		c.boolean(h)
 	}

@@ -1,6 +1,10 @@
 package server
 
-import "context"
+import (
+	"context"
+
+	"github.com/relcache/relcache/fill"
+)
 
 // FOLLOW a b [time] and UNFOLLOW a b: writes through to the source of
 // record, then to the cache. The engine (package fill, edge.go) makes the
@@ -68,7 +72,18 @@ func cmdRelEdge(c *client, args [][]byte) {
 		c.err(errSyntax)
 		return
 	}
-	if (add && len(args) != 5) || (!add && len(args) != 4) {
+	// A trailing CHANGED or UNCHANGED says what the source write did to
+	// the edge (FOLLOW's and UNFOLLOW's reply on the writing node), which
+	// keeps a truncated list's total true; without it such a list is
+	// dropped, to be filled again.
+	n, change := len(args), fill.EdgeUnknown
+	switch {
+	case eqFold(args[n-1], "CHANGED"):
+		n, change = n-1, fill.EdgeChanged
+	case eqFold(args[n-1], "UNCHANGED"):
+		n, change = n-1, fill.EdgeUnchanged
+	}
+	if (add && n != 5) || (!add && n != 4) {
 		c.err("ERR wrong number of arguments for 'reledge' command")
 		return
 	}
@@ -86,5 +101,5 @@ func cmdRelEdge(c *client, args [][]byte) {
 			return
 		}
 	}
-	c.integer(int64(c.srv.fill.PatchEdge(c.db(), a, b, t, add)))
+	c.integer(int64(c.srv.fill.PatchEdge(c.db(), a, b, t, add, change)))
 }

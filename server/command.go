@@ -119,7 +119,7 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	} else {
 		cmd.fn(c, args)
 	}
-	if len(c.missed) > 0 {
+	if len(c.missed) > 0 || len(c.unsure) > 0 {
 		c.refillMissed(cmd, args, mark)
 	}
 	end := time.Now()

@@ -56,6 +56,7 @@ type client struct {
 	uids    []uint64
 	times   []uint32
 	hits    []bool
+	codes   []int64 // RELMULTI's answers, 1, 0 or -1
 	members []openhash.Member
 	zslots  zview.Scratch // a small set's score order (Z* reads; cached orders are never kept here)
 	zpick   []int32       // ranks ZRANDMEMBER and ZSCAN reply
@@ -70,6 +71,9 @@ type client struct {
 	missed  [][]byte
 	missBuf []byte
 	refill  bool
+	// Uids truncated sets do not hold, for dispatch to ask the source
+	// about (relset_truncated.go); their keys are in missBuf too.
+	unsure []unsureUID
 
 	netIn, netOut atomic.Int64 // bytes; only this client's goroutine adds
 

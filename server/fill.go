@@ -44,12 +44,9 @@ func (c *client) noteMiss(key []byte) {
 // which notes nothing and answers what is cached.
 func (c *client) refillMissed(cmd *command, args [][]byte, mark int) {
 	const refills = 2
-	for round := 1; len(c.missed) > 0; round++ {
+	for round := 1; len(c.missed) > 0 || len(c.unsure) > 0; round++ {
 		c.out = c.out[:mark]
-		// (Views into an outgrown missBuf stay valid: append copied, and
-		// nothing writes the old array again.)
-		err := c.srv.fill.Fill(context.Background(), c.missed)
-		c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+		err := c.fillNoted()
 		if err != nil {
 			c.err(fillErrReply(err))
 			return
@@ -70,6 +67,21 @@ func (c *client) refillMissed(cmd *command, args [][]byte, mark int) {
 		cmd.fn(c, args)
 		c.refill = false
 	}
+}
+
+// fillNoted fills the missed keys and asks the source about the unsure
+// uids, and forgets both; it returns the first failure.
+func (c *client) fillNoted() error {
+	// (Views into an outgrown missBuf stay valid: append copied, and
+	// nothing writes the old array again.)
+	err := c.srv.fill.Fill(context.Background(), c.missed)
+	// The lists are filled first: a uid noted in a list that was not
+	// cached yet is noted again, if the filled list lacks it, next run.
+	if rerr := c.resolveUnsure(); err == nil {
+		err = rerr
+	}
+	c.missed, c.missBuf, c.unsure = c.missed[:0], c.missBuf[:0], c.unsure[:0]
+	return err
 }
 
 // fillErrReply is the client's error for a failed fill or source write.

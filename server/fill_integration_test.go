@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/internal/sourcetest"
 	"github.com/relcache/relcache/loader"
 )
 
@@ -21,27 +21,12 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
 	g := newGraph(rng, 2000)
-	fans := map[uint64]map[uint64]uint32{}
-	var edges []loader.Edge
 	for _, u := range g.users {
 		g.cached[u] = true // every list is one fill away
-		for v, tm := range g.following[u] {
-			edges = append(edges, loader.Edge{From: u, To: v, Time: tm})
-			if fans[v] == nil {
-				fans[v] = map[uint64]uint32{}
-			}
-			fans[v][u] = tm
-		}
 	}
+	edges, fans := g.edges()
 	path := filepath.Join(t.TempDir(), "graph.db")
-	src, err := loader.Open(ctx, loader.Config{Kind: "sqlite", Path: path, Layout: loader.Layout{Tables: 4}, QueryTimeout: time.Minute}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.AddEdges(ctx, edges); err != nil {
-		t.Fatal(err)
-	}
-	src.Close()
+	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, edges)
 
 	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
 		"--source-query-timeout", "1m", "--load-timeout", "1m") // not a timeout test: a slow host must not fail it

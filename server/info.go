@@ -207,6 +207,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "intents_completed", fs.IntentsCompleted)
 		b = field(b, "intents_failed", fs.IntentsFailed)
 		b = field(b, "snapshot_lists_dropped", fs.ListsDropped)
+		b = field(b, "truncated_lookups", fs.Lookups)
+		b = field(b, "truncated_uids_looked_up", fs.LookedUp)
 		open := 0
 		for _, st := range s.fill.BreakerStates() {
 			if st != breaker.Closed {

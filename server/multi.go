@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -219,20 +218,26 @@ func cmdExec(c *client, _ [][]byte) {
 func (s *Server) runQueued(c *client, q queued, fillErr error) {
 	mark := len(c.out)
 	start := time.Now()
-	c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+	c.missed, c.missBuf, c.unsure = c.missed[:0], c.missBuf[:0], c.unsure[:0]
 	if c.track.on {
 		c.trackRead(q.cmd, q.args)
 	}
 	q.cmd.fn(c, q.args)
 	c.track.derived = false
-	if len(c.missed) > 0 {
+	if len(c.missed) > 0 || len(c.unsure) > 0 {
 		c.out = c.out[:mark]
-		c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+		missed := len(c.missed) > 0
+		c.missed, c.missBuf, c.unsure = c.missed[:0], c.missBuf[:0], c.unsure[:0]
 		var le *fill.LoadError
-		if errors.As(fillErr, &le) {
+		switch {
+		case errors.As(fillErr, &le):
 			c.err(oneLine(le.Error()))
-		} else {
+		case missed:
 			c.err("TRYAGAIN a relation list this command needs is not cached; retry the transaction")
+		default:
+			// A write retired the source's answer for a uid a truncated
+			// list lacks after the prefill asked for it.
+			c.err("TRYAGAIN a truncated relation list this command needs changed while the source was asked about it; retry the transaction")
 		}
 	}
 	// CLIENT LIST's cmd= stays exec, as Redis's lastcmd does: the queued
@@ -254,14 +259,20 @@ func (c *client) prefill(tx *txState) []error {
 		if q.cmd.flags&flagReadonly == 0 || !q.cmd.mayFill() {
 			continue
 		}
-		mark := len(c.out)
-		c.view, c.discovering = quiet, true
-		q.cmd.fn(c, q.args)
-		c.view, c.discovering = nil, false
-		c.out = c.out[:mark]
-		if len(c.missed) > 0 {
-			errs[i] = s.fill.Fill(context.Background(), c.missed)
-			c.missed, c.missBuf = c.missed[:0], c.missBuf[:0]
+		// Twice: a uid a filled truncated list lacks is only noted when
+		// the command runs again over the filled list.
+		for range 2 {
+			mark := len(c.out)
+			c.view, c.discovering = quiet, true
+			q.cmd.fn(c, q.args)
+			c.view, c.discovering = nil, false
+			c.out = c.out[:mark]
+			if len(c.missed) == 0 && len(c.unsure) == 0 {
+				break
+			}
+			if errs[i] = c.fillNoted(); errs[i] != nil {
+				break
+			}
 		}
 	}
 	return errs

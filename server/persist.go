@@ -248,7 +248,7 @@ func (s *Server) loadSnapshot() error {
 	p := s.persist
 	start := time.Now()
 	now := start.UnixMilli()
-	var loaded, expired int64
+	var loaded, expired, untotalled int64
 	// Relation sets get the cheap check (header and control-word count,
 	// what memory safety and listing replies need) unless snapshot-verify
 	// says full: this server's writer ran the full check on each, and the
@@ -260,6 +260,13 @@ func (s *Server) loadSnapshot() error {
 	hdr, err := persistence.ReadFileWith(p.path, opt, func(r persistence.Record) error {
 		if r.ExpireAt != 0 && r.ExpireAt <= now {
 			expired++
+			return nil
+		}
+		if s.untotalled(r) {
+			// A capped list from before openhash format version 2 knows
+			// no true count; with a source, the next read fills one that
+			// does.
+			untotalled++
 			return nil
 		}
 		s.store.Set(append([]byte(nil), r.Key...), store.Entry{
@@ -297,6 +304,10 @@ func (s *Server) loadSnapshot() error {
 	p.lastKeys.Store(loaded)
 	// The keyspace now equals the file: nothing to save yet.
 	p.changesAtSave.Store(s.store.Changes())
+	if untotalled > 0 {
+		s.log.Info("snapshot: truncated relation lists without a total left out, to be filled again from the source",
+			zap.Int64("lists", untotalled))
+	}
 	s.log.Info("snapshot loaded", zap.String("file", p.path), zap.Int64("keys", loaded),
 		zap.Int64("expired_skipped", expired), zap.Time("created", hdr.Created), zap.Duration("took", p.loadDuration))
 	return nil
@@ -388,4 +399,22 @@ func (s *Server) appendPersistenceInfo(b []byte) []byte {
 func lowerPriority() {
 	runtime.LockOSThread()
 	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 19)
+}
+
+// untotalled reports a snapshot record that is a truncated relation list
+// recording no true total (openhash format version 1), under a relation
+// key, on a node with a source of record that can fill it again with one.
+func (s *Server) untotalled(r persistence.Record) bool {
+	if r.Kind != store.KindRelSet || !s.fill.HasSource() {
+		return false
+	}
+	if _, _, ok := s.keys.Parse(r.Key); !ok {
+		return false
+	}
+	set, err := openhash.Open(r.Value)
+	if err != nil || !set.Truncated() {
+		return false
+	}
+	_, known := set.Total()
+	return !known
 }

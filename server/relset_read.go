@@ -29,10 +29,11 @@ func (c *client) followingOf(uid uint64) (openhash.Set, bool, bool) {
 // each b from both following sets: bit 1 a follows b, bit 2 b follows a (0
 // none, 1, 2, 3 bi-follow), each edge counted only when its time is inside
 // the window. -1 when it cannot be known: a needed set is not cached, or a
-// truncated set does not hold the uid. The reply's shape is the form's:
-// RELCHECK a b is an integer, the BATCH form an array whatever the number
-// of b's. Several b's without BATCH is the older batch form, an array too,
-// kept for the clients that send it.
+// truncated set does not hold the uid and there is no source of record to
+// ask (with one, it is asked: relset_truncated.go). The reply's shape is
+// the form's: RELCHECK a b is an integer, the BATCH form an array whatever
+// the number of b's. Several b's without BATCH is the older batch form, an
+// array too, kept for the clients that send it.
 func cmdRelCheck(c *client, args [][]byte) {
 	a, o, ok := c.userAndUIDs(args, resp.OptBatch, "relcheck")
 	if !ok {
@@ -46,18 +47,13 @@ func cmdRelCheck(c *client, args [][]byte) {
 		c.arrayHeader(len(c.uids))
 	}
 	for _, b := range c.uids {
-		code := int64(-1)
-		if aFound {
-			code = memberIn(&aSet, b, &o)
-		}
+		// a's key is built again: the probe of b below reuses keyBuf.
+		code := c.memberInOf(aFound, c.followingKey(a), &aSet, b, &o)
 		bSet, bFound, ok := c.followingOf(b)
 		if !ok || bFound && !c.windowFits(&o, &bSet, c.keyBuf) {
 			continue // the error replied in this position: the array stays whole
 		}
-		back := int64(-1)
-		if bFound {
-			back = memberIn(&bSet, a, &o)
-		}
+		back := c.memberInOf(bFound, c.keyBuf, &bSet, a, &o)
 		if code >= 0 && back >= 0 {
 			code |= back << 1
 		} else {
@@ -70,10 +66,11 @@ func cmdRelCheck(c *client, args [][]byte) {
 // RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...]: whether each u
 // follows x (inside the window), from each u's own following set, in
 // order: 1, 0, or -1 when it cannot be known (u's set is not cached, or is
-// truncated and lacks x). Always an array. It is the per-shard half a
-// sharding proxy needs: RELCHECK a b1..bn across shards is RELMULTI on a's
-// shard plus RELFOLLOWS a <the b's of each shard>, with the same window,
-// and RELWHO a x is a's list plus RELFOLLOWS x <a's members on each shard>.
+// truncated, lacks x, and there is no source to ask). Always an array. It
+// is the per-shard half a sharding proxy needs: RELCHECK a b1..bn across
+// shards is RELMULTI on a's shard plus RELFOLLOWS a <the b's of each
+// shard>, with the same window, and RELWHO a x is a's list plus RELFOLLOWS
+// x <a's members on each shard>.
 //
 // With WITHTIMES each code is followed by the time u followed x (0 unless
 // the code is 1): the proxy's half of a bi-follow list, which is ordered by
@@ -90,34 +87,57 @@ func cmdRelFollows(c *client, args [][]byte) {
 	c.arrayHeader(per * len(c.uids))
 	for _, u := range c.uids {
 		set, found, ok := c.followingOf(u)
-		code := int64(-1)
-		switch {
-		case !ok, found && !c.windowFits(&o, &set, c.keyBuf):
+		if !ok || found && !c.windowFits(&o, &set, c.keyBuf) {
 			// The error replied in this position stands for the code; with
 			// WITHTIMES its time follows, so the array stays whole.
 			if o.WithTimes {
 				c.integer(0)
 			}
 			continue
-		case found:
-			code = memberIn(&set, x, &o)
+		}
+		if !o.WithTimes {
+			c.integer(c.memberInOf(found, c.keyBuf, &set, x, &o))
+			continue
+		}
+		// The time too, from memberTime: for a truncated set's miss it may
+		// be the source's answer.
+		code, t := int64(-1), uint32(0)
+		if found {
+			tm, member, known := c.memberTime(c.keyBuf, &set, x)
+			switch {
+			case !known:
+			case member && o.Holds(tm):
+				code, t = 1, tm
+			default:
+				code = 0
+			}
 		}
 		c.integer(code)
-		if o.WithTimes {
-			var t uint32
-			if code == 1 {
-				t, _ = set.Time(x)
-			}
-			c.integer(int64(t))
-		}
+		c.integer(int64(t))
 	}
+}
+
+// membership is the REL* answer for uid in the set at key: 1, 0, or -1
+// when the set is not cached or cannot answer (relset_truncated.go).
+func (c *client) membership(found bool, key []byte, set *openhash.Set, uid uint64) int64 {
+	if !found {
+		return -1
+	}
+	switch member, known := c.contains(key, set, uid); {
+	case !known:
+		return -1
+	case member:
+		return 1
+	}
+	return 0
 }
 
 // RELMULTI key [BITS] [SINCE t] [UNTIL t] uid [uid ...]: membership of
 // each uid in one set, in order: 1 member (with a time inside the window),
-// 0 not, -1 not in a truncated set (unknown). Nil when the set is not
-// cached. BITS replies a bitmap instead (bit i set when uid i is a member;
-// bit 0 is the high bit of byte 0, as GETBIT counts).
+// 0 not, -1 unknown (not in a truncated set, and no source to ask). Nil
+// when the set is not cached. BITS replies a bitmap instead (bit i set when
+// uid i is a member; bit 0 is the high bit of byte 0, as GETBIT counts), or
+// the TRUNCATED error when a bit would be unknown.
 func cmdRelMulti(c *client, args [][]byte) {
 	o, rest, ok := c.relOpts(args[2:], resp.OptBits)
 	if !ok {
@@ -143,42 +163,49 @@ func cmdRelMulti(c *client, args [][]byte) {
 	case !c.windowFits(&o, &set, args[1]):
 		return
 	}
-	if o.Bits {
-		c.hits = c.hits[:0]
-		if o.Windowed {
-			for _, u := range c.uids {
-				c.hits = append(c.hits, memberIn(&set, u, &o) == 1)
-			}
-		} else {
-			c.hits = set.ContainsBatch(c.hits, c.uids)
+	// 1, 0, or -1: a truncated set's misses are the source's answers, or
+	// unknown.
+	c.codes = c.codes[:0]
+	unknown := false
+	if o.Windowed {
+		for _, u := range c.uids {
+			code := c.memberIn(args[1], &set, u, &o)
+			c.codes = append(c.codes, code)
+			unknown = unknown || code < 0
 		}
-		n := (len(c.hits) + 7) / 8
-		c.scratch = append(c.scratch[:0], make([]byte, n)...)
+	} else {
+		c.hits = set.ContainsBatch(c.hits[:0], c.uids)
 		for i, h := range c.hits {
-			if h {
+			code := int64(0)
+			switch {
+			case h:
+				code = 1
+			case set.Truncated():
+				code = c.membership(true, args[1], &set, c.uids[i])
+				unknown = unknown || code < 0
+			}
+			c.codes = append(c.codes, code)
+		}
+	}
+	if o.Bits {
+		if unknown {
+			// A bit has no "unknown": 0 would say "not a member".
+			c.errUnknownMember()
+			return
+		}
+		n := (len(c.codes) + 7) / 8
+		c.scratch = append(c.scratch[:0], make([]byte, n)...)
+		for i, code := range c.codes {
+			if code == 1 {
 				c.scratch[i/8] |= 0x80 >> (i % 8)
 			}
 		}
 		c.bulk(c.scratch)
 		return
 	}
-	c.arrayHeader(len(c.uids))
-	if o.Windowed {
-		for _, u := range c.uids {
-			c.integer(memberIn(&set, u, &o))
-		}
-		return
-	}
-	c.hits = set.ContainsBatch(c.hits[:0], c.uids)
-	for _, h := range c.hits {
-		switch {
-		case h:
-			c.integer(1)
-		case set.Truncated():
-			c.integer(-1)
-		default:
-			c.integer(0)
-		}
+	c.arrayHeader(len(c.codes))
+	for _, code := range c.codes {
+		c.integer(code)
 	}
 }
 
@@ -346,20 +373,35 @@ func cmdRelMembers(c *client, args [][]byte) {
 	c.trimMembers()
 }
 
-// RELCARD key: the member count, nil when not cached.
+// RELCARD key [CACHED]: the length of the list, nil when not cached: for
+// a truncated set the total recorded when it was loaded (kept by FOLLOW and
+// UNFOLLOW), nil when it records none. CACHED counts the members cached
+// instead, which is what RELCOMMON compares to pick the list it walks: the
+// proxy asks for it to pick as a node does.
 func cmdRelCard(c *client, args [][]byte) {
-	set, found, ok := c.relSet(args[1])
-	switch {
-	case !ok:
-	case !found:
-		c.null()
-	default:
-		c.integer(int64(set.Count()))
+	cached := len(args) == 3 && eqFold(args[2], "CACHED")
+	if len(args) > 2 && !cached {
+		c.err(errSyntax)
+		return
 	}
+	set, found, ok := c.relSet(args[1])
+	if !ok {
+		return
+	}
+	n, known := relTotal(&set)
+	if cached {
+		n, known = int64(set.Count()), true
+	}
+	if !found || !known {
+		c.null()
+		return
+	}
+	c.integer(n)
 }
 
-// RELINFO key: the set's layout, for operators: count, capacity, slot width,
-// load factor, bytes, and the truncated and times flags.
+// RELINFO key: the set's layout, for operators: count (members cached),
+// total (the whole list's length), capacity, slot width, load factor,
+// bytes, and the truncated and times flags.
 func cmdRelInfo(c *client, args [][]byte) {
 	e, found := c.db().Peek(args[1])
 	if !found {
@@ -375,9 +417,16 @@ func cmdRelInfo(c *client, args [][]byte) {
 		c.err("ERR stored relation set is corrupt: " + err.Error())
 		return
 	}
-	c.mapHeader(7)
+	c.mapHeader(8)
 	c.bulkString("count")
 	c.integer(int64(set.Count()))
+	// total: the whole list's length, -1 when a truncated set records none.
+	c.bulkString("total")
+	if n, known := relTotal(&set); known {
+		c.integer(n)
+	} else {
+		c.integer(-1)
+	}
 	c.bulkString("capacity")
 	c.integer(int64(set.Capacity()))
 	c.bulkString("slot_width")

@@ -53,18 +53,28 @@ func (c *client) windowFits(o *resp.RelOpts, set *openhash.Set, key []byte) bool
 	return false
 }
 
-// memberIn is whether uid is a member of set with a follow time inside o's
-// window: 1, 0, or -1 when it cannot be known (a miss in a truncated set).
-// A member outside the window is a known 0: a set holds each uid once.
-func memberIn(set *openhash.Set, uid uint64, o *resp.RelOpts) int64 {
-	t, found := set.Time(uid)
+// memberIn is whether uid is a member of the set stored at key with a
+// follow time inside o's window: 1, 0, or -1 when it cannot be known (a
+// miss in a truncated set that the source has not answered for: noted for
+// dispatch to ask, relset_truncated.go). A member outside the window is a
+// known 0: a set holds each uid once. Without a window it is as cheap as
+// Set.Contains.
+func (c *client) memberIn(key []byte, set *openhash.Set, uid uint64, o *resp.RelOpts) int64 {
+	return c.memberInOf(true, key, set, uid, o)
+}
+
+// memberInOf is memberIn for a set that may not be cached (found false):
+// -1 then.
+func (c *client) memberInOf(found bool, key []byte, set *openhash.Set, uid uint64, o *resp.RelOpts) int64 {
+	if !o.Windowed || !found {
+		return c.membership(found, key, set, uid)
+	}
+	t, member, known := c.memberTime(key, set, uid)
 	switch {
-	case found && o.Holds(t):
-		return 1
-	case found:
-		return 0
-	case set.Truncated():
+	case !known:
 		return -1
+	case member && o.Holds(t):
+		return 1
 	}
 	return 0
 }

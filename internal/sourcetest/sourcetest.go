@@ -24,6 +24,9 @@ type FaultySource struct {
 	// AfterLoad, when set, runs once after a query answered and before
 	// the caller stores the list: the window a racing FOLLOW falls in.
 	AfterLoad atomic.Pointer[func()]
+	// AfterLookup is AfterLoad for Lookup: the window between the source's
+	// answer about uids a truncated list lacks and the cache keeping it.
+	AfterLookup atomic.Pointer[func()]
 	// WriteGate, when not nil, holds each Follow and Unfollow until it
 	// closes; InWrite counts those in the source now, MaxInWrite the
 	// most at once. WriteFail fails them.
@@ -50,6 +53,18 @@ func (s *FaultySource) Load(ctx context.Context, uid uint64, k shard.Kind, limit
 		(*hook)()
 	}
 	return l, err
+}
+
+// Lookup applies the load faults, then asks.
+func (s *FaultySource) Lookup(ctx context.Context, uid uint64, k shard.Kind, others []uint64) ([]loader.Member, error) {
+	if err := s.Fail.Load(); err != nil {
+		return nil, *err
+	}
+	found, err := s.SQL.Lookup(ctx, uid, k, others)
+	if hook := s.AfterLookup.Swap(nil); hook != nil {
+		(*hook)()
+	}
+	return found, err
 }
 
 // Follow applies the write faults, then writes.
