@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -128,6 +129,7 @@ func checkCapped(t *testing.T, c *redis.Client, fans, limit int) {
 	if got, err := do("RELFOLLOWS", oldFan, celeb, stranger).Int64Slice(); err != nil || len(got) != 2 || got[0] != 1 || got[1] != 0 {
 		t.Fatalf("RELFOLLOWS %d %d %d = %v, %v; want [1 0]", oldFan, celeb, stranger, got, err)
 	}
+	checkCappedMerged(t, c, fans, limit)
 	if got, err := do("HGET", fanKey, oldFan).Text(); err != nil || got != "1600000000" {
 		t.Fatalf("HGET %s %d = %q, %v; want its follow time", fanKey, oldFan, got, err)
 	}
@@ -414,5 +416,48 @@ func TestUntotalledSnapshotListsRefill(t *testing.T) {
 	}
 	if got, err := c.Do(ctx, "HLEN", "7.follower").Int64(); err != nil || got != 300 {
 		t.Fatalf("HLEN after the refill = %d, %v; want 300", got, err)
+	}
+}
+
+// checkCappedMerged asks what the other parts of issue 17 added about a
+// capped list, where they meet it: the sorted-set view (ZCARD the true
+// count, ZSCORE and ZMSCORE of an old fan from the source), time windows
+// on an old fan's follow, RELFOLLOWS WITHTIMES, and the bi-follow list of
+// an old fan, whose one mutual follow is in the celebrity's truncated
+// following list only as the source's answer.
+func checkCappedMerged(t *testing.T, c *redis.Client, fans, limit int) {
+	t.Helper()
+	ctx := context.Background()
+	do := func(a ...any) *redis.Cmd { return c.Do(ctx, a...) }
+	oldFan := uint64(firstFan)
+	fanKey := strconv.Itoa(celeb) + ".follower"
+	if got, err := do("ZCARD", fanKey).Int64(); err != nil || got != int64(fans) {
+		t.Fatalf("ZCARD %s = %d, %v; want the true count %d (%d cached)", fanKey, got, err, fans, limit)
+	}
+	if got, err := c.ZScore(ctx, fanKey, strconv.FormatUint(oldFan, 10)).Result(); err != nil || got != 1_600_000_000 {
+		t.Fatalf("ZSCORE %s %d (an old fan) = %v, %v; want its follow time", fanKey, oldFan, got, err)
+	}
+	if err := do("ZSCORE", fanKey, stranger).Err(); err != redis.Nil {
+		t.Fatalf("ZSCORE %s %d (a stranger) = %v; want nil", fanKey, stranger, err)
+	}
+	if got, err := do("ZMSCORE", fanKey, oldFan, stranger).Slice(); err != nil || len(got) != 2 || got[0] != float64(1_600_000_000) || got[1] != nil {
+		t.Fatalf("ZMSCORE %s %d %d = %v, %v; want [1600000000 nil]", fanKey, oldFan, stranger, got, err)
+	}
+	// The old fan's follow is at 1600000000, the next one's a second later.
+	if got, err := do("RELMULTI", fanKey, "SINCE", 1_600_000_000, "UNTIL", 1_600_000_000, oldFan, oldFan+1, stranger).Int64Slice(); err != nil || !slices.Equal(got, []int64{1, 0, 0}) {
+		t.Fatalf("RELMULTI %s in the old fan's second = %v, %v; want [1 0 0]", fanKey, got, err)
+	}
+	if got, err := do("RELCHECK", celeb, "UNTIL", 1_599_999_999, "BATCH", oldFan).Int64Slice(); err != nil || !slices.Equal(got, []int64{0}) {
+		t.Fatalf("RELCHECK %d UNTIL before every follow BATCH %d = %v, %v; want [0]", celeb, oldFan, got, err)
+	}
+	if got, err := do("RELFOLLOWS", celeb, "WITHTIMES", oldFan, stranger).Int64Slice(); err != nil || !slices.Equal(got, []int64{1, 1_600_000_000, 0, 0}) {
+		t.Fatalf("RELFOLLOWS %d WITHTIMES %d %d = %v, %v; want [1 1600000000 0 0]", celeb, oldFan, stranger, got, err)
+	}
+	bkey := strconv.FormatUint(oldFan, 10) + ".bifollow"
+	if got, err := do("RELMEMBERS", bkey).StringSlice(); err != nil || !slices.Equal(got, []string{strconv.Itoa(celeb)}) {
+		t.Fatalf("RELMEMBERS %s = %v, %v; want [%d] (%d follows it back, from the source)", bkey, got, err, celeb, celeb)
+	}
+	if got, err := do("ZCARD", bkey).Int64(); err != nil || got != 1 {
+		t.Fatalf("ZCARD %s = %d, %v; want 1", bkey, got, err)
 	}
 }

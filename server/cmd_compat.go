@@ -31,7 +31,7 @@ func cmdHExists(c *client, args [][]byte) {
 		member, known = c.contains(args[1], &set, c.uids[0])
 	}
 	if !known {
-		c.errUnknownMember()
+		c.errUnknownMember(args[1])
 		return
 	}
 	c.boolean(member)
@@ -68,7 +68,7 @@ func (c *client) hmget(args [][]byte, array bool) {
 		c.hits, c.times = append(c.hits, member), append(c.times, t)
 	}
 	if unknown {
-		c.errUnknownMember()
+		c.errUnknownMember(args[1])
 		return
 	}
 	if array {
@@ -219,7 +219,7 @@ func cmdSMIsMember(c *client, args [][]byte) {
 		c.hits[i] = member
 	}
 	if unknown {
-		c.errUnknownMember()
+		c.errUnknownMember(args[1])
 		return
 	}
 	c.arrayHeader(len(c.uids))

@@ -41,6 +41,11 @@ type zread struct {
 // zset looks key up for a Z* read; ok false means an error was replied.
 func (c *client) zset(key []byte) (z zread, ok bool) {
 	set, buf, found, err := c.srv.lookupRelBytes(c.db(), key)
+	if !found && err == nil {
+		// A bi-follow key is computed when read (lookupRel); its bytes are
+		// new each time, so its order is never cached (buf nil).
+		set, found, err = c.lookupRel(key)
+	}
 	if err != nil {
 		c.replyErr(err)
 		return z, false
@@ -90,60 +95,79 @@ func (c *client) double(t uint32) {
 	c.bulkUint(uint64(t))
 }
 
-// ZSCORE key member: the score, nil for a non-member.
+// ZSCORE key member: the score, nil for a non-member. A truncated set's
+// miss is the source's answer (memberTime), or the TRUNCATED error.
 func cmdZScore(c *client, args [][]byte) {
 	z, ok := c.zset(args[1])
 	if !ok {
 		return
 	}
 	u, isUID := parseZMember(args[2])
-	t, member := z.set.Time(u)
-	switch {
-	case !z.found || !isUID:
+	if !z.found || !isUID {
 		c.null()
+		return
+	}
+	switch t, member, known := c.memberTime(args[1], &z.set, u); {
+	case !known:
+		c.errUnknownMember(args[1])
 	case member:
 		c.double(t)
-	case z.set.Truncated():
-		c.err(errZTruncated)
 	default:
 		c.null()
 	}
 }
 
-// ZMSCORE key member [member ...]: the scores, nil for non-members.
+// ZMSCORE key member [member ...]: the scores, nil for non-members. Every
+// member is asked before any reply, so dispatch asks the source about a
+// truncated set's misses at once, as HMGET does.
 func cmdZMScore(c *client, args [][]byte) {
 	z, ok := c.zset(args[1])
 	if !ok {
 		return
 	}
 	ms := args[2:]
-	if z.set.Truncated() {
-		for _, m := range ms {
-			if u, isUID := parseZMember(m); isUID && !z.set.Contains(u) {
-				c.err(errZTruncated)
-				return
-			}
+	c.hits, c.times = c.hits[:0], c.times[:0]
+	unknown := false
+	for _, m := range ms {
+		var (
+			t      uint32
+			member bool
+			known  = true
+		)
+		if u, isUID := parseZMember(m); z.found && isUID {
+			t, member, known = c.memberTime(args[1], &z.set, u)
 		}
+		unknown = unknown || !known
+		c.hits, c.times = append(c.hits, member), append(c.times, t)
+	}
+	if unknown {
+		c.errUnknownMember(args[1])
+		return
 	}
 	c.arrayHeader(len(ms))
-	for _, m := range ms {
-		u, isUID := parseZMember(m)
-		t, member := z.set.Time(u)
-		if z.found && isUID && member {
-			c.double(t)
+	for i, member := range c.hits {
+		if member {
+			c.double(c.times[i])
 		} else {
 			c.null()
 		}
 	}
 }
 
-// ZCARD key: the member count.
-// TODO(issue 17, worktree capped): a truncated set's true total once sets
-// carry it; until then the cached count, as HLEN and SCARD.
+// ZCARD key: the length of the whole list, as HLEN and SCARD: a truncated
+// set's recorded total, the TRUNCATED error when it records none.
 func cmdZCard(c *client, args [][]byte) {
 	z, ok := c.zset(args[1])
-	if ok {
-		c.integer(int64(z.set.Count()))
+	if !ok {
+		return
+	}
+	switch n, known := relTotal(&z.set); {
+	case !z.found:
+		c.integer(0)
+	case !known:
+		c.err(errTruncatedCount)
+	default:
+		c.integer(n)
 	}
 }
 

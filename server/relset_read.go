@@ -190,7 +190,7 @@ func cmdRelMulti(c *client, args [][]byte) {
 	if o.Bits {
 		if unknown {
 			// A bit has no "unknown": 0 would say "not a member".
-			c.errUnknownMember()
+			c.errUnknownMember(args[1])
 			return
 		}
 		n := (len(c.codes) + 7) / 8
@@ -262,9 +262,10 @@ func cmdRelWho(c *client, args [][]byte) {
 
 // memberFollows reports whether m's following set, as RELCHECK m x reads
 // it, holds x, and when m followed x. A set that is not cached is noted for
-// a fill; one that is not cached, holds another kind of value, or is
-// truncated without x cannot answer: follows is false and known too, and
-// the callers list only the follows they know of.
+// a fill, a truncated one without x asks the source (relset_truncated.go);
+// one that is not cached, holds another kind of value, or is truncated
+// without x and no answer from a source cannot answer: follows and known
+// are false, and the callers list only the follows they know of.
 func (c *client) memberFollows(m, x uint64) (t uint32, follows, known bool) {
 	mSet, mFound, err := c.lookupRel(c.followingKey(m))
 	if err == nil && !mFound {
@@ -273,8 +274,9 @@ func (c *client) memberFollows(m, x uint64) (t uint32, follows, known bool) {
 	if err != nil || !mFound {
 		return 0, false, false
 	}
-	t, follows = mSet.Time(x)
-	return t, follows, follows || !mSet.Truncated()
+	// memberTime: a truncated list that lacks x asks the source, as
+	// RELCHECK m x does, so a listing never disagrees with RELCHECK.
+	return c.memberTime(c.keyBuf, &mSet, x)
 }
 
 // RELCOMMON a b [LIMIT n]: users both a and b follow, probing the larger set

@@ -24,11 +24,12 @@ import (
 const errTruncated = "TRUNCATED the relation set holds only part of the list (the newest members) and has no source of record to ask: this answer is unknown; REL* commands answer -1"
 
 // errUnknownMember replies the error of a Redis-shaped command whose
-// answer for a truncated set is unknown: without a source errTruncated;
-// with one, the answer was asked for and a write to the list retired it
-// before this run could use it, so a retry gets it.
-func (c *client) errUnknownMember() {
-	if c.srv.fill.HasSource() {
+// answer for the truncated set at key is unknown: without a source (or for
+// a computed bi-follow list, which the source does not hold)
+// errTruncated; with one, the answer was asked for and a write to the list
+// retired it before this run could use it, so a retry gets it.
+func (c *client) errUnknownMember(key []byte) {
+	if c.srv.fill.HasSource() && !c.isBifollowKey(key) {
 		c.err("TRYAGAIN the relation set holds only part of the list and changed while the source was asked about a uid it lacks; retry")
 		return
 	}
@@ -50,7 +51,9 @@ type unsureUID struct {
 // noteUnsure records uid as unanswered in the truncated set at key, if a
 // source can answer and this is not the last run.
 func (c *client) noteUnsure(key []byte, uid uint64) {
-	if c.refill || !c.srv.fill.HasSource() {
+	if c.refill || !c.srv.fill.HasSource() || c.isBifollowKey(key) {
+		// A bi-follow list is computed, not stored: the source has no row
+		// of it to ask about, and its members' lists were asked already.
 		return
 	}
 	start := len(c.missBuf)

@@ -66,12 +66,13 @@ func (c *Cache) Stats() Stats {
 
 // Order returns the order of set, which key holds as the bytes buf: the
 // cached one when it was built from these very bytes, else a new one,
-// cached when the set is big enough. scratch is the caller's buffers for
+// cached when the set is big enough and buf is not nil (a nil buf is a
+// set computed for one read, a bi-follow list, which no later read sees). scratch is the caller's buffers for
 // an order that is not cached; they are updated to the grown buffers then,
 // and never point at a cached order (which readers share and nobody
 // writes).
 func (c *Cache) Order(key, buf []byte, set openhash.Set, scratch *Scratch) Order {
-	if set.Count() < MinCached || c.budget == 0 {
+	if set.Count() < MinCached || c.budget == 0 || buf == nil {
 		o, keys := newOrder(set, scratch.slots, scratch.keys)
 		scratch.slots, scratch.keys = o.slots, keys
 		return o
