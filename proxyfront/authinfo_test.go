@@ -60,7 +60,7 @@ func TestProxyAuthInfoMetrics(t *testing.T) {
 	expect(":2\r\n", "RELLOAD", "5.following", "TIMES", "6", "100", "7", "200")
 	expect(":1\r\n", "RELLOAD", "6.following", "5")
 	expect(":0\r\n", "RELLOAD", "7.following")
-	expect("*2\r\n:3\r\n:1\r\n", "RELCHECK", "5", "6", "7")
+	expect("*2\r\n:3\r\n:1\r\n", "RELCHECK", "5", "BATCH", "6", "7")
 	expect("+PONG\r\n", "PING")
 	expect(bulk("hi"), "PING", "hi")
 	expect(bulk("hello"), "ECHO", "hello")
@@ -179,7 +179,7 @@ func TestProxyAuthInfoMetrics(t *testing.T) {
 	if vals, err := rc.MGet(ctx, all...).Result(); err != nil || len(vals) != len(all) || vals[0] != "v-"+all[0] {
 		t.Errorf("go-redis MGET through the proxy: %v, %v", vals, err)
 	}
-	if codes, err := rc.Do(ctx, "RELCHECK", 5, 6, 7).Int64Slice(); err != nil || !slices.Equal(codes, []int64{3, 1}) {
+	if codes, err := rc.Do(ctx, "RELCHECK", 5, "BATCH", 6, 7).Int64Slice(); err != nil || !slices.Equal(codes, []int64{3, 1}) {
 		t.Errorf("go-redis RELCHECK 5 6 7 through the proxy: %v, %v", codes, err)
 	}
 

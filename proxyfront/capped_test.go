@@ -46,7 +46,7 @@ func TestProxyCappedLists(t *testing.T) {
 	for _, cmd := range []string{"SMISMEMBER", "HMGET", "RELMULTI"} {
 		reads = append(reads, append([]string{cmd, rkey(celeb)}, batch...))
 	}
-	reads = append(reads, append([]string{"RELCHECK", u64(celeb)}, batch...),
+	reads = append(reads, append([]string{"RELCHECK", u64(celeb), "BATCH"}, batch...),
 		append([]string{"RELFOLLOWS", u64(oldFan), u64(celeb)}, batch...))
 	for _, r := range reads {
 		p.queue(r...)

@@ -281,7 +281,7 @@ func TestProxyReplicaPool(t *testing.T) {
 	}
 	for _, u := range users {
 		reads = append(reads, []string{"RELMEMBERS", fkey(u), "WITHTIMES"})
-		reads = append(reads, []string{"RELCHECK", u64(u), "11", "12", "13", "42"})
+		reads = append(reads, []string{"RELCHECK", u64(u), "BATCH", "11", "12", "13", "42"})
 		reads = append(reads, []string{"RELMULTI", fkey(u), "42", "11", "13"})
 		reads = append(reads, []string{"RELWHO", u64(u), "42"})
 		reads = append(reads, []string{"RELCOMMON", u64(u), "11"})

@@ -182,7 +182,7 @@ func TestProxyFollowWithMariaDB(t *testing.T) {
 		}
 	}
 	for _, u := range users {
-		p.check(append([]string{"RELCHECK", u64(u)}, strsOf(users)...)...)
+		p.check(append([]string{"RELCHECK", u64(u), "BATCH"}, strsOf(users)...)...)
 		x := users[rng.IntN(len(users))]
 		p.check("RELWHO", u64(u), u64(x))
 		p.check("RELCOMMON", u64(u), u64(x))

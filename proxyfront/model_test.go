@@ -279,12 +279,14 @@ func (q *queries) next() []string {
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
 	case 3, 4, 5:
 		a := q.anyUser()
-		args = cat([]string{"RELCHECK", u64(a)}, q.uids(2+q.rng.IntN(40), a))
+		args = cat([]string{"RELCHECK", u64(a), "BATCH"}, q.uids(2+q.rng.IntN(40), a))
 	case 6:
 		a := q.pickUser()
-		args = cat([]string{"RELCHECK", u64(a)}, q.uids(200+q.rng.IntN(400), a))
+		args = cat([]string{"RELCHECK", u64(a), "BATCH"}, q.uids(200+q.rng.IntN(400), a))
 	case 7:
 		a := q.pickUID()
+		// Without BATCH: one b is the single form, several are refused,
+		// by the proxy as by a node.
 		args = cat([]string{"RELCHECK", u64(a)}, q.uids(1+q.rng.IntN(10), a))
 	case 8, 9:
 		a := q.anyUser()
@@ -317,7 +319,7 @@ func (q *queries) next() []string {
 		case 1:
 			args = q.limit([]string{"RELCOMMON", u64(a), u64(b)})
 		default:
-			args = cat([]string{"RELCHECK", u64(a)}, q.uids(500, a))
+			args = cat([]string{"RELCHECK", u64(a), "BATCH"}, q.uids(500, a))
 		}
 	case 20, 21:
 		args = []string{"RELMEMBERS", q.relKey()}
@@ -358,7 +360,12 @@ func (q *queries) next() []string {
 		args = cat(args, q.uids([]int{1, 1, 2, 30}[q.rng.IntN(4)], a))
 	case 34: // windows on the single form and across nodes
 		a := q.pickUser()
-		args = cat(cat([]string{"RELCHECK", u64(a)}, q.window()), q.uids([]int{1, 1, 5, 40}[q.rng.IntN(4)], a))
+		n := []int{1, 1, 5, 40}[q.rng.IntN(4)]
+		args = cat([]string{"RELCHECK", u64(a)}, q.window())
+		if n > 1 {
+			args = append(args, "BATCH")
+		}
+		args = cat(args, q.uids(n, a))
 	case 35:
 		a := q.anyUser()
 		head := []string{"RELMULTI", fkey(a)}

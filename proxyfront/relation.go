@@ -198,6 +198,10 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	if !ok {
 		return
 	}
+	if !o.Batch && len(bs) > 1 {
+		c.fail("relcheck", resp.ErrRelCheckBatch)
+		return
+	}
 	a, _ := resp.ParseUint(args[1])
 	text := args[2+o.N:]
 	aKey, hA := c.userKey(t, a, shard.Following)
@@ -234,7 +238,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 			c.out = redcon.AppendError(c.out, errMsg)
 			return
 		}
-		if o.Batch || len(bs) > 1 {
+		if o.Batch {
 			c.out = redcon.AppendArray(c.out, len(bs))
 		}
 		for i := range bs {

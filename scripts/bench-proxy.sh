@@ -289,14 +289,14 @@ rc_args=("${following[@]}" "${fans[@]}")
 while [ ${#rc_args[@]} -lt $BATCH ]; do rc_args+=($((RANDOM % USERS))); done
 rc_padded=()
 for u in "${rc_args[@]}"; do rc_padded+=("$(printf '%012d' "$u")"); done
-want=$(redis-cli -p "$dport" relcheck "$a" "${rc_args[@]}")
+want=$(redis-cli -p "$dport" relcheck "$a" BATCH "${rc_args[@]}")
 if grep -qx -- -1 <<<"$want"; then echo "bench-proxy: direct RELCHECK has -1 (not cached)" >&2; exit 1; fi
 checked=("${rel_targets[@]}")
 rel_targets=()
 for t in "${checked[@]}"; do
   IFS='|' read -r name port _ _ <<<"$t"
   ok=1
-  for args in "$a ${rc_args[*]}" "$(printf '%012d' $a) ${rc_padded[*]}"; do
+  for args in "$a BATCH ${rc_args[*]}" "$(printf '%012d' $a) BATCH ${rc_padded[*]}"; do
     got=$(redis-cli -p "$port" relcheck $args 2>&1 || true)
     [ "$got" = "$want" ] || {
       ok=0
@@ -309,7 +309,7 @@ done
 echo "bench-proxy: RELCHECK of $BATCH pairs checked through ${#rel_targets[@]} of ${#checked[@]} targets, plain and zero-padded uids (direct's answers: $(sort <<<"$want" | uniq -c | xargs))" >&2
 
 # --- runs ------------------------------------------------------------------
-mget_cmd=(MGET) rc_cmd=(RELCHECK __rand_int__)
+mget_cmd=(MGET) rc_cmd=(RELCHECK __rand_int__ BATCH)
 for _ in $(seq $BATCH); do mget_cmd+=("key:__rand_int__"); rc_cmd+=(__rand_int__); done
 
 rows=()
@@ -362,7 +362,7 @@ run "RELCHECK 1×$BATCH" "$N_BATCH" -P 1 -r "$USERS" "${rc_cmd[@]}"
 
 # --- report ----------------------------------------------------------------
 rb_mget="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $KEYS MGET key:__rand_int__ ... (×$BATCH)"
-rb_rc="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $USERS RELCHECK __rand_int__ __rand_int__ ... (1+$BATCH uids)"
+rb_rc="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $USERS RELCHECK __rand_int__ BATCH __rand_int__ ... (1+$BATCH uids)"
 {
   echo "## Proxies: proxyfront vs nutcracker vs direct ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo

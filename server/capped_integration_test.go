@@ -299,7 +299,7 @@ func TestCappedListsMatchTheModel(t *testing.T) {
 			}
 			return got
 		}
-		codes := ints(append([]any{"RELCHECK", a}, any(bs))...)
+		codes := ints(append([]any{"RELCHECK", a, "BATCH"}, any(bs))...)
 		check("RELCHECK", codes, func(b uint64) int64 {
 			if a == b {
 				return 0

@@ -67,7 +67,7 @@ func TestLazyFillMatchesTheSource(t *testing.T) {
 			}
 		}
 		pages(t, c, g, a, rng)
-		codes, err = c.Do(ctx, args("RELCHECK", a, bs)...).Int64Slice()
+		codes, err = c.Do(ctx, args("RELCHECK", a, "BATCH", bs)...).Int64Slice()
 		if err != nil {
 			t.Fatalf("query %d: RELCHECK: %v", q, err)
 		}

@@ -108,7 +108,7 @@ func TestFillAnswersFromSource(t *testing.T) {
 		want string
 	}{
 		{[]string{"RELCHECK", "1001", "1002"}, ":3\r\n"},
-		{[]string{"RELCHECK", "1001", "1002", "1003", "1004", "9999"}, "*4\r\n:3\r\n:1\r\n:0\r\n:0\r\n"},
+		{[]string{"RELCHECK", "1001", "BATCH", "1002", "1003", "1004", "9999"}, "*4\r\n:3\r\n:1\r\n:0\r\n:0\r\n"},
 		{[]string{"RELMULTI", "1004.following", "1003", "1001"}, "*2\r\n:1\r\n:0\r\n"},
 		{[]string{"HGET", "1003.follower", "1004"}, "$3\r\n103\r\n"},
 		{[]string{"RELMEMBERS", "1003.follower"}, "*2\r\n$4\r\n1004\r\n$4\r\n1001\r\n"},
@@ -219,7 +219,7 @@ func TestFillDeadline(t *testing.T) {
 	s := fillServer(t, src, func(c *Config) { c.LoadTimeout = 100 * time.Millisecond })
 	c := newTestClient(s)
 	done := make(chan string, 1)
-	go func() { done <- do(s, c, "RELCHECK", "1001", "1002", "1003") }()
+	go func() { done <- do(s, c, "RELCHECK", "1001", "BATCH", "1002", "1003") }()
 	select {
 	case got := <-done:
 		if !strings.HasPrefix(got, "-LOADFAIL relation_00 ") {
@@ -397,7 +397,7 @@ func followConsistency(t *testing.T, src *loader.SQL) {
 			r := rand.New(rand.NewPCG(uint64(w), 2))
 			c := newTestClient(s)
 			for range ops {
-				do(s, c, "RELCHECK", uid(r), uid(r), uid(r))
+				do(s, c, "RELCHECK", uid(r), "BATCH", uid(r), uid(r))
 				do(s, c, "RELCARD", uid(r)+".follower")
 			}
 		}()

@@ -311,7 +311,7 @@ func TestTransactionFillsFromTheSource(t *testing.T) {
 	c := client(t, p.Addr)
 	var check, exists, card *redis.Cmd
 	_, err = c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		check = pipe.Do(ctx, "RELCHECK", "1", "2", "3", "4", "5")
+		check = pipe.Do(ctx, "RELCHECK", "1", "BATCH", "2", "3", "4", "5")
 		exists = pipe.Do(ctx, "HEXISTS", "1.following", "3")
 		card = pipe.Do(ctx, "RELCARD", "1.follower")
 		return nil

@@ -112,7 +112,7 @@ func TestLazyFillFromShardedMariaDB(t *testing.T) {
 			}
 		}
 		touched[a] = true
-		codes, err := c.Do(ctx, args("RELCHECK", a, bs)...).Int64Slice()
+		codes, err := c.Do(ctx, args("RELCHECK", a, "BATCH", bs)...).Int64Slice()
 		if err != nil {
 			t.Fatalf("query %d: RELCHECK: %v", q, err)
 		}

@@ -32,18 +32,22 @@ func (c *client) followingOf(uid uint64) (openhash.Set, bool, bool) {
 // truncated set does not hold the uid and there is no source of record to
 // ask (with one, it is asked: relset_truncated.go). The reply's shape is
 // the form's: RELCHECK a b is an integer, the BATCH form an array whatever
-// the number of b's. Several b's without BATCH is the older batch form, an
-// array too, kept for the clients that send it.
+// the number of b's; several b's without BATCH are refused before any
+// lookup (resp.ErrRelCheckBatch).
 func cmdRelCheck(c *client, args [][]byte) {
 	a, o, ok := c.userAndUIDs(args, resp.OptBatch, "relcheck")
 	if !ok {
+		return
+	}
+	if !o.Batch && len(c.uids) > 1 {
+		c.err(resp.ErrRelCheckBatch)
 		return
 	}
 	aSet, aFound, ok := c.followingOf(a)
 	if !ok || aFound && !c.windowFits(&o, &aSet, c.keyBuf) {
 		return
 	}
-	if o.Batch || len(c.uids) > 1 {
+	if o.Batch {
 		c.arrayHeader(len(c.uids))
 	}
 	for _, b := range c.uids {

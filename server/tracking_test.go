@@ -121,7 +121,7 @@ func TestTrackingRelationReads(t *testing.T) {
 
 	// RELCHECK a b...: a's list and each b's, cached or not (a miss is an
 	// answer too: -1, which a list appearing must invalidate).
-	tc.must("RELCHECK", "1", "2", "5")
+	tc.must("RELCHECK", "1", "BATCH", "2", "5")
 	if got := sorted(invalidated(w.must("RELADD", "5.following", "1"))); len(got) != 0 {
 		t.Fatalf("the writer was sent %q", got)
 	}

@@ -51,8 +51,9 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 			}
 			return nil
 		}
-		r.command(2+relcheckBatch, "RELCHECK")
+		r.command(3+relcheckBatch, "RELCHECK")
 		r.uid(a)
+		r.out = redcon.AppendBulkString(r.out, "BATCH")
 		for i := range relcheckBatch {
 			r.uid(w.probe(rng, u, i))
 		}
@@ -146,7 +147,7 @@ func opCommand(op string, redis bool, write string) string {
 	case op == OpRelcheck && redis:
 		return fmt.Sprintf("%d× HEXISTS a.following b, b.following a (pipeline)", relcheckBatch)
 	case op == OpRelcheck:
-		return fmt.Sprintf("RELCHECK a b1..b%d", relcheckBatch)
+		return fmt.Sprintf("RELCHECK a BATCH b1..b%d", relcheckBatch)
 	case op == OpRelmulti && redis:
 		return fmt.Sprintf("HMGET key %d uids", relmultiBatch)
 	case op == OpRelmulti:

@@ -15,6 +15,11 @@ const (
 	ErrRelTime   = "ERR relation times must be unsigned 32-bit integers"
 	ErrLimit     = "ERR LIMIT must be a positive integer"
 	ErrSyntax    = "ERR syntax error"
+	// ErrRelCheckBatch refuses RELCHECK a b1 b2 ... without BATCH: its
+	// reply would be an array where RELCHECK a b's is an integer, a shape
+	// chosen by the number of uids, which a client batching a list whose
+	// length happens to be 1 would trip over (issue 17).
+	ErrRelCheckBatch = "ERR RELCHECK takes one b, or BATCH before several: RELCHECK a [SINCE t] [UNTIL t] BATCH b1 b2 ... answers an array whatever their number"
 )
 
 // ParseUint reads an unsigned decimal: digits only, no sign. Leading zeros
