@@ -162,6 +162,32 @@ func checkCapped(t *testing.T, c *redis.Client, fans, limit int) {
 		}
 		count(s.want, s.cmd[0].(string))
 	}
+	// Bi-follow lists follow the writes, old fans (whose follow back is in
+	// 7's truncated following list only as the source's answer) included.
+	bif := func(u uint64, want ...string) {
+		t.Helper()
+		key := strconv.FormatUint(u, 10) + ".bifollow"
+		if got, err := do("RELMEMBERS", key).StringSlice(); err != nil || !slices.Equal(got, want) && len(got)+len(want) > 0 {
+			t.Fatalf("RELMEMBERS %s = %v, %v; want %v", key, got, err, want)
+		}
+		if got, err := do("RELCARD", key).Int64(); err != nil || got != int64(len(want)) {
+			t.Fatalf("RELCARD %s = %d, %v; want %d", key, got, err, len(want))
+		}
+	}
+	bif(oldFan + 1)                    // unfollowed 7
+	bif(oldFan+2, strconv.Itoa(celeb)) // followed again
+	bif(newFan)                        // unfollowed 7
+	bif(stranger)                      // follows 7, 7 does not follow it
+	// 7's own: its following list is truncated, so its length is unknown
+	// and the listing holds the mutual follows it knows of, newest first
+	// (7 followed fan i at 1700000000+i), newFan gone.
+	bkey := strconv.Itoa(celeb) + ".bifollow"
+	if err := do("RELCARD", bkey).Err(); err != redis.Nil {
+		t.Fatalf("RELCARD %s = %v; want nil (unknown: 7's following list is truncated)", bkey, err)
+	}
+	if got, err := do("RELMEMBERS", bkey, "LIMIT", 2).StringSlice(); err != nil || !slices.Equal(got, []string{strconv.FormatUint(newFan-1, 10), strconv.FormatUint(newFan-2, 10)}) {
+		t.Fatalf("RELMEMBERS %s LIMIT 2 = %v, %v; want [%d %d]", bkey, got, err, newFan-1, newFan-2)
+	}
 	// The answers follow the writes: the old fan that left is no fan.
 	if got, err := do("HEXISTS", fanKey, oldFan+1).Int64(); err != nil || got != 0 {
 		t.Fatalf("HEXISTS %s %d after UNFOLLOW = %d, %v; want 0", fanKey, oldFan+1, got, err)
