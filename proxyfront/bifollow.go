@@ -170,7 +170,7 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) (out []mut
 		return out, false, true
 	}
 	gs := c.groupUsers(t, uids, text)
-	c.startFollows(t, gs, x, [][]byte{[]byte("WITHTIMES")})
+	c.startFollows(t, gs, x, [][]byte{[]byte("WITHTIMES")}, false)
 	answers, errMsg := c.followPairs(gs, len(uids))
 	if errMsg != "" {
 		c.out = redcon.AppendError(c.out, errMsg)

@@ -107,39 +107,75 @@ func (c *client) groupUsers(t *topology, uids []uint64, text [][]byte) []*uidGro
 
 // startFollows sends RELFOLLOWS x <opts> <group's uids> to each group's
 // node; opts is the window as userAndUIDs wrote it and WITHTIMES, or nil.
-func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte, opts [][]byte) {
+// With bin the uids go packed (BIN), as the client sent them.
+func (c *client) startFollows(t *topology, gs []*uidGroup, x []byte, opts [][]byte, bin bool) {
 	for _, g := range gs {
-		args := make([][]byte, 0, 2+len(opts)+len(g.uids))
+		args := make([][]byte, 0, 4+len(opts)+len(g.uids))
 		args = append(append(args, []byte("RELFOLLOWS"), x), opts...)
-		g.k = c.start(t, g.h, true, append(args, g.uids...)...)
+		g.k = c.start(t, g.h, true, appendUIDArgs(args, g.uids, bin)...)
 	}
 }
 
-// userAndUIDs reads "CMD x [options] uid [uid ...]" (RELCHECK, RELFOLLOWS)
-// as a node does, answering its refusals: the options, the uids, and the
-// window's words to pass on to the nodes (a fresh slice: a caller may
-// append its own words).
-func (c *client) userAndUIDs(name string, args [][]byte, takes int) (o resp.RelOpts, window [][]byte, uids []uint64, ok bool) {
+// appendUIDArgs appends uids to a sub-request's arguments: one argument
+// each, or with bin "BIN" and one argument of them packed. uids are the
+// client's own words (decimal text, or 8-byte slices of its packed
+// argument), so a packed batch is split per shard without ever being
+// written as decimal.
+func appendUIDArgs(args, uids [][]byte, bin bool) [][]byte {
+	if !bin {
+		return append(args, uids...)
+	}
+	n := 0
+	for _, u := range uids {
+		n += len(u)
+	}
+	packed := make([]byte, 0, n)
+	for _, u := range uids {
+		packed = append(packed, u...)
+	}
+	return append(args, []byte("BIN"), packed)
+}
+
+// userAndUIDs reads "CMD x [options] uid [uid ...]" (RELCHECK, RELFOLLOWS;
+// or "CMD x [options] BIN <packed uids>") as a node does, answering its
+// refusals: the options, the uids, each uid as the client wrote it (text),
+// and the window's words to pass on to the nodes (a fresh slice: a caller
+// may append its own words).
+func (c *client) userAndUIDs(name string, args [][]byte, takes int) (o resp.RelOpts, window [][]byte, uids []uint64, text [][]byte, ok bool) {
 	if _, ok := resp.ParseUint(args[1]); !ok {
 		c.fail(name, resp.ErrRelMember)
-		return o, nil, nil, false
+		return o, nil, nil, nil, false
 	}
-	o, msg := resp.ParseRelOpts(args[2:], takes)
+	o, msg := resp.ParseRelOpts(args[2:], takes|resp.OptBin)
 	switch {
 	case msg != "":
 		c.fail(name, msg)
-		return o, nil, nil, false
+		return o, nil, nil, nil, false
 	case len(args) == 2+o.N:
 		c.fail(name, "ERR wrong number of arguments for '"+name+"' command")
-		return o, nil, nil, false
+		return o, nil, nil, nil, false
 	}
 	if o.Windowed {
 		// Both ends, whatever the client repeated or left out.
 		window = [][]byte{[]byte("SINCE"), strconv.AppendUint(nil, uint64(o.Since), 10),
 			[]byte("UNTIL"), strconv.AppendUint(nil, uint64(o.Until), 10)}
 	}
-	uids, ok = c.parseUIDs(name, args[2+o.N:])
-	return o, window, uids, ok
+	text = args[2+o.N:]
+	if !o.Bin {
+		uids, ok = c.parseUIDs(name, text)
+		return o, window, uids, text, ok
+	}
+	n, packed := resp.PackedUIDs(text)
+	if !packed {
+		c.fail(name, resp.ErrRelBin)
+		return o, nil, nil, nil, false
+	}
+	uids = resp.AppendPackedUIDs(make([]uint64, 0, n), text[0])
+	words := make([][]byte, n)
+	for i := range words {
+		words[i] = text[0][8*i : 8*i+8 : 8*i+8]
+	}
+	return o, window, uids, words, true
 }
 
 // followCodes waits for the groups' RELFOLLOWS and returns each uid's
@@ -192,18 +228,17 @@ func (c *client) groupElems(g *uidGroup, dst [][]byte, per int, what, errMsg str
 	return dst, ""
 }
 
-// RELCHECK a [SINCE t] [UNTIL t] [BATCH] b [b ...]
+// RELCHECK a [SINCE t] [UNTIL t] [BATCH] b [b ...] (or BIN <packed b's>)
 func cmdRelCheck(c *client, t *topology, args [][]byte) {
-	o, window, bs, ok := c.userAndUIDs("relcheck", args, resp.OptBatch)
+	o, window, bs, text, ok := c.userAndUIDs("relcheck", args, resp.OptBatch)
 	if !ok {
 		return
 	}
-	if !o.Batch && len(bs) > 1 {
+	if !o.Batch && !o.Bin && len(bs) > 1 {
 		c.fail("relcheck", resp.ErrRelCheckBatch)
 		return
 	}
 	a, _ := resp.ParseUint(args[1])
-	text := args[2+o.N:]
 	aKey, hA := c.userKey(t, a, shard.Following)
 	aKey = append([]byte(nil), aKey...) // groupUsers reuses the key buffer
 	gs := c.groupUsers(t, bs, text)
@@ -211,10 +246,15 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 		c.pending = append(c.pending, c.start(t, hA, true, args...))
 		return
 	}
-	multi := make([][]byte, 0, 2+len(window)+len(text))
+	multi := make([][]byte, 0, 4+len(window)+len(text))
 	multi = append(append(multi, []byte("RELMULTI"), aKey), window...)
-	km := c.start(t, hA, true, append(multi, text...)...)
-	c.startFollows(t, gs, args[1], window)
+	if o.Bin {
+		multi = append(multi, []byte("BIN"), args[len(args)-1]) // all of them: the client's own bytes
+	} else {
+		multi = append(multi, text...)
+	}
+	km := c.start(t, hA, true, multi...)
+	c.startFollows(t, gs, args[1], window, o.Bin)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		c.await(km)
 		defer km.release()
@@ -238,7 +278,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 			c.out = redcon.AppendError(c.out, errMsg)
 			return
 		}
-		if o.Batch {
+		if o.Batch || o.Bin {
 			c.out = redcon.AppendArray(c.out, len(bs))
 		}
 		for i := range bs {
@@ -258,23 +298,23 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	}))
 }
 
-// RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...]
+// RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...] (or BIN <packed u's>)
 func cmdRelFollows(c *client, t *topology, args [][]byte) {
-	o, window, us, ok := c.userAndUIDs("relfollows", args, resp.OptWithTimes)
+	o, window, us, text, ok := c.userAndUIDs("relfollows", args, resp.OptWithTimes)
 	if !ok {
 		return
 	}
-	gs := c.groupUsers(t, us, args[2+o.N:])
+	gs := c.groupUsers(t, us, text)
 	if len(gs) == 1 {
 		c.pending = append(c.pending, c.start(t, gs[0].h, true, args...))
 		return
 	}
 	if o.WithTimes {
-		c.startFollows(t, gs, args[1], append(window, []byte("WITHTIMES")))
+		c.startFollows(t, gs, args[1], append(window, []byte("WITHTIMES")), o.Bin)
 		c.pending = append(c.pending, composeFollowPairs(gs, len(us)))
 		return
 	}
-	c.startFollows(t, gs, args[1], window)
+	c.startFollows(t, gs, args[1], window, o.Bin)
 	c.pending = append(c.pending, opFunc(func(c *client) {
 		codes, elemErr, errMsg := c.followCodes(gs, len(us))
 		if errMsg != "" {
@@ -398,7 +438,7 @@ func cmdRelWho(c *client, t *topology, args [][]byte) {
 			return
 		}
 		gs := c.groupUsers(t, uids, members)
-		c.startFollows(t, gs, x, nil)
+		c.startFollows(t, gs, x, nil, false)
 		// A member whose key holds another kind is skipped, as a node's
 		// RELWHO skips it.
 		codes, _, errMsg := c.followCodes(gs, len(uids))

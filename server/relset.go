@@ -46,7 +46,7 @@ func parseTime(b []byte) (uint32, bool) {
 // false.
 func (c *client) parseUIDs(args [][]byte) bool {
 	if len(args) > c.srv.cfg.RelMaxBatch {
-		c.err(fmt.Sprintf("ERR too many uids in one command (%d, the limit is rel-max-batch %d)", len(args), c.srv.cfg.RelMaxBatch))
+		c.errTooManyUIDs(len(args))
 		return false
 	}
 	c.uids = c.uids[:0]
@@ -204,4 +204,9 @@ func (c *client) parseLimit(args [][]byte) (limit int, ok bool) {
 	}
 	c.err(errSyntax)
 	return 0, false
+}
+
+// errTooManyUIDs refuses a command carrying n uids, over rel-max-batch.
+func (c *client) errTooManyUIDs(n int) {
+	c.err(fmt.Sprintf("ERR too many uids in one command (%d, the limit is rel-max-batch %d)", n, c.srv.cfg.RelMaxBatch))
 }

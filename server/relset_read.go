@@ -39,7 +39,7 @@ func cmdRelCheck(c *client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if !o.Batch && len(c.uids) > 1 {
+	if !o.Batch && !o.Bin && len(c.uids) > 1 {
 		c.err(resp.ErrRelCheckBatch)
 		return
 	}
@@ -47,7 +47,7 @@ func cmdRelCheck(c *client, args [][]byte) {
 	if !ok || aFound && !c.windowFits(&o, &aSet, c.keyBuf) {
 		return
 	}
-	if o.Batch {
+	if o.Batch || o.Bin { // BIN is a batch form: an array, one uid included
 		c.arrayHeader(len(c.uids))
 	}
 	for _, b := range c.uids {
@@ -143,15 +143,8 @@ func (c *client) membership(found bool, key []byte, set *openhash.Set, uid uint6
 // uid i is a member; bit 0 is the high bit of byte 0, as GETBIT counts), or
 // the TRUNCATED error when a bit would be unknown.
 func cmdRelMulti(c *client, args [][]byte) {
-	o, rest, ok := c.relOpts(args[2:], resp.OptBits)
+	o, ok := c.optsAndUIDs(args[2:], resp.OptBits|resp.OptBin, "relmulti")
 	if !ok {
-		return
-	}
-	if len(rest) == 0 {
-		c.err("ERR wrong number of arguments for 'relmulti' command")
-		return
-	}
-	if !c.parseUIDs(rest) {
 		return
 	}
 	set, found, ok := c.relSet(args[1])

@@ -29,15 +29,35 @@ func (c *client) userAndUIDs(args [][]byte, takes int, name string) (x uint64, o
 		c.err(errRelMember)
 		return 0, o, false
 	}
-	o, rest, ok := c.relOpts(args[2:], takes)
+	o, ok = c.optsAndUIDs(args[2:], takes|resp.OptBin, name)
+	return x, o, ok
+}
+
+// optsAndUIDs reads "[options] uid [uid ...]" (or "[options] BIN
+// <packed uids>") into o and c.uids; on bad input it replies and reports
+// false.
+func (c *client) optsAndUIDs(args [][]byte, takes int, name string) (o resp.RelOpts, ok bool) {
+	o, rest, ok := c.relOpts(args, takes)
 	switch {
 	case !ok:
-		return 0, o, false
+		return o, false
 	case len(rest) == 0:
 		c.err("ERR wrong number of arguments for '" + name + "' command")
-		return 0, o, false
+		return o, false
+	case !o.Bin:
+		return o, c.parseUIDs(rest)
 	}
-	return x, o, c.parseUIDs(rest)
+	n, packed := resp.PackedUIDs(rest)
+	switch {
+	case !packed:
+		c.err(resp.ErrRelBin)
+		return o, false
+	case n > c.srv.cfg.RelMaxBatch:
+		c.errTooManyUIDs(n)
+		return o, false
+	}
+	c.uids = resp.AppendPackedUIDs(c.uids[:0], rest[0])
+	return o, true
 }
 
 // windowFits reports whether set can answer o's window; when it cannot (a

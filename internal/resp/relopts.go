@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"encoding/binary"
 	"math"
 	"strings"
 )
@@ -8,7 +9,8 @@ import (
 // RelOpts are the leading options of the batched relation reads (RELCHECK,
 // RELFOLLOWS, RELMULTI): a time window, SINCE t and UNTIL t, as TAO's
 // assoc_get takes low and high, and the words that choose a reply form
-// (RELCHECK's BATCH, RELMULTI's BITS, RELFOLLOWS' WITHTIMES). They come before the uids, which
+// (RELCHECK's BATCH, RELMULTI's BITS, RELFOLLOWS' WITHTIMES), and BIN,
+// which says how the uids are written. They come before the uids, which
 // are digits only, so the first argument that is no option word starts
 // the uids. The server answers by them and the proxy splits by them, so
 // both read them here.
@@ -21,6 +23,11 @@ type RelOpts struct {
 	Batch        bool // RELCHECK BATCH: an array whatever the number of b's
 	Bits         bool // RELMULTI BITS: a bitmap reply
 	WithTimes    bool // RELFOLLOWS WITHTIMES: each code followed by its time
+	// Bin: the uids follow as ONE argument, little-endian 64-bit integers
+	// 8 bytes each (AppendPackedUIDs), instead of one decimal argument
+	// each. BIN is the last option: the bytes after it are data, which
+	// could spell an option word.
+	Bin bool
 	// N is how many arguments the options took.
 	N int
 }
@@ -33,6 +40,7 @@ const (
 	OptBatch = 1 << iota
 	OptBits
 	OptWithTimes
+	OptBin
 )
 
 // ParseRelOpts reads the options at the head of args. errMsg is the
@@ -59,6 +67,10 @@ func ParseRelOpts(args [][]byte, takes int) (o RelOpts, errMsg string) {
 		case takes&OptWithTimes != 0 && strings.EqualFold(a, "WITHTIMES"):
 			o.WithTimes = true
 			o.N++
+		case takes&OptBin != 0 && strings.EqualFold(a, "BIN"):
+			o.Bin = true
+			o.N++
+			return o, ""
 		default:
 			return o, ""
 		}
@@ -152,4 +164,35 @@ func ParsePage(args [][]byte) (p Page, errMsg string) {
 // the window and after the cursor, in newest-first order.
 func (p *Page) Keeps(uid uint64, t uint32) bool {
 	return p.Win.Holds(t) && (!p.Paged || t < p.AfterTime || t == p.AfterTime && uid > p.AfterUID)
+}
+
+// ErrRelBin refuses what follows BIN when it is not one argument of whole
+// 8-byte uids.
+const ErrRelBin = "ERR BIN takes one argument: the uids as little-endian unsigned 64-bit integers, 8 bytes each, at least one"
+
+// PackedUIDs reports how many uids the arguments after BIN carry: ok is
+// false unless they are one non-empty argument of whole 8-byte uids.
+func PackedUIDs(rest [][]byte) (n int, ok bool) {
+	if len(rest) != 1 || len(rest[0]) == 0 || len(rest[0])%8 != 0 {
+		return 0, false
+	}
+	return len(rest[0]) / 8, true
+}
+
+// AppendPackedUIDs appends the little-endian 64-bit uids of b (whole 8-byte
+// words; PackedUIDs checked) to dst: a load each, no parsing, which is
+// what BIN is for (500 decimal uids took a third of RELMULTI's time).
+func AppendPackedUIDs(dst []uint64, b []byte) []uint64 {
+	for ; len(b) >= 8; b = b[8:] {
+		dst = append(dst, binary.LittleEndian.Uint64(b))
+	}
+	return dst
+}
+
+// AppendPacked appends uids to dst as BIN writes them.
+func AppendPacked(dst []byte, uids ...uint64) []byte {
+	for _, u := range uids {
+		dst = binary.LittleEndian.AppendUint64(dst, u)
+	}
+	return dst
 }
