@@ -20,7 +20,7 @@ func relFixture(tb testing.TB) (*Server, *client, [][]byte, [][]byte) {
 		c.out = c.out[:0]
 		s.dispatch(c, args, time.Now())
 	}
-	check := [][]byte{[]byte("RELCHECK"), []byte("1000000001")}
+	check := [][]byte{[]byte("RELCHECK"), []byte("1000000001"), []byte("BATCH")}
 	for v := range 10 {
 		check = append(check, strconv.AppendUint(nil, uint64(1_000_000_000+v*97), 10))
 	}
@@ -53,6 +53,11 @@ func allocatesNothing(t *testing.T, s *Server, c *client, lines ...[][]byte) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %.1f allocations per call, want 0", args[0], allocs)
+		}
+		if len(c.out) > 0 && c.out[0] == '-' {
+			// An error path allocating nothing proves nothing about the hot
+			// path (RELCHECK's old batch form was refused, unnoticed, here).
+			t.Errorf("%s: replied %q: the line does not exercise the hot path", args[0], c.out)
 		}
 	}
 }
