@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // --- A random social graph ---------------------------------------------------
@@ -273,7 +275,7 @@ func (q *queries) keys(n int) []string {
 func (q *queries) next() []string {
 	cat := func(head []string, rest []string) []string { return append(head, rest...) }
 	var args []string
-	switch q.rng.IntN(46) {
+	switch q.rng.IntN(48) {
 	case 0, 1, 2: // one b: an integer reply
 		a := q.pickUser()
 		args = []string{"RELCHECK", u64(a), u64([]uint64{q.member(a), q.fan(a), q.pickUID()}[q.rng.IntN(3)])}
@@ -420,6 +422,26 @@ func (q *queries) next() []string {
 	case 44:
 		k := q.relKey()
 		args = [][]string{{"ZCARD", k}, {"ZCOUNT", k, "1600005000", "+inf"}, {"ZCOUNT", k, "-inf", "+inf"}}[q.rng.IntN(3)]
+	case 45, 46: // the packed form (BIN), split per node without decimal text
+		a := q.anyUser()
+		var head []string
+		switch q.rng.IntN(3) {
+		case 0:
+			head = cat([]string{"RELCHECK", u64(a)}, q.window())
+		case 1:
+			head = []string{"RELFOLLOWS", u64(a), "WITHTIMES"}[:2+q.rng.IntN(2)]
+		default:
+			head = cat([]string{"RELMULTI", fkey(a)}, q.window())
+		}
+		var packed []byte
+		for _, u := range q.uids(1+q.rng.IntN(40), a) {
+			v, _ := strconv.ParseUint(u, 10, 64)
+			packed = resp.AppendPacked(packed, v)
+		}
+		if q.rng.IntN(20) == 0 {
+			packed = packed[:len(packed)-1] // not whole uids: refused alike
+		}
+		args = append(head, "BIN", string(packed))
 	default: // answered by the proxy itself
 		args = [][]string{{"PING"}, {"PING", "hello there"}, {"ECHO", q.anyKey()}}[q.rng.IntN(3)]
 	}

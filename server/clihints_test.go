@@ -30,8 +30,8 @@ func TestRedisCLIHints(t *testing.T) {
 	failOnPanicLog(t, p)
 	_, port, _ := strings.Cut(p.Addr, ":")
 	for _, c := range []struct{ typed, hint string }{
-		{"relmulti ", "key [BITS] [SINCE since] [UNTIL until] uid [uid ...]"},
-		{"relcheck ", "a [SINCE since] [UNTIL until] [BATCH] b [b ...]"},
+		{"relmulti ", "key [BITS] [SINCE since] [UNTIL until] uid [uid ...]|BIN packed"},
+		{"relcheck ", "a [SINCE since] [UNTIL until] [BATCH] b [b ...]|BIN packed"},
 		{"reledge ", "ADD a b time|DEL a b [CHANGED|UNCHANGED]"},
 		{"relload ", "key [TIMES] [TRUNCATED] [uid [time] [uid [time] ...]] [TRUNCATED]"},
 		{"reladd k ", "[XX] [TIMES] uid [time] [uid [time] ...]"},

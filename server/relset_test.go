@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // relFixture loads 1000 users following 300 others each and returns RELCHECK
@@ -36,7 +38,19 @@ func relFixture(tb testing.TB) (*Server, *client, [][]byte, [][]byte) {
 // buffers have grown).
 func TestRelHotPathAllocatesNothing(t *testing.T) {
 	s, c, check, multi := relFixture(t)
-	allocatesNothing(t, s, c, check, multi)
+	allocatesNothing(t, s, c, check, multi, binForm(multi, 2))
+}
+
+// binForm is a RELMULTI or RELCHECK line with its uids (from argument
+// first on) packed after BIN.
+func binForm(line [][]byte, first int) [][]byte {
+	out := append([][]byte{}, line[:first]...)
+	var packed []byte
+	for _, a := range line[first:] {
+		u, _ := strconv.ParseUint(string(a), 10, 64)
+		packed = resp.AppendPacked(packed, u)
+	}
+	return append(out, []byte("BIN"), packed)
 }
 
 // allocatesNothing fails t for each command line whose dispatch allocates.
@@ -66,6 +80,7 @@ func BenchmarkRelCommands(b *testing.B) {
 	s, c, check, multi := relFixture(b)
 	benchDispatch(b, s, c, "RELCHECK/10", check)
 	benchDispatch(b, s, c, "RELMULTI/500", multi)
+	benchDispatch(b, s, c, "RELMULTI-BIN/500", binForm(multi, 2))
 }
 
 // benchDispatch measures one command line in the server, without the
