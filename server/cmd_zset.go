@@ -25,7 +25,9 @@ import (
 // that would claim they are not there.
 
 const (
-	errZTruncated = "ERR relation set is truncated (it holds only its newest members): this read needs older ones"
+	// TRUNCATED, as HEXISTS's, HGET's and HLEN's word for an answer a
+	// truncated set cannot give, so a client tests one prefix.
+	errZTruncated = "TRUNCATED the relation set holds only its newest members: this read needs older ones"
 	errZNotFloat  = "ERR min or max is not a float"
 	errZBylex     = "ERR BYLEX is not supported on relation sets: members are ordered by score"
 	errZIncr      = "ERR INCR is not supported on relation sets: a score is a follow time"
