@@ -79,3 +79,24 @@ func TestRelBinRefusals(t *testing.T) {
 		t.Errorf("3 packed uids over rel-max-batch 2 = %q", got)
 	}
 }
+
+// TestEmptyListKeepsTimes: RELLOAD key TIMES with no members stores an
+// empty list WITH times on a fresh connection as on a used one. Before,
+// Build got the connection's nil scratch for "times" on a fresh connection
+// and stored a set without them, so a member added later got time 0 (and
+// windows on it were refused), while the same commands on a used
+// connection (a proxy's shared backend connections, or a reference node)
+// kept times: the divergence TestProxyMatchesOneNode caught once under
+// -race.
+func TestEmptyListKeepsTimes(t *testing.T) {
+	s := newTestServer(t)
+	c := newTestClient(s) // fresh: no scratch grown yet
+	do(s, c, "RELLOAD", "1.following", "TIMES")
+	do(s, c, "RELADD", "1.following", "7")
+	if got := do(s, c, "ZSCORE", "1.following", "7"); got == "$1\r\n0\r\n" || strings.HasPrefix(got, "-") {
+		t.Errorf("a member added to an empty list loaded with TIMES: ZSCORE = %q, want its add time", got)
+	}
+	if got := do(s, c, "RELMULTI", "1.following", "SINCE", "5", "7"); got != "*1\r\n:1\r\n" {
+		t.Errorf("a window on it = %q, want [1]", got)
+	}
+}

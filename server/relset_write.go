@@ -40,7 +40,11 @@ members:
 	}
 	var times []uint32
 	if withTimes {
-		times = c.times
+		// Never nil: Build reads a nil times as "without times", and the
+		// connection's scratch is nil until some command grew it, so an
+		// empty RELLOAD key TIMES built a set without times on a fresh
+		// connection and one with them on a used one.
+		times = nonNil(c.times)
 	}
 	buf, err := openhash.Build(nil, c.uids, times, openhash.Options{Seed: rand.Uint64(), Truncated: truncated})
 	if err != nil {
@@ -117,4 +121,13 @@ func cmdRelDel(c *client, args [][]byte) {
 		return
 	}
 	c.replyMutation(fill.EditSet(c.db(), args[1], nil, fill.RemoveMembers(c.uids)))
+}
+
+// nonNil is times, or an empty slice for nil: Build's "with times" for a
+// list of no members.
+func nonNil(times []uint32) []uint32 {
+	if times == nil {
+		return []uint32{}
+	}
+	return times
 }
