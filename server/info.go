@@ -153,6 +153,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "client_query_buffer_limit_disconnections", s.stats.queryLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
+		b = field(b, "tls_handshake_errors", s.stats.tlsHandshakeErrors.Load())
 		channels, patterns := s.pubsub.counts()
 		b = field(b, "pubsub_channels", channels)
 		b = field(b, "pubsub_patterns", patterns)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -51,19 +50,7 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						p.Reload() // logs the outcome
-					}
-				}
-			}()
+			defer onSIGHUP(ctx, func() { p.Reload() })() // logs the outcome
 			log.Info("relcache proxy listening", zap.String("addr", p.Addr()),
 				zap.String("admin_addr", p.AdminAddr()), zap.String("config", configPath),
 				zap.String("version", versionString()))

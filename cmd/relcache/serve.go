@@ -73,6 +73,9 @@ in the TOML file given with --config; flags override the file.`,
 			if err != nil {
 				return err
 			}
+			// SIGHUP reloads the TLS certificates (before, it ended the
+			// process: Go's default for a signal nobody asked for).
+			defer onSIGHUP(ctx, func() { srv.ReloadTLS() })() // logs the outcome
 			if err := srv.ListenAndServe(ctx); err != nil {
 				log.Error("server stopped", zap.Error(err))
 				return err

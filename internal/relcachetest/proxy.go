@@ -3,6 +3,7 @@ package relcachetest
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -33,6 +34,17 @@ const startWait = 90 * time.Second
 // for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
+	p, err := tryStart(t, what, ready, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tryStart is startLogged, returning as an error a process that exited
+// before it listened (so a caller may retry a port another test took).
+func tryStart(t testing.TB, what, ready string, args []string) (*Proc, error) {
+	t.Helper()
 	p := &Proc{cmd: command(Binary(t), args...), logs: &syncBuffer{}, done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -43,7 +55,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)
 	}
-	addrs := make(chan [2]string, 1)
+	addrs := make(chan [3]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -58,9 +70,10 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 				Msg   string `json:"msg"`
 				Addr  string `json:"addr"`
 				Admin string `json:"admin_addr"`
+				TLS   string `json:"tls_addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == ready {
-				addrs <- [2]string{rec.Addr, rec.Admin}
+				addrs <- [3]string{rec.Addr, rec.Admin, rec.TLS}
 				sent = true
 			}
 		}
@@ -72,9 +85,9 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	}()
 	select {
 	case a := <-addrs:
-		p.Addr, p.AdminAddr = a[0], a[1]
+		p.Addr, p.AdminAddr, p.TLSAddr = a[0], a[1], a[2]
 	case <-p.done:
-		t.Fatalf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
+		return nil, fmt.Errorf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
 	case <-time.After(startWait):
 		p.cmd.Process.Kill()
 		<-p.done
@@ -85,7 +98,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 			t.Errorf("%s stop: %v\n%s", what, err, p.logs.String())
 		}
 	})
-	return p
+	return p, nil
 }
 
 // Signal sends sig to the running process (SIGHUP makes a proxy reload its

@@ -11,11 +11,13 @@ package relcachetest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,6 +92,7 @@ func Binary(t testing.TB) string {
 type Proc struct {
 	Addr      string // RESP address, host:port
 	AdminAddr string // admin HTTP address, or "-"
+	TLSAddr   string // TLS address (tls-port), or "-" or "" when off
 	cmd       *exec.Cmd
 	logs      *syncBuffer
 	done      chan struct{}
@@ -111,6 +114,39 @@ func Start(t testing.TB, args ...string) *Proc {
 	}
 	full = append(full, args...)
 	return startLogged(t, "relcache", "relcache listening", full)
+}
+
+// StartTLS is Start with --tls-port on a free port: tls-port 0 means no
+// TLS (as in Redis), so the port is picked here, and picked again when
+// another process took it before the server bound it.
+func StartTLS(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	var err error
+	for range 5 {
+		full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+			"--log-format", "json", "--dir", t.TempDir(), "--source", "none",
+			"--tls-port", strconv.Itoa(freePort(t))}
+		var p *Proc
+		if p, err = tryStart(t, "relcache", "relcache listening", append(full, args...)); err == nil {
+			return p
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+// freePort is a TCP port nothing listened on a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Stop sends SIGTERM and waits for the process; it returns an error if the
