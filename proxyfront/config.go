@@ -155,6 +155,10 @@ type Config struct {
 	// A WATCH past the bound is refused. Default 1000; >= 1.
 	MaxWatchConnections int `toml:"max_watch_connections"`
 
+	// ListenerTLS is the TLS listener (tls_listen and its files), off by
+	// default.
+	ListenerTLS
+
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
 	Pools []Pool `toml:"pool"`
@@ -201,6 +205,8 @@ type Pool struct {
 	// Password is sent with AUTH on each new connection to a node. "" sends
 	// none.
 	Password string `toml:"password"`
+	// PoolTLS, when its tls is true, connects to the nodes over TLS.
+	PoolTLS
 
 	// Backends are Servers parsed, in the same order, set by Validate.
 	Backends []shard.Server `toml:"-"`
@@ -284,6 +290,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListenAddr(c.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if err := c.ListenerTLS.validate(); err != nil {
+		return err
 	}
 	if c.Admin != adminOff {
 		if err := checkListenAddr(c.Admin); err != nil {
@@ -381,6 +390,9 @@ func (c *Config) fillDefaults() {
 	if c.MaxClients == 0 {
 		c.MaxClients = defMaxClients
 	}
+	if c.AuthClients == "" {
+		c.AuthClients = "yes"
+	}
 	if c.ClientQueryBufferLimit == 0 {
 		c.ClientQueryBufferLimit = defClientQueryBufferLimit
 	}
@@ -445,6 +457,9 @@ func (p *Pool) validate(i int) error {
 		return fmt.Errorf("pool %q: server_failure_limit %d; want >= 1", p.Name, p.ServerFailureLimit)
 	case p.ServerRetryTimeout.Duration < 0:
 		return fmt.Errorf("pool %q: server_retry_timeout %s; want > 0", p.Name, p.ServerRetryTimeout.Duration)
+	}
+	if err := p.PoolTLS.validate(); err != nil {
+		return fmt.Errorf("pool %q: %w", p.Name, err)
 	}
 	backends := make([]shard.Server, len(p.Servers))
 	byName := make(map[string]int, len(p.Servers))

@@ -55,6 +55,7 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 	if section("Stats") {
 		field("client_query_buffer_limit_disconnections", p.queryLimitClosed.Load())
 		field("client_output_buffer_limit_disconnections", p.outputLimitClosed.Load())
+		field("tls_handshake_errors", p.tlsHandshakeErrors.Load())
 	}
 	if section("Reload") {
 		field("reloads", p.reloads.Load())

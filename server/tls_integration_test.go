@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -17,44 +15,11 @@ import (
 	"github.com/relcache/relcache/internal/tlsconf/tlstest"
 )
 
-// tlsClientConfig trusts ca and presents pair (none when pair is zero).
-func tlsClientConfig(t *testing.T, ca *tlstest.CA, pair tlstest.Pair) *tls.Config {
-	t.Helper()
-	pem, err := os.ReadFile(ca.CertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
-	if pair.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg
-}
-
 func tlsPing(t *testing.T, addr string, cfg *tls.Config) error {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: cfg, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
 	defer c.Close()
 	return c.Ping(context.Background()).Err()
-}
-
-// redisCLITLS finds a redis-cli built with TLS, or skips.
-func redisCLITLS(t *testing.T) string {
-	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Skip("redis-cli not installed (Debian package redis-tools)")
-	}
-	if out, _ := exec.Command(cli, "--help").CombinedOutput(); !strings.Contains(string(out), "--tls") {
-		t.Skip("this redis-cli is built without TLS (Debian's redis-tools has it)")
-	}
-	return cli
 }
 
 func TestTLSServer(t *testing.T) {
@@ -65,7 +30,7 @@ func TestTLSServer(t *testing.T) {
 	p := relcachetest.StartTLS(t, "--tls-cert-file", srvPair.CertFile, "--tls-key-file", srvPair.KeyFile,
 		"--tls-ca-cert-file", ca.CertFile)
 	host, port, _ := strings.Cut(p.TLSAddr, ":")
-	cli := redisCLITLS(t)
+	cli := relcachetest.RedisCLITLS(t)
 
 	t.Run("redis-cli", func(t *testing.T) {
 		args := []string{"--tls", "--cacert", ca.CertFile, "--cert", cliPair.CertFile, "--key", cliPair.KeyFile,
@@ -86,17 +51,17 @@ func TestTLSServer(t *testing.T) {
 	})
 
 	t.Run("go-redis", func(t *testing.T) {
-		if err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, cliPair)); err != nil {
+		if err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, cliPair)); err != nil {
 			t.Fatalf("go-redis over TLS with a client certificate: %v", err)
 		}
 		// The plaintext port serves beside it.
 		if err := client(t, p.Addr).Ping(context.Background()).Err(); err != nil {
 			t.Fatalf("plaintext PING: %v", err)
 		}
-		if err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, tlstest.Pair{})); err == nil {
+		if err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, tlstest.Pair{})); err == nil {
 			t.Error("a client without a certificate was served with tls-auth-clients yes")
 		}
-		if err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, expiredCli)); err == nil {
+		if err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, expiredCli)); err == nil {
 			t.Error("a client with an expired certificate was served")
 		}
 		info := client(t, p.Addr).Info(context.Background(), "stats").Val()
@@ -114,10 +79,10 @@ func TestTLSServer(t *testing.T) {
 		if got := c.ConfigGet(ctx, "tls-auth-clients").Val()["tls-auth-clients"]; got != "optional" {
 			t.Errorf("CONFIG GET tls-auth-clients = %q", got)
 		}
-		if err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, tlstest.Pair{})); err != nil {
+		if err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, tlstest.Pair{})); err != nil {
 			t.Errorf("tls-auth-clients optional: a client without a certificate: %v", err)
 		}
-		if err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, expiredCli)); err == nil {
+		if err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, expiredCli)); err == nil {
 			t.Error("tls-auth-clients optional: a client with an expired certificate was served")
 		}
 		err := c.ConfigSet(ctx, "tls-auth-clients", "maybe").Err()
@@ -130,7 +95,7 @@ func TestTLSServer(t *testing.T) {
 	})
 
 	t.Run("reload", func(t *testing.T) {
-		cfg := tlsClientConfig(t, ca, cliPair)
+		cfg := ca.ClientConfig(t, cliPair)
 		held, err := tls.Dial("tcp", p.TLSAddr, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -200,14 +165,14 @@ func TestTLSExpiredServerCertificate(t *testing.T) {
 	expired := ca.Issue(t, "server", tlstest.Options{Expired: true})
 	p := relcachetest.StartTLS(t, "--tls-cert-file", expired.CertFile, "--tls-key-file", expired.KeyFile,
 		"--tls-auth-clients", "no")
-	err := tlsPing(t, p.TLSAddr, tlsClientConfig(t, ca, tlstest.Pair{}))
+	err := tlsPing(t, p.TLSAddr, ca.ClientConfig(t, tlstest.Pair{}))
 	if err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("go-redis against an expired server certificate: %v, want an expiry error", err)
 	}
 	if !p.HasLog("the TLS certificate has expired") {
 		t.Errorf("no warning of the expired certificate at start:\n%s", p.Logs())
 	}
-	cli := redisCLITLS(t)
+	cli := relcachetest.RedisCLITLS(t)
 	host, port, _ := strings.Cut(p.TLSAddr, ":")
 	out, err := exec.Command(cli, "--tls", "--cacert", ca.CertFile, "-h", host, "-p", port, "PING").CombinedOutput()
 	if err == nil && strings.Contains(string(out), "PONG") {

@@ -52,7 +52,7 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 			defer stop()
 			defer onSIGHUP(ctx, func() { p.Reload() })() // logs the outcome
 			log.Info("relcache proxy listening", zap.String("addr", p.Addr()),
-				zap.String("admin_addr", p.AdminAddr()), zap.String("config", configPath),
+				zap.String("admin_addr", p.AdminAddr()), zap.String("tls_addr", p.TLSAddr()), zap.String("config", configPath),
 				zap.String("version", versionString()))
 			err = p.Serve(ctx)
 			log.Info("relcache proxy stopped")

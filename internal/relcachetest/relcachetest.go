@@ -11,7 +11,6 @@ package relcachetest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,7 +124,7 @@ func StartTLS(t testing.TB, args ...string) *Proc {
 	for range 5 {
 		full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 			"--log-format", "json", "--dir", t.TempDir(), "--source", "none",
-			"--tls-port", strconv.Itoa(freePort(t))}
+			"--tls-port", strconv.Itoa(FreePort(t))}
 		var p *Proc
 		if p, err = tryStart(t, "relcache", "relcache listening", append(full, args...)); err == nil {
 			return p
@@ -136,17 +135,6 @@ func StartTLS(t testing.TB, args ...string) *Proc {
 	}
 	t.Fatal(err)
 	return nil
-}
-
-// freePort is a TCP port nothing listened on a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Stop sends SIGTERM and waits for the process; it returns an error if the
