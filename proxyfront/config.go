@@ -163,6 +163,12 @@ type Config struct {
 	// of replicas.
 	Pools []Pool `toml:"pool"`
 
+	// MaxClientsRequested is max_clients as configured when the start
+	// lowered MaxClients to fit the open-files limit; OpenFilesLimit is
+	// that limit. Set by relcache proxy, for INFO; zero when unknown.
+	MaxClientsRequested int    `toml:"-"`
+	OpenFilesLimit      uint64 `toml:"-"`
+
 	// KeyPatternParsed is KeyPattern with its options, set by Validate.
 	KeyPatternParsed *shard.KeyPattern `toml:"-"`
 	// Path is the file the config came from, set by LoadConfig.
@@ -494,6 +500,17 @@ func checkListenAddr(addr string) error {
 		return fmt.Errorf("%q: port %q is not a number 0..65535", addr, port)
 	}
 	return nil
+}
+
+// Descriptors is what the proxy holds open besides its clients: every
+// pool's connections to its nodes and the connections that hold clients'
+// WATCHes. Validate must have run.
+func (c *Config) Descriptors() int {
+	n := c.MaxWatchConnections
+	for i := range c.Pools {
+		n += len(c.Pools[i].Servers) * c.Pools[i].ServerConnections
+	}
+	return n
 }
 
 func (c *Config) poolNames() []string {

@@ -49,6 +49,8 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 	if section("Clients") {
 		field("connected_clients", p.nconns.Load())
 		field("maxclients", cfg.MaxClients)
+		field("maxclients_requested", max(cfg.MaxClientsRequested, cfg.MaxClients))
+		field("open_files_limit", cfg.OpenFilesLimit)
 		field("watch_connections", p.watchConns.Load())
 		field("max_watch_connections", cfg.MaxWatchConnections)
 	}

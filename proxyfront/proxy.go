@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/fdlimit"
 	"github.com/relcache/relcache/internal/tlsconf"
 )
 
@@ -288,6 +290,17 @@ func (p *Proxy) Reload() error {
 			p.log.Warn("reload: listen and admin addresses apply only at start; keeping the old ones",
 				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
 			cfg.Listen, cfg.Admin = old.Listen, old.Admin
+		}
+		// The start fitted max_clients to the open-files limit; a
+		// reloaded max_clients (or more node connections) is held to it.
+		cfg.OpenFilesLimit = old.OpenFilesLimit
+		cfg.MaxClientsRequested = cfg.MaxClients
+		if lim := old.OpenFilesLimit; lim > 0 {
+			if fit := max(int(min(lim, math.MaxInt32))-fdlimit.Reserve-cfg.Descriptors(), 1); cfg.MaxClients > fit {
+				p.log.Warn("reload: max_clients reduced to fit the open files limit",
+					zap.Int("max_clients_requested", cfg.MaxClients), zap.Int("max_clients", fit), zap.Uint64("open_files_limit", lim))
+				cfg.MaxClients = fit
+			}
 		}
 		swapTLS, err := p.loadListenerTLS(old, cfg)
 		if err != nil {

@@ -128,6 +128,12 @@ type Config struct {
 	Store store.Config
 	// Version is reported by INFO (relcache_version). Default "dev".
 	Version string
+	// MaxClientsRequested is maxclients as configured, when the start
+	// lowered MaxClients to fit the open-files limit (Redis's behaviour);
+	// OpenFilesLimit is that limit. For the startup line and INFO; zero
+	// when unknown.
+	MaxClientsRequested int
+	OpenFilesLimit      uint64
 	// TLSPort, when not 0, opens a TLS listener on this port of Addr's
 	// host, beside the plaintext one (Redis's tls-port). Default 0: off.
 	TLSPort int

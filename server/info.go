@@ -110,6 +110,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = append(b, "# Clients\r\n"...)
 		b = field(b, "connected_clients", n)
 		b = field(b, "maxclients", s.cfg.MaxClients)
+		b = field(b, "maxclients_requested", max(s.cfg.MaxClientsRequested, s.cfg.MaxClients))
+		b = field(b, "open_files_limit", int64(s.cfg.OpenFilesLimit))
 		b = field(b, "blocked_clients", 0)
 		b = field(b, "tracking_clients", s.track.clients.Load())
 	case "memory":

@@ -217,6 +217,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		zap.String("tls_addr", tlsAddr),
 		zap.String("version", s.cfg.Version),
 		zap.Int("maxclients", s.cfg.MaxClients),
+		zap.Int("maxclients_requested", max(s.cfg.MaxClientsRequested, s.cfg.MaxClients)),
+		zap.Uint64("open_files_limit", s.cfg.OpenFilesLimit),
 		zap.Int64("maxmemory", s.store.MaxMemory()),
 		zap.Stringer("maxmemory_policy", s.store.Policy()),
 		zap.Duration("timeout", s.idleTimeout()),

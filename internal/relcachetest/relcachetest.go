@@ -126,7 +126,7 @@ func StartTLS(t testing.TB, args ...string) *Proc {
 			"--log-format", "json", "--dir", t.TempDir(), "--source", "none",
 			"--tls-port", strconv.Itoa(FreePort(t))}
 		var p *Proc
-		if p, err = tryStart(t, "relcache", "relcache listening", append(full, args...)); err == nil {
+		if p, err = tryStart(t, "relcache", "relcache listening", nil, append(full, args...)); err == nil {
 			return p
 		}
 		if !strings.Contains(err.Error(), "address already in use") {
