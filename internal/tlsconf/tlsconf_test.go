@@ -111,6 +111,8 @@ func FuzzSettingsWords(f *testing.F) {
 		ParseProtocols(v)
 		ParseCiphers(v)
 		CheckCiphersuites(v)
-		ParseAuthClients(v)
+		if a, err := ParseAuthClients(v); err == nil && a.String() != strings.ToLower(v) {
+			t.Errorf("ParseAuthClients(%q) = %v", v, a)
+		}
 	})
 }
