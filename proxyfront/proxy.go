@@ -193,8 +193,7 @@ func (p *Proxy) acceptLoop(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
-			nc.Close()
+			rejectConn(nc, "-ERR max number of clients reached\r\n")
 			continue
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {

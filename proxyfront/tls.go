@@ -133,6 +133,23 @@ func (p *Proxy) handshake(nc net.Conn) bool {
 	return true
 }
 
+// rejectConn writes msg to a refused client and closes it. A plaintext
+// write lands in the socket buffer at once; a TLS one first runs the
+// handshake, which waits for the client's hello, so it goes to its own
+// goroutine under a deadline rather than stall the accept loop.
+func rejectConn(nc net.Conn, msg string) {
+	if _, ok := nc.(*tls.Conn); !ok {
+		nc.Write([]byte(msg))
+		nc.Close()
+		return
+	}
+	go func() {
+		nc.SetDeadline(time.Now().Add(time.Second))
+		nc.Write([]byte(msg))
+		nc.Close()
+	}()
+}
+
 // loadListenerTLS loads the listener's files from a reloaded config; the
 // returned function swaps them in (nil: no TLS listener).
 func (p *Proxy) loadListenerTLS(old, cfg *Config) (func(), error) {

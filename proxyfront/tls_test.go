@@ -1,9 +1,11 @@
 package proxyfront_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,5 +169,40 @@ func TestProxyTLSToNodeChecksCertificate(t *testing.T) {
 	err := c.Set(context.Background(), "k", "v", 0).Err()
 	if err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("SET through a node whose certificate has expired: %v, want a connect error naming the expiry", err)
+	}
+}
+
+// At max_clients, a connection to tls_listen that never sends its TLS
+// hello must not stall the TLS accept loop: the refusal's write runs the
+// handshake, so it waits apart, and the next TLS client still gets its
+// refusal.
+func TestProxyTLSRefusalDoesNotStallAccept(t *testing.T) {
+	ca := tlstest.NewCA(t, "relcache-test")
+	pair := ca.Issue(t, "proxy", tlstest.Options{})
+	cl := startCluster(t, 1, "n")
+	cfg := onePool(cl)
+	cfg.Extra = fmt.Sprintf("max_clients = 1\ntls_listen = \"127.0.0.1:0\"\ntls_cert_file = %q\ntls_key_file = %q\ntls_auth_clients = \"no\"\n",
+		pair.CertFile, pair.KeyFile)
+	px, _ := startProxy(t, cfg)
+	first := dial(t, px.Addr)
+	first.must(t, "PING")
+	silent, err := net.Dial("tcp", px.TLSAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// A bound on a hang, not a measurement: the refusal is immediate.
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 30 * time.Second}, Config: ca.ClientConfig(t, tlstest.Pair{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	next, err := d.DialContext(ctx, "tcp", px.TLSAddr)
+	if err != nil {
+		t.Fatalf("a TLS client after a silent TLS connection: %v (the accept loop stalled)", err)
+	}
+	defer next.Close()
+	next.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(next).ReadString('\n')
+	if line != "-ERR max number of clients reached\r\n" {
+		t.Errorf("a client past max_clients after a silent TLS connection got %q, %v (the accept loop stalled)", line, err)
 	}
 }

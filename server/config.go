@@ -266,6 +266,9 @@ func (c *Config) fill() error {
 	if c.SourceChangeRetention == 0 {
 		c.SourceChangeRetention = d.SourceChangeRetention
 	}
+	if c.TLS.AuthClients == 0 {
+		c.TLS.AuthClients = tlsconf.AuthYes // Redis's default
+	}
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))

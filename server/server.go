@@ -327,9 +327,11 @@ func (s *Server) acceptLoop(ln net.Listener) {
 }
 
 // reject tells a connection why it is refused and closes it, without letting
-// a client that never reads hold anything.
+// a client that never reads hold anything. The deadline covers reads too:
+// on a TLS connection the write first runs the handshake, which waits for
+// the client's hello.
 func reject(nc net.Conn, msg string) {
-	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.SetDeadline(time.Now().Add(time.Second))
 	nc.Write([]byte("-" + msg + "\r\n"))
 	nc.Close()
 }

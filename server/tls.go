@@ -166,10 +166,19 @@ func (s *Server) loadStagedTLS(st tlsconf.Settings) (func(), error) {
 	}, nil
 }
 
-// checkTLSWords checks the TLS settings that are words, before any file
-// is read, so a start with a bad one fails with the other bad settings.
+// checkTLSWords checks the TLS settings that are words, and that the
+// files TLS needs are named, before any file is read: a start with a bad
+// one fails with the other bad settings, before it takes the data
+// directory.
 func checkTLSWords(st tlsconf.Settings) error {
 	_, _, err1 := tlsconf.ParseProtocols(st.Protocols)
 	_, err2 := tlsconf.ParseCiphers(st.Ciphers)
-	return errors.Join(err1, err2, tlsconf.CheckCiphersuites(st.Ciphersuites))
+	var err3 error
+	switch {
+	case st.CertFile == "" || st.KeyFile == "":
+		err3 = errors.New("tls-cert-file and tls-key-file are required for TLS")
+	case st.CACertFile == "" && st.AuthClients != tlsconf.AuthNo:
+		err3 = fmt.Errorf("tls-ca-cert-file is required to check clients' certificates (tls-auth-clients %s)", st.AuthClients)
+	}
+	return errors.Join(err1, err2, err3, tlsconf.CheckCiphersuites(st.Ciphersuites))
 }

@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -180,6 +182,28 @@ func TestTLSExpiredServerCertificate(t *testing.T) {
 	}
 }
 
+// Without tls-port, CONFIG GET shows the TLS settings and CONFIG SET of
+// them is refused (there is no listener they would serve); tls-port is
+// fixed at start.
+func TestTLSConfigWhenOff(t *testing.T) {
+	p := relcachetest.Start(t)
+	c := client(t, p.Addr)
+	ctx := context.Background()
+	got := c.ConfigGet(ctx, "tls-*").Val()
+	if got["tls-port"] != "0" || got["tls-auth-clients"] != "yes" || got["tls-cert-file"] != "" {
+		t.Errorf("CONFIG GET tls-* = %v", got)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"tls-cert-file", "/nonexistent.crt", "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - TLS is off (tls-port 0); set tls-port at start to use TLS"},
+		{"tls-port", "6381", "ERR CONFIG SET failed (possibly related to argument 'tls-port') - can't set immutable config"},
+		{"tls-protocols", "TLSv1.1", "ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - tls-protocols: TLSv1.1 is not supported (TLSv1.2 and TLSv1.3 are)"},
+	} {
+		if err := c.ConfigSet(ctx, tc.name, tc.value).Err(); err == nil || err.Error() != tc.want {
+			t.Errorf("CONFIG SET %s %s = %v, want %s", tc.name, tc.value, err, tc.want)
+		}
+	}
+}
+
 // A start with TLS settings that cannot work fails, naming the problem.
 func TestTLSStartRefusesBadSettings(t *testing.T) {
 	ca := tlstest.NewCA(t, "relcache-test")
@@ -193,9 +217,14 @@ func TestTLSStartRefusesBadSettings(t *testing.T) {
 		{[]string{"--tls-port", "6999", "--tls-auth-clients", "perhaps"}, "tls-auth-clients: argument(s) must be one of the following"},
 		{[]string{"--tls-port", "6999", "--tls-auth-clients", "no"}, "tls-cert-file and tls-key-file are required"},
 	} {
-		out, err := relcachetest.StartFailing(t, tc.args...)
+		dir := t.TempDir()
+		out, err := relcachetest.StartFailing(t, append(tc.args, "--dir", dir)...)
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("relcache serve %v: %v, want output containing %q:\n%s", tc.args, err, tc.want, out)
+		}
+		// Refused before the data directory is taken.
+		if _, err := os.Stat(filepath.Join(dir, "relcache.lock")); err == nil {
+			t.Errorf("relcache serve %v left relcache.lock behind", tc.args)
 		}
 	}
 }
