@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,5 +228,30 @@ func TestTLSStartRefusesBadSettings(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "relcache.lock")); err == nil {
 			t.Errorf("relcache serve %v left relcache.lock behind", tc.args)
 		}
+	}
+}
+
+// A connection to the TLS port past maxclients that never sends its hello
+// is closed within the refusal's one-second deadline, not held: the
+// refusal's write runs the handshake, which would otherwise wait forever.
+func TestTLSRefusalAtMaxClientsIsBounded(t *testing.T) {
+	ca := tlstest.NewCA(t, "relcache-test")
+	pair := ca.Issue(t, "server", tlstest.Options{})
+	p := relcachetest.StartTLS(t, "--maxclients", "1", "--tls-cert-file", pair.CertFile, "--tls-key-file", pair.KeyFile,
+		"--tls-auth-clients", "no")
+	first := client(t, p.Addr)
+	if err := first.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", p.TLSAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// A bound on a hang, not a measurement.
+	silent.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.ReadAll(silent)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("a silent TLS connection past maxclients was still open after 30s")
 	}
 }
