@@ -15,6 +15,7 @@ import (
 
 	"github.com/relcache/relcache/internal/breaker"
 	"github.com/relcache/relcache/internal/resp"
+	"github.com/relcache/relcache/internal/tlsconf"
 )
 
 // A backend is one relcache node of one pool, reached over a few pipelined
@@ -52,7 +53,8 @@ type backend struct {
 	closed    atomic.Bool
 	stop      chan struct{}
 
-	source        atomic.Pointer[string] // the node's source_id; nil until known (source.go)
+	source        atomic.Pointer[string]         // the node's source_id; nil until known (source.go)
+	tlsc          atomic.Pointer[tlsconf.Client] // nil: plaintext; set by topology.adoptTLS
 	warnedNoProxy atomic.Bool
 	// txChecked: the node answered DISCARD as one that runs transactions
 	// (txReady). Cleared on every new shared connection, since the node
@@ -71,6 +73,10 @@ type backendSettings struct {
 	retryTimeout time.Duration
 	password     string
 	maxReply     int
+	// tls: a change of paths or server name makes a new backend; new
+	// contents at the same paths are loaded on reload and reach the
+	// backend through tlsc.
+	tls PoolTLS
 }
 
 func poolSettings(p *Pool) backendSettings {
@@ -83,6 +89,7 @@ func poolSettings(p *Pool) backendSettings {
 		retryTimeout: p.ServerRetryTimeout.Duration,
 		password:     p.Password,
 		maxReply:     maxReplySize,
+		tls:          p.PoolTLS,
 	}
 }
 
@@ -284,6 +291,9 @@ func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, err
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	if nc, err = b.dialTLS(ctx, nc); err != nil {
+		return nil, nil, err
 	}
 	var r io.Reader = nc
 	if progress != nil {

@@ -158,9 +158,19 @@ type Config struct {
 	// A WATCH past the bound is refused. Default 1000; >= 1.
 	MaxWatchConnections int `toml:"max_watch_connections"`
 
+	// ListenerTLS is the TLS listener (tls_listen and its files), off by
+	// default.
+	ListenerTLS
+
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
 	Pools []Pool `toml:"pool"`
+
+	// MaxClientsRequested is max_clients as configured when the start
+	// lowered MaxClients to fit the open-files limit; OpenFilesLimit is
+	// that limit. Set by relcache proxy, for INFO; zero when unknown.
+	MaxClientsRequested int    `toml:"-"`
+	OpenFilesLimit      uint64 `toml:"-"`
 
 	// KeyPatternParsed is KeyPattern with its options, set by Validate.
 	KeyPatternParsed *shard.KeyPattern `toml:"-"`
@@ -204,6 +214,8 @@ type Pool struct {
 	// Password is sent with AUTH on each new connection to a node. "" sends
 	// none.
 	Password string `toml:"password"`
+	// PoolTLS, when its tls is true, connects to the nodes over TLS.
+	PoolTLS
 
 	// Backends are Servers parsed, in the same order, set by Validate.
 	Backends []shard.Server `toml:"-"`
@@ -287,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListenAddr(c.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if err := c.ListenerTLS.validate(); err != nil {
+		return err
 	}
 	if c.Admin != adminOff {
 		if err := checkListenAddr(c.Admin); err != nil {
@@ -388,6 +403,9 @@ func (c *Config) fillDefaults() {
 	if c.MaxClients == 0 {
 		c.MaxClients = defMaxClients
 	}
+	if c.AuthClients == "" {
+		c.AuthClients = "yes"
+	}
 	if c.ClientQueryBufferLimit == 0 {
 		c.ClientQueryBufferLimit = defClientQueryBufferLimit
 	}
@@ -453,6 +471,9 @@ func (p *Pool) validate(i int) error {
 	case p.ServerRetryTimeout.Duration < 0:
 		return fmt.Errorf("pool %q: server_retry_timeout %s; want > 0", p.Name, p.ServerRetryTimeout.Duration)
 	}
+	if err := p.PoolTLS.validate(); err != nil {
+		return fmt.Errorf("pool %q: %w", p.Name, err)
+	}
 	backends := make([]shard.Server, len(p.Servers))
 	byName := make(map[string]int, len(p.Servers))
 	for j, line := range p.Servers {
@@ -486,6 +507,17 @@ func checkListenAddr(addr string) error {
 		return fmt.Errorf("%q: port %q is not a number 0..65535", addr, port)
 	}
 	return nil
+}
+
+// Descriptors is what the proxy holds open besides its clients: every
+// pool's connections to its nodes and the connections that hold clients'
+// WATCHes. Validate must have run.
+func (c *Config) Descriptors() int {
+	n := c.MaxWatchConnections
+	for i := range c.Pools {
+		n += len(c.Pools[i].Servers) * c.Pools[i].ServerConnections
+	}
+	return n
 }
 
 func (c *Config) poolNames() []string {

@@ -49,12 +49,15 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 	if section("Clients") {
 		field("connected_clients", p.nconns.Load())
 		field("maxclients", cfg.MaxClients)
+		field("maxclients_requested", max(cfg.MaxClientsRequested, cfg.MaxClients))
+		field("open_files_limit", cfg.OpenFilesLimit)
 		field("watch_connections", p.watchConns.Load())
 		field("max_watch_connections", cfg.MaxWatchConnections)
 	}
 	if section("Stats") {
 		field("client_query_buffer_limit_disconnections", p.queryLimitClosed.Load())
 		field("client_output_buffer_limit_disconnections", p.outputLimitClosed.Load())
+		field("tls_handshake_errors", p.tlsHandshakeErrors.Load())
 	}
 	if section("Reload") {
 		field("reloads", p.reloads.Load())

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/internal/fdlimit"
+	"github.com/relcache/relcache/internal/tlsconf"
 )
 
 // Proxy is a running proxy: a listener, its clients, and the current
@@ -34,6 +38,8 @@ type Proxy struct {
 	topo atomic.Pointer[topology]
 
 	ln      net.Listener
+	tlsLn   net.Listener    // tls_listen, or nil
+	tlsSrv  *tlsconf.Server // its reloadable files, or nil
 	admin   *http.Server
 	adminLn net.Listener
 	clients sync.WaitGroup
@@ -48,6 +54,9 @@ type Proxy struct {
 	watchConns        atomic.Int64 // clients' own connections holding a WATCH (multi.go)
 	outputLimitClosed atomic.Int64 // clients closed for client_output_buffer_limit
 	queryLimitClosed  atomic.Int64 // clients closed for client_query_buffer_limit
+	// TLS handshakes of clients that failed (no or a bad certificate, a
+	// protocol mismatch, none within tlsHandshakeTimeout).
+	tlsHandshakeErrors atomic.Int64
 }
 
 type reloadResult struct {
@@ -73,6 +82,7 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 	warnUnalignedPools(cfg, log)
 	p.cfg.Store(cfg)
 	p.topo.Store(t)
+	t.adoptTLS()
 	return p, nil
 }
 
@@ -87,10 +97,17 @@ func (p *Proxy) Listen() error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	p.ln = ln
+	if p.tlsLn, err = p.listenTLS(cfg); err != nil {
+		ln.Close()
+		return err
+	}
 	if cfg.Admin != "-" {
 		aln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
 			ln.Close()
+			if p.tlsLn != nil {
+				p.tlsLn.Close()
+			}
 			return fmt.Errorf("admin listen %s: %w", cfg.Admin, err)
 		}
 		p.adminLn = aln
@@ -111,6 +128,14 @@ func (p *Proxy) Listen() error {
 // Addr is the RESP listener's address; AdminAddr the admin one's, or "-".
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
+// TLSAddr is the TLS listener's address, or "-".
+func (p *Proxy) TLSAddr() string {
+	if p.tlsLn == nil {
+		return "-"
+	}
+	return p.tlsLn.Addr().String()
+}
+
 func (p *Proxy) AdminAddr() string {
 	if p.adminLn == nil {
 		return "-"
@@ -127,13 +152,38 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		p.ln.Close()
+		if p.tlsLn != nil {
+			p.tlsLn.Close()
+		}
 	}()
 	go p.sweepOutputLimits(ctx)
+	if p.tlsLn == nil {
+		err := p.acceptLoop(ctx, p.ln)
+		p.shutdown()
+		return err
+	}
+	// Either loop failing ends both, as the plaintext one alone did.
+	errc := make(chan error, 2)
+	for _, ln := range []net.Listener{p.ln, p.tlsLn} {
+		go func() {
+			err := p.acceptLoop(ctx, ln)
+			p.ln.Close()
+			p.tlsLn.Close()
+			errc <- err
+		}()
+	}
+	err := errors.Join(<-errc, <-errc)
+	p.shutdown()
+	return err
+}
+
+// acceptLoop accepts clients on ln until ctx is done (nil) or ln fails.
+func (p *Proxy) acceptLoop(ctx context.Context, ln net.Listener) error {
 	for {
-		nc, err := p.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return nil
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -143,8 +193,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
-			nc.Close()
+			rejectConn(nc, "-ERR max number of clients reached\r\n")
 			continue
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
@@ -162,11 +211,13 @@ func (p *Proxy) Serve(ctx context.Context) error {
 				p.metrics.clients.Dec()
 				p.clients.Done()
 			}()
+			if !p.handshake(nc) {
+				nc.Close()
+				return
+			}
 			c.serve()
 		}()
 	}
-	p.shutdown()
-	return nil
 }
 
 // sweepOutputLimits closes clients that stayed over the soft output limit
@@ -239,6 +290,21 @@ func (p *Proxy) Reload() error {
 				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
 			cfg.Listen, cfg.Admin = old.Listen, old.Admin
 		}
+		// The start fitted max_clients to the open-files limit; a
+		// reloaded max_clients (or more node connections) is held to it.
+		cfg.OpenFilesLimit = old.OpenFilesLimit
+		cfg.MaxClientsRequested = cfg.MaxClients
+		if lim := old.OpenFilesLimit; lim > 0 {
+			if fit := max(int(min(lim, math.MaxInt32))-fdlimit.Reserve-cfg.Descriptors(), 1); cfg.MaxClients > fit {
+				p.log.Warn("reload: max_clients reduced to fit the open files limit",
+					zap.Int("max_clients_requested", cfg.MaxClients), zap.Int("max_clients", fit), zap.Uint64("open_files_limit", lim))
+				cfg.MaxClients = fit
+			}
+		}
+		swapTLS, err := p.loadListenerTLS(old, cfg)
+		if err != nil {
+			return err
+		}
 		t, dropped, err := newTopology(cfg, p.topo.Load(), p.metrics, p.log)
 		if err != nil {
 			return err
@@ -246,6 +312,8 @@ func (p *Proxy) Reload() error {
 		warnUnalignedPools(cfg, p.log)
 		p.cfg.Store(cfg)
 		p.topo.Store(t)
+		t.adoptTLS()
+		swapTLS()
 		for _, b := range dropped {
 			b.close()
 			p.metrics.forget(b.pool, b.name)

@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/tlsconf"
 	"github.com/relcache/relcache/shard"
 )
 
@@ -21,6 +22,7 @@ type topology struct {
 	reads    []*poolRoute // read order: read_pool first
 	replicas []*poolRoute // the pools other than the primary
 	all      []*poolRoute
+	tls      map[string]*tlsconf.Client // by pool name, the pools with tls = true
 }
 
 type poolRoute struct {
@@ -38,6 +40,9 @@ func newTopology(cfg *Config, old *topology, m *metrics, log *zap.Logger) (*topo
 		return nil, nil, err
 	}
 	t := &topology{cfg: cfg, hash: h, keys: cfg.KeyPatternParsed, routeUID: cfg.RouteBy == "uid"}
+	if t.tls, err = poolTLS(cfg); err != nil {
+		return nil, nil, err
+	}
 	reuse := map[string]*backend{}
 	if old != nil {
 		for _, p := range old.all {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/tlsconf"
 	"github.com/relcache/relcache/store"
 )
 
@@ -24,10 +25,13 @@ type configParam struct {
 	name string
 	get  func(s *Server) string
 	set  func(s *Server, v string) (apply func(), err error)
+	// tls, for the tls-* parameters instead of set, checks a value into
+	// the TLS settings a CONFIG SET loads once, after all its pairs.
+	tls func(st *tlsconf.Settings, v string) error
 }
 
 func (s *Server) configParams() []configParam {
-	return append(s.ownConfigParams(), s.noop.params()...)
+	return slices.Concat(s.ownConfigParams(), s.tlsConfigParams(), s.noop.params())
 }
 
 // ownConfigParams are the parameters that change what relcache does.
@@ -198,7 +202,7 @@ func (s *Server) configSet(pairs [][]byte) string {
 		switch {
 		case idx < 0:
 			return "ERR Unknown option or number of arguments for CONFIG SET - '" + cString(pairs[i]) + "'"
-		case params[idx].set == nil:
+		case params[idx].set == nil && params[idx].tls == nil:
 			return failed + "can't set immutable config"
 		case slices.Contains(idxs, idx):
 			return failed + "duplicate parameter"
@@ -206,10 +210,31 @@ func (s *Server) configSet(pairs [][]byte) string {
 		idxs = append(idxs, idx)
 	}
 	applies := make([]func(), 0, len(idxs))
+	var tlsSt tlsconf.Settings
+	tlsParam := "" // the first tls-* parameter set, named if the load fails
 	for i, idx := range idxs {
-		apply, err := params[idx].set(s, string(pairs[2*i+1]))
+		p, v := params[idx], string(pairs[2*i+1])
+		var apply func()
+		var err error
+		if p.tls != nil {
+			if tlsParam == "" {
+				tlsParam, tlsSt = p.name, s.tlsSettings()
+			}
+			err = p.tls(&tlsSt, v)
+		} else {
+			apply, err = p.set(s, v)
+		}
 		if err != nil {
-			return "ERR CONFIG SET failed (possibly related to argument '" + params[idx].name + "') - " + err.Error()
+			return "ERR CONFIG SET failed (possibly related to argument '" + p.name + "') - " + err.Error()
+		}
+		if apply != nil {
+			applies = append(applies, apply)
+		}
+	}
+	if tlsParam != "" {
+		apply, err := s.loadStagedTLS(tlsSt)
+		if err != nil {
+			return "ERR CONFIG SET failed (possibly related to argument '" + tlsParam + "') - " + err.Error()
 		}
 		applies = append(applies, apply)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/tlsconf"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
@@ -135,6 +136,19 @@ type Config struct {
 	Store store.Config
 	// Version is reported by INFO (relcache_version). Default "dev".
 	Version string
+	// MaxClientsRequested is maxclients as configured, when the start
+	// lowered MaxClients to fit the open-files limit (Redis's behaviour);
+	// OpenFilesLimit is that limit. For the startup line and INFO; zero
+	// when unknown.
+	MaxClientsRequested int
+	OpenFilesLimit      uint64
+	// TLSPort, when not 0, opens a TLS listener on this port of Addr's
+	// host, beside the plaintext one (Redis's tls-port). Default 0: off.
+	TLSPort int
+	// TLS are the files and words of the TLS listener (Redis's tls-*
+	// settings); used only when TLSPort is set. tls-auth-clients
+	// defaults to yes.
+	TLS tlsconf.Settings
 	// ConfigFile is the path of the TOML file the settings came from, for
 	// INFO's config_file. Optional.
 	ConfigFile string
@@ -262,6 +276,9 @@ func (c *Config) fill() error {
 	if c.SourceChangeRetention == 0 {
 		c.SourceChangeRetention = d.SourceChangeRetention
 	}
+	if c.TLS.AuthClients == 0 {
+		c.TLS.AuthClients = tlsconf.AuthYes // Redis's default
+	}
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
@@ -308,8 +325,13 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("dbfilename must be a file name, not a path: %q", c.DBFilename))
 	case c.SourceSweepInterval < 0 || c.SourceChangeRetention < 0:
 		errs = append(errs, fmt.Errorf("source-sweep-interval and source-change-retention must be > 0"))
+	case c.TLSPort < 0 || c.TLSPort > 65535:
+		errs = append(errs, fmt.Errorf("tls-port must be between 0 and 65535, got %d", c.TLSPort))
 	case c.SourceListLimit < 0:
 		errs = append(errs, fmt.Errorf("source-list-limit must be >= 0, got %d", c.SourceListLimit))
+	}
+	if c.TLSPort != 0 {
+		errs = append(errs, checkTLSWords(c.TLS))
 	}
 	return errors.Join(errs...)
 }

@@ -278,6 +278,9 @@ func (c *client) serve() {
 	// it. One clock read per command serves latency, SLOWLOG and the store's
 	// clock alike.
 	var mark time.Time
+	if !c.handshake() {
+		return
+	}
 	for {
 		args, err := c.rd.Next()
 		if err != nil {

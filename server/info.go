@@ -110,6 +110,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = append(b, "# Clients\r\n"...)
 		b = field(b, "connected_clients", n)
 		b = field(b, "maxclients", s.cfg.MaxClients)
+		b = field(b, "maxclients_requested", max(s.cfg.MaxClientsRequested, s.cfg.MaxClients))
+		b = field(b, "open_files_limit", int64(s.cfg.OpenFilesLimit))
 		b = field(b, "blocked_clients", 0)
 		b = field(b, "tracking_clients", s.track.clients.Load())
 	case "memory":
@@ -156,6 +158,7 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "client_query_buffer_limit_disconnections", s.stats.queryLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
+		b = field(b, "tls_handshake_errors", s.stats.tlsHandshakeErrors.Load())
 		channels, patterns := s.pubsub.counts()
 		b = field(b, "pubsub_channels", channels)
 		b = field(b, "pubsub_patterns", patterns)

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/fill"
+	"github.com/relcache/relcache/internal/tlsconf"
 	"github.com/relcache/relcache/shard"
 	"github.com/relcache/relcache/store"
 	"github.com/relcache/relcache/zview"
@@ -48,7 +49,12 @@ type Server struct {
 	started      time.Time
 
 	// Settings CONFIG SET may change while clients read them.
-	noop          *noopConfig // Redis's parameters that mean nothing here
+	noop *noopConfig     // Redis's parameters that mean nothing here
+	tls  *tlsconf.Server // nil when tls-port is 0
+	// tlsMu orders TLS reloads: SIGHUP's reads the settings in use and
+	// swaps in their files' new contents, which must not undo a CONFIG
+	// SET that swapped in between.
+	tlsMu         sync.Mutex
 	requirePass   atomic.Pointer[string]
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
@@ -57,9 +63,10 @@ type Server struct {
 
 	nextID  atomic.Int64
 	closing atomic.Bool
-	mu      sync.Mutex // guards clients, ln
+	mu      sync.Mutex // guards clients, ln, tlsLn
 	clients map[int64]*client
 	ln      net.Listener
+	tlsLn   net.Listener   // the tls-port listener, or nil
 	wg      sync.WaitGroup // one per client goroutine
 
 	shutdownOnce sync.Once
@@ -81,6 +88,9 @@ type serverStats struct {
 	queryLimitClosed  atomic.Int64
 	outputLimitErrors atomic.Int64 // replies over the limit answered with an error (CLIENT PROXY)
 	opsPerSec         atomic.Int64 // sampled by the housekeeping loop
+	// TLS handshakes that failed (no or a bad certificate, a protocol
+	// mismatch, a client that sent no handshake in time).
+	tlsHandshakeErrors atomic.Int64
 }
 
 // New builds a server from cfg; nothing listens until Serve.
@@ -144,6 +154,11 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server command table: %w", err)
 	}
 	s.metrics = newMetrics(s)
+	if cfg.TLSPort != 0 {
+		if s.tls, err = tlsconf.NewServer(cfg.TLS); err != nil {
+			return nil, fmt.Errorf("server TLS: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -165,12 +180,30 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	tlsLn, err := s.listenTLS()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	tlsAddr := "-"
+	if tlsLn != nil {
+		tlsAddr = tlsLn.Addr().String()
+		s.mu.Lock()
+		s.tlsLn = tlsLn
+		s.mu.Unlock()
+	}
+	closeLns := func() {
+		ln.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+	}
 	var admin *http.Server
 	adminAddr := "-"
 	if s.cfg.AdminAddr != "-" {
 		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
 		if err != nil {
-			ln.Close()
+			closeLns()
 			return fmt.Errorf("listen on admin address %s: %w", s.cfg.AdminAddr, err)
 		}
 		adminAddr = aln.Addr().String()
@@ -185,8 +218,11 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.log.Info("relcache listening",
 		zap.String("addr", ln.Addr().String()),
 		zap.String("admin_addr", adminAddr),
+		zap.String("tls_addr", tlsAddr),
 		zap.String("version", s.cfg.Version),
 		zap.Int("maxclients", s.cfg.MaxClients),
+		zap.Int("maxclients_requested", max(s.cfg.MaxClientsRequested, s.cfg.MaxClients)),
+		zap.Uint64("open_files_limit", s.cfg.OpenFilesLimit),
 		zap.Int64("maxmemory", s.store.MaxMemory()),
 		zap.Stringer("maxmemory_policy", s.store.Policy()),
 		zap.Duration("timeout", s.idleTimeout()),
@@ -207,9 +243,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.runSweeper(bg)
 
 	acceptDone := make(chan struct{})
+	s.mu.Lock()
+	tlsLn := s.tlsLn
+	s.mu.Unlock()
 	go func() {
 		defer close(acceptDone)
+		if tlsLn == nil {
+			s.acceptLoop(ln)
+			return
+		}
+		// Both listeners stop together: closing is set before either is
+		// closed, so neither loop ends on its own but for a failure.
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); s.acceptLoop(tlsLn) }()
 		s.acceptLoop(ln)
+		tlsLn.Close()
+		wg.Wait()
 	}()
 	select {
 	case <-ctx.Done():
@@ -281,9 +331,11 @@ func (s *Server) acceptLoop(ln net.Listener) {
 }
 
 // reject tells a connection why it is refused and closes it, without letting
-// a client that never reads hold anything.
+// a client that never reads hold anything. The deadline covers reads too:
+// on a TLS connection the write first runs the handshake, which waits for
+// the client's hello.
 func reject(nc net.Conn, msg string) {
-	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.SetDeadline(time.Now().Add(time.Second))
 	nc.Write([]byte("-" + msg + "\r\n"))
 	nc.Close()
 }
@@ -321,6 +373,11 @@ func (s *Server) netTotals() (in, out int64) {
 func (s *Server) shutdown(ln net.Listener, acceptDone <-chan struct{}) {
 	s.closing.Store(true)
 	ln.Close()
+	s.mu.Lock()
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+	}
+	s.mu.Unlock()
 	// The accept loop must be gone before wg.Wait: a WaitGroup's Add may
 	// not run concurrently with a Wait that could see the counter at zero.
 	<-acceptDone
@@ -425,6 +482,7 @@ func (s *Server) resetStats() {
 	s.stats.outputLimitClosed.Store(0)
 	s.stats.queryLimitClosed.Store(0)
 	s.stats.outputLimitErrors.Store(0)
+	s.stats.tlsHandshakeErrors.Store(0)
 	s.mu.Lock()
 	s.stats.retiredIn.Store(0)
 	s.stats.retiredOut.Store(0)

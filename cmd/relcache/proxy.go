@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/fdlimit"
 	"github.com/relcache/relcache/proxyfront"
 )
 
@@ -42,6 +42,11 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 				return err
 			}
 			defer log.Sync()
+			fit, err := fitClients(cfg.MaxClients, fdlimit.Reserve+cfg.Descriptors(), log)
+			if err != nil {
+				return err
+			}
+			cfg.MaxClients, cfg.MaxClientsRequested, cfg.OpenFilesLimit = fit.Clients, fit.Requested, fit.Limit
 			p, err := proxyfront.New(cfg, versionString(), log)
 			if err != nil {
 				return err
@@ -51,21 +56,11 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						p.Reload() // logs the outcome
-					}
-				}
-			}()
+			defer onSIGHUP(ctx, func() { p.Reload() })() // logs the outcome
 			log.Info("relcache proxy listening", zap.String("addr", p.Addr()),
-				zap.String("admin_addr", p.AdminAddr()), zap.String("config", configPath),
+				zap.String("admin_addr", p.AdminAddr()), zap.String("tls_addr", p.TLSAddr()), zap.String("config", configPath),
+				zap.Int("max_clients", cfg.MaxClients), zap.Int("max_clients_requested", fit.Requested),
+				zap.Uint64("open_files_limit", fit.Limit),
 				zap.String("version", versionString()))
 			err = p.Serve(ctx)
 			log.Info("relcache proxy stopped")

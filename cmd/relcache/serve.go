@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/relcache/relcache/internal/datadir"
+	"github.com/relcache/relcache/internal/fdlimit"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/server"
 )
@@ -68,11 +69,19 @@ in the TOML file given with --config; flags override the file.`,
 				lc, _ := st.loaderConfig(st.Dir) // openSource took it already
 				cfg.SourceID = lc.Identity()
 			}
+			fit, err := fitClients(cfg.MaxClients, fdlimit.Reserve+st.sourceSettings.descriptors(), log)
+			if err != nil {
+				return err
+			}
+			cfg.MaxClients, cfg.MaxClientsRequested, cfg.OpenFilesLimit = fit.Clients, fit.Requested, fit.Limit
 			setMemoryLimit(int64(st.MaxMemory), log)
 			srv, err := server.New(cfg, log)
 			if err != nil {
 				return err
 			}
+			// SIGHUP reloads the TLS certificates (before, it ended the
+			// process: Go's default for a signal nobody asked for).
+			defer onSIGHUP(ctx, func() { srv.ReloadTLS() })() // logs the outcome
 			if err := srv.ListenAndServe(ctx); err != nil {
 				log.Error("server stopped", zap.Error(err))
 				return err

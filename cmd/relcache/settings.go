@@ -12,6 +12,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/relcache/relcache/internal/tlsconf"
 	"github.com/relcache/relcache/loader"
 	"github.com/relcache/relcache/server"
 	"github.com/relcache/relcache/store"
@@ -52,7 +53,40 @@ type settings struct {
 	DBFilename              string       `toml:"dbfilename"`
 	SnapshotOnCorrupt       string       `toml:"snapshot-on-corrupt"`
 	SnapshotVerify          string       `toml:"snapshot-verify"`
+	tlsSettings
 	sourceSettings
+}
+
+// tlsSettings are Redis's tls-* settings of the TLS listener.
+type tlsSettings struct {
+	TLSPort         int    `toml:"tls-port"`
+	TLSCertFile     string `toml:"tls-cert-file"`
+	TLSKeyFile      string `toml:"tls-key-file"`
+	TLSCACertFile   string `toml:"tls-ca-cert-file"`
+	TLSAuthClients  string `toml:"tls-auth-clients"`
+	TLSProtocols    string `toml:"tls-protocols"`
+	TLSCiphers      string `toml:"tls-ciphers"`
+	TLSCiphersuites string `toml:"tls-ciphersuites"`
+}
+
+func (s *tlsSettings) bind(fs *pflag.FlagSet) {
+	fs.IntVar(&s.TLSPort, "tls-port", s.TLSPort, "TLS listen port on --addr's host, beside the plaintext one; 0 means no TLS")
+	fs.StringVar(&s.TLSCertFile, "tls-cert-file", s.TLSCertFile, "PEM certificate (chain) the TLS listener presents; reloaded on SIGHUP")
+	fs.StringVar(&s.TLSKeyFile, "tls-key-file", s.TLSKeyFile, "PEM private key of --tls-cert-file")
+	fs.StringVar(&s.TLSCACertFile, "tls-ca-cert-file", s.TLSCACertFile, "PEM CA certificates clients' certificates must chain to")
+	fs.StringVar(&s.TLSAuthClients, "tls-auth-clients", s.TLSAuthClients, "client certificates: yes (required), optional (checked when given) or no (not asked for)")
+	fs.StringVar(&s.TLSProtocols, "tls-protocols", s.TLSProtocols, `TLS versions, e.g. "TLSv1.2 TLSv1.3" (the default when empty)`)
+	fs.StringVar(&s.TLSCiphers, "tls-ciphers", s.TLSCiphers, "TLSv1.2 cipher suites, IANA names separated by ':'; empty means Go's defaults")
+	fs.StringVar(&s.TLSCiphersuites, "tls-ciphersuites", s.TLSCiphersuites, "TLSv1.3 cipher suites; Go always offers all three, so only empty or all three are accepted")
+}
+
+func (s tlsSettings) config() (tlsconf.Settings, error) {
+	auth, err := tlsconf.ParseAuthClients(s.TLSAuthClients)
+	if err != nil {
+		err = fmt.Errorf("tls-auth-clients: %w", err)
+	}
+	return tlsconf.Settings{CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile, CACertFile: s.TLSCACertFile,
+		AuthClients: auth, Protocols: s.TLSProtocols, Ciphers: s.TLSCiphers, Ciphersuites: s.TLSCiphersuites}, err
 }
 
 // sourceSettings say where relation lists come from on a miss and where
@@ -127,6 +161,7 @@ func defaultSettings() settings {
 		DBFilename:              d.DBFilename,
 		SnapshotOnCorrupt:       d.SnapshotOnCorrupt.String(),
 		SnapshotVerify:          d.SnapshotVerify.String(),
+		tlsSettings:             tlsSettings{TLSAuthClients: "yes"},
 		sourceSettings:          defaultSourceSettings(),
 	}
 }
@@ -165,6 +200,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
 	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (header and control-byte count; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
+	s.tlsSettings.bind(fs)
 	s.sourceSettings.bind(fs)
 }
 
@@ -270,6 +306,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 	relVerify, err1 := server.ParseRelVerify(s.RelVerify)
 	snapshotVerify, err2 := server.ParseSnapshotVerify(s.SnapshotVerify)
 	onCorrupt, err3 := server.ParseOnCorrupt(s.SnapshotOnCorrupt)
+	tlsCfg, err4 := s.tlsSettings.config()
 	return server.Config{
 		Addr:                    s.Addr,
 		AdminAddr:               s.AdminAddr,
@@ -306,13 +343,15 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 		SnapshotVerify:          snapshotVerify,
 		Version:                 version,
 		ConfigFile:              configFile,
+		TLSPort:                 s.TLSPort,
+		TLS:                     tlsCfg,
 		Store: store.Config{
 			Shards:          s.Shards,
 			MaxMemory:       int64(s.MaxMemory),
 			Policy:          s.MaxMemoryPolicy,
 			EvictionSamples: s.MaxMemorySamples,
 		},
-	}, errors.Join(err1, err2, err3)
+	}, errors.Join(err1, err2, err3, err4)
 }
 
 // byteSize is a size in bytes written like redis.conf: 100mb, 4gb, 1048576.

@@ -3,8 +3,11 @@ package relcachetest
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,38 @@ func StartProxy(t testing.TB, configPath string, args ...string) *Proc {
 	return startLogged(t, "relcache proxy", "relcache proxy listening", full)
 }
 
+// Limited runs the binary under `prlimit --nofile=N:N` (util-linux), so
+// the process starts with soft and hard open-files limits of nofile: how a
+// test sees relcache fit maxclients to a low limit. It skips the test
+// without prlimit.
+func Limited(t testing.TB, nofile int) []string {
+	t.Helper()
+	pl, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit not installed (Debian package util-linux)")
+	}
+	return []string{pl, fmt.Sprintf("--nofile=%d:%d", nofile, nofile), "--"}
+}
+
+// StartUnder is Start (wrapper nil) or StartProxy (a "proxy" first
+// argument) run under wrapper, such as Limited's.
+func StartUnder(t testing.TB, wrapper []string, args ...string) *Proc {
+	t.Helper()
+	what, ready, full := "relcache", "relcache listening", args
+	if len(args) > 0 && args[0] == "proxy" {
+		what, ready = "relcache proxy", "relcache proxy listening"
+		full = append(slices.Clone(args), "--log-format", "json")
+	} else {
+		full = append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+			"--log-format", "json", "--dir", t.TempDir(), "--source", "none"}, args...)
+	}
+	p, err := tryStart(t, what, ready, wrapper, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // startWait bounds a start. A -race build starts in ~50 ms; CI once saw a
 // proxy log its ready line just after 30 s on a machine loaded by parallel
 // test packages, so the bound is generous: it only decides when a start
@@ -33,7 +68,25 @@ const startWait = 90 * time.Second
 // for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
-	p := &Proc{cmd: command(Binary(t), args...), logs: &syncBuffer{}, done: make(chan struct{})}
+	p, err := tryStart(t, what, ready, nil, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tryStart is startLogged, returning as an error a process that exited
+// before it listened (so a caller may retry a port another test took).
+// A wrapper, when given, is the command the binary runs under (prlimit).
+func tryStart(t testing.TB, what, ready string, wrapper, args []string) (*Proc, error) {
+	t.Helper()
+	var cmd *exec.Cmd
+	if len(wrapper) == 0 {
+		cmd = command(Binary(t), args...)
+	} else {
+		cmd = command(wrapper[0], slices.Concat(wrapper[1:], []string{Binary(t)}, args)...)
+	}
+	p := &Proc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +96,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)
 	}
-	addrs := make(chan [2]string, 1)
+	addrs := make(chan [3]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -58,9 +111,10 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 				Msg   string `json:"msg"`
 				Addr  string `json:"addr"`
 				Admin string `json:"admin_addr"`
+				TLS   string `json:"tls_addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == ready {
-				addrs <- [2]string{rec.Addr, rec.Admin}
+				addrs <- [3]string{rec.Addr, rec.Admin, rec.TLS}
 				sent = true
 			}
 		}
@@ -72,9 +126,9 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	}()
 	select {
 	case a := <-addrs:
-		p.Addr, p.AdminAddr = a[0], a[1]
+		p.Addr, p.AdminAddr, p.TLSAddr = a[0], a[1], a[2]
 	case <-p.done:
-		t.Fatalf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
+		return nil, fmt.Errorf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
 	case <-time.After(startWait):
 		p.cmd.Process.Kill()
 		<-p.done
@@ -85,7 +139,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 			t.Errorf("%s stop: %v\n%s", what, err, p.logs.String())
 		}
 	})
-	return p
+	return p, nil
 }
 
 // Signal sends sig to the running process (SIGHUP makes a proxy reload its

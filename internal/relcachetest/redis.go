@@ -131,3 +131,17 @@ func FreePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// RedisCLITLS is the path of a redis-cli built with TLS (--tls), or skips
+// the test saying which package provides one.
+func RedisCLITLS(t testing.TB) string {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli not installed (Debian package redis-tools)")
+	}
+	if out, _ := exec.Command(cli, "--help").CombinedOutput(); !strings.Contains(string(out), "--tls") {
+		t.Skip("this redis-cli is built without TLS (Debian's redis-tools has it)")
+	}
+	return cli
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,6 +91,7 @@ func Binary(t testing.TB) string {
 type Proc struct {
 	Addr      string // RESP address, host:port
 	AdminAddr string // admin HTTP address, or "-"
+	TLSAddr   string // TLS address (tls-port), or "-" or "" when off
 	cmd       *exec.Cmd
 	logs      *syncBuffer
 	done      chan struct{}
@@ -111,6 +113,28 @@ func Start(t testing.TB, args ...string) *Proc {
 	}
 	full = append(full, args...)
 	return startLogged(t, "relcache", "relcache listening", full)
+}
+
+// StartTLS is Start with --tls-port on a free port: tls-port 0 means no
+// TLS (as in Redis), so the port is picked here, and picked again when
+// another process took it before the server bound it.
+func StartTLS(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	var err error
+	for range 5 {
+		full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+			"--log-format", "json", "--dir", t.TempDir(), "--source", "none",
+			"--tls-port", strconv.Itoa(FreePort(t))}
+		var p *Proc
+		if p, err = tryStart(t, "relcache", "relcache listening", nil, append(full, args...)); err == nil {
+			return p
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // Stop sends SIGTERM and waits for the process; it returns an error if the
