@@ -34,6 +34,7 @@ type Proxy struct {
 	topo atomic.Pointer[topology]
 
 	ln      net.Listener
+	mcLn    net.Listener // the memcache entry's; nil when it is off
 	admin   *http.Server
 	adminLn net.Listener
 	clients sync.WaitGroup
@@ -87,10 +88,17 @@ func (p *Proxy) Listen() error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	p.ln = ln
+	if err := p.listenMemcache(); err != nil {
+		ln.Close()
+		return err
+	}
 	if cfg.Admin != "-" {
 		aln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
 			ln.Close()
+			if p.mcLn != nil {
+				p.mcLn.Close()
+			}
 			return fmt.Errorf("admin listen %s: %w", cfg.Admin, err)
 		}
 		p.adminLn = aln
@@ -129,6 +137,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		p.ln.Close()
 	}()
 	go p.sweepOutputLimits(ctx)
+	if p.mcLn != nil {
+		go p.serveMemcache(ctx)
+	}
 	for {
 		nc, err := p.ln.Accept()
 		if err != nil {
@@ -142,31 +153,46 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
-			nc.Close()
+		if !p.accepted(nc, "-ERR max number of clients reached\r\n") {
 			continue
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
-		}
 		c := p.newClient(nc, p.nextID.Add(1))
-		p.nconns.Add(1)
-		p.metrics.clients.Inc()
-		p.conns.Store(c, struct{}{})
-		p.clients.Add(1)
-		go func() {
-			defer func() {
-				p.conns.Delete(c)
-				p.nconns.Add(-1)
-				p.metrics.clients.Dec()
-				p.clients.Done()
-			}()
-			c.serve()
-		}()
+		p.runClient(c, c.serve)
 	}
 	p.shutdown()
 	return nil
+}
+
+// accepted checks max_clients for a new connection, answering full and
+// closing it when they are all taken, and turns Nagle off.
+func (p *Proxy) accepted(nc net.Conn, full string) bool {
+	if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
+		nc.Write([]byte(full))
+		nc.Close()
+		return false
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return true
+}
+
+// runClient runs serve, c's loop, on a goroutine of its own, counted among
+// the proxy's clients until it returns.
+func (p *Proxy) runClient(c *client, serve func()) {
+	p.nconns.Add(1)
+	p.metrics.clients.Inc()
+	p.conns.Store(c, struct{}{})
+	p.clients.Add(1)
+	go func() {
+		defer func() {
+			p.conns.Delete(c)
+			p.nconns.Add(-1)
+			p.metrics.clients.Dec()
+			p.clients.Done()
+		}()
+		serve()
+	}()
 }
 
 // sweepOutputLimits closes clients that stayed over the soft output limit

@@ -175,80 +175,77 @@ func Parse(line []byte, cmd *Command) string {
 		keys = append(keys, args[0])
 	}
 	cmd.Keys = keys
-	plain := args
-	if cmd.NoReply {
-		plain = args[:len(args)-1]
-	}
 	switch op {
 	case OpSet, OpAdd, OpReplace, OpAppend, OpPrepend, OpCas:
+		// memcached takes up to two tokens more than it reads (the
+		// last may be noreply) and ignores the others.
 		want := 4
 		if op == OpCas {
 			want = 5
 		}
-		if len(plain) != want {
+		if len(args) < want || len(args) > 6 {
 			return ReplyError
 		}
-		if !ValidKey(plain[0]) {
+		if !ValidKey(args[0]) {
 			return ReplyBadFormat
 		}
-		f, okF := parseUint(plain[1], 1<<32-1)
-		e, okE := parseInt32(plain[2])
-		n, okN := parseUint(plain[3], 1<<31-3)
+		f, okF := parseUint(args[1], 1<<32-1)
+		e, okE := parseInt32(args[2])
+		n, okN := parseUint(args[3], 1<<31-3)
 		if !okF || !okE || !okN {
 			return ReplyBadFormat
 		}
 		cmd.Flags, cmd.Exptime, cmd.Bytes = uint32(f), e, int(n)
 		if op == OpCas {
-			c, ok := parseUint(plain[4], 1<<64-1)
+			c, ok := parseUint(args[4], 1<<64-1)
 			if !ok {
 				return ReplyBadFormat
 			}
 			cmd.Cas = c
 		}
 	case OpDelete:
-		// delete <key> [0] [noreply]: memcached kept the old time argument
-		// only as 0.
-		if len(plain) < 1 || len(plain) > 2 {
+		// delete <key> [0] [noreply]: memcached kept the old hold time
+		// argument only as 0.
+		if len(args) < 1 || len(args) > 3 {
 			return ReplyError
 		}
-		if len(plain) == 2 && string(plain[1]) != "0" {
+		zero := len(args) > 1 && string(args[1]) == "0"
+		if len(args) > 1 && !(len(args) == 2 && (zero || cmd.NoReply) || len(args) == 3 && zero && cmd.NoReply) {
 			return "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"
 		}
-		if !ValidKey(plain[0]) {
+		if !ValidKey(args[0]) {
 			return ReplyBadFormat
 		}
 	case OpIncr, OpDecr:
-		if len(plain) != 2 {
+		if len(args) < 2 || len(args) > 3 {
 			return ReplyError
 		}
-		if !ValidKey(plain[0]) {
+		if !ValidKey(args[0]) {
 			return ReplyBadFormat
 		}
-		d, ok := parseUint(plain[1], 1<<64-1)
+		d, ok := parseUint(args[1], 1<<64-1)
 		if !ok {
 			return ReplyBadDelta
 		}
 		cmd.Delta = d
 	case OpTouch:
-		if len(plain) != 2 {
+		if len(args) < 2 || len(args) > 3 {
 			return ReplyError
 		}
-		if !ValidKey(plain[0]) {
+		if !ValidKey(args[0]) {
 			return ReplyBadFormat
 		}
-		e, ok := parseInt32(plain[1])
+		e, ok := parseInt32(args[1])
 		if !ok {
 			return "CLIENT_ERROR invalid exptime argument\r\n"
 		}
 		cmd.Exptime = e
 	case OpVersion, OpQuit:
+		// memcached ignores what follows them.
 		cmd.Keys = keys[:0]
-		if len(args) != 0 {
-			return ReplyError
-		}
 	case OpVerbosity:
 		cmd.Keys = keys[:0]
-		if len(plain) != 1 {
+		if len(args) < 1 || len(args) > 2 {
 			return ReplyError
 		}
 	case OpFlushAll:
@@ -286,9 +283,13 @@ func ValidKey(k []byte) bool {
 	return true
 }
 
-// parseUint reads plain decimal digits up to max. memcached's strtoul also
-// takes a sign and leading blanks; the entry refuses them (documented).
+// parseUint reads decimal digits, after an optional '+', up to max.
+// memcached's strtoul also takes leading blanks (tabs: a token has no
+// spaces) and "-0"; the entry refuses them (documented).
 func parseUint(b []byte, max uint64) (uint64, bool) {
+	if len(b) > 1 && b[0] == '+' {
+		b = b[1:]
+	}
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}

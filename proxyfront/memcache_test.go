@@ -1,0 +1,318 @@
+package proxyfront_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+)
+
+// startMemcacheProxy starts a proxy over n nodes with the memcache entry
+// on; it returns the entry's address and the proxy's RESP address.
+func startMemcacheProxy(t *testing.T, n int, extra string) (mcAddr, respAddr string) {
+	t.Helper()
+	cl := startCluster(t, n, "node")
+	cfg := onePool(cl)
+	mcAddr = fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
+	cfg.Extra = fmt.Sprintf("memcache_listen = %q\n%s", mcAddr, extra)
+	p, _ := startProxy(t, cfg)
+	return mcAddr, p.Addr
+}
+
+// startMemcached starts a real memcached for differential tests, or skips.
+func startMemcached(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		t.Skip("memcached not installed (Debian package memcached)")
+	}
+	for range 5 {
+		addr := fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
+		_, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command(bin, "-l", "127.0.0.1", "-p", port, "-U", "0", "-u", "nobody")
+		if os.Geteuid() != 0 {
+			cmd = exec.Command(bin, "-l", "127.0.0.1", "-p", port, "-U", "0")
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for range 100 {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				return addr
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+	}
+	t.Fatal("memcached did not listen")
+	return ""
+}
+
+// runScript plays a testdata/memcache script against addr (see the
+// scripts' headers for the steps).
+func runScript(t *testing.T, addr, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	rd := bufio.NewReader(c)
+	vars := map[string]string{}
+	for n, line := range strings.Split(string(data), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		verb, arg, _ := strings.Cut(line, " ")
+		where := fmt.Sprintf("%s:%d (%s)", filepath.Base(path), n+1, addr)
+		if arg != "" && verb != "send-zeros" {
+			if arg, err = strconv.Unquote(arg); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+		}
+		switch verb {
+		case "send":
+			for k, v := range vars {
+				arg = strings.ReplaceAll(arg, "$"+k, v)
+			}
+			if _, err := io.WriteString(c, arg); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+		case "send-zeros":
+			n, _ := strconv.Atoi(arg)
+			if _, err := c.Write(make([]byte, n)); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+		case "recv":
+			got := make([]byte, len(arg))
+			if _, err := io.ReadFull(rd, got); err != nil {
+				t.Fatalf("%s: want %q, got %q then %v", where, arg, got, err)
+			}
+			if string(got) != arg {
+				t.Fatalf("%s: want %q, got %q", where, arg, got)
+			}
+		case "recvline", "save-cas":
+			l, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%s: want a line matching %q, got %q then %v", where, arg, l, err)
+			}
+			m := regexp.MustCompile(arg).FindStringSubmatch(strings.TrimSuffix(l, "\r\n"))
+			if m == nil {
+				t.Fatalf("%s: want a line matching %q, got %q", where, arg, l)
+			}
+			if verb == "save-cas" {
+				vars["cas"] = m[1]
+			}
+		case "closed":
+			if b, err := rd.ReadByte(); err == nil {
+				t.Fatalf("%s: want the connection closed, got %q", where, b)
+			}
+		default:
+			t.Fatalf("%s: unknown step %q", where, verb)
+		}
+	}
+}
+
+// TestMemcacheGolden plays the testdata/memcache scripts through the proxy
+// (3 nodes) and, when memcached is installed, against a real memcached:
+// the same bytes must get the same bytes back from both.
+func TestMemcacheGolden(t *testing.T) {
+	scripts, _ := filepath.Glob("testdata/memcache/*.txt")
+	mcAddr, _ := startMemcacheProxy(t, 3, "")
+	var real string
+	if _, err := exec.LookPath("memcached"); err == nil {
+		real = startMemcached(t)
+	} else {
+		t.Log("memcached not installed (Debian package memcached): checking the proxy against the scripts only")
+	}
+	for _, s := range scripts {
+		t.Run(filepath.Base(s), func(t *testing.T) {
+			runScript(t, mcAddr, s)
+			if real != "" {
+				runScript(t, real, s)
+			}
+		})
+	}
+}
+
+// TestMemcacheClient drives the entry with gomemcache, a real memcache
+// client, over three nodes: flags and values round-trip, a multi-get
+// spans every node, and the RESP keyspace is untouched by the memcache one.
+func TestMemcacheClient(t *testing.T) {
+	mcAddr, respAddr := startMemcacheProxy(t, 3, "")
+	mc := memcache.New(mcAddr)
+	mc.Timeout = 30 * time.Second
+	defer mc.Close()
+
+	rc := dial(t, respAddr)
+	if r := string(rc.must(t, "SET", "shared", "resp-value")); r != "+OK\r\n" {
+		t.Fatalf("RESP SET: %q", r)
+	}
+	var keys []string
+	for i := range 200 {
+		k := fmt.Sprintf("key:%d", i)
+		keys = append(keys, k)
+		v := bytes.Repeat([]byte{byte(i)}, i*37)
+		if err := mc.Set(&memcache.Item{Key: k, Value: v, Flags: uint32(i) * 16777259}); err != nil {
+			t.Fatalf("Set %s: %v", k, err)
+		}
+	}
+	if err := mc.Set(&memcache.Item{Key: "shared", Value: []byte("mc-value"), Flags: 7}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := mc.GetMulti(append(keys, "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("GetMulti: %d items, want %d", len(got), len(keys))
+	}
+	for i, k := range keys {
+		it := got[k]
+		if it == nil || !bytes.Equal(it.Value, bytes.Repeat([]byte{byte(i)}, i*37)) || it.Flags != uint32(i)*16777259 {
+			t.Fatalf("GetMulti %s = %+v", k, it)
+		}
+	}
+	// Disjoint keyspaces: each side reads its own value of "shared".
+	if r := string(rc.must(t, "GET", "shared")); r != "$10\r\nresp-value\r\n" {
+		t.Fatalf("RESP GET after a memcache set of the same key: %q", r)
+	}
+	if it, err := mc.Get("shared"); err != nil || string(it.Value) != "mc-value" || it.Flags != 7 {
+		t.Fatalf("Get shared = %+v, %v", it, err)
+	}
+
+	if err := mc.Add(&memcache.Item{Key: "key:1", Value: []byte("x")}); !errors.Is(err, memcache.ErrNotStored) {
+		t.Fatalf("Add of an existing key: %v", err)
+	}
+	if err := mc.Replace(&memcache.Item{Key: "nope", Value: []byte("x")}); !errors.Is(err, memcache.ErrNotStored) {
+		t.Fatalf("Replace of a missing key: %v", err)
+	}
+	mc.Set(&memcache.Item{Key: "list", Value: []byte("b"), Flags: 3})
+	mc.Append(&memcache.Item{Key: "list", Value: []byte("c")})
+	mc.Prepend(&memcache.Item{Key: "list", Value: []byte("a")})
+	if it, err := mc.Get("list"); err != nil || string(it.Value) != "abc" || it.Flags != 3 {
+		t.Fatalf("after append/prepend: %+v, %v", it, err)
+	}
+
+	it, _ := mc.Get("list")
+	it.Value = []byte("first")
+	if err := mc.CompareAndSwap(it); err != nil {
+		t.Fatalf("CompareAndSwap: %v", err)
+	}
+	it.Value = []byte("second")
+	if err := mc.CompareAndSwap(it); !errors.Is(err, memcache.ErrCASConflict) {
+		t.Fatalf("CompareAndSwap with a stale cas: %v", err)
+	}
+
+	mc.Set(&memcache.Item{Key: "n", Value: []byte("18446744073709551614")})
+	if v, err := mc.Increment("n", 3); err != nil || v != 1 {
+		t.Fatalf("Increment past 2^64-1 = %d, %v; want 1 (wrap-around)", v, err)
+	}
+	if v, err := mc.Decrement("n", 5); err != nil || v != 0 {
+		t.Fatalf("Decrement below 0 = %d, %v; want 0", v, err)
+	}
+	if _, err := mc.Increment("list", 1); err == nil || !strings.Contains(err.Error(), "non-numeric") {
+		t.Fatalf("Increment of a non-numeric value: %v", err)
+	}
+	if err := mc.Touch("n", 100); err != nil {
+		t.Fatal(err)
+	}
+	if r := string(rc.must(t, "TTL", "mc:n")); !regexp.MustCompile(`^:([1-9]|[1-9][0-9]|100)\r\n$`).MatchString(r) {
+		t.Fatalf("TTL after touch 100: %q, want 1..100", r)
+	}
+	if it, err := mc.GetAndTouch("n", 0); err != nil || string(it.Value) != "0" {
+		t.Fatalf("GetAndTouch = %+v, %v", it, err)
+	}
+	if r := string(rc.must(t, "TTL", "mc:n")); r != ":-1\r\n" {
+		t.Fatalf("TTL after gat 0: %q", r)
+	}
+	if err := mc.Delete("n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.Get("n"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get after Delete: %v", err)
+	}
+	// A value the entry did not write is not passed off as an item.
+	rc.must(t, "SET", "mc:foreign", "x")
+	if _, err := mc.Get("foreign"); err == nil || !strings.Contains(err.Error(), "not written by the memcache entry") {
+		t.Fatalf("Get of a RESP-written mc: key: %v", err)
+	}
+}
+
+// TestMemcacheCasRace: clients add to one counter with gets + cas, and
+// others with incr, all at once; no update is lost, so cas is atomic.
+func TestMemcacheCasRace(t *testing.T) {
+	mcAddr, _ := startMemcacheProxy(t, 2, "")
+	mc := memcache.New(mcAddr)
+	mc.Timeout = 60 * time.Second
+	mc.MaxIdleConns = 16
+	if err := mc.Set(&memcache.Item{Key: "ctr", Value: []byte("0")}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 6, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*workers)
+	for w := range 2 * workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if w%2 == 0 {
+					if _, err := mc.Increment("ctr", 1); err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				for {
+					it, err := mc.Get("ctr")
+					if err != nil {
+						errs <- err
+						return
+					}
+					n, _ := strconv.Atoi(string(it.Value))
+					it.Value = []byte(strconv.Itoa(n + 1))
+					err = mc.CompareAndSwap(it)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, memcache.ErrCASConflict) {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	it, err := mc.Get("ctr")
+	if err != nil || string(it.Value) != strconv.Itoa(2*workers*each) {
+		t.Fatalf("counter = %+v, %v; want %d", it, err, 2*workers*each)
+	}
+}
