@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -26,12 +27,18 @@ import (
 // on; it returns the entry's address and the proxy's RESP address.
 func startMemcacheProxy(t *testing.T, n int, extra string) (mcAddr, respAddr string) {
 	t.Helper()
+	mcAddr, p := startMemcacheProxyProc(t, n, extra)
+	return mcAddr, p.Addr
+}
+
+func startMemcacheProxyProc(t *testing.T, n int, extra string) (string, *relcachetest.Proc) {
+	t.Helper()
 	cl := startCluster(t, n, "node")
 	cfg := onePool(cl)
-	mcAddr = fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
+	mcAddr := fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
 	cfg.Extra = fmt.Sprintf("memcache_listen = %q\n%s", mcAddr, extra)
 	p, _ := startProxy(t, cfg)
-	return mcAddr, p.Addr
+	return mcAddr, p
 }
 
 // startMemcached starts a real memcached for differential tests, or skips.
@@ -314,5 +321,128 @@ func TestMemcacheCasRace(t *testing.T) {
 	it, err := mc.Get("ctr")
 	if err != nil || string(it.Value) != strconv.Itoa(2*workers*each) {
 		t.Fatalf("counter = %+v, %v; want %d", it, err, 2*workers*each)
+	}
+}
+
+// mcReplyLine matches every line the entry may answer with.
+var mcReplyLine = regexp.MustCompile(`^(ERROR|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|END|OK|VERSION .*|VALUE \S+ [0-9]+ [0-9]+( [0-9]+)?|[0-9]+|CLIENT_ERROR .+|SERVER_ERROR .+)$`)
+
+// TestMemcacheAdversarial: clients sending garbage, huge values and
+// endless lines beside one doing its work. Every reply is one of the
+// entry's lines, the proxy never panics, the worker sees no error, and a
+// 64 MiB value announced and sent is dropped as it comes, not buffered.
+func TestMemcacheAdversarial(t *testing.T) {
+	mcAddr, p := startMemcacheProxyProc(t, 2, "")
+	pid := strconv.Itoa(p.Pid())
+	rssBefore := procMemKB(t, pid, "VmRSS")
+
+	stop := make(chan struct{})
+	workerErr := make(chan error, 1)
+	go func() {
+		mc := memcache.New(mcAddr)
+		mc.Timeout = 60 * time.Second
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				workerErr <- nil
+				return
+			default:
+			}
+			k, v := fmt.Sprintf("w%d", i%50), []byte(strconv.Itoa(i))
+			if err := mc.Set(&memcache.Item{Key: k, Value: v}); err != nil {
+				workerErr <- err
+				return
+			}
+			if it, err := mc.Get(k); err != nil || !bytes.Equal(it.Value, v) {
+				workerErr <- fmt.Errorf("get %s: %+v, %v", k, it, err)
+				return
+			}
+		}
+	}()
+
+	// A 64 MiB value: refused, and its bytes never held.
+	nc, err := net.Dial("tcp", mcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(120 * time.Second))
+	const huge = 64 << 20
+	go func() {
+		fmt.Fprintf(nc, "set huge 0 0 %d\r\n", huge)
+		chunk := make([]byte, 1<<20)
+		for range huge >> 20 {
+			nc.Write(chunk)
+		}
+		nc.Write([]byte("\r\nget huge\r\n"))
+	}()
+	rd := bufio.NewReader(nc)
+	want := "SERVER_ERROR object too large for cache\r\nEND\r\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(rd, got); err != nil || string(got) != want {
+		t.Fatalf("huge value: %q, %v", got, err)
+	}
+	nc.Close()
+
+	verbs := []string{"get", "gets", "gat", "set", "add", "cas", "append", "incr", "decr", "touch", "delete", "version", "verbosity", "flush_all", "x"}
+	args := []string{"k", "0", "-1", "1", "5", "99999999999999999999", "4294967296", "noreply", "\x00", strings.Repeat("k", 251), "", "2147483648"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		var b strings.Builder
+		for range 1 + rng.IntN(10) {
+			b.WriteString(verbs[rng.IntN(len(verbs))])
+			for range rng.IntN(7) {
+				b.WriteString(" " + args[rng.IntN(len(args))])
+			}
+			if rng.IntN(4) == 0 {
+				for range rng.IntN(40) {
+					b.WriteByte(byte(rng.IntN(256)))
+				}
+			}
+			b.WriteString([]string{"\r\n", "\n", "\r\n", ""}[rng.IntN(4)])
+		}
+		if i%50 == 0 {
+			b.WriteString(strings.Repeat("z", 5000)) // no end: closed
+		}
+		c, err := net.Dial("tcp", mcAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		go func() {
+			c.Write([]byte(b.String()))
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				if l != "" {
+					t.Fatalf("garbage %q: a partial line %q then %v", b.String(), l, err)
+				}
+				break
+			}
+			line := strings.TrimSuffix(l, "\r\n")
+			if mcReplyLine.MatchString(line) {
+				if m := regexp.MustCompile(`^VALUE \S+ [0-9]+ ([0-9]+)`).FindStringSubmatch(line); m != nil {
+					n, _ := strconv.Atoi(m[1])
+					io.CopyN(io.Discard, r, int64(n+2))
+				}
+				continue
+			}
+			t.Fatalf("garbage %q: reply line %q", b.String(), l)
+		}
+		c.Close()
+	}
+	close(stop)
+	if err := <-workerErr; err != nil {
+		t.Fatalf("the well-behaved client: %v", err)
+	}
+	if p.HasLog("panic") {
+		t.Fatalf("the proxy panicked:\n%s", p.Logs())
+	}
+	// 64 MiB went through; what the proxy kept of it is its buffers
+	// (item_size_max and a little), not the value.
+	if grew := procMemKB(t, pid, "VmHWM") - rssBefore; grew > 48<<10 {
+		t.Fatalf("the proxy's peak RSS grew by %d kB while a 64 MiB value was refused", grew)
 	}
 }
