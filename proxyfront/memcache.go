@@ -77,6 +77,7 @@ type mcOp struct {
 	noReply bool
 	keys    [][]byte // get family: the keys, for the VALUE lines
 	neg     bool     // a store with an exptime in the past (answered from DEL/EXISTS)
+	single  bool     // a get of one key, sent as GET
 }
 
 func (p *Proxy) newMcConn(nc net.Conn, id uint64) *mcConn {
@@ -288,6 +289,14 @@ func (m *mcConn) run() error {
 	switch cmd.Op {
 	case mcproto.OpGet, mcproto.OpGets:
 		op := mcOp{op: cmd.Op, n: 1, keys: make([][]byte, len(cmd.Keys))}
+		if len(cmd.Keys) == 1 {
+			// One key: GET, without MGET's split and merge.
+			op.keys[0] = m.key(cmd.Keys[0])
+			op.single = true
+			m.queue = append(m.queue, op)
+			m.send(argGet, op.keys[0])
+			return nil
+		}
 		args := make([][]byte, 1, 1+len(cmd.Keys))
 		args[0] = argMGet
 		for i, k := range cmd.Keys {
@@ -486,6 +495,9 @@ func (m *mcConn) reply(dst []byte, op *mcOp, rs [][]byte) []byte {
 	r := rs[0]
 	switch op.op {
 	case mcproto.OpGet, mcproto.OpGets:
+		if op.single {
+			return m.values(dst, op, rs)
+		}
 		elems, ok := resp.AppendElements(nil, r)
 		if !ok || len(elems) != len(op.keys) {
 			return serverError(dst, r)
