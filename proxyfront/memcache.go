@@ -56,6 +56,13 @@ func nextCas() uint64 {
 	}
 }
 
+// A memcache client's read buffer starts at mcBufSize and grows to hold a
+// whole line or data block; past mcBufShrink it goes back when drained.
+const (
+	mcBufSize   = 16 << 10
+	mcBufShrink = 64 << 10
+)
+
 // mcConn is one memcache client.
 type mcConn struct {
 	c       *client
@@ -82,7 +89,7 @@ type mcOp struct {
 
 func (p *Proxy) newMcConn(nc net.Conn, id uint64) *mcConn {
 	c := &client{p: p, id: id, nc: nc, authed: true, scratch: make([]byte, 0, 64)}
-	return &mcConn{c: c, buf: make([]byte, 16<<10), itemMax: int(p.cfgNow().MemcacheItemSizeMax)}
+	return &mcConn{c: c, buf: make([]byte, mcBufSize), itemMax: int(p.cfgNow().MemcacheItemSizeMax)}
 }
 
 func (m *mcConn) serve() {
@@ -166,6 +173,11 @@ func (m *mcConn) fill(need int) error {
 	if m.r > 0 {
 		m.w = copy(m.buf, m.buf[m.r:m.w])
 		m.r = 0
+	}
+	if len(m.buf) > mcBufShrink && m.w <= mcBufSize && need <= mcBufSize {
+		// A big value has gone through: an idle client keeps 16 KiB,
+		// not item_size_max.
+		m.buf = append(make([]byte, 0, mcBufSize), m.buf[:m.w]...)[:mcBufSize]
 	}
 	if m.w == len(m.buf) {
 		if len(m.buf) >= need {

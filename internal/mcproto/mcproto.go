@@ -381,6 +381,10 @@ func ParseItem(v []byte) (flags uint32, cas uint64, data []byte, ok bool) {
 // decr stops at 0. ok is false for a non-numeric value.
 func Delta(data []byte, d uint64, incr bool) (uint64, bool) {
 	data = bytes.TrimRight(data, " ")
+	// Leading zeros do not count against the 20 digits (strtoull's).
+	for len(data) > 1 && data[0] == '0' {
+		data = data[1:]
+	}
 	v, ok := parseUint(data, 1<<64-1)
 	if !ok {
 		return 0, false

@@ -100,6 +100,7 @@ func TestDelta(t *testing.T) {
 		{"3", 5, false, 0, true},                   // stops at 0
 		{"9 ", 1, false, 8, true},                  // memcached's padding
 		{"abc", 1, true, 0, false},
+		{"000000000000000000000000007", 1, true, 8, true},
 		{"-1", 1, true, 0, false},
 		{"", 1, true, 0, false},
 		{"18446744073709551616", 1, true, 0, false},
