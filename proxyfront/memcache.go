@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 // data (mcproto.AppendItem), so the two keyspaces are disjoint by design and
 // a RESP client's key is never read or written by a memcache client.
 // docs/proxy.md has the mapping.
+
+// mcOutOfMemory is memcached's line for a store it has no memory for.
+const mcOutOfMemory = "SERVER_ERROR out of memory storing object\r\n"
 
 // mcKeyPrefix puts the memcache keyspace apart from the RESP one.
 const mcKeyPrefix = "mc:"
@@ -488,6 +492,11 @@ func (m *mcConn) write() error {
 // a node's or the proxy's error reply.
 func serverError(dst, raw []byte) []byte {
 	msg := resp.ErrorText(raw)
+	if strings.HasPrefix(msg, "OOM ") {
+		// A node past maxmemory (noeviction) refused the write: in
+		// memcached's words.
+		return append(dst, mcOutOfMemory...)
+	}
 	if msg == "" {
 		msg = "unexpected reply from node: " + strconv.Quote(string(raw))
 	}

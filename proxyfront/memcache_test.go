@@ -446,3 +446,44 @@ func TestMemcacheAdversarial(t *testing.T) {
 		t.Fatalf("the proxy's peak RSS grew by %d kB while a 64 MiB value was refused", grew)
 	}
 }
+
+// TestMemcacheOutOfMemory: a node past its maxmemory with noeviction
+// refuses writes; the memcache client gets memcached's line for it, and
+// reads still work.
+func TestMemcacheOutOfMemory(t *testing.T) {
+	cl := startCluster(t, 1, "node", "--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+	cfg := onePool(cl)
+	mcAddr := fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
+	cfg.Extra = fmt.Sprintf("memcache_listen = %q\n", mcAddr)
+	startProxy(t, cfg)
+	c, err := net.Dial("tcp", mcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	rd := bufio.NewReader(c)
+	val := strings.Repeat("v", 100<<10)
+	for i := range 100 {
+		fmt.Fprintf(c, "set k%d 0 0 %d\r\n%s\r\n", i, len(val), val)
+		l, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch l {
+		case "STORED\r\n":
+			continue
+		case "SERVER_ERROR out of memory storing object\r\n":
+			fmt.Fprintf(c, "get k0\r\n")
+			want := fmt.Sprintf("VALUE k0 0 %d\r\n%s\r\nEND\r\n", len(val), val)
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(rd, got); err != nil || string(got) != want {
+				t.Fatalf("get after out of memory: %.80q, %v", got, err)
+			}
+			return
+		default:
+			t.Fatalf("set %d: %q", i, l)
+		}
+	}
+	t.Fatal("10 MB stored into a node with maxmemory 2mb and noeviction")
+}
