@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/internal/mcproto"
@@ -75,8 +77,9 @@ type mcConn struct {
 	out     []byte // memcache replies not written yet
 	queue   []mcOp // commands sent whose RESP replies come in order
 	cmd     mcproto.Command
-	arena   []byte   // keys and values of the queued commands
-	argv    [][]byte // their RESP arguments
+	own     map[*backend]*bconn // connections of its own, for cas and the like (rmw)
+	arena   []byte              // keys and values of the queued commands
+	argv    [][]byte            // their RESP arguments
 	itemMax int
 }
 
@@ -104,7 +107,9 @@ func (m *mcConn) serve() {
 				zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
 		}
 		c.dead.Store(true)
-		c.dropWatch()
+		for be := range m.own {
+			m.dropOwn(be)
+		}
 		c.nc.Close()
 	}()
 	for !c.quit {
@@ -624,49 +629,56 @@ func (m *mcConn) sync(f func() string) error {
 	return nil
 }
 
-// do runs one RESP command and returns its reply; nothing may be queued.
-func (m *mcConn) do(args ...[]byte) []byte {
-	c := m.c
-	c.handle(args)
-	c.flushBackends()
-	for i, o := range c.pending {
-		o.finish(c)
-		c.pending[i] = nil
-	}
-	c.pending = c.pending[:0]
-	r := append([]byte(nil), c.out...)
-	c.out = c.out[:0]
-	c.held.Store(0)
-	return r
-}
-
-// rmw is the read-modify-write loop: WATCH the key, GET it, let f decide
-// (a reply now, or the new value to SET in a transaction), and start over
-// when EXEC says another client wrote the key in between. WATCH holds a
-// connection of the client's own to the node (max_watch_connections), so
-// no other client's EXEC lifts it.
+// rmw is the read-modify-write loop of cas, incr, decr, append and
+// prepend: UNWATCH, WATCH the key and GET it (one write, one round trip);
+// f decides from the value (a reply now, or the write to make), and the
+// write runs as MULTI, the write, EXEC. EXEC answers nil when another
+// client wrote the key after the WATCH, and the loop reads it again. All of
+// it goes down a connection of this client's own to the key's node (WATCH
+// is a connection's state: on a shared one, another client's EXEC would
+// lift it), kept for the client's next such command (a connect per cas
+// would leave a socket in TIME_WAIT per cas) and counted in
+// max_watch_connections.
 func (m *mcConn) rmw(key []byte, f func(cur []byte, found bool) (reply string, set [][]byte)) string {
+	c := m.c
+	t := c.p.topo.Load()
+	h := t.hashOf(key, c.scratch)
+	be := t.primary.backendFor(h)
 	for range mcMaxRetries {
-		if r := m.do(argWatch, key); string(r) != "+OK\r\n" {
-			return string(serverError(nil, r))
+		bc, msg := m.ownConn(be)
+		if msg != "" {
+			return msg
 		}
-		r := m.do(argGet, key)
+		rs, ok := m.pipeline(bc, [][]byte{argUnwatch}, [][]byte{argWatch, key}, [][]byte{argGet, key})
+		if !ok {
+			m.dropOwn(be)
+			return string(serverError(nil, rs[0]))
+		}
+		for _, r := range rs[:2] {
+			if string(r) != "+OK\r\n" {
+				return string(serverError(nil, r))
+			}
+		}
+		r := rs[2]
 		if resp.IsError(r) {
-			m.do(argUnwatch)
 			return string(serverError(nil, r))
 		}
 		v, found := resp.Bulk(r)
 		reply, set := f(v, found)
 		if set == nil {
-			m.do(argUnwatch)
-			return reply
+			return reply // the next command's UNWATCH lifts the WATCH
 		}
-		if r := m.do(argMulti); string(r) != "+OK\r\n" {
-			m.do(argUnwatch)
-			return string(serverError(nil, r))
+		rs, ok = m.pipeline(bc, [][]byte{argMulti}, set, [][]byte{argExec})
+		if !ok {
+			m.dropOwn(be)
+			return string(serverError(nil, rs[0]))
 		}
-		m.do(set...)
-		r = m.do(argExec)
+		if string(rs[1]) != "+QUEUED\r\n" {
+			// Refused when queued (a node past maxmemory answers OOM):
+			// EXEC then ran nothing, and says only EXECABORT.
+			return string(serverError(nil, rs[1]))
+		}
+		r = rs[2]
 		switch {
 		case resp.IsNil(r):
 			continue // the key changed after the GET: read it again
@@ -680,9 +692,78 @@ func (m *mcConn) rmw(key []byte, f func(cur []byte, found bool) (reply string, s
 		if resp.IsError(elems[0]) {
 			return string(serverError(nil, elems[0]))
 		}
+		if t.cfg.ReplicateWrites {
+			// After the primary ran it, as replicated transactions are:
+			// fire and forget, the primary's reply is the client's.
+			w := resp.AppendCommand(nil, set...)
+			for _, rp := range t.replicas {
+				c.replicate(rp.backendFor(h), &call{req: w, done: make(chan struct{}, 1), noReply: true})
+			}
+			c.flushBackends()
+		}
 		return reply
 	}
 	return "SERVER_ERROR too many concurrent writes to the item; try again\r\n"
+}
+
+// pipeline sends cmds down bc in one write and returns their replies; ok
+// is false when one got none (the connection failed), and rs[0] is then
+// the error.
+func (m *mcConn) pipeline(bc *bconn, cmds ...[][]byte) (rs [][]byte, ok bool) {
+	c := m.c
+	ks := make([]*call, len(cmds))
+	for i, args := range cmds {
+		k := newCall()
+		k.req = resp.AppendCommand(k.req[:0], args...)
+		c.sendOn(bc, k)
+		ks[i] = k
+	}
+	c.flushBackends()
+	rs, ok = make([][]byte, len(ks)), true
+	for i, k := range ks {
+		k.wait()
+		if k.err != nil && ok {
+			rs, ok = [][]byte{redcon.AppendError(nil, k.err.Error())}, false
+		}
+		if ok {
+			rs[i] = append([]byte(nil), k.reply...)
+		}
+		k.release()
+	}
+	return rs, ok
+}
+
+// ownConn is the client's own connection to be, dialled on first use.
+func (m *mcConn) ownConn(be *backend) (*bconn, string) {
+	if bc := m.own[be]; bc != nil && !bc.lost() {
+		return bc, ""
+	}
+	m.dropOwn(be)
+	p := m.c.p
+	most := p.cfgNow().MaxWatchConnections
+	if p.watchConns.Add(1) > int64(most) {
+		p.watchConns.Add(-1)
+		return nil, fmt.Sprintf("SERVER_ERROR proxy: max_watch_connections (%d) reached: too many clients are watching keys\r\n", most)
+	}
+	p.metrics.watchConns.Inc()
+	if m.own == nil {
+		m.own = make(map[*backend]*bconn)
+	}
+	bc := be.dedicated()
+	m.own[be] = bc
+	return bc, ""
+}
+
+// dropOwn closes the client's own connection to be, if it has one.
+func (m *mcConn) dropOwn(be *backend) {
+	bc := m.own[be]
+	if bc == nil {
+		return
+	}
+	delete(m.own, be)
+	be.release(bc)
+	m.c.p.watchConns.Add(-1)
+	m.c.p.metrics.watchConns.Dec()
 }
 
 // cas: stored only while the item's cas unique is the client's.

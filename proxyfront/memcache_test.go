@@ -255,6 +255,16 @@ func TestMemcacheClient(t *testing.T) {
 	if r := string(rc.must(t, "TTL", "mc:n")); r != ":-1\r\n" {
 		t.Fatalf("TTL after gat 0: %q", r)
 	}
+	// The read-modify-write commands keep one connection per node for
+	// the client, not one per command.
+	for range 20 {
+		if _, err := mc.Increment("n", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if info := string(rc.must(t, "INFO", "clients")); !strings.Contains(info, "watch_connections:1\r\n") {
+		t.Fatalf("INFO clients after 20 incr by one client:\n%s", info)
+	}
 	if err := mc.Delete("n"); err != nil {
 		t.Fatal(err)
 	}
@@ -479,6 +489,12 @@ func TestMemcacheOutOfMemory(t *testing.T) {
 			got := make([]byte, len(want))
 			if _, err := io.ReadFull(rd, got); err != nil || string(got) != want {
 				t.Fatalf("get after out of memory: %.80q, %v", got, err)
+			}
+			// append runs in a transaction, whose SET the node refuses
+			// when it is queued.
+			fmt.Fprintf(c, "append k0 0 0 %d\r\n%s\r\n", len(val), val)
+			if l, err := rd.ReadString('\n'); err != nil || l != "SERVER_ERROR out of memory storing object\r\n" {
+				t.Fatalf("append past maxmemory: %q, %v", l, err)
 			}
 			return
 		default:
