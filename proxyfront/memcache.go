@@ -121,8 +121,9 @@ func (m *mcConn) serve() {
 		if r := mcproto.Parse(line, &m.cmd); r != "" {
 			// memcached reads no data block after a storage line it could
 			// not use (its data is read as the next command); neither
-			// does the entry.
-			m.fixed(r, false)
+			// does the entry. noreply silences the refusal too, unless
+			// the line was no command at all (ERROR), as in memcached.
+			m.fixed(r, m.cmd.NoReply && r != mcproto.ReplyError)
 		} else if err := m.run(); err != nil {
 			m.readFailed(err)
 			return

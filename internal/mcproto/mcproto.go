@@ -248,6 +248,9 @@ func Parse(line []byte, cmd *Command) string {
 		if len(args) < 1 || len(args) > 2 {
 			return ReplyError
 		}
+		if _, ok := parseUint(args[0], 1<<32-1); !ok {
+			return ReplyBadFormat
+		}
 	case OpFlushAll:
 		cmd.Keys = keys[:0]
 	default:
