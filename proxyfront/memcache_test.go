@@ -503,3 +503,54 @@ func TestMemcacheOutOfMemory(t *testing.T) {
 	}
 	t.Fatal("10 MB stored into a node with maxmemory 2mb and noeviction")
 }
+
+// TestMemcacheReplicated: with replicate_writes, every memcache write
+// (the read-modify-write ones, sent after the primary ran them, included)
+// reaches the replica pool, which ends with the primary's bytes.
+func TestMemcacheReplicated(t *testing.T) {
+	dc1, dc2 := startCluster(t, 1, "node"), startCluster(t, 1, "node")
+	mcAddr := fmt.Sprintf("127.0.0.1:%d", relcachetest.FreePort(t))
+	startProxy(t, proxyConfig{ReplicateWrites: true, Extra: fmt.Sprintf("memcache_listen = %q\n", mcAddr),
+		Pools: []poolConfig{
+			{Name: "dc1", Role: "primary", Servers: dc1.lines()},
+			{Name: "dc2", Role: "replica", Servers: dc2.lines()},
+		}})
+	mc := memcache.New(mcAddr)
+	mc.Timeout = 30 * time.Second
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(mc.Set(&memcache.Item{Key: "s", Value: []byte("v"), Flags: 9, Expiration: 1000}))
+	must(mc.Set(&memcache.Item{Key: "n", Value: []byte("41"), Expiration: 1000}))
+	_, err := mc.Increment("n", 1)
+	must(err)
+	must(mc.Append(&memcache.Item{Key: "s", Value: []byte("w")}))
+	it, err := mc.Get("s")
+	must(err)
+	it.Value = []byte("cas")
+	must(mc.CompareAndSwap(it))
+	must(mc.Set(&memcache.Item{Key: "gone", Value: []byte("x")}))
+	must(mc.Delete("gone"))
+	must(mc.Set(&memcache.Item{Key: "last", Value: []byte("x")}))
+
+	pri, rep := dc1.conns(t)[0], dc2.conns(t)[0]
+	// Fire and forget, down one connection in order: once the last write
+	// is there, the others are.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if string(rep.must(t, "EXISTS", "mc:last")) == ":1\r\n" {
+			break
+		}
+	}
+	for _, k := range []string{"mc:s", "mc:n", "mc:gone", "mc:last"} {
+		p, r := pri.must(t, "GET", k), rep.must(t, "GET", k)
+		if !bytes.Equal(p, r) {
+			t.Errorf("GET %s: primary %q, replica %q", k, p, r)
+		}
+	}
+	if ttl := string(rep.must(t, "TTL", "mc:n")); ttl == ":-1\r\n" || ttl == ":-2\r\n" {
+		t.Errorf("replica lost the expiry of mc:n (incr keeps it): TTL %q", ttl)
+	}
+}
