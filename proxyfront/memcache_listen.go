@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/relcache/relcache/internal/mcproto"
 )
 
@@ -35,6 +37,19 @@ func (c *Config) validateMemcache() error {
 		return fmt.Errorf("memcache_listen: %w", err)
 	}
 	return nil
+}
+
+// keepMemcacheListen keeps the running memcache entry's address in a
+// reloaded config (it applies at start only) and checks the config with
+// it: a reload must not add a password that memcache clients, still
+// served, would bypass.
+func (p *Proxy) keepMemcacheListen(cfg, old *Config) error {
+	if cfg.MemcacheListen != old.MemcacheListen {
+		p.log.Warn("reload: memcache_listen applies only at start; keeping the old one",
+			zap.String("memcache_listen", old.MemcacheListen))
+		cfg.MemcacheListen = old.MemcacheListen
+	}
+	return cfg.validateMemcache()
 }
 
 // listenMemcache opens the memcache entry's listener, if configured.

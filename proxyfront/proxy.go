@@ -265,6 +265,9 @@ func (p *Proxy) Reload() error {
 				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
 			cfg.Listen, cfg.Admin = old.Listen, old.Admin
 		}
+		if err := p.keepMemcacheListen(cfg, old); err != nil {
+			return err
+		}
 		t, dropped, err := newTopology(cfg, p.topo.Load(), p.metrics, p.log)
 		if err != nil {
 			return err
