@@ -251,12 +251,6 @@ func (m *mcConn) key(k []byte) []byte {
 	return m.arena[s:len(m.arena):len(m.arena)]
 }
 
-func (m *mcConn) bytesArg(b []byte) []byte {
-	s := len(m.arena)
-	m.arena = append(m.arena, b...)
-	return m.arena[s:len(m.arena):len(m.arena)]
-}
-
 func (m *mcConn) intArg(n int64) []byte {
 	s := len(m.arena)
 	m.arena = strconv.AppendInt(m.arena, n, 10)
@@ -407,10 +401,11 @@ func (m *mcConn) store(now int64) error {
 	e, n := mcproto.ExpiryOf(cmd.Exptime, now)
 	switch cmd.Op {
 	case mcproto.OpCas:
-		d = m.bytesArg(d)
+		// Copied: sync drains the queue, which reuses the arena.
+		d = bytes.Clone(d)
 		return m.sync(func() string { return m.cas(key, d, e, n) })
 	case mcproto.OpAppend, mcproto.OpPrepend:
-		d = m.bytesArg(d)
+		d = bytes.Clone(d)
 		return m.sync(func() string { return m.concat(key, d) })
 	}
 	op := mcOp{op: cmd.Op, n: 1, noReply: cmd.NoReply}
@@ -815,7 +810,7 @@ func (m *mcConn) concat(key, d []byte) string {
 
 // delta: incr or decr, keeping flags and expiry.
 func (m *mcConn) delta() string {
-	key := m.key(m.cmd.Keys[0])
+	key := append([]byte(mcKeyPrefix), m.cmd.Keys[0]...)
 	d, incr := m.cmd.Delta, m.cmd.Op == mcproto.OpIncr
 	return m.rmw(key, func(cur []byte, found bool) (string, [][]byte) {
 		if !found {
