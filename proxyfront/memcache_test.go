@@ -554,3 +554,32 @@ func TestMemcacheReplicated(t *testing.T) {
 		t.Errorf("replica lost the expiry of mc:n (incr keeps it): TTL %q", ttl)
 	}
 }
+
+// TestMemcacheMaxClients: memcache and RESP clients count together
+// against max_clients; past it, a memcache client gets memcached's line
+// for it and is closed.
+func TestMemcacheMaxClients(t *testing.T) {
+	mcAddr, respAddr := startMemcacheProxy(t, 1, "max_clients = 2\n")
+	r := dial(t, respAddr)
+	r.must(t, "PING")
+	first, err := net.Dial("tcp", mcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	first.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(first, "version\r\n")
+	if l, err := bufio.NewReader(first).ReadString('\n'); err != nil || !strings.HasPrefix(l, "VERSION ") {
+		t.Fatalf("version: %q, %v", l, err)
+	}
+	third, err := net.Dial("tcp", mcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(third)
+	if err != nil || string(got) != "SERVER_ERROR Too many open connections\r\n" {
+		t.Fatalf("a third client: %q, %v", got, err)
+	}
+}
