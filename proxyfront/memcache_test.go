@@ -121,6 +121,9 @@ func runScript(t *testing.T, addr, path string) {
 				t.Fatalf("%s: want %q, got %q", where, arg, got)
 			}
 		case "recvline", "save-cas":
+			for k, v := range vars {
+				arg = strings.ReplaceAll(arg, "$"+k+"$", v+"$")
+			}
 			l, err := rd.ReadString('\n')
 			if err != nil {
 				t.Fatalf("%s: want a line matching %q, got %q then %v", where, arg, l, err)
