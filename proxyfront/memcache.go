@@ -118,7 +118,9 @@ func (m *mcConn) serve() {
 			m.readFailed(err)
 			return
 		}
-		if r := mcproto.Parse(line, &m.cmd); r != "" {
+		r := mcproto.Parse(line, &m.cmd)
+		c.p.mcStats.count(m.cmd.Op, r != "")
+		if r != "" {
 			// memcached reads no data block after a storage line it could
 			// not use (its data is read as the next command); neither
 			// does the entry. noreply silences the refusal too, unless

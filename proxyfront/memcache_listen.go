@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/internal/mcproto"
@@ -63,7 +64,37 @@ func (p *Proxy) listenMemcache() error {
 		return fmt.Errorf("memcache listen %s: %w", addr, err)
 	}
 	p.mcLn = ln
+	p.mcStats = newMcCounters(p.metrics.reg)
 	return nil
+}
+
+// mcCounters count memcache commands by name, looked up once: the RESP
+// counters see only the RESP commands a memcache command runs as.
+type mcCounters struct {
+	byOp    [mcproto.NumOps]prometheus.Counter
+	refused prometheus.Counter // lines answered ERROR or CLIENT_ERROR before running
+}
+
+func newMcCounters(reg *prometheus.Registry) *mcCounters {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relcache_proxy_memcache_commands_total",
+		Help: "Commands of memcache clients, by command; \"refused\": lines refused before running (ERROR, CLIENT_ERROR)."}, []string{"command"})
+	reg.MustRegister(v)
+	s := &mcCounters{refused: v.WithLabelValues("refused")}
+	for op := mcproto.OpGet; int(op) < mcproto.NumOps; op++ {
+		s.byOp[op] = v.WithLabelValues(op.String())
+	}
+	return s
+}
+
+// count counts one command line: its op's, or a refused one.
+func (s *mcCounters) count(op mcproto.Op, refused bool) {
+	switch {
+	case s == nil:
+	case refused || op == mcproto.OpUnknown:
+		s.refused.Inc()
+	default:
+		s.byOp[op].Inc()
+	}
 }
 
 // MemcacheAddr is the memcache entry's address, or "" when it is off.

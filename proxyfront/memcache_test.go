@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -561,6 +562,45 @@ func TestMemcacheReplicated(t *testing.T) {
 // TestMemcacheMaxClients: memcache and RESP clients count together
 // against max_clients; past it, a memcache client gets memcached's line
 // for it and is closed.
+// TestMemcacheMetrics: memcache commands are counted by name, refused
+// lines apart.
+func TestMemcacheMetrics(t *testing.T) {
+	mcAddr, p := startMemcacheProxyProc(t, 1, "")
+	c, err := net.Dial("tcp", mcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "set a 0 0 1\r\nx\r\nget a\r\nget a b\r\nbogus\r\nversion\r\n")
+	rd := bufio.NewReader(c)
+	for {
+		l, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "VERSION ") {
+			break
+		}
+	}
+	resp, err := http.Get("http://" + p.AdminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`relcache_proxy_memcache_commands_total{command="set"} 1`,
+		`relcache_proxy_memcache_commands_total{command="get"} 2`,
+		`relcache_proxy_memcache_commands_total{command="refused"} 1`,
+		`relcache_proxy_memcache_commands_total{command="version"} 1`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
 func TestMemcacheMaxClients(t *testing.T) {
 	mcAddr, respAddr := startMemcacheProxy(t, 1, "max_clients = 2\n")
 	r := dial(t, respAddr)

@@ -35,6 +35,7 @@ type Proxy struct {
 
 	ln      net.Listener
 	mcLn    net.Listener // the memcache entry's; nil when it is off
+	mcStats *mcCounters  // the memcache entry's counters; nil when it is off
 	admin   *http.Server
 	adminLn net.Listener
 	clients sync.WaitGroup

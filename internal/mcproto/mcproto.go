@@ -80,6 +80,19 @@ var ops = map[string]Op{
 	"version": OpVersion, "verbosity": OpVerbosity, "flush_all": OpFlushAll, "quit": OpQuit,
 }
 
+// String is the command's name; "unknown" for OpUnknown.
+func (op Op) String() string {
+	for name, o := range ops {
+		if o == op {
+			return name
+		}
+	}
+	return "unknown"
+}
+
+// NumOps is one more than the largest Op, for tables indexed by Op.
+const NumOps = int(OpQuit) + 1
+
 // IsGet reports whether op may have a long line (a multi-get).
 func (op Op) IsGet() bool { return op >= OpGet && op <= OpGats }
 
