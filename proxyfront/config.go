@@ -158,6 +158,14 @@ type Config struct {
 	// A WATCH past the bound is refused. Default 1000; >= 1.
 	MaxWatchConnections int `toml:"max_watch_connections"`
 
+	// MemcacheListen is the address of the memcache text protocol entry
+	// (docs/proxy.md), "host:port". "" (default) turns it off.
+	MemcacheListen string `toml:"memcache_listen"`
+	// MemcacheItemSizeMax is the largest value a memcache client may store,
+	// in bytes, as memcached's item_size_max (-I). Default 1 MiB; 1 KiB
+	// to proto_max_bulk_len.
+	MemcacheItemSizeMax int64 `toml:"memcache_item_size_max"`
+
 	// ListenerTLS is the TLS listener (tls_listen and its files), off by
 	// default.
 	ListenerTLS
@@ -307,6 +315,9 @@ func (c *Config) Validate() error {
 		if err := checkListenAddr(c.Admin); err != nil {
 			return fmt.Errorf("admin: %w (or \"-\" to disable it)", err)
 		}
+	}
+	if err := c.validateMemcache(); err != nil {
+		return err
 	}
 	if _, err := shard.HashByName(c.Hash); err != nil {
 		return fmt.Errorf("hash: %w", err)

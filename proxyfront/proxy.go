@@ -40,6 +40,8 @@ type Proxy struct {
 	ln      net.Listener
 	tlsLn   net.Listener    // tls_listen, or nil
 	tlsSrv  *tlsconf.Server // its reloadable files, or nil
+	mcLn    net.Listener    // the memcache entry's; nil when it is off
+	mcStats *mcCounters     // the memcache entry's counters; nil when it is off
 	admin   *http.Server
 	adminLn net.Listener
 	clients sync.WaitGroup
@@ -101,12 +103,23 @@ func (p *Proxy) Listen() error {
 		ln.Close()
 		return err
 	}
+	if err := p.listenMemcache(); err != nil {
+		ln.Close()
+		if p.tlsLn != nil {
+			p.tlsLn.Close()
+		}
+		ln.Close()
+		return err
+	}
 	if cfg.Admin != "-" {
 		aln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
 			ln.Close()
 			if p.tlsLn != nil {
 				p.tlsLn.Close()
+			}
+			if p.mcLn != nil {
+				p.mcLn.Close()
 			}
 			return fmt.Errorf("admin listen %s: %w", cfg.Admin, err)
 		}
@@ -157,6 +170,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		}
 	}()
 	go p.sweepOutputLimits(ctx)
+	if p.mcLn != nil {
+		go p.serveMemcache(ctx)
+	}
 	if p.tlsLn == nil {
 		err := p.acceptLoop(ctx, p.ln)
 		p.shutdown()
@@ -192,32 +208,49 @@ func (p *Proxy) acceptLoop(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
-			rejectConn(nc, "-ERR max number of clients reached\r\n")
+		if !p.accepted(nc, "-ERR max number of clients reached\r\n") {
 			continue
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
-		}
 		c := p.newClient(nc, p.nextID.Add(1))
-		p.nconns.Add(1)
-		p.metrics.clients.Inc()
-		p.conns.Store(c, struct{}{})
-		p.clients.Add(1)
-		go func() {
-			defer func() {
-				p.conns.Delete(c)
-				p.nconns.Add(-1)
-				p.metrics.clients.Dec()
-				p.clients.Done()
-			}()
+		p.runClient(c, func() {
 			if !p.handshake(nc) {
 				nc.Close()
 				return
 			}
 			c.serve()
-		}()
+		})
 	}
+}
+
+// accepted checks max_clients for a new connection, answering full and
+// closing it when they are all taken, and turns Nagle off.
+func (p *Proxy) accepted(nc net.Conn, full string) bool {
+	if p.nconns.Load() >= int64(p.cfgNow().MaxClients) {
+		rejectConn(nc, full)
+		return false
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return true
+}
+
+// runClient runs serve, c's loop, on a goroutine of its own, counted among
+// the proxy's clients until it returns.
+func (p *Proxy) runClient(c *client, serve func()) {
+	p.nconns.Add(1)
+	p.metrics.clients.Inc()
+	p.conns.Store(c, struct{}{})
+	p.clients.Add(1)
+	go func() {
+		defer func() {
+			p.conns.Delete(c)
+			p.nconns.Add(-1)
+			p.metrics.clients.Dec()
+			p.clients.Done()
+		}()
+		serve()
+	}()
 }
 
 // sweepOutputLimits closes clients that stayed over the soft output limit
@@ -300,6 +333,9 @@ func (p *Proxy) Reload() error {
 					zap.Int("max_clients_requested", cfg.MaxClients), zap.Int("max_clients", fit), zap.Uint64("open_files_limit", lim))
 				cfg.MaxClients = fit
 			}
+		}
+		if err := p.keepMemcacheListen(cfg, old); err != nil {
+			return err
 		}
 		swapTLS, err := p.loadListenerTLS(old, cfg)
 		if err != nil {
