@@ -121,7 +121,11 @@ func TestEngineConsistencyUnderConcurrency(t *testing.T) {
 	const users, workers, ops = 8, 4, 100
 	uid := func(r *rand.Rand) uint64 { return 100 + uint64(r.IntN(users)) }
 	key := func(u uint64, k shard.Kind) []byte { b, _ := e.cfg.Keys.Append(nil, u, k); return b }
-	var wg sync.WaitGroup
+	// The readers' last rounds wait for the evictions, so something is
+	// cached at the end however the goroutines are scheduled (the writers
+	// still run beside them).
+	var wg, evictions sync.WaitGroup
+	evictions.Add(workers)
 	for w := range workers {
 		wg.Add(3)
 		go func() { // writer
@@ -138,7 +142,10 @@ func TestEngineConsistencyUnderConcurrency(t *testing.T) {
 		go func() { // reader
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(w), 2))
-			for range ops {
+			for i := range ops + 20 {
+				if i == ops {
+					evictions.Wait()
+				}
 				if err := e.Fill(ctx, [][]byte{key(uid(r), shard.Following), key(uid(r), shard.Follower)}); err != nil {
 					t.Error(err)
 				}
@@ -146,6 +153,7 @@ func TestEngineConsistencyUnderConcurrency(t *testing.T) {
 		}()
 		go func() { // evictions
 			defer wg.Done()
+			defer evictions.Done()
 			r := rand.New(rand.NewPCG(uint64(w), 3))
 			for range ops / 5 {
 				e.cfg.Store.Delete(key(uid(r), shard.Kind(r.IntN(2))))
