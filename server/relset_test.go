@@ -39,7 +39,14 @@ func TestRelHotPathAllocatesNothing(t *testing.T) {
 	// A call that a loaded machine stretches past slowlog-log-slower-than is
 	// recorded, and recording allocates by design; that is not the hot path.
 	s.slowlog.threshold.Store(-1)
-	for _, args := range [][][]byte{check, multi} {
+	dispatchAllocatesNothing(t, s, c, check, multi)
+}
+
+// dispatchAllocatesNothing fails t for each command line whose dispatch
+// allocates.
+func dispatchAllocatesNothing(t *testing.T, s *Server, c *client, lines ...[][]byte) {
+	t.Helper()
+	for _, args := range lines {
 		now := time.Now()
 		allocs := testing.AllocsPerRun(50, func() {
 			c.out = c.out[:0]
@@ -47,6 +54,9 @@ func TestRelHotPathAllocatesNothing(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %.1f allocations per call, want 0", args[0], allocs)
+		}
+		if len(c.out) == 0 || c.out[0] == '-' {
+			t.Errorf("%s: %q", args[0], c.out)
 		}
 	}
 }

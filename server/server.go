@@ -48,6 +48,7 @@ type Server struct {
 	// Settings CONFIG SET may change while clients read them.
 	noop          *noopConfig // Redis's parameters that mean nothing here
 	requirePass   atomic.Pointer[string]
+	acl           aclState     // users, ACL LOG, aclfile (acl.go)
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
 
@@ -139,6 +140,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if s.cmds, err = commandTable(); err != nil {
 		return nil, fmt.Errorf("server command table: %w", err)
 	}
+	s.initACL()
 	s.metrics = newMetrics(s)
 	return s, nil
 }
@@ -153,6 +155,9 @@ func (s *Server) idleTimeout() time.Duration { return time.Duration(s.timeout.Lo
 // ListenAndServe listens on the configured addresses and serves until ctx is
 // done or a client sends SHUTDOWN, then shuts down gracefully.
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.loadACLFile(); err != nil {
+		return err
+	}
 	if err := s.loadSnapshot(); err != nil {
 		return err
 	}

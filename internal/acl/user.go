@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"strings"
 )
@@ -74,17 +73,23 @@ type RuleError struct {
 
 func (e *RuleError) Error() string { return e.Reason }
 
+// reason is one of Redis's reasons for refusing a rule, in its words
+// (capitalized, as Redis writes them).
+type reason string
+
+func (r reason) Error() string { return string(r) }
+
 // Redis's reasons (ACLSetUserStringError).
-var (
-	errUnknownName = errors.New("Unknown command or category name in ACL")
-	errRuleSyntax  = errors.New("Syntax error")
-	errAfterAll    = errors.New("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
-	errAfterAllCh  = errors.New("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels")
-	errNoSuchPass  = errors.New("The password you are trying to remove from the user does not exist")
-	errBadHash     = errors.New("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
-	errSubOfSub    = errors.New("Allowing first-arg of a subcommand is not supported")
-	errFirstArg    = errors.New("Allowing the first argument of a command is not supported by relcache")
-	errSelectors   = errors.New("Selectors are not supported by relcache")
+const (
+	errUnknownName = reason("Unknown command or category name in ACL")
+	errRuleSyntax  = reason("Syntax error")
+	errAfterAll    = reason("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
+	errAfterAllCh  = reason("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels")
+	errNoSuchPass  = reason("The password you are trying to remove from the user does not exist")
+	errBadHash     = reason("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
+	errSubOfSub    = reason("Allowing first-arg of a subcommand is not supported")
+	errFirstArg    = reason("Allowing the first argument of a command is not supported by relcache")
+	errSelectors   = reason("Selectors are not supported by relcache")
 )
 
 // apply applies one rule to u (a private copy), as Redis's ACLSetUser and

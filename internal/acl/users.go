@@ -121,11 +121,7 @@ func (us *Users) SetUser(name string, rules []string) error {
 }
 
 // ErrDeleteDefault is Redis's refusal of ACL DELUSER default.
-var ErrDeleteDefault = errorString("The 'default' user cannot be removed")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+const ErrDeleteDefault = reason("The 'default' user cannot be removed")
 
 // Delete removes the named users (ACL DELUSER) and returns their handles,
 // now Gone; refusing "default" removes none.
@@ -215,9 +211,9 @@ func (us *Users) Replace(users []*User) []*Handle {
 	return gone
 }
 
-// ValidName reports whether a user name can be written to an aclfile line
-// (Redis refuses spaces there).
-func ValidName(name string) bool { return !strings.ContainsAny(name, " \t\r\n") && name != "" }
+// ValidName reports whether a user name can be written to an aclfile line:
+// Redis refuses spaces and NUL bytes in one.
+func ValidName(name string) bool { return !strings.ContainsAny(name, " \t\n\v\f\r\x00") }
 
 // SetUserError is ACL SETUSER's error reply for err (from SetUser), without
 // the "ERR " prefix added by the reply: Redis's words, the rule quoted.

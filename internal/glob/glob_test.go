@@ -5,7 +5,6 @@ import (
 	"testing"
 )
 
-
 // globRef is a plain recursive matcher for the same grammar, the oracle for
 // FuzzGlob (only run on short inputs: it is exponential).
 func globRef(p, s []byte) bool {

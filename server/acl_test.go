@@ -1,0 +1,257 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relcache/relcache/internal/relcachetest"
+)
+
+const relsvcRules = "on >pw ~* +@read +@relation -@write"
+
+// aclClient is a go-redis client of the server, as user (default: the
+// default user).
+func aclClient(t *testing.T, addr, user, pass string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: pass, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func do(t *testing.T, c *redis.Client, args ...any) (any, error) {
+	t.Helper()
+	return c.Do(context.Background(), args...).Result()
+}
+
+func mustDo(t *testing.T, c *redis.Client, args ...any) any {
+	t.Helper()
+	v, err := do(t, c, args...)
+	if err != nil && err != redis.Nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return v
+}
+
+func setUser(t *testing.T, c *redis.Client, name, rules string) {
+	t.Helper()
+	args := []any{"ACL", "SETUSER", name}
+	for _, r := range strings.Fields(rules) {
+		args = append(args, r)
+	}
+	mustDo(t, c, args...)
+}
+
+// relsvcRefusals are what a read-only relation service must not run.
+var relsvcRefusals = []struct {
+	args []string
+	want string
+}{
+	{[]string{"FOLLOW", "1", "2"}, "NOPERM this user has no permissions to run the 'follow' command"},
+	{[]string{"FLUSHALL"}, "NOPERM this user has no permissions to run the 'flushall' command"},
+	{[]string{"CONFIG", "GET", "maxmemory"}, "NOPERM this user has no permissions to run the 'config|get' command"},
+	{[]string{"CONFIG", "SET", "requirepass", "x"}, "NOPERM this user has no permissions to run the 'config|set' command"},
+	{[]string{"SHUTDOWN"}, "NOPERM this user has no permissions to run the 'shutdown' command"},
+}
+
+// TestACLReadOnlyRelationUser: a relsvc user can read relations and
+// hashes but not write, flush, configure or stop the server, through
+// go-redis and redis-cli; the refusals and a wrong password are in ACL LOG.
+func TestACLReadOnlyRelationUser(t *testing.T) {
+	p := relcachetest.Start(t)
+	admin := aclClient(t, p.Addr, "", "")
+	setUser(t, admin, "relsvc", relsvcRules)
+	mustDo(t, admin, "RELLOAD", "1.following", "2", "3")
+	mustDo(t, admin, "RELLOAD", "2.following", "1")
+
+	svc := aclClient(t, p.Addr, "relsvc", "pw")
+	mustDo(t, svc, "HLEN", "1.following")
+	if v := mustDo(t, admin, "CLIENT", "LIST"); !strings.Contains(v.(string), " user=relsvc ") {
+		t.Fatalf("CLIENT LIST does not show relsvc:\n%v", v)
+	}
+	// As in Redis, ACL WHOAMI is @slow only, and relsvc has no @slow.
+	if _, err := do(t, svc, "ACL", "WHOAMI"); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+		t.Fatalf("relsvc ACL WHOAMI: %v", err)
+	}
+	for _, c := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"RELCHECK", "1", "2"}, "3"},
+		{[]any{"RELMULTI", "1.following", "2", "4"}, "[1 0]"},
+		{[]any{"HEXISTS", "1.following", "3"}, "1"},
+		{[]any{"HGET", "1.following", "2"}, "0"},
+	} {
+		got, err := do(t, svc, c.args...)
+		if err != nil && err != redis.Nil {
+			t.Errorf("relsvc %v: %v", c.args, err)
+		} else if s := fmt.Sprint(got); s != c.want {
+			t.Errorf("relsvc %v = %s, want %s", c.args, s, c.want)
+		}
+	}
+	for _, r := range relsvcRefusals {
+		args := make([]any, len(r.args))
+		for i, a := range r.args {
+			args[i] = a
+		}
+		if _, err := do(t, svc, args...); err == nil || err.Error() != r.want {
+			t.Errorf("relsvc %v: %v, want %q", r.args, err, r.want)
+		}
+	}
+
+	// redis-cli, the same user.
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Log("redis-cli not installed (Debian package redis-tools): its half skipped")
+	} else {
+		h, port, _ := strings.Cut(p.Addr, ":")
+		cli := func(args ...string) string {
+			out, _ := exec.Command("redis-cli", append([]string{"-h", h, "-p", port, "--user", "relsvc", "--pass", "pw", "--no-auth-warning"}, args...)...).CombinedOutput()
+			return strings.TrimSpace(string(out))
+		}
+		if got := cli("RELCHECK", "1", "2"); got != "3" {
+			t.Errorf("redis-cli RELCHECK = %q", got)
+		}
+		for _, r := range relsvcRefusals {
+			if got := cli(r.args...); !strings.Contains(got, r.want) {
+				t.Errorf("redis-cli %v = %q, want %q", r.args, got, r.want)
+			}
+		}
+	}
+
+	// A wrong password: WRONGPASS, and ACL LOG says who tried.
+	bad := aclClient(t, p.Addr, "relsvc", "nope")
+	if _, err := do(t, bad, "PING"); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	log := mustDo(t, admin, "ACL", "LOG").([]any)
+	var reasons []string
+	for _, e := range log {
+		m := e.(map[any]any)
+		reasons = append(reasons, m["reason"].(string)+":"+m["object"].(string)+":"+m["username"].(string))
+	}
+	all := strings.Join(reasons, " ")
+	for _, want := range []string{"auth:", "command:flushall:relsvc", "command:follow:relsvc", "command:config|get:relsvc", "command:shutdown:relsvc"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("ACL LOG has no %q: %s", want, all)
+		}
+	}
+	if v := mustDo(t, admin, "PING"); v != "PONG" {
+		t.Fatal("server stopped")
+	}
+}
+
+// TestACLTransaction: a refused command inside MULTI aborts the
+// transaction, as Redis checks at queue time; rules changed after queueing
+// are checked again at EXEC.
+func TestACLTransaction(t *testing.T) {
+	p := relcachetest.Start(t)
+	admin := aclClient(t, p.Addr, "", "")
+	setUser(t, admin, "tx", "on >pw ~* +@all")
+	c := aclClient(t, p.Addr, "tx", "pw")
+	ctx := context.Background()
+	conn := c.Conn()
+	defer conn.Close()
+	send := func(args ...any) *redis.Cmd {
+		cmd := redis.NewCmd(ctx, args...)
+		_ = conn.Process(ctx, cmd)
+		return cmd
+	}
+	mustOK := func(args ...any) {
+		t.Helper()
+		if err := send(args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	mustOK("MULTI")
+	mustOK("GET", "a")
+	mustOK("SET", "k", "v")
+	setUser(t, admin, "tx", "-set")
+	res, err := send("EXEC").Slice()
+	if err != nil || len(res) != 2 {
+		t.Fatalf("EXEC: %v %v", res, err)
+	}
+	if e, ok := res[1].(error); !ok || !strings.HasPrefix(e.Error(), "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call.") {
+		t.Fatalf("EXEC's SET: %v", res[1])
+	}
+	if v, _ := do(t, admin, "EXISTS", "k"); v != int64(0) {
+		t.Fatal("the refused SET ran")
+	}
+	mustOK("MULTI")
+	if err := send("SET", "k", "v").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+		t.Fatalf("queued SET: %v", err)
+	}
+	if err := send("EXEC").Err(); err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		t.Fatalf("EXEC after a refusal: %v", err)
+	}
+}
+
+// TestACLFile: ACL SAVE writes the aclfile, a restart loads it, a save
+// that cannot complete leaves the old file whole, and a bad file stops the
+// start naming its line.
+func TestACLFile(t *testing.T) {
+	dir := t.TempDir()
+	p := relcachetest.Start(t, "--dir", dir)
+	admin := aclClient(t, p.Addr, "", "")
+	setUser(t, admin, "relsvc", relsvcRules)
+	mustDo(t, admin, "ACL", "SAVE")
+	want := mustDo(t, admin, "ACL", "LIST")
+	file := filepath.Join(dir, "users.acl")
+	saved, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(saved), "user relsvc on #") {
+		t.Fatalf("aclfile: %q %v", saved, err)
+	}
+
+	// Atomic: with the temporary file's name taken by a directory the save
+	// fails, and the file keeps its old users.
+	setUser(t, admin, "other", "on nopass")
+	if err := os.Mkdir(file+".tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do(t, admin, "ACL", "SAVE"); err == nil {
+		t.Fatal("ACL SAVE over a directory succeeded")
+	}
+	if now, _ := os.ReadFile(file); string(now) != string(saved) {
+		t.Fatalf("a failed save changed the aclfile:\n%s", now)
+	}
+	os.Remove(file + ".tmp")
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	p2 := relcachetest.Start(t, "--dir", dir)
+	admin2 := aclClient(t, p2.Addr, "", "")
+	if got := mustDo(t, admin2, "ACL", "LIST"); strings.Join(toStrings(got), "\n") != strings.Join(toStrings(want), "\n") {
+		t.Fatalf("after restart ACL LIST = %v, want %v", got, want)
+	}
+	svc := aclClient(t, p2.Addr, "relsvc", "pw")
+	if _, err := do(t, svc, "FLUSHALL"); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+		t.Fatalf("relsvc FLUSHALL after restart: %v", err)
+	}
+	if err := p2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad file stops the start, naming the line.
+	if err := os.WriteFile(file, []byte("user a on >x\nuser b on nosuchrule\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(relcachetest.Binary(t), "serve", "--addr", "127.0.0.1:0", "--admin-addr", "-",
+		"--source", "none", "--dir", dir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), file+":2: Syntax error.") {
+		t.Fatalf("start with a bad aclfile: %v\n%s", err, out)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
