@@ -52,6 +52,8 @@ func FuzzDispatch(f *testing.F) {
 		"keys\x00[^", "client\x00kill\x00ID\x000", "config\x00set\x00maxmemory\x001",
 		"object\x00encoding", "hello\x003\x00AUTH\x00a", "slowlog\x00get\x00-1", "mset\x00a",
 		"command\x00docs\x00get", "memory\x00usage\x00k\x00SAMPLES\x00x",
+		"acl\x00setuser\x00u\x00on\x00%R~a*\x00+@read", "acl\x00getuser\x00u", "acl\x00log\x002",
+		"acl\x00dryrun\x00u\x00set\x00a\x00b", "auth\x00u\x00pw",
 	}
 	for i, sd := range seeds {
 		f.Add(byte(i), []byte(sd))
