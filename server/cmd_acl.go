@@ -3,6 +3,8 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"strings"
 
 	"github.com/relcache/relcache/internal/acl"
@@ -139,11 +141,14 @@ func aclFileCmd(c *client, sub string) {
 		s.closeClientsOf(c, s.acl.users.Replace(users))
 	}
 	s.acl.saveMu.Unlock()
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.err("ERR Error loading ACLs, opening file '" + s.acl.file + "': No such file or directory")
+	case err != nil:
 		c.err("ERR " + oneLine(err.Error()))
-		return
+	default:
+		c.ok()
 	}
-	c.ok()
 }
 
 // ACL GENPASS [bits]: random hex, 256 bits unless asked, as Redis.
