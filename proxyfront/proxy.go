@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/internal/acl"
 )
 
 // Proxy is a running proxy: a listener, its clients, and the current
@@ -27,6 +29,7 @@ type Proxy struct {
 	log     *zap.Logger
 	metrics *metrics
 	cmds    map[string]*command
+	users   *acl.Users // clients' users (acl.go); Reload replaces their rules
 	version string
 
 	mu   sync.Mutex // serialises Reload
@@ -66,6 +69,9 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	p.cmds = cmds
+	if err := p.initUsers(cfg); err != nil {
+		return nil, err
+	}
 	t, _, err := newTopology(cfg, nil, p.metrics, log)
 	if err != nil {
 		return nil, err
@@ -239,11 +245,17 @@ func (p *Proxy) Reload() error {
 				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
 			cfg.Listen, cfg.Admin = old.Listen, old.Admin
 		}
+		users, err := readUsers(p.users.Catalog(), cfg)
+		if err != nil {
+			return err
+		}
 		t, dropped, err := newTopology(cfg, p.topo.Load(), p.metrics, p.log)
 		if err != nil {
 			return err
 		}
 		warnUnalignedPools(cfg, p.log)
+		// Users no longer configured can run nothing from here on.
+		p.users.Replace(users)
 		p.cfg.Store(cfg)
 		p.topo.Store(t)
 		for _, b := range dropped {

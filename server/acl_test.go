@@ -14,7 +14,7 @@ import (
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
-const relsvcRules = "on >pw ~* +@read +@relation -@write"
+const relsvcRules = relcachetest.RelsvcRules
 
 // aclClient is a go-redis client of the server, as user (default: the
 // default user).
@@ -67,8 +67,9 @@ func TestACLReadOnlyRelationUser(t *testing.T) {
 	p := relcachetest.Start(t)
 	admin := aclClient(t, p.Addr, "", "")
 	setUser(t, admin, "relsvc", relsvcRules)
-	mustDo(t, admin, "RELLOAD", "1.following", "2", "3")
-	mustDo(t, admin, "RELLOAD", "2.following", "1")
+	for _, args := range relcachetest.RelsvcSetup {
+		mustDo(t, admin, args...)
+	}
 
 	svc := aclClient(t, p.Addr, "relsvc", "pw")
 	mustDo(t, svc, "HLEN", "1.following")
@@ -79,20 +80,12 @@ func TestACLReadOnlyRelationUser(t *testing.T) {
 	if _, err := do(t, svc, "ACL", "WHOAMI"); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
 		t.Fatalf("relsvc ACL WHOAMI: %v", err)
 	}
-	for _, c := range []struct {
-		args []any
-		want string
-	}{
-		{[]any{"RELCHECK", "1", "2"}, "3"},
-		{[]any{"RELMULTI", "1.following", "2", "4"}, "[1 0]"},
-		{[]any{"HEXISTS", "1.following", "3"}, "1"},
-		{[]any{"HGET", "1.following", "2"}, "0"},
-	} {
-		got, err := do(t, svc, c.args...)
+	for _, c := range relcachetest.RelsvcReads {
+		got, err := do(t, svc, c.Args...)
 		if err != nil && err != redis.Nil {
-			t.Errorf("relsvc %v: %v", c.args, err)
-		} else if s := fmt.Sprint(got); s != c.want {
-			t.Errorf("relsvc %v = %s, want %s", c.args, s, c.want)
+			t.Errorf("relsvc %v: %v", c.Args, err)
+		} else if s := fmt.Sprint(got); s != c.Want {
+			t.Errorf("relsvc %v = %s, want %s", c.Args, s, c.Want)
 		}
 	}
 	for _, r := range relsvcRefusals {
@@ -106,23 +99,11 @@ func TestACLReadOnlyRelationUser(t *testing.T) {
 	}
 
 	// redis-cli, the same user.
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Log("redis-cli not installed (Debian package redis-tools): its half skipped")
-	} else {
-		h, port, _ := strings.Cut(p.Addr, ":")
-		cli := func(args ...string) string {
-			out, _ := exec.Command("redis-cli", append([]string{"-h", h, "-p", port, "--user", "relsvc", "--pass", "pw", "--no-auth-warning"}, args...)...).CombinedOutput()
-			return strings.TrimSpace(string(out))
-		}
-		if got := cli("RELCHECK", "1", "2"); got != "3" {
-			t.Errorf("redis-cli RELCHECK = %q", got)
-		}
-		for _, r := range relsvcRefusals {
-			if got := cli(r.args...); !strings.Contains(got, r.want) {
-				t.Errorf("redis-cli %v = %q, want %q", r.args, got, r.want)
-			}
-		}
+	cases := []relcachetest.CLICase{{Args: []string{"RELCHECK", "1", "2"}, Want: "3"}}
+	for _, r := range relsvcRefusals {
+		cases = append(cases, relcachetest.CLICase{Args: r.args, Want: r.want})
 	}
+	relcachetest.CLIExpect(t, p.Addr, "relsvc", "pw", cases...)
 
 	// A wrong password: WRONGPASS, and ACL LOG says who tried.
 	bad := aclClient(t, p.Addr, "relsvc", "nope")

@@ -41,6 +41,7 @@ type Command struct {
 	cats   uint64 // bit i: category i of the catalog
 	keys   []keySpec
 	subs   []*Command
+	subBy  map[string]*Command // subs by their own lower-case name ("get")
 	parent *Command
 }
 
@@ -93,6 +94,10 @@ func NewCatalog(metas map[string]*cmdmeta.Command) *Catalog {
 			if parent := cat.byName[p]; parent != nil {
 				c.parent = parent
 				parent.subs = append(parent.subs, c)
+				if parent.subBy == nil {
+					parent.subBy = map[string]*Command{}
+				}
+				parent.subBy[c.name[len(p)+1:]] = c
 			}
 		}
 	}
@@ -185,4 +190,25 @@ func cEqFold(b []byte, s string) bool {
 		b = b[:i]
 	}
 	return len(b) == len(s) && strings.EqualFold(string(b), s)
+}
+
+// Resolve is the command a command line runs: a container's subcommand
+// named by args[1] (case-insensitively), or c itself (for a container,
+// when the subcommand is unknown). It allocates nothing.
+func (c *Command) Resolve(args [][]byte) *Command {
+	if c.subBy == nil || len(args) < 2 || len(args[1]) > 32 {
+		return c
+	}
+	var buf [32]byte
+	b := buf[:len(args[1])]
+	for i, ch := range args[1] {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b[i] = ch
+	}
+	if s := c.subBy[string(b)]; s != nil {
+		return s
+	}
+	return c
 }

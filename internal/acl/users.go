@@ -134,7 +134,7 @@ func (us *Users) Delete(names []string) ([]*Handle, error) {
 	var out []*Handle
 	for _, n := range names {
 		if h := us.m[n]; h != nil {
-			h.gone.Store(true)
+			h.retire(us.cat)
 			delete(us.m, n)
 			out = append(out, h)
 		}
@@ -203,7 +203,7 @@ func (us *Users) Replace(users []*User) []*Handle {
 	var gone []*Handle
 	for n, h := range us.m {
 		if next[n] == nil {
-			h.gone.Store(true)
+			h.retire(us.cat)
 			gone = append(gone, h)
 		}
 	}
@@ -234,4 +234,14 @@ func cleanLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// retire marks a deleted user's handle and takes every permission from it,
+// so a connection still holding it can run nothing (but AUTH) even before
+// it is closed.
+func (h *Handle) retire(cat *Catalog) {
+	h.gone.Store(true)
+	u := newUser(cat, h.name)
+	u.finish()
+	h.u.Store(u)
 }
