@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relcache/relcache/internal/redisdiff"
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
@@ -235,4 +236,43 @@ func toStrings(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// TestACLRedisDifferential runs the same ACL commands, AUTHs and refused
+// commands on relcache and on redis-server and compares the reply bytes.
+func TestACLRedisDifferential(t *testing.T) {
+	redisAddr := relcachetest.StartRedis(t)
+	p := relcachetest.Start(t, "--aclfile", "-") // as redis-server without one
+	run := redisdiff.Runner{Redis: redisAddr, Relcache: p.Addr}
+	var steps []redisdiff.Step
+	add := func(conn int, line string) {
+		steps = append(steps, redisdiff.Step{Conn: conn, Args: strings.Fields(line)})
+	}
+	for _, l := range []string{
+		"ACL SETUSER relsvc on >pw ~* +@read -@write", "ACL GETUSER relsvc", "ACL GETUSER nosuch",
+		"ACL SETUSER bad on foo", "ACL GETUSER bad", "ACL SETUSER ro on >p %R~r* %W~w* +@all", "ACL LIST", "ACL USERS",
+		"ACL DELUSER default", "ACL DRYRUN ro SET r1 x", "ACL DRYRUN ro GET r1", "ACL DRYRUN ro nosuchcmd",
+		"ACL DRYRUN nobody GET x", "ACL DRYRUN ro GET", "ACL CAT nosuch", "ACL GENPASS 0", "ACL GENPASS 4097",
+		"ACL LOG x", "ACL LOG 1 2", "ACL WHOAMI", "ACL HELP", "ACL NOSUCH", "ACL SETUSER", "AUTH x",
+		"AUTH default anything", "ACL SAVE", "ACL LOAD",
+	} {
+		add(0, l)
+	}
+	for _, l := range []string{
+		"AUTH ro wrong", "AUTH nobody x", "AUTH ro p", "ACL WHOAMI", "GET r1", "SET r1 x", "SET w1 x", "GET w1",
+		"SET w1 x GET", "MGET r1 w1", "EXISTS w1", "MULTI", "GET r1", "SET r1 x", "EXEC", "AUTH relsvc pw", "SET a b",
+		"FLUSHALL", "CONFIG GET maxmemory", "GET r1",
+	} {
+		add(1, l)
+	}
+	add(0, "ACL DELUSER ro relsvc nosuch")
+	add(0, "ACL LOG RESET")
+	add(0, "ACL LOG")
+	res, err := run.Run(steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res.Divergence; d != nil {
+		t.Fatal(d)
+	}
 }

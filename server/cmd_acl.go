@@ -103,6 +103,10 @@ func aclCat(c *client, cat *acl.Catalog, args [][]byte) {
 
 // ACL LOG [count | RESET]
 func aclLogCmd(c *client, args [][]byte) {
+	if len(args) > 3 {
+		c.err("ERR unknown subcommand or wrong number of arguments for '" + cString(args[1]) + "'. Try ACL HELP.")
+		return
+	}
 	n := 10
 	if len(args) == 3 {
 		if eqFold(args[2], "reset") {
