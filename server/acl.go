@@ -166,8 +166,11 @@ func (c *client) checkQueuedACL(q queued) bool {
 	}
 	c.srv.acl.log.add(c, d.Reason, "multi", d.Object, c.user.Load().Name())
 	why := "no permission to execute the command or subcommand"
-	if d.Reason == "key" {
+	switch d.Reason {
+	case "key":
 		why = "no permission to touch the specified keys"
+	case "channel":
+		why = "no permission to access one of the channels used as arguments"
 	}
 	c.err("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: " + why)
 	return false

@@ -265,6 +265,16 @@ func TestACLRedisDifferential(t *testing.T) {
 	} {
 		add(1, l)
 	}
+	// Pub/Sub channels: a channel must match a pattern, a PSUBSCRIBE
+	// pattern equal one.
+	add(0, "ACL SETUSER ps on >p +@all ~* resetchannels &news.* &exact")
+	add(0, "ACL DRYRUN ps PUBLISH other x")
+	add(0, "ACL DRYRUN ps PUBLISH news.1 x")
+	for _, l := range []string{"AUTH ps p", "PUBLISH news.1 x", "PUBLISH other x", "SUBSCRIBE news.1 other",
+		"PSUBSCRIBE news.x", "MULTI", "PUBLISH other x", "EXEC", "PSUBSCRIBE news.*"} {
+		add(2, l)
+	}
+	add(0, "ACL GETUSER ps")
 	add(0, "ACL DELUSER ro relsvc nosuch")
 	add(0, "ACL LOG RESET")
 	add(0, "ACL LOG")

@@ -201,8 +201,11 @@ func aclDryRun(c *client, args [][]byte) {
 	if d := u.Check(cmd.acl, line); d.Denied() && cmd.flags&flagNoAuth == 0 {
 		// Redis 7.0's words for a dry run, which name the key.
 		msg := "This user has no permissions to run the '" + cmd.name + "' command"
-		if d.Reason == "key" {
+		switch d.Reason {
+		case "key":
 			msg = "This user has no permissions to access the '" + d.Object + "' key"
+		case "channel":
+			msg = "This user has no permissions to access the '" + d.Object + "' channel"
 		}
 		c.bulkString(msg)
 		return

@@ -13,9 +13,8 @@
 // DELUSER, LOAD) swaps the Handle's user, so it applies to every
 // connection authenticated as that user at its next command, as in Redis.
 //
-// Not modelled: selectors ("(...)" rules), Pub/Sub channel permissions
-// (the "&pattern", allchannels and resetchannels rules are kept and
-// described, but not enforced) and first-argument rules ("+select|0").
+// Not modelled: selectors ("(...)" rules) and first-argument rules
+// ("+select|0"); a rule change does not close subscriptions made before it.
 package acl
 
 import (
@@ -40,6 +39,7 @@ type Command struct {
 	name   string // "get", "client|kill"
 	cats   uint64 // bit i: category i of the catalog
 	keys   []keySpec
+	chans  chanArgs // which arguments are Pub/Sub channels
 	subs   []*Command
 	subBy  map[string]*Command // subs by their own lower-case name ("get")
 	parent *Command
@@ -86,6 +86,7 @@ func NewCatalog(metas map[string]*cmdmeta.Command) *Catalog {
 			c.keys = append(c.keys, keySpec{index: ks.BeginSearch.Spec.Index, lastKey: ks.FindKeys.Spec.LastKey,
 				step: ks.FindKeys.Spec.KeyStep, perm: keyPerm(ks.Flags), variable: slices.Contains(ks.Flags, "variable_flags")})
 		}
+		c.chans = channelArgs[n]
 		cat.all = append(cat.all, c)
 		cat.byName[n] = c
 	}
@@ -212,3 +213,19 @@ func (c *Command) Resolve(args [][]byte) *Command {
 	}
 	return c
 }
+
+// chanArgs says which arguments of a command are Pub/Sub channels, as
+// Redis 7.0's getChannelsFromCommand: PUBLISH's first, every one of
+// SUBSCRIBE's, and PSUBSCRIBE's patterns, which a user's channel patterns
+// must equal rather than match. UNSUBSCRIBE and PUNSUBSCRIBE are not
+// checked, as in Redis.
+type chanArgs uint8
+
+const (
+	chanNone chanArgs = iota
+	chanFirst
+	chanAll
+	chanAllPatterns
+)
+
+var channelArgs = map[string]chanArgs{"publish": chanFirst, "subscribe": chanAll, "psubscribe": chanAllPatterns}

@@ -19,8 +19,11 @@ func (d Denial) Denied() bool { return d.Reason != "" }
 
 // Error is the NOPERM reply, in Redis 7.0's words.
 func (d Denial) Error() string {
-	if d.Reason == "key" {
+	switch d.Reason {
+	case "key":
 		return "NOPERM this user has no permissions to access one of the keys used as arguments"
+	case "channel":
+		return "NOPERM this user has no permissions to access one of the channels used as arguments"
 	}
 	return "NOPERM this user has no permissions to run the '" + d.Object + "' command"
 }
@@ -35,6 +38,11 @@ func (u *User) Check(cmd *Command, args [][]byte) Denial {
 	}
 	if !u.allows(cmd) {
 		return Denial{Reason: "command", Object: cmd.name}
+	}
+	if cmd.chans != chanNone && !u.allChannels {
+		if d := u.checkChannels(cmd, args); d.Denied() {
+			return d
+		}
 	}
 	if u.allKeys {
 		return Denial{}
@@ -223,4 +231,27 @@ func (u *User) Describe() string {
 	}
 	b.WriteString(" " + u.CommandRules())
 	return b.String()
+}
+
+// checkChannels is Redis's ACLCheckChannelAgainstList for each channel
+// argument: a channel must match one of the user's patterns, a PSUBSCRIBE
+// pattern must equal one.
+func (u *User) checkChannels(cmd *Command, args [][]byte) Denial {
+	last := len(args) - 1
+	if cmd.chans == chanFirst {
+		last = min(1, last)
+	}
+	for _, ch := range args[1 : last+1] {
+		ok := false
+		for _, p := range u.channels {
+			if (cmd.chans == chanAllPatterns && p == string(ch)) || (cmd.chans != chanAllPatterns && glob.Match([]byte(p), ch)) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return Denial{Reason: "channel", Object: string(ch)}
+		}
+	}
+	return Denial{}
 }

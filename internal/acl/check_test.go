@@ -35,6 +35,7 @@ func TestCheck(t *testing.T) {
 	for _, set := range [][]string{
 		{"relsvc", "on", ">pw", "~*", "+@read", "+@relation", "-@write"},
 		{"keys", "on", "nopass", "+@all", "%R~r:*", "%W~w:*", "~rw:*"},
+		{"chans", "on", "nopass", "+@all", "~*", "&news.*"},
 	} {
 		if err := us.SetUser(set[0], set[1:]); err != nil {
 			t.Fatal(err)
@@ -70,6 +71,14 @@ func TestCheck(t *testing.T) {
 		{"keys", "BITFIELD rw:1 SET u8 0 1", ""},
 		{"keys", "RELCHECK 1 2", ""}, // no key specs: uids, not keys
 		{"default", "FLUSHALL", ""},
+		{"chans", "PUBLISH news.1 x", ""},
+		{"chans", "PUBLISH other x", "NOPERM this user has no permissions to access one of the channels used as arguments"},
+		{"chans", "SUBSCRIBE news.1 news.2", ""},
+		{"chans", "SUBSCRIBE news.1 other", "NOPERM this user has no permissions to access one of the channels used as arguments"},
+		{"chans", "PSUBSCRIBE news.*", ""},
+		{"chans", "PSUBSCRIBE news.1", "NOPERM this user has no permissions to access one of the channels used as arguments"},
+		{"chans", "UNSUBSCRIBE other", ""},
+		{"chans", "GET k", ""},
 	} {
 		u := us.Get(c.user)
 		a := args(c.line)

@@ -26,8 +26,8 @@ type User struct {
 	keys        []keyPattern
 	allChannels bool
 	channels    []string
-	// open: every command and every key; the server's fast path skips the
-	// check for such a user.
+	// open: every command, key and channel; the server's fast path skips
+	// the check for such a user.
 	open bool
 	cat  *Catalog
 }
@@ -47,8 +47,8 @@ func (u *User) Enabled() bool { return u.on }
 // NoPass reports whether the user takes any password.
 func (u *User) NoPass() bool { return u.nopass }
 
-// Open reports whether the user may run every command on every key: the
-// check has nothing to refuse.
+// Open reports whether the user may run every command on every key and
+// channel: the check has nothing to refuse.
 func (u *User) Open() bool { return u.open }
 
 func newUser(cat *Catalog, name string) *User {
@@ -324,7 +324,7 @@ func (u *User) setCategory(i int, allow bool) {
 
 // finish computes what the check's fast path needs.
 func (u *User) finish() {
-	u.open = u.allKeys
+	u.open = u.allKeys && u.allChannels
 	for _, c := range u.cat.all {
 		if !u.allows(c) {
 			u.open = false
