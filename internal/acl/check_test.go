@@ -220,3 +220,44 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// TestHandleSwapRace: connections check against a handle while its user is
+// changed and deleted (run with -race): every check sees one whole user.
+func TestHandleSwapRace(t *testing.T) {
+	cat := testCatalog(t)
+	us := NewUsers(cat, "")
+	_ = us.SetUser("u", []string{"on", "nopass", "~*", "+get"})
+	h := us.Handle("u")
+	get, set := cat.Lookup("get"), cat.Lookup("set")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			rule := "+set"
+			if i%2 == 1 {
+				rule = "-set"
+			}
+			_ = us.SetUser("u", []string{rule})
+		}
+		_, _ = us.Delete([]string{"u"})
+	}()
+	for {
+		u := h.User()
+		g, s := u.Check(get, args("GET k")), u.Check(set, args("SET k v"))
+		if h.Gone() && u.Open() {
+			t.Fatal("a deleted user kept permissions")
+		}
+		if !h.Gone() && g.Denied() {
+			t.Fatal("GET refused while the user was only changed")
+		}
+		_ = s
+		select {
+		case <-done:
+			if d := h.User().Check(get, args("GET k")); !d.Denied() {
+				t.Fatal("a deleted user can still GET")
+			}
+			return
+		default:
+		}
+	}
+}
