@@ -31,7 +31,7 @@ func TestProxyACL(t *testing.T) {
 	// Without a password the default user would let anyone in with every
 	// permission, as in Redis.
 	conf.Password = "frontpw"
-	px, _ := startProxy(t, conf)
+	px, path := startProxy(t, conf)
 
 	ctx := context.Background()
 	client := func(user, pass string) *redis.Client {
@@ -88,6 +88,29 @@ func TestProxyACL(t *testing.T) {
 	}
 	if err := client("", "").Do(ctx, "GET", "k").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
 		t.Errorf("no AUTH: %v", err)
+	}
+
+	// A reload that drops relsvc and narrows admin applies to the
+	// connections already authenticated as them.
+	conf.Extra = `users = ["user admin on >adminpw ~* +@all -flushall"]` + "\n"
+	conf.write(t, path)
+	if out, err := relcachetest.ProxyReload(t, px.AdminAddr); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	if err := svc.Do(ctx, "RELCHECK", "1", "2").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+		t.Errorf("relsvc after the reload dropped it: %v", err)
+	}
+	if err := admin.Do(ctx, "FLUSHALL").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+		t.Errorf("admin FLUSHALL after the reload: %v", err)
+	}
+	if err := admin.Do(ctx, "GET", "k").Err(); err != nil && err != redis.Nil {
+		t.Errorf("admin GET after the reload: %v", err)
+	}
+	// Put relsvc back for redis-cli.
+	conf.Extra = `users = ["` + relcachetest.RelsvcLine + `"]` + "\n"
+	conf.write(t, path)
+	if out, err := relcachetest.ProxyReload(t, px.AdminAddr); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
 	}
 
 	cases := []relcachetest.CLICase{{Args: []string{"RELCHECK", "1", "2"}, Want: "3"}, {Args: []string{"SHUTDOWN"}, Want: "NOPERM"}}
