@@ -276,6 +276,15 @@ func TestACLRedisDifferential(t *testing.T) {
 	}
 	add(0, "ACL GETUSER ps")
 	add(0, "ACL DELUSER ro relsvc nosuch")
+	// requirepass is the default user's password.
+	add(0, "ACL SETUSER default >other")
+	add(0, "CONFIG SET requirepass secret")
+	add(0, "ACL GETUSER default")
+	for _, l := range []string{"GET x", "AUTH other", "AUTH secret", "GET x", "AUTH default secret", "ACL WHOAMI"} {
+		add(3, l)
+	}
+	steps = append(steps, redisdiff.Step{Args: []string{"CONFIG", "SET", "requirepass", ""}})
+	add(0, "ACL LIST")
 	add(0, "ACL LOG RESET")
 	add(0, "ACL LOG")
 	res, err := run.Run(steps)
