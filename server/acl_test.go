@@ -295,3 +295,34 @@ func TestACLRedisDifferential(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+// TestACLLogAgainstRedis: the same refusals and failed AUTHs on relcache
+// and redis-server leave the same ACL LOG, but for age-seconds and
+// client-info (which describe the process): entries, order, counts
+// (refusals alike within 60 s are grouped) and fields.
+func TestACLLogAgainstRedis(t *testing.T) {
+	logOf := func(addr string) []string {
+		admin := aclClient(t, addr, "", "")
+		setUser(t, admin, "ro", "on >p ~r* resetchannels &news +@all -flushall")
+		ro := aclClient(t, addr, "ro", "p")
+		for _, args := range [][]any{{"FLUSHALL"}, {"GET", "x"}, {"FLUSHALL"}, {"SET", "y", "1"}, {"PUBLISH", "other", "m"},
+			{"MULTI"}, {"GET", "z"}, {"DISCARD"}, {"AUTH", "ro", "wrong"}, {"AUTH", "nobody", "x"}, {"AUTH", "ro", "wrong"}} {
+			_, _ = do(t, ro, args...)
+		}
+		entries := mustDo(t, admin, "ACL", "LOG").([]any)
+		var out []string
+		for _, e := range entries {
+			m := e.(map[any]any)
+			out = append(out, fmt.Sprintf("count=%v reason=%v context=%v object=%v username=%v fields=%d",
+				m["count"], m["reason"], m["context"], m["object"], m["username"], len(m)))
+		}
+		mustDo(t, admin, "ACL", "LOG", "RESET")
+		return out
+	}
+	want := logOf(relcachetest.StartRedis(t))
+	got := logOf(relcachetest.Start(t).Addr)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("ACL LOG:\n%s\nredis-server's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	t.Logf("%d entries alike", len(want))
+}
