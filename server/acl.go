@@ -35,15 +35,15 @@ type aclState struct {
 // initACL builds the users from the command table (the catalog of what
 // rules can name) and requirepass.
 func (s *Server) initACL() {
-	metas := map[string]*command{}
+	all := map[string]*command{} // commands and subcommands, by full name
 	for name, cmd := range s.cmds {
-		metas[name] = cmd
+		all[name] = cmd
 		for _, sub := range cmd.subs {
-			metas[sub.name] = sub
+			all[sub.name] = sub
 		}
 	}
-	cat := acl.NewCatalog(metaOf(metas))
-	for name, cmd := range metas {
+	cat := acl.NewCatalog(metaOf(all))
+	for name, cmd := range all {
 		cmd.acl = cat.Lookup(name)
 	}
 	s.acl.users = acl.NewUsers(cat, s.cfg.RequirePass)
