@@ -71,6 +71,7 @@ type backendSettings struct {
 	autoEject    bool
 	failureLimit int
 	retryTimeout time.Duration
+	user         string
 	password     string
 	maxReply     int
 	// tls: a change of paths or server name makes a new backend; new
@@ -87,6 +88,7 @@ func poolSettings(p *Pool) backendSettings {
 		autoEject:    p.Eject(),
 		failureLimit: p.ServerFailureLimit,
 		retryTimeout: p.ServerRetryTimeout.Duration,
+		user:         p.User,
 		password:     p.Password,
 		maxReply:     maxReplySize,
 		tls:          p.PoolTLS,
@@ -303,6 +305,9 @@ func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, err
 	if st.password != "" {
 		nc.SetDeadline(time.Now().Add(st.dialTimeout))
 		cmd := resp.AppendCommand(nil, []byte("AUTH"), []byte(st.password))
+		if st.user != "" {
+			cmd = resp.AppendCommand(nil, []byte("AUTH"), []byte(st.user), []byte(st.password))
+		}
 		if _, err := nc.Write(cmd); err != nil {
 			nc.Close()
 			return nil, nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/acl"
 	"github.com/relcache/relcache/internal/resp"
 )
 
@@ -29,6 +30,7 @@ type client struct {
 	out     []byte
 	pending []op
 	authed  bool
+	user    *acl.Handle // who the client is (AUTH); the default user until then
 	quit    bool
 	scratch []byte // routing scratch (uid text, keys)
 	keyBuf  []byte
@@ -62,7 +64,8 @@ const (
 )
 
 func (p *Proxy) newClient(nc net.Conn, id uint64) *client {
-	c := &client{p: p, id: id, nc: nc, authed: p.cfgNow().Password == "",
+	def := p.users.Default()
+	c := &client{p: p, id: id, nc: nc, user: def, authed: def.User().NoPass() && def.User().Enabled(),
 		scratch: make([]byte, 0, 64)}
 	c.rd = resp.NewReader(nc, c.limits, c.collect)
 	return c

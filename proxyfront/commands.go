@@ -2,14 +2,13 @@ package proxyfront
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/redcon"
 
+	"github.com/relcache/relcache/internal/acl"
 	"github.com/relcache/relcache/internal/cmdmeta"
 	"github.com/relcache/relcache/internal/resp"
 )
@@ -27,7 +26,8 @@ type command struct {
 	write     bool // changes keys: a transaction holding it goes to replica pools too
 	txControl bool // runs at once inside MULTI instead of being queued
 	noAuth    bool
-	how       string // the route's kind (route.how), for tests and errors
+	acl       *acl.Command // what users' rules say of it (acl.go); nil for names only the proxy knows
+	how       string       // the route's kind (route.how), for tests and errors
 	requests  prometheus.Counter
 }
 
@@ -209,6 +209,9 @@ func (c *client) handle(args [][]byte) {
 		c.flagTx()
 		return
 	}
+	if !c.permitted(cmd, args) {
+		return
+	}
 	if c.tx != nil && !cmd.txControl {
 		c.queue(cmd, args)
 		return
@@ -314,33 +317,6 @@ func cmdSelect(c *client, _ *topology, args [][]byte) {
 		return
 	}
 	c.reply([]byte("+OK\r\n"))
-}
-
-// AUTH password, or AUTH default password (Redis 6's form).
-func cmdAuth(c *client, _ *topology, args [][]byte) {
-	pw := c.p.cfgNow().Password
-	if len(args) > 3 {
-		c.fail("auth", "ERR syntax error")
-		return
-	}
-	if pw == "" {
-		c.fail("auth", "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-		return
-	}
-	given := args[len(args)-1]
-	if (len(args) == 3 && string(args[1]) != "default") || !samePassword(given, pw) {
-		c.fail("auth", "WRONGPASS invalid username-password pair or user is disabled.")
-		return
-	}
-	c.authed = true
-	c.reply([]byte("+OK\r\n"))
-}
-
-// samePassword compares in constant time, as the nodes' AUTH does; hashing
-// first keeps the password's length from leaking through timing too.
-func samePassword(given []byte, want string) bool {
-	a, b := sha256.Sum256(given), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // CLIENT SETNAME and SETINFO are accepted (client libraries send them on

@@ -94,8 +94,17 @@ type Config struct {
 	// "host:port". Default "127.0.0.1:9390"; "-" disables it.
 	Admin string `toml:"admin"`
 	// Password, when set, is what clients must AUTH with before any other
-	// command. "" means no AUTH.
+	// command: the default user's password, as the nodes' requirepass.
+	// "" means no AUTH (the default user is nopass).
 	Password string `toml:"password"`
+	// Users are the proxy's own users, one aclfile line each ("user relsvc
+	// on >pw ~* +@read"), Redis's rules; clients AUTH as them and their
+	// commands are checked before routing. A "default" user here replaces
+	// the one Password makes.
+	Users []string `toml:"users,omitempty"`
+	// ACLFile is a file of more such lines, relative to the config file's
+	// directory unless absolute. "" means none.
+	ACLFile string `toml:"aclfile"`
 
 	// KeyPattern names a user's relation lists, as relcache serve's
 	// rel-key-pattern does; it must be the same as the nodes'. Default
@@ -219,8 +228,10 @@ type Pool struct {
 	// ServerRetryTimeout is how long an ejected node stays out before a
 	// PING probes it. Default 30s (twemproxy's default); > 0.
 	ServerRetryTimeout Duration `toml:"server_retry_timeout"`
-	// Password is sent with AUTH on each new connection to a node. "" sends
+	// User and Password are sent with AUTH on each new connection to a
+	// node (AUTH user password; AUTH password without a user). "" sends
 	// none.
+	User     string `toml:"user"`
 	Password string `toml:"password"`
 	// PoolTLS, when its tls is true, connects to the nodes over TLS.
 	PoolTLS
@@ -373,6 +384,9 @@ func (c *Config) Validate() error {
 
 // fillDefaults is the one place defaults are set.
 func (c *Config) fillDefaults() {
+	if len(c.Users) == 0 {
+		c.Users = nil // "users = []" is no users, as an absent key
+	}
 	if c.Listen == "" {
 		c.Listen = defListen
 	}

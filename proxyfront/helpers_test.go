@@ -135,7 +135,7 @@ type poolConfig struct {
 	ServerRetryTimeout string
 	ServerFailureLimit int
 	NoAutoEject        bool
-	Password           string
+	User, Password     string
 }
 
 func (c proxyConfig) toml() string {
@@ -181,6 +181,7 @@ func (c proxyConfig) toml() string {
 		if p.NoAutoEject {
 			b.WriteString("auto_eject = false\n")
 		}
+		str("user", p.User)
 		str("password", p.Password)
 	}
 	return b.String()

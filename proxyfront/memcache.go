@@ -95,7 +95,10 @@ type mcOp struct {
 }
 
 func (p *Proxy) newMcConn(nc net.Conn, id uint64) *mcConn {
-	c := &client{p: p, id: id, nc: nc, authed: true, scratch: make([]byte, 0, 64)}
+	// The default user, authenticated: the text protocol has no AUTH, and
+	// the proxy starts the entry only when that user needs no password
+	// (readUsers); its command and key rules still apply.
+	c := &client{p: p, id: id, nc: nc, user: p.users.Default(), authed: true, scratch: make([]byte, 0, 64)}
 	return &mcConn{c: c, buf: make([]byte, mcBufSize), itemMax: int(p.cfgNow().MemcacheItemSizeMax)}
 }
 

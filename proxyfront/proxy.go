@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/relcache/relcache/internal/acl"
 	"github.com/relcache/relcache/internal/fdlimit"
 	"github.com/relcache/relcache/internal/tlsconf"
 )
@@ -31,6 +32,7 @@ type Proxy struct {
 	log     *zap.Logger
 	metrics *metrics
 	cmds    map[string]*command
+	users   *acl.Users // clients' users (acl.go); Reload replaces their rules
 	version string
 
 	mu   sync.Mutex // serialises Reload
@@ -77,6 +79,9 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	p.cmds = cmds
+	if err := p.initUsers(cfg); err != nil {
+		return nil, err
+	}
 	t, _, err := newTopology(cfg, nil, p.metrics, log)
 	if err != nil {
 		return nil, err
@@ -337,6 +342,10 @@ func (p *Proxy) Reload() error {
 		if err := p.keepMemcacheListen(cfg, old); err != nil {
 			return err
 		}
+		users, err := readUsers(p.users.Catalog(), cfg)
+		if err != nil {
+			return err
+		}
 		swapTLS, err := p.loadListenerTLS(old, cfg)
 		if err != nil {
 			return err
@@ -346,6 +355,8 @@ func (p *Proxy) Reload() error {
 			return err
 		}
 		warnUnalignedPools(cfg, p.log)
+		// Users no longer configured can run nothing from here on.
+		p.users.Replace(users)
 		p.cfg.Store(cfg)
 		p.topo.Store(t)
 		t.adoptTLS()

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"strconv"
 	"strings"
 	"time"
@@ -47,23 +45,6 @@ func cmdQuit(c *client, _ [][]byte) {
 	c.closeAfterReply = true
 }
 
-// checkPassword checks a password of the one user, "default". Without
-// requirepass that user has none (Redis's nopass): any password is
-// accepted, as Redis accepts it for AUTH default x and HELLO ... AUTH. The
-// comparison is constant-time; hashing first keeps the length of the
-// password from leaking through timing too.
-func (c *client) checkPassword(user, pass []byte) bool {
-	want := c.srv.password()
-	switch {
-	case user != nil && string(user) != "default":
-		return false
-	case want == "":
-		return true
-	}
-	a, b := sha256.Sum256(pass), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 
 // AUTH [username] password
@@ -77,15 +58,14 @@ func cmdAuth(c *client, args [][]byte) {
 	if len(args) == 3 {
 		user, pass = args[1], args[2]
 	}
-	if c.srv.password() == "" && user == nil {
+	if user == nil && c.srv.acl.users.Default().User().NoPass() {
 		c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}
-	if !c.checkPassword(user, pass) {
+	if !c.authenticate(user, pass, args[0]) {
 		c.err(errWrongPass)
 		return
 	}
-	c.authed = true
 	c.ok()
 }
 
@@ -130,11 +110,10 @@ func cmdHello(c *client, args [][]byte) {
 		}
 	}
 	if hasAuth {
-		if !c.checkPassword(user, pass) {
+		if !c.authenticate(user, pass, args[0]) {
 			c.err(errWrongPass)
 			return
 		}
-		c.authed = true
 	}
 	if !c.authed {
 		c.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
@@ -236,7 +215,7 @@ func (c *client) info(now time.Time) string {
 		flags = "N"
 	}
 	sb.WriteString(" flags=" + flags + " db=0 sub=" + strconv.Itoa(int(c.ps.nch.Load())) + " psub=" + strconv.Itoa(int(c.ps.npat.Load())) +
-		" ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=default")
+		" ssub=0 multi=" + strconv.Itoa(int(n)) + " cmd=" + cmd + " user=" + c.user.Load().Name())
 	sb.WriteString(" redir=" + strconv.FormatInt(redir, 10))
 	sb.WriteString(" resp=" + strconv.Itoa(int(c.respVer.Load())))
 	c.mu.Lock()

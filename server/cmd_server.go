@@ -31,7 +31,7 @@ type configParam struct {
 }
 
 func (s *Server) configParams() []configParam {
-	return slices.Concat(s.ownConfigParams(), s.tlsConfigParams(), s.noop.params())
+	return slices.Concat(s.ownConfigParams(), s.tlsConfigParams(), s.aclConfigParams(), s.noop.params())
 }
 
 // ownConfigParams are the parameters that change what relcache does.
@@ -54,7 +54,10 @@ func (s *Server) ownConfigParams() []configParam {
 			}},
 		{name: "requirepass",
 			get: func(s *Server) string { return s.password() },
-			set: func(s *Server, v string) (func(), error) { return func() { s.requirePass.Store(&v) }, nil }},
+			set: func(s *Server, v string) (func(), error) {
+				// As Redis: the default user's password, whatever else it has.
+				return func() { s.requirePass.Store(&v); s.acl.users.SetDefaultPassword(v) }, nil
+			}},
 		{name: "timeout",
 			get: func(s *Server) string { return strconv.FormatInt(int64(s.idleTimeout()/time.Second), 10) },
 			set: func(s *Server, v string) (func(), error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relcache/relcache/internal/acl"
 	"github.com/relcache/relcache/internal/cmdmeta"
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/store"
@@ -35,6 +36,7 @@ type command struct {
 	firstKey, lastKey, step int
 	group                   string
 	meta                    *cmdmeta.Command // everything COMMAND reports
+	acl                     *acl.Command     // what ACL rules say of it (server/acl.go)
 	fn                      func(c *client, args [][]byte)
 	// subs are a container's subcommands by lower-case name: dispatch
 	// runs a command line as its subcommand (flags, keys, statistics,
@@ -81,6 +83,10 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.err("NOAUTH Authentication required.")
+		c.flagTx()
+		return start
+	}
+	if !c.checkACL(cmd, args) {
 		c.flagTx()
 		return start
 	}

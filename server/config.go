@@ -120,6 +120,14 @@ type Config struct {
 	SourceChangeRetention time.Duration
 	// DBFilename is the snapshot file's name in Dir. Default "dump.rcs".
 	DBFilename string
+	// ACLFile is the users file (Redis's aclfile), in Dir unless absolute:
+	// loaded at start (a missing file means the default user alone; a bad
+	// one stops the start) and by ACL LOAD, written by ACL SAVE. Default
+	// "users.acl"; "-" means none.
+	ACLFile string
+	// ACLLogMaxLen is how many ACL LOG entries are kept, as Redis's
+	// acllog-max-len. Default 128.
+	ACLLogMaxLen int
 	// Save are the snapshot rules; none means no periodic snapshots and no
 	// snapshot at shutdown (SAVE and BGSAVE still work).
 	Save []SaveRule
@@ -173,6 +181,8 @@ const (
 	DefaultSourceSweepInterval     = 30 * time.Second
 	DefaultSourceChangeRetention   = 7 * 24 * time.Hour
 	DefaultDBFilename              = "dump.rcs"
+	DefaultACLFile                 = "users.acl"
+	DefaultACLLogMaxLen            = 128
 )
 
 // minQueryBufferLimit is Redis's floor for client-query-buffer-limit.
@@ -199,6 +209,8 @@ func Defaults() Config {
 		RelVerify:               CheckFull,
 		Version:                 "dev",
 		DBFilename:              DefaultDBFilename,
+		ACLFile:                 DefaultACLFile,
+		ACLLogMaxLen:            DefaultACLLogMaxLen,
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
 		SnapshotOnCorrupt:       OnCorruptFail,
 		SnapshotVerify:          CheckHeader,
@@ -245,6 +257,12 @@ func (c *Config) fill() error {
 	}
 	if c.SlowlogMaxLen == 0 {
 		c.SlowlogMaxLen = d.SlowlogMaxLen
+	}
+	if c.ACLFile == "" {
+		c.ACLFile = d.ACLFile
+	}
+	if c.ACLLogMaxLen == 0 {
+		c.ACLLogMaxLen = d.ACLLogMaxLen
 	}
 	if c.Version == "" {
 		c.Version = d.Version

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/relcache/relcache/internal/acl"
 	"github.com/relcache/relcache/internal/resp"
 	"github.com/relcache/relcache/openhash"
 	"github.com/relcache/relcache/store"
@@ -43,6 +44,9 @@ type client struct {
 	// authed is read by the protocol guard (same goroutine) and by
 	// dispatch; only this client's goroutine writes it.
 	authed bool
+	// user is who the client is (AUTH); CLIENT LIST reads it from other
+	// goroutines.
+	user atomic.Pointer[acl.Handle]
 	// closeAfterReply makes the loop flush and close after the current
 	// command (QUIT, SHUTDOWN, a client over its output limit).
 	closeAfterReply bool
@@ -130,8 +134,12 @@ func (s *Server) newClient(nc net.Conn) *client {
 		laddr:   nc.LocalAddr().String(),
 		created: time.Now(),
 		proto:   2,
-		authed:  s.password() == "",
 	}
+	// As Redis: a connection starts as the default user, authenticated
+	// when that user takes no password.
+	def := s.acl.users.Default()
+	c.user.Store(def)
+	c.authed = def.User().NoPass() && def.User().Enabled()
 	c.lastActive.Store(c.created.UnixNano())
 	c.txLen.Store(-1)
 	c.respVer.Store(2)

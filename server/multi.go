@@ -207,7 +207,9 @@ func cmdExec(c *client, _ [][]byte) {
 		if fillErrs != nil {
 			fillErr = fillErrs[i]
 		}
-		s.runQueued(c, q, fillErr)
+		if c.checkQueuedACL(q) {
+			s.runQueued(c, q, fillErr)
+		}
 	}
 }
 

@@ -56,6 +56,7 @@ type Server struct {
 	// SET that swapped in between.
 	tlsMu         sync.Mutex
 	requirePass   atomic.Pointer[string]
+	acl           aclState     // users, ACL LOG, aclfile (acl.go)
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
 
@@ -153,6 +154,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if s.cmds, err = commandTable(); err != nil {
 		return nil, fmt.Errorf("server command table: %w", err)
 	}
+	s.initACL()
 	s.metrics = newMetrics(s)
 	if cfg.TLSPort != 0 {
 		if s.tls, err = tlsconf.NewServer(cfg.TLS); err != nil {
@@ -172,6 +174,9 @@ func (s *Server) idleTimeout() time.Duration { return time.Duration(s.timeout.Lo
 // ListenAndServe listens on the configured addresses and serves until ctx is
 // done or a client sends SHUTDOWN, then shuts down gracefully.
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.loadACLFile(); err != nil {
+		return err
+	}
 	if err := s.loadSnapshot(); err != nil {
 		return err
 	}

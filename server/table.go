@@ -64,7 +64,7 @@ func commandHandlers() map[string]func(*client, [][]byte) {
 		// server
 		"info": cmdInfo, "config": cmdConfig, "command": cmdCommand, "memory": cmdMemory,
 		"object": cmdObject, "time": cmdTime, "slowlog": cmdSlowlog, "save": cmdSave,
-		"bgsave": cmdBgsave, "lastsave": cmdLastsave, "shutdown": cmdShutdown,
+		"bgsave": cmdBgsave, "lastsave": cmdLastsave, "shutdown": cmdShutdown, "acl": cmdACL,
 	}
 }
 

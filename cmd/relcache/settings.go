@@ -51,6 +51,8 @@ type settings struct {
 	RelVerify               string       `toml:"rel-verify"`
 	Save                    string       `toml:"save"`
 	DBFilename              string       `toml:"dbfilename"`
+	ACLFile                 string       `toml:"aclfile"`
+	ACLLogMaxLen            int          `toml:"acllog-max-len"`
 	SnapshotOnCorrupt       string       `toml:"snapshot-on-corrupt"`
 	SnapshotVerify          string       `toml:"snapshot-verify"`
 	tlsSettings
@@ -159,6 +161,8 @@ func defaultSettings() settings {
 		RelVerify:               d.RelVerify.String(),
 		Save:                    "3600 1 300 100 60 10000",
 		DBFilename:              d.DBFilename,
+		ACLFile:                 d.ACLFile,
+		ACLLogMaxLen:            d.ACLLogMaxLen,
 		SnapshotOnCorrupt:       d.SnapshotOnCorrupt.String(),
 		SnapshotVerify:          d.SnapshotVerify.String(),
 		tlsSettings:             tlsSettings{TLSAuthClients: "yes"},
@@ -198,6 +202,8 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.RelVerify, "rel-verify", s.RelVerify, "check of a relation set arriving by SET: full (walk the table) or header (header and control-byte count; the next snapshot walks it)")
 	fs.StringVar(&s.Save, "save", s.Save, `snapshot rules, "<seconds> <changes> ...": save when both have passed; "" disables periodic and shutdown snapshots`)
 	fs.StringVar(&s.DBFilename, "dbfilename", s.DBFilename, "snapshot file name, in --dir")
+	fs.StringVar(&s.ACLFile, "aclfile", s.ACLFile, "users file (ACL LOAD/SAVE), in --dir unless absolute; - for none")
+	fs.IntVar(&s.ACLLogMaxLen, "acllog-max-len", s.ACLLogMaxLen, "ACL LOG entries kept")
 	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (header and control-byte count; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
 	s.tlsSettings.bind(fs)
@@ -339,6 +345,8 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 		SourceSweepInterval:     s.SourceSweepInterval.Duration,
 		SourceChangeRetention:   s.SourceChangeRetention.Duration,
 		DBFilename:              s.DBFilename,
+		ACLFile:                 s.ACLFile,
+		ACLLogMaxLen:            s.ACLLogMaxLen,
 		SnapshotOnCorrupt:       onCorrupt,
 		SnapshotVerify:          snapshotVerify,
 		Version:                 version,

@@ -100,7 +100,9 @@ var (
 	// aclCategoryOrder is ACLCommandCategories' order.
 	aclCategoryOrder = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash",
 		"string", "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
-		"blocking", "dangerous", "connection", "transaction", "scripting"}
+		"blocking", "dangerous", "connection", "transaction", "scripting",
+		// relcache's own: the REL* commands and FOLLOW/UNFOLLOW.
+		"relation"}
 	keyFlagOrder = []string{"RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
 		"not_key", "incomplete", "variable_flags"}
 	argTypes   = []string{"string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block"}
@@ -335,3 +337,7 @@ func (m *Command) FlagsForInfo() []string {
 	}
 	return inOrder(flags, commandFlagOrder)
 }
+
+// ACLCategories are the names of the ACL categories, without '@', in the
+// order ACL CAT lists them (Redis's, then relcache's own).
+func ACLCategories() []string { return slices.Clone(aclCategoryOrder) }
