@@ -155,6 +155,10 @@ type Config struct {
 	// A WATCH past the bound is refused. Default 1000; >= 1.
 	MaxWatchConnections int `toml:"max_watch_connections"`
 
+	// HTTP is the [http] table: the HTTP/JSON entry (httpconfig.go), off
+	// by default.
+	HTTP HTTPConfig `toml:"http"`
+
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
 	Pools []Pool `toml:"pool"`
@@ -290,6 +294,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("admin: %w (or \"-\" to disable it)", err)
 		}
 	}
+	if err := c.HTTP.validate(c.Listen, c.Admin); err != nil {
+		return err
+	}
 	if _, err := shard.HashByName(c.Hash); err != nil {
 		return fmt.Errorf("hash: %w", err)
 	}
@@ -343,6 +350,7 @@ func (c *Config) Validate() error {
 
 // fillDefaults is the one place defaults are set.
 func (c *Config) fillDefaults() {
+	c.HTTP.fillDefaults()
 	if c.Listen == "" {
 		c.Listen = defListen
 	}

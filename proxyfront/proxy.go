@@ -36,6 +36,7 @@ type Proxy struct {
 	ln      net.Listener
 	admin   *http.Server
 	adminLn net.Listener
+	web     *httpEntry // the HTTP/JSON entry (http.go); nil when off
 	clients sync.WaitGroup
 	conns   sync.Map // *client → struct{}
 	nextID  atomic.Uint64
@@ -105,6 +106,13 @@ func (p *Proxy) Listen() error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		p.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
+	if err := p.listenHTTP(cfg); err != nil {
+		ln.Close()
+		if p.adminLn != nil {
+			p.adminLn.Close()
+		}
+		return err
+	}
 	return nil
 }
 
@@ -123,6 +131,9 @@ func (p *Proxy) AdminAddr() string {
 func (p *Proxy) Serve(ctx context.Context) error {
 	if p.admin != nil {
 		go p.admin.Serve(p.adminLn)
+	}
+	if p.web != nil {
+		go p.web.serve()
 	}
 	go func() {
 		<-ctx.Done()
@@ -203,6 +214,9 @@ func (p *Proxy) shutdown() {
 		p.admin.Shutdown(sctx)
 		cancel()
 	}
+	if p.web != nil {
+		p.web.shutdown(5 * time.Second)
+	}
 	// A client blocked reading gets an error now; one in the middle of a
 	// pipeline finishes it first (its read deadline only stops the next
 	// read).
@@ -234,10 +248,10 @@ func (p *Proxy) Reload() error {
 		if err != nil {
 			return err
 		}
-		if cfg.Listen != old.Listen || cfg.Admin != old.Admin {
-			p.log.Warn("reload: listen and admin addresses apply only at start; keeping the old ones",
-				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
-			cfg.Listen, cfg.Admin = old.Listen, old.Admin
+		if cfg.Listen != old.Listen || cfg.Admin != old.Admin || cfg.HTTP.Listen != old.HTTP.Listen {
+			p.log.Warn("reload: listen, admin and http.listen addresses apply only at start; keeping the old ones",
+				zap.String("listen", old.Listen), zap.String("admin", old.Admin), zap.String("http.listen", old.HTTP.Listen))
+			cfg.Listen, cfg.Admin, cfg.HTTP.Listen = old.Listen, old.Admin, old.HTTP.Listen
 		}
 		t, dropped, err := newTopology(cfg, p.topo.Load(), p.metrics, p.log)
 		if err != nil {

@@ -65,7 +65,8 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 				}
 			}()
 			log.Info("relcache proxy listening", zap.String("addr", p.Addr()),
-				zap.String("admin_addr", p.AdminAddr()), zap.String("config", configPath),
+				zap.String("admin_addr", p.AdminAddr()), zap.String("http_addr", p.HTTPAddr()),
+				zap.String("config", configPath),
 				zap.String("version", versionString()))
 			err = p.Serve(ctx)
 			log.Info("relcache proxy stopped")

@@ -29,7 +29,7 @@ const startWait = 90 * time.Second
 
 // startLogged runs the binary with args, copies its stderr into the Proc's
 // log, and waits for the JSON log line whose msg is ready, taking the
-// addresses from its addr and admin_addr fields. It is Start's machinery
+// addresses from its addr, admin_addr and http_addr fields. It is Start's machinery
 // for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
@@ -43,7 +43,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)
 	}
-	addrs := make(chan [2]string, 1)
+	addrs := make(chan [3]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -58,9 +58,10 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 				Msg   string `json:"msg"`
 				Addr  string `json:"addr"`
 				Admin string `json:"admin_addr"`
+				HTTP  string `json:"http_addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == ready {
-				addrs <- [2]string{rec.Addr, rec.Admin}
+				addrs <- [3]string{rec.Addr, rec.Admin, rec.HTTP}
 				sent = true
 			}
 		}
@@ -72,7 +73,7 @@ func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	}()
 	select {
 	case a := <-addrs:
-		p.Addr, p.AdminAddr = a[0], a[1]
+		p.Addr, p.AdminAddr, p.HTTPAddr = a[0], a[1], a[2]
 	case <-p.done:
 		t.Fatalf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
 	case <-time.After(startWait):

@@ -90,6 +90,7 @@ func Binary(t testing.TB) string {
 type Proc struct {
 	Addr      string // RESP address, host:port
 	AdminAddr string // admin HTTP address, or "-"
+	HTTPAddr  string // a proxy's HTTP/JSON entry, or "-" (or "" for a node)
 	cmd       *exec.Cmd
 	logs      *syncBuffer
 	done      chan struct{}

@@ -1,0 +1,188 @@
+package proxyfront
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/relcache/relcache/internal/resp"
+)
+
+// TestHTTPRoutesMatchOpenAPI: the document served is docs/openapi.json,
+// and it lists exactly the entry's routes, each method of each path.
+func TestHTTPRoutesMatchOpenAPI(t *testing.T) {
+	docs, err := os.ReadFile("../docs/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(docs, openAPIDoc) {
+		t.Fatal("proxyfront/openapi.json (served at /v1/openapi.json) differs from docs/openapi.json: copy one onto the other")
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q, want 3.x", doc.OpenAPI)
+	}
+	var inDoc, inMux []string
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			inDoc = append(inDoc, strings.ToUpper(m)+" "+path)
+		}
+	}
+	for _, rt := range httpRoutes() {
+		inMux = append(inMux, rt.method+" "+rt.pattern)
+	}
+	slices.Sort(inDoc)
+	slices.Sort(inMux)
+	if !slices.Equal(inDoc, inMux) {
+		t.Fatalf("routes in openapi.json:\n  %s\nroutes in the mux:\n  %s", strings.Join(inDoc, "\n  "), strings.Join(inMux, "\n  "))
+	}
+}
+
+func TestPickEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"gzip"}, "gzip"},
+		{[]string{"deflate, gzip"}, "gzip"},
+		{[]string{"deflate"}, "deflate"},
+		{[]string{"gzip;q=0, deflate"}, "deflate"},
+		{[]string{"gzip;q=0.5, deflate;q=0.8"}, "deflate"},
+		{[]string{"*"}, "gzip"},
+		{[]string{"*;q=0"}, ""},
+		{[]string{"gzip;q=0", "*"}, "deflate"},
+		{[]string{"br, zstd"}, ""},
+		{[]string{"identity"}, ""},
+		{[]string{"GZIP"}, "gzip"},
+		{[]string{"x-gzip"}, "gzip"},
+		{[]string{"gzip;q=nope"}, ""},
+		{[]string{"deflate, gzip, br, zstd"}, "gzip"}, // curl --compressed
+	} {
+		if got := pickEncoding(tc.in); got != tc.want {
+			t.Errorf("pickEncoding(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestReplyStatus(t *testing.T) {
+	for msg, want := range map[string]int{
+		resp.ErrRelMember: 400,
+		"ERR wrong number of arguments for 'relcheck' command":                               400,
+		"NOAUTH Authentication required.":                                                    401,
+		"WRONGPASS invalid username-password pair or user is disabled.":                      401,
+		"NOPERM User relsvc has no permissions to run the 'follow' command":                  403,
+		"WRONGTYPE Operation against a key holding the wrong kind of value":                  409,
+		"ERR proxy: backend n1 (127.0.0.1:1) connect failed: connection refused":             503,
+		"ERR proxy: backend n1 (127.0.0.1:1) is ejected after 2 failures; next probe in 29s": 503,
+		"ERR proxy: backend n1 (127.0.0.1:1) timed out after 1s":                             504,
+		msgDeadline:                             504,
+		"LOADFAIL shard3 mysql down":            503,
+		"OOM command not allowed":               503,
+		"ERR proxy: RELCHECK answered":          400,
+		"ERR stored relation set is corrupt: x": 500,
+		"WEIRD thing":                           500,
+	} {
+		if got := replyStatus(msg); got != want {
+			t.Errorf("replyStatus(%q) = %d, want %d", msg, got, want)
+		}
+	}
+}
+
+func TestCursor(t *testing.T) {
+	c, ok := parseCursor("100:7")
+	if !ok || !c.hasUID || c.time != 100 || c.uid != 7 {
+		t.Fatalf("parseCursor(100:7) = %+v, %v", c, ok)
+	}
+	// Newest first, ties by ascending uid: after (100, 7) come (100, 8)
+	// and anything older, never (100, 7) itself or (100, 6).
+	for _, tc := range []struct {
+		t, u uint64
+		want bool
+	}{{100, 8, true}, {100, 7, false}, {100, 6, false}, {99, 1, true}, {101, 9, false}} {
+		if got := c.after(tc.t, tc.u); got != tc.want {
+			t.Errorf("after(%d, %d) = %v", tc.t, tc.u, got)
+		}
+	}
+	bare, _ := parseCursor("100")
+	if bare.after(100, 9) || !bare.after(99, 9) {
+		t.Error("a bare time keeps only older members")
+	}
+	for _, bad := range []string{"", ":", "x", "1:", ":1", "-1", "1:2:3", "1.5"} {
+		if _, ok := parseCursor(bad); ok {
+			t.Errorf("parseCursor(%q) accepted", bad)
+		}
+	}
+}
+
+// testConfig is a validated config for the parsers (no node is dialled).
+func testConfig(t testing.TB) *Config {
+	cfg, err := ParseConfig([]byte("admin = \"-\"\n[[pool]]\nname = \"dc1\"\nrole = \"primary\"\nservers = [\"127.0.0.1:1:1 n1\"]\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// FuzzHTTPRequest drives every endpoint's parsing with a fuzzed path
+// values, query string and body, then its renderer with a fuzzed reply:
+// no panic, a command only with a renderer, and every rendered object is
+// valid JSON.
+func FuzzHTTPRequest(f *testing.F) {
+	f.Add(uint8(0), "a=1&b=2,3,4", []byte(nil), "1", "following", []byte("*3\r\n:3\r\n:1\r\n:0\r\n"))
+	f.Add(uint8(1), "", []byte(`{"a":1,"b":["2",3]}`), "1", "following", []byte(":3\r\n"))
+	f.Add(uint8(2), "", []byte(`{"key":"1.following","uids":[2,3],"format":"bits"}`), "", "", []byte("$1\r\n\xc0\r\n"))
+	f.Add(uint8(3), "limit=2&before=100:7", []byte(nil), "42", "follower", []byte("*4\r\n$1\r\n8\r\n$3\r\n100\r\n$1\r\n9\r\n$2\r\n99\r\n"))
+	f.Add(uint8(4), "", []byte(nil), "42", "following", []byte("$-1\r\n"))
+	f.Add(uint8(5), "", []byte(`{"a":"1","b":2,"time":1700000000}`), "", "", []byte(":1\r\n"))
+	f.Add(uint8(6), "timeout=1s", []byte(`{"a":1,"b":2}`), "", "", []byte("*-1\r\n"))
+	cfg := testConfig(f)
+	routes := slices.DeleteFunc(httpRoutes(), func(r httpRoute) bool { return r.ep == nil })
+	f.Fuzz(func(t *testing.T, which uint8, rawQuery string, body []byte, uid, kind string, reply []byte) {
+		rt := routes[int(which)%len(routes)]
+		hr := httptest.NewRequest(rt.method, "/", nil)
+		hr.URL.RawQuery = rawQuery
+		hr.SetPathValue("uid", uid)
+		hr.SetPathValue("kind", kind)
+		if _, aerr := requestTimeout(hr, defHTTPRequestTimeout); aerr != nil && aerr.status != http.StatusBadRequest {
+			t.Fatalf("timeout refused with %d", aerr.status)
+		}
+		args, render, aerr := rt.ep(&request{Request: hr, body: body, cfg: cfg})
+		if aerr != nil {
+			if aerr.status < 400 || !strings.HasPrefix(aerr.msg, "ERR ") {
+				t.Fatalf("refusal %d %q", aerr.status, aerr.msg)
+			}
+			rec := httptest.NewRecorder()
+			writeError(rec, hr, aerr.status, aerr.msg)
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("error body is not JSON: %q", rec.Body.Bytes())
+			}
+			return
+		}
+		if len(args) < 2 || render == nil {
+			t.Fatalf("command %q without renderer or arguments", args)
+		}
+		if n, err := resp.ReplyEnd(reply); err != nil || n != len(reply) || resp.IsError(reply) {
+			return // not one complete reply (the backend reader hands over only those), or an error (answered before render)
+		}
+		out, aerr := render([]byte("{"), reply)
+		if aerr != nil {
+			return
+		}
+		out = append(out, '}')
+		if !json.Valid(out) {
+			t.Fatalf("rendered invalid JSON %q from reply %q", out, reply)
+		}
+	})
+}
