@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -40,10 +41,11 @@ import (
 
 // httpEntry is the HTTP server and what it needs beyond the proxy.
 type httpEntry struct {
-	p    *Proxy
-	auth atomic.Pointer[authBox]
-	srv  *http.Server
-	ln   net.Listener
+	p        *Proxy
+	auth     atomic.Pointer[authBox]
+	srv      *http.Server
+	ln       net.Listener
+	requests *prometheus.CounterVec // relcache_proxy_http_requests_total{route,code}
 }
 
 type authBox struct{ a Authenticator }
@@ -73,7 +75,10 @@ func (p *Proxy) listenHTTP(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	h := &httpEntry{p: p, ln: ln}
+	h := &httpEntry{p: p, ln: ln, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "relcache_proxy_http_requests_total",
+		Help: "Requests to the HTTP/JSON entry, by route and status code."}, []string{"route", "code"})}
+	p.metrics.reg.MustRegister(h.requests)
 	h.auth.Store(&authBox{passwordAuth{p}})
 	hc := cfg.HTTP
 	h.srv = &http.Server{
@@ -175,6 +180,12 @@ func (h *httpEntry) handle(ep endpoint) http.HandlerFunc {
 		args, render, aerr := ep(req)
 		if aerr != nil {
 			writeError(w, r, aerr.status, aerr.msg)
+			return
+		}
+		if len(args) > maxMultibulk {
+			// RESP's limit on one command's arguments, as the RESP reader
+			// enforces it.
+			writeError(w, r, http.StatusBadRequest, "ERR Protocol error: invalid multibulk length")
 			return
 		}
 		if err := auth.Allowed(id, args); err != nil {

@@ -128,6 +128,7 @@ type httpCluster struct {
 	resp  *rconn
 	http  *hclient
 	addr  string
+	admin string
 	users []uint64
 	lists map[uint64][][2]uint64 // uid → following members (uid, time), loaded
 }
@@ -143,7 +144,7 @@ func startHTTPCluster(t *testing.T, extra string) *httpCluster {
 	if px.HTTPAddr == "" || px.HTTPAddr == "-" {
 		t.Fatalf("the proxy logged no http_addr: %q", px.HTTPAddr)
 	}
-	h := &httpCluster{resp: dial(t, px.Addr), addr: px.HTTPAddr, lists: map[uint64][][2]uint64{},
+	h := &httpCluster{resp: dial(t, px.Addr), addr: px.HTTPAddr, admin: px.AdminAddr, lists: map[uint64][][2]uint64{},
 		http: newHClient(t, px.HTTPAddr, "Bearer "+httpPassword)}
 	h.resp.must(t, "AUTH", httpPassword)
 	rng := rand.New(rand.NewPCG(18, 3))
@@ -358,6 +359,15 @@ func TestHTTPEntry(t *testing.T) {
 		}
 		c.do("POST", "/v1/relation", buf.Bytes(), "Content-Encoding: gzip").
 			want(t, "zip bomb", 413, errBody("ERR request body larger than http.max_decoded_body_bytes (8388608 bytes)"))
+		// More uids than RESP's limit on one command's arguments (1<<20).
+		buf.Reset()
+		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write([]byte(`{"a":1,"b":[1`))
+		zw.Write(bytes.Repeat([]byte(",1"), 1<<20))
+		zw.Write([]byte(`]}`))
+		zw.Close()
+		c.do("POST", "/v1/relation", buf.Bytes(), "Content-Encoding: gzip").
+			want(t, "2^20+1 uids", 400, errBody("ERR Protocol error: invalid multibulk length"))
 		big := bytes.Repeat([]byte(" "), 1<<20+1)
 		c.do("POST", "/v1/relation", big).want(t, "big body", 413, errBody("ERR request body larger than http.max_body_bytes (1048576 bytes)"))
 		// Headers past max_header_bytes (16 KiB): net/http's 431.
@@ -370,6 +380,25 @@ func TestHTTPEntry(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 			t.Fatalf("32 KiB of headers: %d", res.StatusCode)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		res, err := http.Get("http://" + h.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{
+			`relcache_proxy_http_requests_total{code="200",route="GET /v1/relation"}`,
+			`relcache_proxy_http_requests_total{code="401",route="GET /v1/relation"}`,
+			`relcache_proxy_http_requests_total{code="404",route="other"}`,
+			`relcache_proxy_requests_total{command="relcheck"}`, // the command table counted them
+		} {
+			if !bytes.Contains(b, []byte(want)) {
+				t.Errorf("/metrics has no %s", want)
+			}
 		}
 	})
 

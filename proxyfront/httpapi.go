@@ -71,6 +71,9 @@ func (h *httpEntry) mux() http.Handler {
 		}
 		slices.Sort(allow)
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			w = sw
+			defer func() { h.count(r.Method+" "+pattern, sw.status) }()
 			hd := methods[r.Method]
 			if hd == nil && r.Method == http.MethodHead {
 				hd = methods[http.MethodGet]
@@ -84,9 +87,38 @@ func (h *httpEntry) mux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.count("other", http.StatusNotFound)
 		writeError(w, r, http.StatusNotFound, "ERR no such endpoint "+strconv.Quote(r.URL.Path)+": see /v1/openapi.json")
 	})
 	return mux
+}
+
+// count adds a request to relcache_proxy_http_requests_total; route is
+// one of the entry's routes (bounded: never the client's path).
+func (h *httpEntry) count(route string, status int) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	h.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// statusWriter remembers the status a handler sent, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) { writeJSON(w, r, http.StatusOK, openAPIDoc) }
