@@ -264,6 +264,28 @@ func TestHTTPEntry(t *testing.T) {
 		}
 	})
 
+	t.Run("who and common", func(t *testing.T) {
+		respUsers := func(raw []byte) string {
+			v := value(t, raw)
+			if v == nil {
+				return "null"
+			}
+			out := []string{}
+			for _, e := range v.([]any) {
+				out = append(out, `"`+string(e.([]byte))+`"`)
+			}
+			return "[" + strings.Join(out, ",") + "]"
+		}
+		for range 30 {
+			ab := pickUsers(2)
+			want := `{"users":` + respUsers(h.resp.must(t, "RELWHO", ab[0], ab[1])) + `}`
+			c.do("GET", "/v1/who?a="+ab[0]+"&x="+ab[1], nil).want(t, "who", 200, want)
+			want = `{"users":` + respUsers(h.resp.must(t, "RELCOMMON", ab[0], ab[1], "LIMIT", "2")) + `}`
+			c.do("GET", "/v1/common?a="+ab[0]+"&b="+ab[1]+"&limit=2", nil).want(t, "common", 200, want)
+		}
+		c.do("GET", "/v1/who?a=1&x=2&limit=-1", nil).want(t, "who limit", 400, errBody("ERR LIMIT must be a positive integer"))
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		// The RESP layer's words, for the same command.
 		bad := h.resp.must(t, "RELCHECK", "1", "x")
@@ -591,5 +613,44 @@ func TestHTTPCurl(t *testing.T) {
 	cmd.Stdin = &buf
 	if out, err = cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != want {
 		t.Fatalf("curl POST gzip: %v\n%.300s", err, out)
+	}
+}
+
+// TestHTTPMaxClients: HTTP connections count against max_clients with the
+// RESP ones; one past it gets 503 in JSON and is closed.
+func TestHTTPMaxClients(t *testing.T) {
+	cl := startCluster(t, 1, "node")
+	conf := onePool(cl)
+	conf.Extra = "max_clients = 2\n[http]\nlisten = \"127.0.0.1:0\"\n"
+	px, _ := startProxy(t, conf)
+	r1 := dial(t, px.Addr)
+	r1.must(t, "PING")
+	hc := newHClient(t, px.HTTPAddr, "") // keeps its connection alive: the second client
+	hc.do("GET", "/v1/relation?a=1&b=2", nil).want(t, "second client", 200, `{"relations":[-1]}`)
+	nc, err := net.Dial("tcp", px.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	got, _ := io.ReadAll(nc)
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 503 ")) || !bytes.HasSuffix(got, []byte(`{"error":"ERR max number of clients reached"}`)) {
+		t.Fatalf("third client got %q", got)
+	}
+	// The refused connection is not counted once closed: after the RESP
+	// client leaves, a new HTTP connection is served.
+	r1.Close()
+	for i := 0; ; i++ {
+		res, err := http.Get("http://" + px.HTTPAddr + "/v1/relation?a=1&b=2")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if i == 1000 {
+			t.Fatalf("no HTTP client served after the RESP one left: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -40,6 +40,8 @@ func httpRoutes() []httpRoute {
 		{"POST", "/v1/multi", epMulti},
 		{"GET", "/v1/members/{uid}/{kind}", epMembers},
 		{"GET", "/v1/members/{uid}/{kind}/count", epCount},
+		{"GET", "/v1/who", epPair("RELWHO", "x")},
+		{"GET", "/v1/common", epPair("RELCOMMON", "b")},
 		{"POST", "/v1/follow", epFollow("FOLLOW")},
 		{"POST", "/v1/unfollow", epFollow("UNFOLLOW")},
 		{"GET", "/v1/openapi.json", nil},
@@ -499,6 +501,56 @@ func epCount(r *request) ([][]byte, renderFunc, *apiError) {
 		}
 		return strconv.AppendInt(dst, n, 10), nil
 	}, nil
+}
+
+// GET /v1/who?a=1&x=2&limit=n → RELWHO 1 2 [LIMIT n] (users a follows who
+// follow x); GET /v1/common?a=1&b=2&limit=n → RELCOMMON 1 2 [LIMIT n]
+// (users both follow). Without limit the whole answer, as over RESP.
+func epPair(name, second string) endpoint {
+	return func(r *request) ([][]byte, renderFunc, *apiError) {
+		q, aerr := query(r, "a", second, "limit")
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		var vals [3]string
+		for i, k := range []string{"a", second, "limit"} {
+			if vals[i], aerr = one(q, k); aerr != nil {
+				return nil, nil, aerr
+			}
+		}
+		switch {
+		case vals[0] == "":
+			return nil, nil, badRequest("missing a")
+		case vals[1] == "":
+			return nil, nil, badRequest("missing %s", second)
+		}
+		args := [][]byte{[]byte(name), []byte(vals[0]), []byte(vals[1])}
+		if vals[2] != "" {
+			args = append(args, []byte("LIMIT"), []byte(vals[2]))
+		}
+		return args, func(dst, reply []byte) ([]byte, *apiError) {
+			dst = append(dst, `"users":`...)
+			if resp.IsNil(reply) {
+				return append(dst, "null"...), nil
+			}
+			elems, ok := resp.AppendElements(nil, reply)
+			if !ok {
+				return nil, unexpected(name, reply)
+			}
+			dst = append(dst, '[')
+			for i, e := range elems {
+				b, ok := resp.Bulk(e)
+				if _, isUID := resp.ParseUint(b); !ok || !isUID {
+					return nil, unexpected(name, e)
+				}
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(append(append(dst, '"'), b...), '"')
+			}
+			return append(dst, ']'), nil
+		}, nil
+	}
 }
 
 // POST /v1/follow {"a":1,"b":2,"time":1700000000} → FOLLOW 1 2 [time];
