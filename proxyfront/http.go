@@ -378,8 +378,12 @@ func tooLarge(setting string, n int64) *apiError {
 
 func bodyError(err error, hc *HTTPConfig, what string) *apiError {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
 		return tooLarge("http.max_body_bytes", hc.MaxBodyBytes)
+	case errors.As(err, &ne) && ne.Timeout():
+		return &apiError{http.StatusRequestTimeout, "ERR request body not received within http.read_timeout (" + hc.ReadTimeout.Duration.String() + ")"}
 	}
 	return badRequest("invalid %s in the request body: %s", what, oneLine(err.Error()))
 }

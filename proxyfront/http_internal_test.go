@@ -2,6 +2,8 @@ package proxyfront
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -183,6 +185,44 @@ func FuzzHTTPRequest(f *testing.F) {
 		out = append(out, '}')
 		if !json.Valid(out) {
 			t.Fatalf("rendered invalid JSON %q from reply %q", out, reply)
+		}
+	})
+}
+
+// FuzzHTTPBody feeds readBody any bytes under any Content-Encoding, and
+// pickEncoding any Accept-Encoding: no panic, the decoded body never over
+// its limit, a refusal always a 4xx with an ERR message, and only gzip,
+// deflate or nothing chosen.
+func FuzzHTTPBody(f *testing.F) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("a"), 5000))
+	zw.Close()
+	var zl bytes.Buffer
+	zlw := zlib.NewWriter(&zl)
+	zlw.Write([]byte(`{"a":1,"b":[2]}`))
+	zlw.Close()
+	f.Add("gzip", gz.Bytes(), "gzip, deflate")
+	f.Add("deflate", zl.Bytes(), "deflate;q=0.5, gzip;q=0")
+	f.Add("deflate", []byte{0x4b, 0x04, 0x00}, "*")
+	f.Add("", []byte(`{"a":1}`), "identity")
+	f.Add("br", []byte("x"), "br;q=1, *;q=0")
+	hc := &HTTPConfig{MaxBodyBytes: 2048, MaxDecodedBodyBytes: 4096}
+	f.Fuzz(func(t *testing.T, enc string, body []byte, accept string) {
+		if got := pickEncoding([]string{accept}); got != "" && got != "gzip" && got != "deflate" {
+			t.Fatalf("pickEncoding(%q) = %q", accept, got)
+		}
+		r := httptest.NewRequest("POST", "/v1/relation", bytes.NewReader(body))
+		r.Header.Set("Content-Encoding", enc)
+		out, aerr := readBody(httptest.NewRecorder(), r, hc)
+		if aerr != nil {
+			if aerr.status < 400 || aerr.status > 499 || !strings.HasPrefix(aerr.msg, "ERR ") {
+				t.Fatalf("refusal %d %q", aerr.status, aerr.msg)
+			}
+			return
+		}
+		if int64(len(out)) > hc.MaxDecodedBodyBytes || int64(len(body)) > hc.MaxBodyBytes {
+			t.Fatalf("accepted %d bytes decoded from %d", len(out), len(body))
 		}
 	})
 }

@@ -570,6 +570,9 @@ func TestHTTPSlowClient(t *testing.T) {
 		if len(got) > 0 && !bytes.HasPrefix(got, []byte("HTTP/1.1 4")) {
 			t.Fatalf("%s: the slow client got %q", tc.name, got)
 		}
+		if tc.name == "body" && !bytes.HasPrefix(got, []byte("HTTP/1.1 408 ")) {
+			t.Fatalf("a body not received within read_timeout: %q, want 408", got)
+		}
 	}
 }
 
