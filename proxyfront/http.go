@@ -312,7 +312,7 @@ func replyStatus(msg string) int {
 		return http.StatusGatewayTimeout
 	case strings.HasPrefix(msg, "ERR proxy: backend ") && strings.Contains(msg, ") timed out after "):
 		return http.StatusGatewayTimeout
-	case strings.HasPrefix(msg, "ERR proxy: backend ") && strings.Contains(msg, ") answered "),
+	case strings.HasPrefix(msg, "ERR proxy: backend ") && strings.Contains(msg, " answered "),
 		strings.HasPrefix(msg, "ERR proxy: a node listed "):
 		return http.StatusBadGateway
 	case strings.HasPrefix(msg, "ERR proxy: backend "), strings.HasPrefix(msg, "ERR proxy: reply dropped"),
@@ -320,7 +320,9 @@ func replyStatus(msg string) int {
 		return http.StatusServiceUnavailable
 	case strings.HasPrefix(msg, "ERR stored relation set is corrupt"):
 		return http.StatusInternalServerError
-	case strings.HasSuffix(msg, "needs a source of record to write to (serve with --source sqlite or mysql)"):
+	case strings.HasSuffix(msg, "needs a source of record to write to (serve with --source sqlite or mysql)"),
+		strings.Contains(msg, " of users on different nodes needs both nodes to write one source of record"):
+		// What this deployment cannot do, whoever asks.
 		return http.StatusNotImplemented
 	}
 	// The rest are the argument refusals a node or the proxy makes before

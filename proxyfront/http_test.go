@@ -307,6 +307,16 @@ func TestHTTPEntry(t *testing.T) {
 			t.Fatalf("405 Allow: %q", r.header.Get("Allow"))
 		}
 		c.do("GET", "/v1/relation?a=1&b=2&timeout=soon", nil).want(t, "bad timeout", 400, "")
+		// FOLLOW on pure-cache nodes: refused by this deployment, 501, with
+		// the words RESP gets.
+		for _, ab := range [][2]string{{"1", "2"}, {u64(h.users[0]), u64(h.users[1])}, {u64(h.users[2]), u64(h.users[5])}} {
+			raw := h.resp.must(t, "FOLLOW", ab[0], ab[1])
+			if raw[0] != '-' {
+				t.Fatalf("FOLLOW on pure-cache nodes: %s", show(raw))
+			}
+			c.do("POST", "/v1/follow", []byte(`{"a":`+ab[0]+`,"b":`+ab[1]+`}`)).
+				want(t, "follow without a source", 501, errBody(strings.TrimSuffix(string(raw[1:]), "\r\n")))
+		}
 	})
 
 	t.Run("auth", func(t *testing.T) {
