@@ -89,12 +89,17 @@ func TestReplyStatus(t *testing.T) {
 		"ERR proxy: backend n1 (127.0.0.1:1) connect failed: connection refused":             503,
 		"ERR proxy: backend n1 (127.0.0.1:1) is ejected after 2 failures; next probe in 29s": 503,
 		"ERR proxy: backend n1 (127.0.0.1:1) timed out after 1s":                             504,
-		msgDeadline:                             504,
-		"LOADFAIL shard3 mysql down":            503,
-		"OOM command not allowed":               503,
-		"ERR proxy: RELCHECK answered":          400,
-		"ERR stored relation set is corrupt: x": 500,
-		"WEIRD thing":                           500,
+		msgDeadline:                    504,
+		"LOADFAIL shard3 mysql down":   503,
+		"OOM command not allowed":      503,
+		"ERR proxy: RELCHECK answered": 400,
+		"ERR proxy: backend node1 answered RELFOLLOWS with \"+OK\"":                                                     502,
+		"ERR proxy: backend n1 (127.0.0.1:1) answered DISCARD with \"x\"":                                               502,
+		"ERR proxy: a node listed \"x\" as a member":                                                                    502,
+		"ERR proxy: follow of users on different nodes needs both nodes to write one source of record, but node n2 ...": 501,
+		"ERR follow needs a source of record to write to (serve with --source sqlite or mysql)":                         501,
+		"ERR stored relation set is corrupt: x":                                                                         500,
+		"WEIRD thing":                                                                                                   500,
 	} {
 		if got := replyStatus(msg); got != want {
 			t.Errorf("replyStatus(%q) = %d, want %d", msg, got, want)
