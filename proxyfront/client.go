@@ -380,7 +380,7 @@ func (c *client) wait(k *call) {
 // pool of the read order.
 func (c *client) await(k *call) {
 	c.wait(k)
-	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) && !c.dead.Load() {
+	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) && !c.dead.Load() && (c.ctx == nil || c.ctx.Err() == nil) {
 		k.pool++
 		k.err = nil
 		c.send(k.t.reads[k.pool].backendFor(k.h), k)

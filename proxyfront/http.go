@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // The HTTP/JSON entry ([http] listen) serves services that do not speak
@@ -194,11 +196,11 @@ func (h *httpEntry) handle(ep endpoint) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		reply, ran := h.p.runHTTP(ctx, r.RemoteAddr, args)
+		reply := h.p.runHTTP(ctx, r.RemoteAddr, args)
 		select {
 		case out := <-reply:
-			if resp := out; len(resp) > 0 && resp[0] == '-' {
-				msg := string(resp[1 : len(resp)-2])
+			if resp.IsError(out) {
+				msg := resp.ErrorText(out)
 				writeError(w, r, replyStatus(msg), msg)
 				return
 			}
@@ -209,7 +211,6 @@ func (h *httpEntry) handle(ep endpoint) http.HandlerFunc {
 			}
 			writeJSON(w, r, http.StatusOK, append(body, "}\n"...))
 		case <-ctx.Done():
-			ran.dead.Store(true)
 			writeError(w, r, http.StatusGatewayTimeout, msgDeadline)
 			if f, ok := w.(http.Flusher); ok {
 				f.Flush()
@@ -225,9 +226,12 @@ func (h *httpEntry) handle(ep endpoint) http.HandlerFunc {
 const msgDeadline = "ERR proxy: the request's deadline passed before the nodes answered"
 
 // runHTTP runs args as a client of the proxy's own and sends its reply
-// (one RESP reply) on the channel when done. The client is returned so
-// the caller can drop its replies when it stops waiting.
-func (p *Proxy) runHTTP(ctx context.Context, remote string, args [][]byte) (<-chan []byte, *client) {
+// (one RESP reply) on the channel when done. Past ctx's deadline the
+// client starts no new sub-request, but the replies of those sent are
+// still taken as a RESP client's would be: a FOLLOW whose reply were
+// dropped would count as failed, and its fan list on the other node would
+// be dropped and its replicas not patched, for a write that happened.
+func (p *Proxy) runHTTP(ctx context.Context, remote string, args [][]byte) <-chan []byte {
 	c := &client{p: p, id: p.nextID.Add(1), nc: httpConn{remote}, authed: true, ctx: ctx,
 		scratch: make([]byte, 0, 64)}
 	done := make(chan []byte, 1)
@@ -246,7 +250,7 @@ func (p *Proxy) runHTTP(ctx context.Context, remote string, args [][]byte) (<-ch
 		}
 		done <- c.out
 	}()
-	return done, c
+	return done
 }
 
 // httpConn stands in for the socket of an HTTP request's client: the
