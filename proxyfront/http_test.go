@@ -415,6 +415,12 @@ func TestHTTPEntry(t *testing.T) {
 		}
 	})
 
+	t.Run("info", func(t *testing.T) {
+		if info := h.resp.must(t, "INFO", "server"); !bytes.Contains(info, []byte("http_addr:"+h.addr+"\r\n")) {
+			t.Fatalf("INFO server has no http_addr:%s\n%s", h.addr, info)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		res, err := http.Get("http://" + h.admin + "/metrics")
 		if err != nil {
