@@ -673,3 +673,42 @@ func TestHTTPMaxClients(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHTTPFailoverAndEjection: the HTTP entry takes the RESP path's
+// fail-over and ejection. Reads go to read_pool dc2 first, whose node is
+// down: they are answered from dc1. A write-pool node that is down is
+// ejected after server_failure_limit failures, and the next request hears
+// so, with 503.
+func TestHTTPFailoverAndEjection(t *testing.T) {
+	cl := startCluster(t, 1, "node")
+	gone := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	conf := onePool(cl)
+	conf.ReadPool = "dc2"
+	conf.Extra = "[http]\nlisten = \"127.0.0.1:0\"\n"
+	conf.Pools = append(conf.Pools, poolConfig{Name: "dc2", Role: "replica", Servers: []string{gone() + ":1 node1"}})
+	px, _ := startProxy(t, conf)
+	dial(t, px.Addr).must(t, "RELLOAD", "7.following", "8", "9")
+	c := newHClient(t, px.HTTPAddr, "")
+	c.do("GET", "/v1/members/7/following/count", nil).want(t, "read failed over to dc1", 200, `{"count":2}`)
+	c.do("POST", "/v1/multi", []byte(`{"key":"7.following","uids":[8,10]}`)).want(t, "multi failed over", 200, `{"members":[1,0]}`)
+
+	down := proxyConfig{Extra: "[http]\nlisten = \"127.0.0.1:0\"\n", Pools: []poolConfig{{Name: "dc1", Role: "primary",
+		Servers: []string{gone() + ":1 node1"}, ServerFailureLimit: 1, ServerRetryTimeout: "1h"}}}
+	px2, _ := startProxy(t, down)
+	c2 := newHClient(t, px2.HTTPAddr, "")
+	r := c2.do("GET", "/v1/members/7/following/count", nil)
+	if r.status != 503 || !strings.Contains(string(r.body), "connect failed") {
+		t.Fatalf("first request to a down node: %s", r)
+	}
+	r = c2.do("GET", "/v1/members/7/following/count", nil)
+	if r.status != 503 || !strings.Contains(string(r.body), "is ejected after 1 failures") {
+		t.Fatalf("request to an ejected node: %s", r)
+	}
+}
