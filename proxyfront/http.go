@@ -53,7 +53,9 @@ type httpEntry struct {
 type authBox struct{ a Authenticator }
 
 // SetAuthenticator replaces how HTTP requests are authenticated and
-// authorised (default: the proxy's password). Call it before Serve.
+// authorised (default: the proxy's password). Call it between Listen,
+// which creates the HTTP entry, and Serve; without an entry it does
+// nothing.
 func (p *Proxy) SetAuthenticator(a Authenticator) {
 	if p.web != nil {
 		p.web.auth.Store(&authBox{a})

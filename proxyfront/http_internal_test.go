@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 
 	"github.com/relcache/relcache/internal/resp"
 )
@@ -230,4 +234,74 @@ func FuzzHTTPBody(f *testing.F) {
 			t.Fatalf("accepted %d bytes decoded from %d", len(out), len(body))
 		}
 	})
+}
+
+// denyWrites is an Authenticator with users and a permission, as the
+// users-and-permissions package will plug in: "reader" may run reads only.
+type denyWrites struct{}
+
+func (denyWrites) Authenticate(user, pass string) (Identity, error) {
+	if user == "reader" && pass == "r" {
+		return Identity{User: user}, nil
+	}
+	return Identity{}, &AuthError{Status: http.StatusUnauthorized, Msg: msgWrongPass}
+}
+
+func (denyWrites) Allowed(id Identity, args [][]byte) error {
+	if name := strings.ToLower(string(args[0])); name == "follow" || name == "unfollow" {
+		return &AuthError{Status: http.StatusForbidden,
+			Msg: "NOPERM User " + id.User + " has no permissions to run the '" + name + "' command"}
+	}
+	return nil
+}
+
+// TestHTTPAuthenticatorPlugs: an Authenticator set with SetAuthenticator
+// decides who a request is and what it may run, before anything is sent
+// (the pool's only node is never reachable: an allowed read gets 503).
+func TestHTTPAuthenticatorPlugs(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	p, err := New(cfg, "test", zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	p.SetAuthenticator(denyWrites{})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	base := "http://" + p.HTTPAddr()
+	do := func(user, pass, method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.SetBasicAuth(user, pass)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, strings.TrimSpace(string(b))
+	}
+	for _, tc := range []struct {
+		user, method, path, body string
+		status                   int
+		msg                      string
+	}{
+		{"reader", "POST", "/v1/follow", `{"a":1,"b":2}`, 403, "NOPERM User reader has no permissions to run the 'follow' command"},
+		{"reader", "POST", "/v1/unfollow", `{"a":1,"b":2}`, 403, "NOPERM User reader has no permissions to run the 'unfollow' command"},
+		{"someone", "GET", "/v1/relation?a=1&b=2", "", 401, msgWrongPass},
+		{"reader", "GET", "/v1/members/1/following/count", "", 503, "ERR proxy: backend n1 (127.0.0.1:1) connect failed"},
+	} {
+		pass := "r"
+		if tc.user != "reader" {
+			pass = "x"
+		}
+		status, body := do(tc.user, pass, tc.method, tc.path, tc.body)
+		if status != tc.status || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s %s as %s: %d %s, want %d with %q", tc.method, tc.path, tc.user, status, body, tc.status, tc.msg)
+		}
+	}
 }

@@ -21,7 +21,8 @@ type Identity struct {
 // users-and-permissions package plugs in by implementing this interface
 // (Authenticate: user and password or token → user; Allowed: the user's
 // command and key rules over args) and being set with Proxy.SetAuthenticator
-// before Serve.
+// between Listen and Serve (cmd/relcache/proxy.go), as
+// TestHTTPAuthenticatorPlugs does with a reader that may not FOLLOW.
 type Authenticator interface {
 	Authenticate(user, pass string) (Identity, error)
 	Allowed(id Identity, args [][]byte) error
