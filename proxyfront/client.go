@@ -38,7 +38,8 @@ type client struct {
 	watch   *watchConn // the connection holding the client's WATCH; nil when it watches nothing
 	hs      []uint32   // scratch: ring positions of a queued command's keys
 	// ctx is an HTTP request's (http.go): once it is done, start sends
-	// nothing more and fails the call instead. Nil for RESP clients.
+	// nothing more and fails the call instead, and a failed read is not
+	// retried on the next pool. Nil for RESP clients.
 	ctx context.Context
 
 	// held is every reply byte the proxy holds for this client: replies

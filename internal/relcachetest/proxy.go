@@ -29,8 +29,8 @@ const startWait = 90 * time.Second
 
 // startLogged runs the binary with args, copies its stderr into the Proc's
 // log, and waits for the JSON log line whose msg is ready, taking the
-// addresses from its addr, admin_addr and http_addr fields. It is Start's machinery
-// for the other long-running subcommands.
+// addresses from its addr, admin_addr and http_addr fields. It is Start's
+// machinery for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
 	p := &Proc{cmd: command(Binary(t), args...), logs: &syncBuffer{}, done: make(chan struct{})}
