@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relcache/relcache/openhash"
 )
 
 // Tests of the HTTP/JSON entry against the real binary: a proxy over
@@ -711,4 +713,68 @@ func TestHTTPFailoverAndEjection(t *testing.T) {
 	if r.status != 503 || !strings.Contains(string(r.body), "is ejected after 1 failures") {
 		t.Fatalf("request to an ejected node: %s", r)
 	}
+}
+
+// TestHTTPSlowReader: a client that stops reading a big response holds
+// its connection only until write_timeout: the proxy cuts the response
+// off and closes it.
+func TestHTTPSlowReader(t *testing.T) {
+	const members = 800_000 // about 9.6 MB of JSON, more than the socket buffers hold
+	cl := startCluster(t, 1, "node")
+	conf := onePool(cl)
+	conf.Extra = "[http]\nlisten = \"127.0.0.1:0\"\nrequest_timeout = \"3s\"\nwrite_timeout = \"3s\"\nidle_timeout = \"2s\"\n"
+	px, _ := startProxy(t, conf)
+	// The list is built here and stored with one SET on its node: loading
+	// 800,000 uids through RELLOAD takes minutes under -race.
+	uids := make([]uint64, members)
+	for i := range uids {
+		uids[i] = 1_000_000 + uint64(i)
+	}
+	set, err := openhash.Build(nil, uids, nil, openhash.Options{Seed: 18})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dial(t, cl.procs[0].Addr).must(t, "SET", "1.following", string(set)); string(got) != "+OK\r\n" {
+		t.Fatalf("SET of the list: %s", show(got))
+	}
+	nc, err := net.Dial("tcp", px.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// The proxy's writes block once its send buffer (tcp_wmem's most, 4
+	// MiB by default) and this side's receive buffer, which does not grow
+	// while nothing is read, are full. (A tiny SO_RCVBUF would not do:
+	// the window updates of a buffer smaller than one loopback segment
+	// crawl, and reading the rest would take minutes.)
+	fmt.Fprintf(nc, "GET /v1/members/1/following?limit=%d HTTP/1.1\r\nHost: x\r\n\r\n", members)
+	// Read nothing for longer than write_timeout. Whatever the machine's
+	// speed, by then the proxy's write deadline has passed. (Where the
+	// node's answer takes longer than request_timeout, as under -race,
+	// the client gets a 504, or nothing when the write deadline passed
+	// with it; the connection is closed then, at idle_timeout at the
+	// latest: it is held no longer either way.)
+	time.Sleep(5 * time.Second)
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	got, err := io.ReadAll(nc)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the proxy kept the connection of a client that stopped reading; got %d bytes: %.300q", len(got), got)
+	}
+	head, body, _ := bytes.Cut(got, []byte("\r\n\r\n"))
+	var length int
+	for _, line := range strings.Split(string(head), "\r\n") {
+		if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length: "); ok {
+			length, _ = strconv.Atoi(v)
+		}
+	}
+	switch {
+	case bytes.HasPrefix(got, []byte("HTTP/1.1 504 ")):
+		t.Logf("the nodes' answer took longer than request_timeout: a 504, then closed at idle_timeout")
+	case length > 0 && len(body) >= length:
+		t.Fatalf("the whole %d-byte response arrived: write_timeout did not cut it", length)
+	default:
+		t.Logf("got %d bytes of a %d-byte body before the proxy closed the connection", len(body), length)
+	}
+	// Others are served.
+	newHClient(t, px.HTTPAddr, "").do("GET", "/v1/members/1/following/count", nil).want(t, "count", 200, fmt.Sprintf(`{"count":%d}`, members))
 }
