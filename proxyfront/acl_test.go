@@ -3,6 +3,8 @@ package proxyfront_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +120,65 @@ func TestProxyACL(t *testing.T) {
 		cases = append(cases, relcachetest.CLICase{Args: r.args, Want: r.want})
 	}
 	relcachetest.CLIExpect(t, px.Addr, "relsvc", "pw", cases...)
+}
+
+// TestHTTPUsers: the HTTP/JSON entry authenticates against the proxy's
+// users (basic auth; a bearer token is the default user's password) and
+// checks what they run as a RESP client's commands are checked: the
+// read-only relsvc user reads relations and gets 403 NOPERM for FOLLOW.
+func TestHTTPUsers(t *testing.T) {
+	cl := startCluster(t, 2, "node")
+	conf := onePool(cl)
+	conf.Password = "frontpw"
+	conf.Extra = `users = ["` + relcachetest.RelsvcLine + `"]` + "\n[http]\nlisten = \"127.0.0.1:0\"\n"
+	px, _ := startProxy(t, conf)
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: px.Addr, Password: "frontpw", DisableIdentity: true, MaxRetries: -1})
+	t.Cleanup(func() { admin.Close() })
+	for _, args := range relcachetest.RelsvcSetup {
+		if err := admin.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	do := func(method, path, body string, auth func(*http.Request)) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+px.HTTPAddr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if auth != nil {
+			auth(req)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, strings.TrimSpace(string(b))
+	}
+	basic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+	bearer := func(tok string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		auth               func(*http.Request)
+		code               int
+		want               string
+	}{
+		{"GET", "/v1/relation?a=1&b=2", "", basic("relsvc", "pw"), 200, `{"relations":[3]}`},
+		{"POST", "/v1/follow", `{"a":1,"b":4}`, basic("relsvc", "pw"), 403, `{"error":"NOPERM this user has no permissions to run the 'follow' command"}`},
+		{"GET", "/v1/relation?a=1&b=2", "", basic("relsvc", "wrong"), 401, `{"error":"WRONGPASS invalid username-password pair or user is disabled."}`},
+		{"GET", "/v1/relation?a=1&b=2", "", nil, 401, `{"error":"NOAUTH Authentication required."}`},
+		{"GET", "/v1/relation?a=1&b=2", "", bearer("frontpw"), 200, `{"relations":[3]}`},
+		{"GET", "/v1/relation?a=1&b=2", "", basic("", "frontpw"), 200, `{"relations":[3]}`},
+	} {
+		if code, got := do(tc.method, tc.path, tc.body, tc.auth); code != tc.code || got != tc.want {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, code, got, tc.code, tc.want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package proxyfront
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -38,6 +39,10 @@ type client struct {
 	tx      *txState   // open transaction (multi.go); nil outside MULTI
 	watch   *watchConn // the connection holding the client's WATCH; nil when it watches nothing
 	hs      []uint32   // scratch: ring positions of a queued command's keys
+	// ctx is an HTTP request's (http.go): once it is done, start sends
+	// nothing more and fails the call instead, and a failed read is not
+	// retried on the next pool. Nil for RESP clients.
+	ctx context.Context
 
 	// held is every reply byte the proxy holds for this client: replies
 	// its backends delivered and it has not written yet, plus out. The
@@ -121,6 +126,7 @@ func (c *client) serve() {
 var (
 	errOutputLimit     = errors.New("client output buffer over its limit")
 	errOverOutputLimit = &backendError{msg: "ERR proxy: reply dropped: the client went over client_output_buffer_limit"}
+	errDeadline        = &backendError{msg: msgDeadline}
 )
 
 // collect finishes the started commands in order and writes their
@@ -297,6 +303,13 @@ func (c *client) start(t *topology, h uint32, read bool, args ...[]byte) *call {
 	k := newCall()
 	k.req = resp.AppendCommand(k.req[:0], args...)
 	k.t, k.h, k.read, k.pool = t, h, read, 0
+	if c.ctx != nil && c.ctx.Err() != nil {
+		// Past an HTTP request's deadline: its answer is 504 already,
+		// and a later round would only load the nodes. Nothing is sent,
+		// to the primary or to replicas.
+		k.fail(errDeadline)
+		return k
+	}
 	if read {
 		be := t.reads[0].backendFor(h)
 		if w := c.watch; w != nil && t.primary.backendFor(h) == w.be {
@@ -371,7 +384,7 @@ func (c *client) wait(k *call) {
 // pool of the read order.
 func (c *client) await(k *call) {
 	c.wait(k)
-	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) && !c.dead.Load() {
+	for k.err != nil && k.read && k.pool+1 < len(k.t.reads) && !c.dead.Load() && (c.ctx == nil || c.ctx.Err() == nil) {
 		k.pool++
 		k.err = nil
 		c.send(k.t.reads[k.pool].backendFor(k.h), k)

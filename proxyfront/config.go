@@ -179,6 +179,10 @@ type Config struct {
 	// default.
 	ListenerTLS
 
+	// HTTP is the [http] table: the HTTP/JSON entry (httpconfig.go), off
+	// by default.
+	HTTP HTTPConfig `toml:"http"`
+
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
 	Pools []Pool `toml:"pool"`
@@ -330,6 +334,9 @@ func (c *Config) Validate() error {
 	if err := c.validateMemcache(); err != nil {
 		return err
 	}
+	if err := c.HTTP.validate(c.Listen, c.Admin); err != nil {
+		return err
+	}
 	if _, err := shard.HashByName(c.Hash); err != nil {
 		return fmt.Errorf("hash: %w", err)
 	}
@@ -387,6 +394,7 @@ func (c *Config) fillDefaults() {
 	if len(c.Users) == 0 {
 		c.Users = nil // "users = []" is no users, as an absent key
 	}
+	c.HTTP.fillDefaults()
 	if c.Listen == "" {
 		c.Listen = defListen
 	}

@@ -54,6 +54,8 @@ func configUnknownKey(e *toml.DecodeError) string {
 	known := configKeys
 	if len(parent) == 1 && parent[0] == "pool" {
 		known = poolKeys
+	} else if len(parent) == 1 && parent[0] == "http" {
+		known = httpKeys
 	} else if len(parent) > 0 {
 		known = nil
 	}
@@ -75,11 +77,13 @@ func configUnknownKey(e *toml.DecodeError) string {
 	return msg
 }
 
-// configKeys and poolKeys are the TOML keys of Config and Pool, for
+// configKeys, poolKeys and httpKeys are the TOML keys of Config, Pool and
+// HTTPConfig, for
 // suggestions and for naming fields in decoder errors.
 var (
 	configKeys = tomlKeysOf(reflect.TypeFor[Config]())
 	poolKeys   = tomlKeysOf(reflect.TypeFor[Pool]())
+	httpKeys   = tomlKeysOf(reflect.TypeFor[HTTPConfig]())
 )
 
 func tomlKeysOf(t reflect.Type) []string {

@@ -161,11 +161,15 @@ func TestConfigKeysDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range append(append([]string{}, configKeys...), poolKeys...) {
+	for _, k := range append(append(append([]string{}, configKeys...), poolKeys...), httpKeys...) {
 		if !bytes.Contains(doc, []byte("`"+k+"`")) {
 			t.Errorf("docs/proxy.md does not document `%s`", k)
 		}
-		if k != "pool" && !regexp.MustCompile(`(?m)^`+k+` = `).Match(example) {
+		show := `(?m)^` + k + ` = `
+		if k == "pool" || k == "http" { // tables
+			show = `(?m)^\[+` + k + `\]+$`
+		}
+		if !regexp.MustCompile(show).Match(example) {
 			t.Errorf("testdata/proxy.toml does not show %s", k)
 		}
 	}

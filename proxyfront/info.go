@@ -38,6 +38,7 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("process_id", os.Getpid())
 		field("tcp_addr", p.Addr())
 		field("admin_addr", p.AdminAddr())
+		field("http_addr", p.HTTPAddr())
 		field("uptime_in_seconds", int64(time.Since(p.started).Seconds()))
 		field("config_file", cfg.Path)
 		field("hash", cfg.Hash)

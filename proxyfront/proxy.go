@@ -46,6 +46,7 @@ type Proxy struct {
 	mcStats *mcCounters     // the memcache entry's counters; nil when it is off
 	admin   *http.Server
 	adminLn net.Listener
+	web     *httpEntry // the HTTP/JSON entry (http.go); nil when off
 	clients sync.WaitGroup
 	conns   sync.Map // *client → struct{}
 	nextID  atomic.Uint64
@@ -140,6 +141,13 @@ func (p *Proxy) Listen() error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		p.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
+	if err := p.listenHTTP(cfg); err != nil {
+		ln.Close()
+		if p.adminLn != nil {
+			p.adminLn.Close()
+		}
+		return err
+	}
 	return nil
 }
 
@@ -166,6 +174,9 @@ func (p *Proxy) AdminAddr() string {
 func (p *Proxy) Serve(ctx context.Context) error {
 	if p.admin != nil {
 		go p.admin.Serve(p.adminLn)
+	}
+	if p.web != nil {
+		go p.web.serve()
 	}
 	go func() {
 		<-ctx.Done()
@@ -292,6 +303,9 @@ func (p *Proxy) shutdown() {
 		p.admin.Shutdown(sctx)
 		cancel()
 	}
+	if p.web != nil {
+		p.web.shutdown(5 * time.Second)
+	}
 	// A client blocked reading gets an error now; one in the middle of a
 	// pipeline finishes it first (its read deadline only stops the next
 	// read).
@@ -323,10 +337,10 @@ func (p *Proxy) Reload() error {
 		if err != nil {
 			return err
 		}
-		if cfg.Listen != old.Listen || cfg.Admin != old.Admin {
-			p.log.Warn("reload: listen and admin addresses apply only at start; keeping the old ones",
-				zap.String("listen", old.Listen), zap.String("admin", old.Admin))
-			cfg.Listen, cfg.Admin = old.Listen, old.Admin
+		if cfg.Listen != old.Listen || cfg.Admin != old.Admin || cfg.HTTP.Listen != old.HTTP.Listen {
+			p.log.Warn("reload: listen, admin and http.listen addresses apply only at start; keeping the old ones",
+				zap.String("listen", old.Listen), zap.String("admin", old.Admin), zap.String("http.listen", old.HTTP.Listen))
+			cfg.Listen, cfg.Admin, cfg.HTTP.Listen = old.Listen, old.Admin, old.HTTP.Listen
 		}
 		// The start fitted max_clients to the open-files limit; a
 		// reloaded max_clients (or more node connections) is held to it.

@@ -59,7 +59,8 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 			defer onSIGHUP(ctx, func() { p.Reload() })() // logs the outcome
 			log.Info("relcache proxy listening", zap.String("addr", p.Addr()),
 				zap.String("admin_addr", p.AdminAddr()), zap.String("tls_addr", p.TLSAddr()),
-				zap.String("memcache_addr", p.MemcacheAddr()), zap.String("config", configPath),
+				zap.String("memcache_addr", p.MemcacheAddr()), zap.String("http_addr", p.HTTPAddr()),
+				zap.String("config", configPath),
 				zap.Int("max_clients", cfg.MaxClients), zap.Int("max_clients_requested", fit.Requested),
 				zap.Uint64("open_files_limit", fit.Limit),
 				zap.String("version", versionString()))

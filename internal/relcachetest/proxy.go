@@ -64,8 +64,8 @@ const startWait = 90 * time.Second
 
 // startLogged runs the binary with args, copies its stderr into the Proc's
 // log, and waits for the JSON log line whose msg is ready, taking the
-// addresses from its addr and admin_addr fields. It is Start's machinery
-// for the other long-running subcommands.
+// addresses from its addr, admin_addr and http_addr fields. It is Start's
+// machinery for the other long-running subcommands.
 func startLogged(t testing.TB, what, ready string, args []string) *Proc {
 	t.Helper()
 	p, err := tryStart(t, what, ready, nil, args)
@@ -96,7 +96,7 @@ func tryStart(t testing.TB, what, ready string, wrapper, args []string) (*Proc, 
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)
 	}
-	addrs := make(chan [3]string, 1)
+	addrs := make(chan [4]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -112,9 +112,10 @@ func tryStart(t testing.TB, what, ready string, wrapper, args []string) (*Proc, 
 				Addr  string `json:"addr"`
 				Admin string `json:"admin_addr"`
 				TLS   string `json:"tls_addr"`
+				HTTP  string `json:"http_addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == ready {
-				addrs <- [3]string{rec.Addr, rec.Admin, rec.TLS}
+				addrs <- [4]string{rec.Addr, rec.Admin, rec.TLS, rec.HTTP}
 				sent = true
 			}
 		}
@@ -126,7 +127,7 @@ func tryStart(t testing.TB, what, ready string, wrapper, args []string) (*Proc, 
 	}()
 	select {
 	case a := <-addrs:
-		p.Addr, p.AdminAddr, p.TLSAddr = a[0], a[1], a[2]
+		p.Addr, p.AdminAddr, p.TLSAddr, p.HTTPAddr = a[0], a[1], a[2], a[3]
 	case <-p.done:
 		return nil, fmt.Errorf("%s exited before listening: %v\n%s", what, p.exitErr, p.logs.String())
 	case <-time.After(startWait):

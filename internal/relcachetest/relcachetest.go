@@ -92,6 +92,7 @@ type Proc struct {
 	Addr      string // RESP address, host:port
 	AdminAddr string // admin HTTP address, or "-"
 	TLSAddr   string // TLS address (tls-port), or "-" or "" when off
+	HTTPAddr  string // a proxy's HTTP/JSON entry, or "-" (or "" for a node)
 	cmd       *exec.Cmd
 	logs      *syncBuffer
 	done      chan struct{}
