@@ -12,6 +12,11 @@ import (
 // million to show the out-of-cache behaviour.
 var benchSizes = []int{100, 3000, 5000, 1_000_000}
 
+// batchSizes adds, for the batch, a set that fits no core's L1 or L2 but
+// the L3 (100k members, 640 KB of groups): where overlapping the loads of
+// several uids matters most.
+var batchSizes = []int{100, 3000, 5000, 100_000, 1_000_000}
+
 // batchSize is a RELMULTI's worth of uids.
 const batchSize = 500
 
@@ -227,7 +232,7 @@ func BenchmarkContainsMiss(b *testing.B) {
 
 // BenchmarkBatch500 is a RELMULTI: 500 uids, half of them members.
 func BenchmarkBatch500(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range batchSizes {
 		d := benchInput(n)
 		for _, withTimes := range []bool{false, true} {
 			name := "openhash-batch"
