@@ -12,10 +12,10 @@ import (
 // million to show the out-of-cache behaviour.
 var benchSizes = []int{100, 3000, 5000, 1_000_000}
 
-// batchSizes adds, for the batch, a set that fits no core's L1 or L2 but
-// the L3 (100k members, 640 KB of groups): where overlapping the loads of
-// several uids matters most.
-var batchSizes = []int{100, 3000, 5000, 100_000, 1_000_000}
+// batchSizes adds, for the batch, sets on either side of batchW's switch to
+// blocks (blockedFrom, 64 KiB of groups: 10,000 five-byte members): 20k
+// (128 KB) and 100k (640 KB), which fit a core's L2 but not its L1.
+var batchSizes = []int{100, 3000, 5000, 20_000, 100_000, 1_000_000}
 
 // batchSize is a RELMULTI's worth of uids.
 const batchSize = 500
@@ -244,12 +244,20 @@ func BenchmarkBatch500(b *testing.B) {
 				s := mustOpen(b, mustBuild(b, d.uids, times))
 				out := make([]bool, 0, batchSize)
 				b.ReportAllocs()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0, cpuOK := threadCPU()
 				i := 0
 				for b.Loop() {
 					out = s.ContainsBatch(out[:0], d.queries[i])
 					if i++; i == len(d.queries) {
 						i = 0
 					}
+				}
+				// CPU time per op beside ns/op: on a shared machine it
+				// leaves out the time this thread waited for a core.
+				if cpu1, ok := threadCPU(); ok && cpuOK {
+					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 				}
 			})
 		}
