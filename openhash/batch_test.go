@@ -10,8 +10,9 @@ import (
 // a map, for every slot width and sizes from empty to 100k members, on
 // hits, misses, uids too wide for the slots and uids that equal a member in
 // their low w bytes. The batch kernel probes differently from the single
-// lookup (both groups at once, a slow path for groups with several tag
-// candidates), so the two must be shown to agree everywhere.
+// lookup (no width check; above blockedFrom bytes, in blocks whose
+// hashing is done before their probes), so the two must be shown to agree
+// everywhere, on both paths.
 func TestContainsBatchAgrees(t *testing.T) {
 	sizes := []int{0, 1, 2, 7, 8, 9, 100, 255, 256, 3000, 65536, 100_000}
 	if testing.Short() {
@@ -61,16 +62,29 @@ func TestContainsBatchAgrees(t *testing.T) {
 						times[i] = rng.Uint32()
 					}
 				}
-				buf, err := Build(nil, uids, times, Options{Seed: rng.Uint64(), MaxUID: mask})
-				if err != nil {
-					t.Fatal(err)
+				// A second, sparse table of the same members is larger than
+				// blockedFrom, so that batchW's blocked path is tested at
+				// every width too, and on nearly empty groups.
+				opts := Options{Seed: rng.Uint64(), MaxUID: mask}
+				sparse := opts
+				sparse.Extra = 2 * blockedFrom / groupBytes(w) * groupSlots
+				var sets []Set
+				for _, o := range []Options{opts, sparse} {
+					buf, err := Build(nil, uids, times, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					s, err := Open(buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s.width != w {
+						t.Fatalf("width %d, want %d", s.width, w)
+					}
+					sets = append(sets, s)
 				}
-				s, err := Open(buf)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if s.width != w {
-					t.Fatalf("width %d, want %d", s.width, w)
+				if len(sets[1].groups) <= blockedFrom {
+					t.Fatalf("sparse table of %d bytes is not above blockedFrom", len(sets[1].groups))
 				}
 				var query []uint64
 				for i := range min(n, 20_000) {
@@ -86,15 +100,17 @@ func TestContainsBatchAgrees(t *testing.T) {
 				rng.Shuffle(len(query), func(i, j int) { query[i], query[j] = query[j], query[i] })
 				// Every length from 0 up, so that any blocking of the batch
 				// sees partial blocks.
-				for _, l := range []int{0, 1, 2, 63, 64, 65, 129, len(query)} {
-					q := query[:min(l, len(query))]
-					got := s.ContainsBatch(nil, q)
-					if len(got) != len(q) {
-						t.Fatalf("%d results for %d uids", len(got), len(q))
-					}
-					for i, u := range q {
-						if got[i] != member[u] || s.Contains(u) != member[u] {
-							t.Fatalf("uid %#x: ContainsBatch %v, Contains %v, member %v", u, got[i], s.Contains(u), member[u])
+				for k, s := range sets {
+					for _, l := range []int{0, 1, 2, 63, 64, 65, 129, len(query)} {
+						q := query[:min(l, len(query))]
+						got := s.ContainsBatch(nil, q)
+						if len(got) != len(q) {
+							t.Fatalf("%d results for %d uids", len(got), len(q))
+						}
+						for i, u := range q {
+							if got[i] != member[u] || s.Contains(u) != member[u] {
+								t.Fatalf("table %d, uid %#x: ContainsBatch %v, Contains %v, member %v", k, u, got[i], s.Contains(u), member[u])
+							}
 						}
 					}
 				}
