@@ -89,20 +89,15 @@ func findW[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 
 // batchW writes out[j] = Contains(uids[j]); len(out) >= len(uids).
 //
-// Each uid's work is independent of the others', so an out-of-order core
-// runs the hashing and loads of several consecutive uids at once. What
-// limits it is the probe's branches: whether a uid hits, and in which
-// group, is random, so they mispredict about once per uid, and each
-// misprediction also discards the work begun on the uids after it. On a
-// table that fits a core's L1 or L2 that work is mostly arithmetic and
-// one pass is fastest. On a larger one it includes cache misses, and
-// batchBlockedW, which computes every group address of a block before it
-// probes, measured 13-27% faster per batch at 50k-1M members and 5-8%
-// slower at 3000 (docs/benchmarks.md, openhash); hence the switch on the
-// table's size.
+// Whether a uid hits, and in which of its groups, is random, so a probe
+// that stops at the first match mispredicts about once per uid, and each
+// misprediction also discards the work begun on the uids after it. Here
+// the common case has no branch that depends on the data: both groups'
+// control words are loaded, the lowest tag candidate of each is compared
+// (see probeAll), and the answers are combined arithmetically.
 //
-// There is no width check: a uid wider than the slots differs from every
-// slot it is compared with, since the slot reads are masked to w bytes.
+// On a table larger than blockedFrom the loads, not the arithmetic, are
+// what a uid waits for, and batchBlockedW issues more of them at once.
 func batchW[S slot](s *Set, out []bool, uids []uint64) {
 	w, _, mask := shape[S]()
 	out = out[:len(uids)]
@@ -119,21 +114,26 @@ func batchW[S slot](s *Set, out []bool, uids []uint64) {
 	for j, uid := range uids {
 		h := hash(uid, seed)
 		g1, frac := bits.Mul64(h, ng)
+		g2, _ := bits.Mul64(frac, ng)
 		tags := uint64(tagOf(h)) * lsb
-		p := groupPtr[S](base, g1)
-		found := inGroup[S](p, matchTag(le64(unsafe.Add(p, 8*w)), tags), mask, uid)
-		if !found {
-			g2, _ := bits.Mul64(frac, ng)
-			p = groupPtr[S](base, g2)
-			found = inGroup[S](p, matchTag(le64(unsafe.Add(p, 8*w)), tags), mask, uid)
+		p1, p2 := groupPtr[S](base, g1), groupPtr[S](base, g2)
+		m1 := matchTag(le64(unsafe.Add(p1, 8*w)), tags)
+		m2 := matchTag(le64(unsafe.Add(p2, 8*w)), tags)
+		// probeBoth, spelled out: as a call it cost more than the probe.
+		if (m1&(m1-1))|(m2&(m2-1)) != 0 {
+			out[j] = probeAll[S](p1, p2, m1, m2, mask, uid)
+			continue
 		}
-		out[j] = found
+		i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
+		i2 := uintptr(bits.TrailingZeros64(m2) >> 3)
+		f1 := b2u(m1 != 0) & b2u(le64(unsafe.Add(p1, i1*w))&mask == uid)
+		f2 := b2u(m2 != 0) & b2u(le64(unsafe.Add(p2, i2*w))&mask == uid)
+		out[j] = f1|f2 != 0
 	}
 }
 
 // blockedFrom is the size of the group region, in bytes, above which
-// batchW probes in blocks: 64 KiB, 10,000 five-byte members, where the
-// two ways measured the same (docs/benchmarks.md, openhash).
+// batchW works in blocks: 64 KiB, 10,000 five-byte members.
 const blockedFrom = 64 << 10
 
 // batchBlock is how many uids batchBlockedW hashes before it probes them;
@@ -141,20 +141,17 @@ const blockedFrom = 64 << 10
 // check.
 const batchBlock = 64
 
-// batchBlockedW is batchW for tables larger than the caches nearest the
-// core. It works in blocks of batchBlock uids, in two passes. The first
-// hashes every uid of the block and computes both candidate groups'
-// offsets and the tag word: no branch depends on the data, so the
-// multiplies run at the core's throughput and nothing is discarded. The
-// second probes, stopping at the first match; a misprediction there
-// discards only probe work, and the addresses of the block's loads no
-// longer wait on the hashing.
+// batchBlockedW is batchW for tables larger than the cache nearest the
+// core. It works in blocks of batchBlock uids, in two passes: the first
+// hashes each uid, loads both its control words and keeps the tag matches;
+// the second compares the candidate slots. The first pass is short per uid,
+// so the core has the control-word loads of many uids in flight at once.
 func batchBlockedW[S slot](s *Set, out []bool, uids []uint64) {
 	w, gb, mask := shape[S]()
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
 	seed, ng := s.seed, s.ng
 	var off1, off2 [batchBlock]uintptr
-	var tagw [batchBlock]uint64
+	var match1, match2 [batchBlock]uint64
 	for len(uids) > 0 {
 		n := min(len(uids), batchBlock)
 		blk, res := uids[:n], out[:n]
@@ -162,35 +159,68 @@ func batchBlockedW[S slot](s *Set, out []bool, uids []uint64) {
 			h := hash(uid, seed)
 			g1, frac := bits.Mul64(h, ng)
 			g2, _ := bits.Mul64(frac, ng)
-			off1[k&(batchBlock-1)] = uintptr(g1) * gb
-			off2[k&(batchBlock-1)] = uintptr(g2) * gb
-			tagw[k&(batchBlock-1)] = uint64(tagOf(h)) * lsb
+			tags := uint64(tagOf(h)) * lsb
+			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb
+			off1[k&(batchBlock-1)] = o1
+			off2[k&(batchBlock-1)] = o2
+			match1[k&(batchBlock-1)] = matchTag(le64(unsafe.Add(base, o1+8*w)), tags)
+			match2[k&(batchBlock-1)] = matchTag(le64(unsafe.Add(base, o2+8*w)), tags)
 		}
 		for k, uid := range blk {
 			k &= batchBlock - 1
-			p := unsafe.Add(base, off1[k])
-			found := inGroup[S](p, matchTag(le64(unsafe.Add(p, 8*w)), tagw[k]), mask, uid)
-			if !found {
-				p = unsafe.Add(base, off2[k])
-				found = inGroup[S](p, matchTag(le64(unsafe.Add(p, 8*w)), tagw[k]), mask, uid)
+			p1, p2 := unsafe.Add(base, off1[k]), unsafe.Add(base, off2[k])
+			m1, m2 := match1[k], match2[k]
+			if (m1&(m1-1))|(m2&(m2-1)) != 0 {
+				res[k] = probeAll[S](p1, p2, m1, m2, mask, uid)
+				continue
 			}
-			res[k] = found
+			i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
+			i2 := uintptr(bits.TrailingZeros64(m2) >> 3)
+			f1 := b2u(m1 != 0) & b2u(le64(unsafe.Add(p1, i1*w))&mask == uid)
+			f2 := b2u(m2 != 0) & b2u(le64(unsafe.Add(p2, i2*w))&mask == uid)
+			res[k] = f1|f2 != 0
 		}
 		uids, out = uids[n:], out[n:]
 	}
 }
 
-// inGroup reports whether one of the candidate slots m of the group at p
-// holds uid (mask is the slot's uid mask, passed so that the caller's
-// constant is reused).
-func inGroup[S slot](p unsafe.Pointer, m, mask, uid uint64) bool {
+// The probe of both groups (spelled out in batchW and batchBlockedW: as a
+// generic helper it went over the inlining budget and a call per uid cost
+// more than the probe) is given each group's tag matches m1 and m2. The
+// lowest bit of a matchTag result is always a true tag match, so comparing
+// only the lowest candidate of each group is exact unless a group has two
+// or more candidates (another member with the same 7-bit tag, or a borrow:
+// a few percent of uids), which take probeAll. A group without candidates
+// gives i = 8, a read of the control word itself: in bounds (8w+8 <= gb),
+// and discarded by the m != 0 term. There is no width check: a uid wider
+// than the slots differs from every slot read, which is masked to w bytes.
+
+// probeAll is the exact path for groups with several candidates: every
+// candidate slot of both groups. It is out of line so that the loops that
+// call it stay small.
+//
+//go:noinline
+func probeAll[S slot](p1, p2 unsafe.Pointer, m1, m2, mask, uid uint64) bool {
 	w, _, _ := shape[S]()
-	for ; m != 0; m &= m - 1 {
-		if le64(unsafe.Add(p, uintptr(bits.TrailingZeros64(m)>>3)*w))&mask == uid {
+	for ; m1 != 0; m1 &= m1 - 1 {
+		if le64(unsafe.Add(p1, uintptr(bits.TrailingZeros64(m1)>>3)*w))&mask == uid {
+			return true
+		}
+	}
+	for ; m2 != 0; m2 &= m2 - 1 {
+		if le64(unsafe.Add(p2, uintptr(bits.TrailingZeros64(m2)>>3)*w))&mask == uid {
 			return true
 		}
 	}
 	return false
+}
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // insertResult is what the fast insert path did.
