@@ -10,10 +10,11 @@ import (
 // a map, for every slot width and sizes from empty to 100k members, on
 // hits, misses, uids too wide for the slots and uids that equal a member in
 // their low w bytes. The batch kernel probes differently from the single
-// lookup (no width check; above blockedFrom bytes, in blocks whose
-// hashing is done before their probes), so the two must be shown to agree
-// everywhere, on both paths.
+// lookup (no width check, no early exit, only the lowest tag candidate of
+// a group unless it has several, in blocks hashed before they are
+// probed), so the two must be shown to agree everywhere.
 func TestContainsBatchAgrees(t *testing.T) {
+	const sparseBytes = 128 << 10
 	sizes := []int{0, 1, 2, 7, 8, 9, 100, 255, 256, 3000, 65536, 100_000}
 	if testing.Short() {
 		sizes = []int{0, 1, 9, 256, 3000}
@@ -62,12 +63,12 @@ func TestContainsBatchAgrees(t *testing.T) {
 						times[i] = rng.Uint32()
 					}
 				}
-				// A second, sparse table of the same members is larger than
-				// blockedFrom, so that batchW's blocked path is tested at
-				// every width too, and on nearly empty groups.
+				// A second, sparse table of the same members, 128 KiB or
+				// more, so that every width is also tested on nearly empty
+				// groups and a table larger than L1.
 				opts := Options{Seed: rng.Uint64(), MaxUID: mask}
 				sparse := opts
-				sparse.Extra = 2 * blockedFrom / groupBytes(w) * groupSlots
+				sparse.Extra = sparseBytes / groupBytes(w) * groupSlots
 				var sets []Set
 				for _, o := range []Options{opts, sparse} {
 					buf, err := Build(nil, uids, times, o)
@@ -83,8 +84,8 @@ func TestContainsBatchAgrees(t *testing.T) {
 					}
 					sets = append(sets, s)
 				}
-				if len(sets[1].groups) <= blockedFrom {
-					t.Fatalf("sparse table of %d bytes is not above blockedFrom", len(sets[1].groups))
+				if len(sets[1].groups) < sparseBytes {
+					t.Fatalf("sparse table of %d bytes, want %d or more", len(sets[1].groups), sparseBytes)
 				}
 				var query []uint64
 				for i := range min(n, 20_000) {

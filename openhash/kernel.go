@@ -96,58 +96,21 @@ func findW[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 // control words are loaded, the lowest tag candidate of each is compared
 // (see probeAll), and the answers are combined arithmetically.
 //
-// On a table larger than blockedFrom the loads, not the arithmetic, are
-// what a uid waits for, and batchBlockedW issues more of them at once.
+// It works in blocks of batchBlock uids, in two passes: the first hashes
+// each uid, loads both its control words and keeps the tag matches; the
+// second compares the candidate slots. Each pass is short per uid, so the
+// core keeps the loads of many uids in flight (what a table larger than
+// its L1 waits for), and the two loops need fewer registers than one.
+// Against the same probe in one loop, blocks measured 7% faster at 3000
+// members; blocks of 16 and 32 measured alike, 64 7% slower at 100k and
+// 1M members.
 func batchW[S slot](s *Set, out []bool, uids []uint64) {
-	w, _, mask := shape[S]()
+	w, gb, mask := shape[S]()
 	out = out[:len(uids)]
 	if len(s.groups) == 0 {
 		clear(out)
 		return
 	}
-	if len(s.groups) > blockedFrom {
-		batchBlockedW[S](s, out, uids)
-		return
-	}
-	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	seed, ng := s.seed, s.ng
-	for j, uid := range uids {
-		h := hash(uid, seed)
-		g1, frac := bits.Mul64(h, ng)
-		g2, _ := bits.Mul64(frac, ng)
-		tags := uint64(tagOf(h)) * lsb
-		p1, p2 := groupPtr[S](base, g1), groupPtr[S](base, g2)
-		m1 := matchTag(le64(unsafe.Add(p1, 8*w)), tags)
-		m2 := matchTag(le64(unsafe.Add(p2, 8*w)), tags)
-		// probeBoth, spelled out: as a call it cost more than the probe.
-		if (m1&(m1-1))|(m2&(m2-1)) != 0 {
-			out[j] = probeAll[S](p1, p2, m1, m2, mask, uid)
-			continue
-		}
-		i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
-		i2 := uintptr(bits.TrailingZeros64(m2) >> 3)
-		f1 := b2u(m1 != 0) & b2u(le64(unsafe.Add(p1, i1*w))&mask == uid)
-		f2 := b2u(m2 != 0) & b2u(le64(unsafe.Add(p2, i2*w))&mask == uid)
-		out[j] = f1|f2 != 0
-	}
-}
-
-// blockedFrom is the size of the group region, in bytes, above which
-// batchW works in blocks: 64 KiB, 10,000 five-byte members.
-const blockedFrom = 64 << 10
-
-// batchBlock is how many uids batchBlockedW hashes before it probes them;
-// a power of two, so an index masked with batchBlock-1 needs no bounds
-// check.
-const batchBlock = 64
-
-// batchBlockedW is batchW for tables larger than the cache nearest the
-// core. It works in blocks of batchBlock uids, in two passes: the first
-// hashes each uid, loads both its control words and keeps the tag matches;
-// the second compares the candidate slots. The first pass is short per uid,
-// so the core has the control-word loads of many uids in flight at once.
-func batchBlockedW[S slot](s *Set, out []bool, uids []uint64) {
-	w, gb, mask := shape[S]()
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
 	seed, ng := s.seed, s.ng
 	var off1, off2 [batchBlock]uintptr
@@ -184,20 +147,22 @@ func batchBlockedW[S slot](s *Set, out []bool, uids []uint64) {
 	}
 }
 
-// The probe of both groups (spelled out in batchW and batchBlockedW: as a
-// generic helper it went over the inlining budget and a call per uid cost
-// more than the probe) is given each group's tag matches m1 and m2. The
-// lowest bit of a matchTag result is always a true tag match, so comparing
-// only the lowest candidate of each group is exact unless a group has two
-// or more candidates (another member with the same 7-bit tag, or a borrow:
-// a few percent of uids), which take probeAll. A group without candidates
+// batchBlock is how many uids batchW hashes before it probes them; a power
+// of two, so an index masked with batchBlock-1 needs no bounds check.
+const batchBlock = 32
+
+// The second pass is given each group's tag matches m1 and m2. The lowest
+// bit of a matchTag result is always a true tag match, so comparing only
+// the lowest candidate of each group is exact unless a group has two or
+// more candidates (another member with the same 7-bit tag, or a borrow: a
+// few percent of uids), which take probeAll. A group without candidates
 // gives i = 8, a read of the control word itself: in bounds (8w+8 <= gb),
 // and discarded by the m != 0 term. There is no width check: a uid wider
 // than the slots differs from every slot read, which is masked to w bytes.
-
+//
 // probeAll is the exact path for groups with several candidates: every
-// candidate slot of both groups. It is out of line so that the loops that
-// call it stay small.
+// candidate slot of both groups. It is out of line so that the loop that
+// calls it stays small.
 //
 //go:noinline
 func probeAll[S slot](p1, p2 unsafe.Pointer, m1, m2, mask, uid uint64) bool {

@@ -12,9 +12,8 @@ import (
 // million to show the out-of-cache behaviour.
 var benchSizes = []int{100, 3000, 5000, 1_000_000}
 
-// batchSizes adds, for the batch, sets on either side of batchW's switch to
-// blocks (blockedFrom, 64 KiB of groups: 10,000 five-byte members): 20k
-// (128 KB) and 100k (640 KB), which fit a core's L2 but not its L1.
+// batchSizes adds, for the batch, sets larger than a core's L1 that fit its
+// L2: 20k members (128 KB of groups) and 100k (640 KB).
 var batchSizes = []int{100, 3000, 5000, 20_000, 100_000, 1_000_000}
 
 // batchSize is a RELMULTI's worth of uids.
