@@ -89,13 +89,23 @@ func findW[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 
 // batchW writes out[j] = Contains(uids[j]); len(out) >= len(uids).
 //
-// Each uid's work is independent of the others', and there is no
-// loop-carried dependency besides the index, so an out-of-order core runs
-// the hashing and control-word loads of several consecutive uids at once and
-// their cache misses overlap. A hit in the first group skips the second
-// group's arithmetic, which keeps the common path short.
+// Whether a uid hits, and in which of its groups, is random, so a probe
+// that stops at the first match mispredicts about once per uid, and each
+// misprediction also discards the work begun on the uids after it. Here
+// the common case has no branch that depends on the data: both groups'
+// control words are loaded, the lowest tag candidate of each is compared
+// (see probeAll), and the answers are combined arithmetically.
+//
+// It works in blocks of batchBlock uids, in two passes: the first hashes
+// each uid, loads both its control words and keeps the tag matches; the
+// second compares the candidate slots. Each pass is short per uid, so the
+// core keeps the loads of many uids in flight (what a table larger than
+// its L1 waits for), and the two loops need fewer registers than one.
+// Against the same probe in one loop, blocks measured 7% faster at 3000
+// members; blocks of 16 and 32 measured alike, 64 7% slower at 100k and
+// 1M members.
 func batchW[S slot](s *Set, out []bool, uids []uint64) {
-	w, _, mask := shape[S]()
+	w, gb, mask := shape[S]()
 	out = out[:len(uids)]
 	if len(s.groups) == 0 {
 		clear(out)
@@ -103,32 +113,79 @@ func batchW[S slot](s *Set, out []bool, uids []uint64) {
 	}
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
 	seed, ng := s.seed, s.ng
-	for j, uid := range uids {
-		found := false
-		if uid&^mask == 0 {
+	var off1, off2 [batchBlock]uintptr
+	var match1, match2 [batchBlock]uint64
+	for len(uids) > 0 {
+		n := min(len(uids), batchBlock)
+		blk, res := uids[:n], out[:n]
+		for k, uid := range blk {
 			h := hash(uid, seed)
 			g1, frac := bits.Mul64(h, ng)
+			g2, _ := bits.Mul64(frac, ng)
 			tags := uint64(tagOf(h)) * lsb
-			p := groupPtr[S](base, g1)
-			for m := matchTag(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
-				if le64(unsafe.Add(p, uintptr(bits.TrailingZeros64(m)>>3)*w))&mask == uid {
-					found = true
-					break
-				}
-			}
-			if !found {
-				g2, _ := bits.Mul64(frac, ng)
-				p = groupPtr[S](base, g2)
-				for m := matchTag(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
-					if le64(unsafe.Add(p, uintptr(bits.TrailingZeros64(m)>>3)*w))&mask == uid {
-						found = true
-						break
-					}
-				}
-			}
+			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb
+			off1[k&(batchBlock-1)] = o1
+			off2[k&(batchBlock-1)] = o2
+			match1[k&(batchBlock-1)] = matchTag(le64(unsafe.Add(base, o1+8*w)), tags)
+			match2[k&(batchBlock-1)] = matchTag(le64(unsafe.Add(base, o2+8*w)), tags)
 		}
-		out[j] = found
+		for k, uid := range blk {
+			k &= batchBlock - 1
+			p1, p2 := unsafe.Add(base, off1[k]), unsafe.Add(base, off2[k])
+			m1, m2 := match1[k], match2[k]
+			if (m1&(m1-1))|(m2&(m2-1)) != 0 {
+				res[k] = probeAll[S](p1, p2, m1, m2, mask, uid)
+				continue
+			}
+			i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
+			i2 := uintptr(bits.TrailingZeros64(m2) >> 3)
+			f1 := b2u(m1 != 0) & b2u(le64(unsafe.Add(p1, i1*w))&mask == uid)
+			f2 := b2u(m2 != 0) & b2u(le64(unsafe.Add(p2, i2*w))&mask == uid)
+			res[k] = f1|f2 != 0
+		}
+		uids, out = uids[n:], out[n:]
 	}
+}
+
+// batchBlock is how many uids batchW hashes before it probes them; a power
+// of two, so an index masked with batchBlock-1 needs no bounds check.
+const batchBlock = 32
+
+// The second pass is given each group's tag matches m1 and m2. The lowest
+// bit of a matchTag result is always a true tag match, so comparing only
+// the lowest candidate of each group is exact unless a group has two or
+// more candidates (another member with the same 7-bit tag, or a borrow: a
+// few percent of uids), which take probeAll. A group without candidates
+// gives i = 8, a read of the control word itself: in bounds (8w+8 <= gb),
+// and discarded by the m != 0 term. There is no width check: a uid wider
+// than the slots differs from every slot read, which is masked to w bytes.
+//
+// probeAll is the exact path for groups with several candidates: every
+// candidate slot of both groups. It is out of line so that the loop that
+// calls it stays small.
+//
+//go:noinline
+func probeAll[S slot](p1, p2 unsafe.Pointer, m1, m2, mask, uid uint64) bool {
+	w, _, _ := shape[S]()
+	for ; m1 != 0; m1 &= m1 - 1 {
+		if le64(unsafe.Add(p1, uintptr(bits.TrailingZeros64(m1)>>3)*w))&mask == uid {
+			return true
+		}
+	}
+	for ; m2 != 0; m2 &= m2 - 1 {
+		if le64(unsafe.Add(p2, uintptr(bits.TrailingZeros64(m2)>>3)*w))&mask == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // insertResult is what the fast insert path did.
