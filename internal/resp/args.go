@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"strings"
 )
@@ -35,10 +36,20 @@ func ParseUint(b []byte) (uint64, bool) {
 	if len(b) > 20 {
 		return 0, false
 	}
-	// Up to 19 digits cannot overflow a uint64, so the loop needs no
-	// check (a division per digit was half the cost of a RELMULTI).
+	// Up to 19 digits cannot overflow a uint64, so the loops need no
+	// check (a division per digit was half the cost of a RELMULTI). Eight
+	// digits at a time where there are eight: a ten-digit uid is one word
+	// and two bytes (parse8; a quarter of a 500-uid RELMULTI's reading).
 	var u uint64
-	for _, c := range b[:min(len(b), 19)] {
+	n, i := min(len(b), 19), 0
+	for ; i+8 <= n; i += 8 {
+		v, ok := parse8(b[i:])
+		if !ok {
+			return 0, false
+		}
+		u = u*100_000_000 + v
+	}
+	for _, c := range b[i:n] {
 		c -= '0'
 		if c > 9 {
 			return 0, false
@@ -53,6 +64,22 @@ func ParseUint(b []byte) (uint64, bool) {
 		u = u*10 + uint64(c)
 	}
 	return u, true
+}
+
+// parse8 reads the eight ASCII digits at the start of b (len(b) >= 8) as
+// one little-endian word: ok is false unless every byte is '0'..'9'. The
+// digit test: a digit's high nibble is 3, and adding 6 keeps it 3 only for
+// '0'..'9'. The value: pairs, then quads, then the whole, each step one
+// multiply (the first digit is the lowest byte, so the most significant).
+func parse8(b []byte) (uint64, bool) {
+	x := binary.LittleEndian.Uint64(b)
+	const hi, six = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606
+	if x&hi|(x+six)&hi>>4 != 0x3333333333333333 {
+		return 0, false
+	}
+	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32, true
 }
 
 // CString is b as Redis's error messages quote an argument: they format

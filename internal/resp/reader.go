@@ -260,6 +260,24 @@ func (rd *Reader) partial(err error, need int) error {
 // returns it with the index after the line, or next = -1 if the line is not
 // complete yet.
 func header(b []byte, at int, tooBig, invalid error) (n int64, next int, err error) {
+	// Nearly every header is a few digits: read them here, without
+	// IndexByte's call and ParseInt's second pass (together half of a
+	// 500-uid RELMULTI's framing). Anything else (a sign, a leading zero,
+	// ten digits or more, a line not complete yet) takes the general path.
+	var v int64
+	for i := at; i < len(b) && i < at+10; i++ {
+		c := b[i]
+		if c == '\r' {
+			if i > at && i+1 < len(b) && (b[at] != '0' || i == at+1) {
+				return v, i + 2, nil
+			}
+			break
+		}
+		if c-'0' > 9 {
+			break
+		}
+		v = v*10 + int64(c-'0')
+	}
 	i := bytes.IndexByte(b[at:], '\r')
 	if i < 0 || at+i+1 >= len(b) {
 		if len(b)-at > MaxInline {

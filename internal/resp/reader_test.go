@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -219,5 +220,38 @@ func TestReaderQueryBufLimit(t *testing.T) {
 	cmds, err := readAll(append(data, "\r\n"...), false, lim)
 	if !errors.Is(err, io.EOF) || len(cmds) != 1 || len(cmds[0][1]) != 3000000 {
 		t.Fatalf("got %d commands, err %v", len(cmds), err)
+	}
+}
+
+// BenchmarkReaderBatch frames RELMULTI key + 500 ten-digit uids, the shape
+// of a batch lookup (issue 19: the decimal form's cost is mostly here).
+func BenchmarkReaderBatch(b *testing.B) {
+	cmd := []byte("*502\r\n$8\r\nRELMULTI\r\n$20\r\n1000000001.following\r\n")
+	for i := range 500 {
+		u := strconv.Itoa(1_000_000_000 + i*7919)
+		cmd = append(cmd, "$"+strconv.Itoa(len(u))+"\r\n"+u+"\r\n"...)
+	}
+	var stream []byte
+	for range 4 {
+		stream = append(stream, cmd...)
+	}
+	src := bytes.NewReader(stream)
+	rd := NewReader(src, func() Limits { return Limits{MaxBulk: 1 << 20, MaxMultibulk: 1 << 20} }, nil)
+	b.SetBytes(int64(len(cmd)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(stream)
+		rd.start, rd.end, rd.need = 0, 0, 0
+		for range 4 {
+			args, err := rd.Next()
+			if err != nil || len(args) != 502 {
+				b.Fatal(err, len(args))
+			}
+			for _, a := range args[2:] {
+				if _, ok := ParseUint(a); !ok {
+					b.Fatal("not a uid")
+				}
+			}
+		}
 	}
 }
