@@ -1,6 +1,7 @@
 package proxyfront
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"runtime"
@@ -39,6 +40,8 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("tcp_addr", p.Addr())
 		field("admin_addr", p.AdminAddr())
 		field("http_addr", p.HTTPAddr())
+		field("tls_addr", p.TLSAddr())
+		field("memcache_addr", cmp.Or(p.MemcacheAddr(), "-"))
 		field("uptime_in_seconds", int64(time.Since(p.started).Seconds()))
 		field("config_file", cfg.Path)
 		field("hash", cfg.Hash)

@@ -68,6 +68,10 @@ func TestProxyTLS(t *testing.T) {
 		if v := direct.Get(ctx, "greeting").Val(); v != "through-tls" {
 			t.Errorf("the node holds %q", v)
 		}
+		// INFO server names the TLS address beside the others.
+		if info := c.Info(ctx, "server").Val(); !strings.Contains(info, "tls_addr:"+px.TLSAddr+"\r\n") || !strings.Contains(info, "memcache_addr:-\r\n") {
+			t.Errorf("INFO server lacks tls_addr:%s (and memcache_addr:-):\n%s", px.TLSAddr, info)
+		}
 		bare := redis.NewClient(&redis.Options{Addr: px.TLSAddr, TLSConfig: ca.ClientConfig(t, tlstest.Pair{}), DisableIdentity: true, MaxRetries: -1})
 		defer bare.Close()
 		if err := bare.Ping(ctx).Err(); err == nil {
