@@ -655,8 +655,18 @@ func TestProxyWatchLost(t *testing.T) {
 	if id == "" {
 		t.Fatalf("no client of the node ran WATCH:\n%s", list)
 	}
+	errs := backendErrors(t, c, "node1")
 	if raw := node.must(t, "CLIENT", "KILL", "ID", id); string(raw) != ":1\r\n" {
 		t.Fatalf("CLIENT KILL ID %s: %s", id, show(raw))
+	}
+	// The node has closed the connection, but the proxy learns of it only
+	// when its reader of that connection runs and reads EOF: on a busy
+	// machine that can be after the EXEC below went down it, which then
+	// fails as any call in flight on a lost connection does ("connection
+	// lost: EOF"), the loss not known yet. This test is about a loss the
+	// proxy knows of, so it waits for that: the reader counts it as one of
+	// the node's errors, having marked the connection lost.
+	for backendErrors(t, c, "node1") == errs {
 	}
 	c.must(t, "MULTI")
 	c.must(t, "SET", "k", "2")
@@ -670,4 +680,18 @@ func TestProxyWatchLost(t *testing.T) {
 	if w := infoField(t, c, "clients", "watch_connections"); w != "0" {
 		t.Errorf("watch_connections after the failed EXEC: %s", w)
 	}
+}
+
+// backendErrors is the errors count INFO shows for the primary pool's
+// backend name.
+func backendErrors(t *testing.T, c *rconn, name string) string {
+	t.Helper()
+	line := infoField(t, c, "backends", "backend_dc1_"+name)
+	for _, f := range strings.Split(line, ",") {
+		if n, ok := strings.CutPrefix(f, "errors="); ok {
+			return n
+		}
+	}
+	t.Fatalf("INFO backends has no errors= for %s: %q", name, line)
+	return ""
 }
