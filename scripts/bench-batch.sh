@@ -73,15 +73,8 @@ echo "|---|---:|---:|---:|---:|---:|"
 for rep in $(seq "$REPS"); do
   for which in redis relcache; do
     port=$(free_port)
-    if [ "$which" = redis ]; then
-      taskset -c "$SERVER_CORE" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$tmp" >/dev/null 2>&1 &
-    else
-      GOMAXPROCS=1 taskset -c "$SERVER_CORE" bin/relcache serve --addr "127.0.0.1:$port" --admin-addr - \
-        --source none --save '' --dir "$(mktemp -d -p "$tmp")" --log-level warn >/dev/null 2>&1 &
-    fi
-    pid=$!
+    start_pinned "$which" "$port" "$tmp" "$SERVER_CORE"
     pids+=("$pid")
-    wait_port "$port"
     if [ "$which" = redis ]; then
       redis-cli -p "$port" "${hset[@]}" >/dev/null
       enc=$(redis-cli -p "$port" OBJECT ENCODING u.following)

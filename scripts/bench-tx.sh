@@ -11,6 +11,7 @@
 # Needs redis-server (Debian: redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 CONNS=${CONNS:-50}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
@@ -24,38 +25,13 @@ tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; sleep 0.3; rm -rf "$tmp"' EXIT
 
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; exit 1
-}
-
-# free_port prints a port nothing listens on.
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  echo "no free port" >&2; exit 1
-}
-
 echo "| server | round | transactions/s | CPU µs / transaction |"
 echo "|---|---:|---:|---:|"
 for rep in $(seq "$REPS"); do
   for which in redis relcache; do
     port=$(free_port)
-    if [ "$which" = redis ]; then
-      taskset -c "$SERVER_CORE" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$tmp" >/dev/null 2>&1 &
-    else
-      GOMAXPROCS=1 taskset -c "$SERVER_CORE" bin/relcache serve --addr "127.0.0.1:$port" --admin-addr - \
-        --source none --save '' --dir "$(mktemp -d -p "$tmp")" --log-level warn >/dev/null 2>&1 &
-    fi
-    pid=$!
+    start_pinned "$which" "$port" "$tmp" "$SERVER_CORE"
     pids+=("$pid")
-    wait_port "$port"
     t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     out=$(taskset -c "$CLIENT_CORE" bin/relcache-bench tx --addr "127.0.0.1:$port" --conns "$CONNS" \
       --sets "$SETS" --duration "${SECS}s")
