@@ -43,8 +43,6 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 BIN_DIR=${BIN_DIR:-}
-PEERS=${PEERS:-../shared/peers}
-[ -d "$PEERS" ] || [ ! -d ../../shared/peers ] || PEERS=../../shared/peers # from a worktree under /work/wt
 OUT=${OUT:-}
 NPROC=$(nproc)
 if [ "$QUICK" = 1 ]; then
@@ -71,29 +69,6 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- binaries ----------------------------------------------------------------
 skipped=() # one line per row or section not run, and why
-
-# where NAME prints the path of NAME: BIN_DIR, bin/, PATH, /usr/sbin, PEERS.
-where() {
-  local d
-  for d in ${BIN_DIR:+"$BIN_DIR"} bin; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done
-  command -v "$1" 2>/dev/null && return
-  for d in /usr/sbin "$PEERS"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done
-  return 1
-}
-
-# origin NAME: the Debian package (or other source) that provides NAME.
-origin() {
-  case $1 in
-  redis-server) echo "Debian package redis-server" ;;
-  redis-cli | redis-benchmark) echo "Debian package redis-tools" ;;
-  nutcracker) echo "Debian package nutcracker" ;;
-  taskset) echo "Debian package util-linux" ;;
-  memtier_benchmark) echo "no Debian 12 package; ../shared/peers/ has a build (RedisLabs/memtier_benchmark 2.3.0)" ;;
-  valkey-server) echo "no Debian 12 package (valkey-server from Debian 13); ../shared/peers/ has Valkey 8.0.1" ;;
-  predixy) echo "no Debian package; ../shared/peers/ has a build (joyieldInc/predixy)" ;;
-  relcache) echo "make build, or scripts/bench-bundle.sh" ;;
-  esac
-}
 
 # need VAR NAME WHAT: sets VAR to NAME's path, or notes that WHAT is skipped.
 need() {
@@ -302,6 +277,7 @@ report() {
   echo "- relcache: $([ -n "$RELCACHE" ] && "$RELCACHE" version) ($RELCACHE), built with $gover; commit $commit"
   echo "- Command: \`${BIN_DIR:+BIN_DIR=$BIN_DIR }$([ "$QUICK" = 1 ] && echo "QUICK=1 ")scripts/bench-cores.sh\` (SECS=$SECS KEYS=$KEYS BATCH_N=$BATCH_N)"
   echo "- Versions: $(for b in "Redis|$REDIS_SERVER" "Valkey|$VALKEY" "nutcracker|$NUTCRACKER" "memtier|$MEMTIER" "redis-benchmark|$REDIS_BENCHMARK"; do version "${b%%|*}" "${b#*|}"; done | paste -sd';' | sed 's/;/; /g')"
+  echo "- Binaries: relcache $RELCACHE, redis-server ${REDIS_SERVER:-—}, valkey-server ${VALKEY:-—}, nutcracker ${NUTCRACKER:-—}, predixy ${PREDIXY:-—}, memtier_benchmark ${MEMTIER:-—}, redis-benchmark ${REDIS_BENCHMARK:-—}"
   echo "- Layout ($pinning): servers on cores $SRV_CORES; proxies on $PROXY_CORES in front of four one-core relcache nodes on cores {$NODE_CORES}; clients on $CLIENT_CORES"
   echo "- Clients: memtier_benchmark for the server and proxy rows ($THREADS thread(s) × $CONNS connections, $KEYS keys of 64 bytes written first, then random keys for $SECS s per row: \`memtier_benchmark -t $THREADS -c $CONNS --ratio=0:1|1:0 --key-pattern=R:R --key-maximum=$KEYS --data-size=64 --pipeline=P --test-time=$SECS\`); redis-benchmark for the batch rows (8 connections, $BATCH_N requests per row)."
   echo "- CPU µs/req is utime+stime from /proc/PID/stat over the run (CLK_TCK $HZ) divided by the requests memtier counted; \"× ref\" divides it by the reference's in the same test. \"cores\" is what the process can use (a single-threaded one: 1); req/s per core divides by it; req per CPU-s is 1e6 / CPU µs."

@@ -74,6 +74,37 @@ REDIS_CLI=${REDIS_CLI:-redis-cli}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 MEMTIER=${MEMTIER:-memtier_benchmark}
 
+# --- finding binaries --------------------------------------------------------
+# The prebuilt peers (Valkey, predixy, memtier_benchmark: their README says
+# how they were built) sit beside the main checkout; a worktree under
+# /work/wt sees them one folder further up.
+PEERS=${PEERS:-../shared/peers}
+[ -d "$PEERS" ] || [ ! -d ../../shared/peers ] || PEERS=../../shared/peers
+
+# where NAME prints the path of NAME: from BIN_DIR (a bundle that
+# scripts/bench-bundle.sh made), bin/, PATH, /usr/sbin (nutcracker), PEERS.
+where() {
+  local d
+  for d in ${BIN_DIR:+"$BIN_DIR"} bin; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done
+  command -v "$1" 2>/dev/null && return
+  for d in /usr/sbin "$PEERS"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done
+  return 1
+}
+
+# origin NAME: the Debian package (or other source) that provides NAME.
+origin() {
+  case $1 in
+  redis-server) echo "Debian package redis-server" ;;
+  redis-cli | redis-benchmark) echo "Debian package redis-tools" ;;
+  nutcracker) echo "Debian package nutcracker" ;;
+  taskset) echo "Debian package util-linux" ;;
+  memtier_benchmark) echo "no Debian 12 package; ../shared/peers/ has a build (RedisLabs/memtier_benchmark 2.3.0)" ;;
+  valkey-server) echo "no Debian 12 package (valkey-server from Debian 13); ../shared/peers/ has Valkey 8.0.1" ;;
+  predixy) echo "no Debian package; ../shared/peers/ has a build (joyieldInc/predixy)" ;;
+  relcache) echo "make build, or scripts/bench-bundle.sh" ;;
+  esac
+}
+
 # Pinning: without taskset (Debian: util-linux) processes run where the
 # scheduler puts them, which the caller's report should say (PIN=0).
 if [ -z "${PIN:-}" ]; then
