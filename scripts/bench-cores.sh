@@ -27,7 +27,8 @@
 # SECS (seconds per memtier run: 10, QUICK 2), KEYS (200000, QUICK 20000),
 # BATCH_N (redis-benchmark requests per batch run: 20000, QUICK 2000),
 # BATCH_PIPES ("1 16"), SRV_CORES, PROXY_CORES, NODE_CORES, CLIENT_CORES,
-# THREADS, CONNS (per memtier thread), NC_CONNS (nutcracker's
+# THREADS, CONNS (per memtier thread), NPROC (the cores the layout is
+# chosen for: nproc), PIN (0: no taskset), NC_CONNS (nutcracker's
 # server_connections, 1), PEERS (../shared/peers), BUILD (auto: `make
 # build` when BIN_DIR is unset and go is here; 0 never; 1 always).
 #
@@ -44,7 +45,7 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 BIN_DIR=${BIN_DIR:-}
 OUT=${OUT:-}
-NPROC=$(nproc)
+NPROC=${NPROC:-$(nproc)} # NPROC=16 PIN=0 tries the 16-core layout's settings, unpinned, on a small machine
 if [ "$QUICK" = 1 ]; then
   SECS=${SECS:-2} KEYS=${KEYS:-20000} BATCH_N=${BATCH_N:-2000}
 else
@@ -95,7 +96,7 @@ need REDIS_BENCHMARK redis-benchmark "the batch rows" || true
 need VALKEY valkey-server "Valkey's server rows" || true
 need NUTCRACKER nutcracker "nutcracker's proxy rows" || true
 need PREDIXY predixy "predixy's proxy rows" || true
-[ "$PIN" = 1 ] || skipped+=("pinning: \`taskset\` not found ($(origin taskset)); every process ran unpinned, so CPU per request includes migrations")
+[ "$PIN" = 1 ] || skipped+=("pinning: none (PIN=0, or no \`taskset\`: $(origin taskset)); every process ran where the scheduler put it, so client and servers shared cores")
 
 tmp=$(mktemp -d)
 SPAWNED=$tmp/pids
