@@ -30,7 +30,7 @@ done
 make -s build
 tmp=$(mktemp -d)
 SPAWNED=$tmp/pids
-trap '[ -f "$SPAWNED" ] && kill $(cat "$SPAWNED") 2>/dev/null; sleep 0.3; rm -rf "$tmp"' EXIT
+trap '[ ! -f "$SPAWNED" ] || kill $(cat "$SPAWNED") 2>/dev/null || true; sleep 0.3; rm -rf "$tmp"' EXIT
 
 batch_data "$tmp" "$LIST" "$BATCH"
 echo "| command | round | requests/s | checks/s | server CPU µs / request | checks per CPU-second |"

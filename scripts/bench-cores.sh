@@ -100,9 +100,9 @@ need PREDIXY predixy "predixy's proxy rows" || true
 
 tmp=$(mktemp -d)
 SPAWNED=$tmp/pids
-cleanup() {
-  [ -f "$SPAWNED" ] && kill $(cat "$SPAWNED") 2>/dev/null
-  wait 2>/dev/null
+cleanup() { # under set -e a failing command here would turn the exit status into 1
+  [ ! -f "$SPAWNED" ] || kill $(cat "$SPAWNED") 2>/dev/null || true
+  wait 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
