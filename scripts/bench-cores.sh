@@ -276,6 +276,7 @@ report() {
   echo
   echo "- Machine: $model, $NPROC cores online ($(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p') thread(s) per core), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
   echo "- relcache: $([ -n "$RELCACHE" ] && "$RELCACHE" version) ($RELCACHE), built with $gover; commit $commit"
+  echo "- Ran for $((SECONDS / 60)) min $((SECONDS % 60)) s (the device allows 600 s a command)"
   echo "- Command: \`${BIN_DIR:+BIN_DIR=$BIN_DIR }$([ "$QUICK" = 1 ] && echo "QUICK=1 ")scripts/bench-cores.sh\` (SECS=$SECS KEYS=$KEYS BATCH_N=$BATCH_N)"
   echo "- Versions: $(for b in "Redis|$REDIS_SERVER" "Valkey|$VALKEY" "nutcracker|$NUTCRACKER" "memtier|$MEMTIER" "redis-benchmark|$REDIS_BENCHMARK"; do version "${b%%|*}" "${b#*|}"; done | paste -sd';' | sed 's/;/; /g')"
   echo "- Binaries: relcache $RELCACHE, redis-server ${REDIS_SERVER:-—}, valkey-server ${VALKEY:-—}, nutcracker ${NUTCRACKER:-—}, predixy ${PREDIXY:-—}, memtier_benchmark ${MEMTIER:-—}, redis-benchmark ${REDIS_BENCHMARK:-—}"
