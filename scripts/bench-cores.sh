@@ -278,7 +278,7 @@ report() {
   echo "- relcache: $([ -n "$RELCACHE" ] && "$RELCACHE" version) ($RELCACHE), built with $gover; commit $commit"
   echo "- Ran for $((SECONDS / 60)) min $((SECONDS % 60)) s (the device allows 600 s a command)"
   echo "- Command: \`${BIN_DIR:+BIN_DIR=$BIN_DIR }$([ "$QUICK" = 1 ] && echo "QUICK=1 ")scripts/bench-cores.sh\` (SECS=$SECS KEYS=$KEYS BATCH_N=$BATCH_N)"
-  echo "- Versions: $(for b in "Redis|$REDIS_SERVER" "Valkey|$VALKEY" "nutcracker|$NUTCRACKER" "memtier|$MEMTIER" "redis-benchmark|$REDIS_BENCHMARK"; do version "${b%%|*}" "${b#*|}"; done | paste -sd';' | sed 's/;/; /g')"
+  echo "- Versions: $(for b in "Redis|$REDIS_SERVER" "Valkey|$VALKEY" "nutcracker|$NUTCRACKER" "predixy|$PREDIXY" "memtier|$MEMTIER" "redis-benchmark|$REDIS_BENCHMARK"; do version "${b%%|*}" "${b#*|}"; done | paste -sd';' | sed 's/;/; /g')"
   echo "- Binaries: relcache $RELCACHE, redis-server ${REDIS_SERVER:-—}, valkey-server ${VALKEY:-—}, nutcracker ${NUTCRACKER:-—}, predixy ${PREDIXY:-—}, memtier_benchmark ${MEMTIER:-—}, redis-benchmark ${REDIS_BENCHMARK:-—}"
   echo "- Layout ($pinning): servers on cores $SRV_CORES; proxies on $PROXY_CORES in front of four one-core relcache nodes on cores {$NODE_CORES}; clients on $CLIENT_CORES"
   echo "- Clients: memtier_benchmark for the server and proxy rows ($THREADS thread(s) × $CONNS connections, $KEYS keys of 64 bytes written first, then random keys for $SECS s per row: \`memtier_benchmark -t $THREADS -c $CONNS --ratio=0:1|1:0 --key-pattern=R:R --key-maximum=$KEYS --data-size=64 --pipeline=P --test-time=$SECS\`); redis-benchmark for the batch rows (8 connections, $BATCH_N requests per row)."
@@ -324,8 +324,10 @@ report() {
           for (s = sprintf("%.0f", x); length(s) > 3; s = substr(s, 1, length(s) - 3)) out = "," substr(s, length(s) - 2) out
           return s out
         }
-        NR == 1 { ref = 500 / $5 }
-        { c = 500 / $5; printf "| %s | %s | %s | %s | %s | %.2f | %.1f M | %.2f |\n", pl, $1, group($2), $3, $4, $5, c, c / ref }' "$tmp/batch/P$pl"
+        { c = $5 > 0 ? 500 / $5 : 0 } # 0: the run took less CPU than one clock tick (a tiny BATCH_N)
+        NR == 1 { ref = c }
+        { printf "| %s | %s | %s | %s | %s | %.2f | %s | %s |\n", pl, $1, group($2), $3, $4, $5,
+            (c > 0 ? sprintf("%.1f M", c) : "< 1 tick"), (c > 0 && ref > 0 ? sprintf("%.2f", c / ref) : "—") }' "$tmp/batch/P$pl"
     done
   else
     echo "Not run: see below."
