@@ -22,7 +22,7 @@ FUZZTIME ?= 10s
 # the build cache; after the first download they run offline.
 TOOL := $(GO) tool -modfile=tools.mod
 
-.PHONY: build run test test-race test-invariants unit bench lint vuln fuzz clean
+.PHONY: build run test test-race test-invariants unit bench bench-bundle lint vuln fuzz clean
 
 # The benchmark tools are their own binary (they link plotting the server
 # does not need); `relcache bench` runs the one next to it.
@@ -71,6 +71,12 @@ vuln:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# Every binary scripts/bench-cores.sh runs, with the libraries they load,
+# in bench-bundle/ (ignored, under 54 MiB) for a machine without them or
+# a network: there, `BIN_DIR=bench-bundle scripts/bench-cores.sh`.
+bench-bundle:
+	scripts/bench-bundle.sh bench-bundle
+
 # gofmt, vet, staticcheck (its checks and their ids: staticcheck.dev/docs/checks;
 # a false positive gets a `//lint:ignore CHECK reason` on its line), and
 # go.mod/go.sum as `go mod tidy` would leave them.
@@ -106,4 +112,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin bench-bundle

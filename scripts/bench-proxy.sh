@@ -71,17 +71,7 @@ wait_pong() { # port pid name [log]: until PING answers PONG; fail if the proces
   [ -n "${4:-}" ] && cat "$4" >&2
   exit 1
 }
-group() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 1234567 -> 1,234,567
 
-# cpu_ticks pid...: utime+stime summed over the processes, in clock ticks.
-cpu_ticks() {
-  local t=0 pid f
-  for pid in "$@"; do
-    read -ra f < <(sed 's/^.*) //' "/proc/$pid/stat") # fields from 3 (state) on
-    t=$((t + f[11] + f[12]))                            # 14 utime, 15 stime
-  done
-  echo "$t"
-}
 HZ=$(getconf CLK_TCK)
 
 # A pipelined loader that works through every front (redis-cli --pipe ends
