@@ -71,12 +71,12 @@ func (s *Store) recount() (checked bool, err error) {
 		ttls := 0
 		for k, e := range sh.m {
 			keys++
-			used += entrySize(len(k), e.Entry)
-			if e.ExpireAt != 0 {
+			used += e.size(len(k))
+			if e.expireAt() != 0 {
 				ttls++
 			}
-			if _, in := sh.volatile[k]; in != (e.ExpireAt != 0) {
-				return true, fmt.Errorf("key %q: ExpireAt %d, in its shard's volatile set: %v", k, e.ExpireAt, in)
+			if _, in := sh.volatile[k]; in != (e.expireAt() != 0) {
+				return true, fmt.Errorf("key %q: ExpireAt %d, in its shard's volatile set: %v", k, e.expireAt(), in)
 			}
 		}
 		if ttls != len(sh.volatile) {

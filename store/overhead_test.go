@@ -81,10 +81,10 @@ func relList(r *rand.Rand, uids []uint64, times []uint32, n int) ([]uint64, []ui
 // apart (N of each allocated alone); the map's share is the rest.
 func TestBytesPerKey(t *testing.T) {
 	skipHeavy(t)
-	var e entry
-	t.Logf("layout: entry %d bytes = Kind, Unchecked, Enc and padding %d + Value slice header %d + ExpireAt %d + atime and padding %d; map slot %d bytes (key string header and entry pointer) + 1 control byte",
-		unsafe.Sizeof(e), unsafe.Offsetof(e.Value), unsafe.Sizeof(e.Value), unsafe.Sizeof(e.ExpireAt),
-		unsafe.Sizeof(e)-unsafe.Sizeof(e.Entry), unsafe.Sizeof("")+unsafe.Sizeof(&e))
+	var e ventry
+	t.Logf("layout: entry %d bytes = value pointer %d + length and capacity %d + atime %d + Kind, Enc, flags and padding %d; with a TTL %d (ExpireAt %d); map slot %d bytes (key string header and entry pointer) + 1 control byte",
+		unsafe.Sizeof(e.entry), unsafe.Sizeof(e.ptr), unsafe.Sizeof(e.n)+unsafe.Sizeof(e.c), unsafe.Sizeof(e.atime),
+		unsafe.Sizeof(e.entry)-unsafe.Offsetof(e.kind), unsafe.Sizeof(e), unsafe.Sizeof(e.expireAt), unsafe.Sizeof("")+unsafe.Sizeof(&e))
 	val, err := openhash.Build(nil, []uint64{1_234_567_890}, []uint32{1}, openhash.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,22 +116,22 @@ func TestBytesPerKey(t *testing.T) {
 			runtime.KeepAlive(strs)
 			strs = nil
 
-			// The entries alone, as the store makes them (&entry{...}).
+			// The entries alone, as the store makes them (newEntry).
+			var expire int64
+			if tc.ttl {
+				expire = 1_800_000_000_000
+			}
 			base = heapNow()
 			ents := make([]*entry, tc.n)
 			slice = heapNow() - base
 			for i := range ents {
-				ents[i] = &entry{Entry: Entry{Kind: KindRelSet, Value: val}}
+				ents[i] = newEntry(Entry{Kind: KindRelSet, Value: val, ExpireAt: expire})
 			}
 			entryAlloc := float64(heapNow()-base-slice) / float64(tc.n)
 			runtime.KeepAlive(ents)
 			ents = nil
 
 			s, _ := newTestStore(t, Config{})
-			var expire int64
-			if tc.ttl {
-				expire = s.Now() + 3_600_000
-			}
 			base = heapNow()
 			usedBase := s.UsedMemory()
 			for i := range tc.n {
@@ -223,14 +223,14 @@ func TestBytesPerRelation(t *testing.T) {
 			}
 			// The accounting is exact for the values (cap is what was
 			// allocated) and estimates only the per-key part: EntryOverhead
-			// plus the key's length, 116 bytes here, against 72 bytes of
+			// plus the key's length, 92 bytes here, against 48 bytes of
 			// key string and entry plus the map's share, which moves with
 			// its load between 25/(7/8) = 29 and 25/(7/16) = 57 bytes
 			// (8 slots of 24 bytes and 8 control bytes per group; a table
-			// splits at 7/8 full). So a key's heap is 101-129 bytes and
-			// the estimate is off by at most 16 bytes per key, against at
-			// least 101 + 128 bytes per key (the smallest value here, 10
-			// members without times): under 7%, and 10% leaves room for
+			// splits at 7/8 full). So a key's heap is 77-105 bytes and
+			// the estimate is off by at most 15 bytes per key, against at
+			// least 77 + 128 bytes per key (the smallest value here, 10
+			// members without times): under 8%, and 10% leaves room for
 			// the allocator's page-level bookkeeping.
 			if gap > 0.10 || gap < -0.10 {
 				t.Fatalf("used_memory %d is %.1f%% off the heap's growth %d", used, 100*gap, heap)

@@ -120,21 +120,16 @@ var ErrOOM = errors.New("used memory above maxmemory")
 var ErrNoSuchKey = errors.New("no such key")
 
 // EntryOverhead is the estimated heap cost of one key beyond its key and value
-// bytes: the map slot (string header and pointer), the entry struct, and the
-// allocator's rounding, as measured by TestEntryOverheadEstimate on Go 1.26's
-// swiss-table maps. A key with a TTL also sits in its shard's volatile set,
-// which costs VolatileOverhead more.
+// bytes: the map slot (string header and pointer), the 24-byte entry, and the
+// allocator's rounding of the key string. TestBytesPerKey measures 63-84
+// bytes of it for a 20-byte key between 100k and 1M keys (the map's share
+// moves with its load), on go1.27.3's swiss-table maps. A key with a TTL
+// also sits in its shard's volatile set and keeps its expiry in a 32-byte
+// entry, which costs VolatileOverhead more (64 bytes measured at 1M keys).
 const (
-	EntryOverhead    = 96
-	VolatileOverhead = 40
+	EntryOverhead    = 72
+	VolatileOverhead = 56
 )
-
-type entry struct {
-	Entry
-	// atime is the last access in Unix seconds; atomic so a read can record
-	// it under the shard's read lock.
-	atime atomic.Uint32
-}
 
 type shard struct {
 	mu  sync.RWMutex // guards m and volatile
@@ -351,7 +346,10 @@ func (s *Store) Tick(ms int64) {
 // relative TTLs into absolute ones with the same clock the store expires by.
 func (s *Store) Now() int64 { return s.nowMs() }
 
-func expired(e *entry, now int64) bool { return e.ExpireAt != 0 && e.ExpireAt <= now }
+func expired(e *entry, now int64) bool {
+	at := e.expireAt()
+	return at != 0 && at <= now
+}
 
 // Get returns the live entry under key, records the access for LRU and counts
 // a keyspace hit or miss.
@@ -372,7 +370,7 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 		return Entry{}, false
 	}
 	touch(e, now)
-	out := e.Entry
+	out := e.get()
 	s.runlock(sh)
 	sh.hits.Add(1)
 	return out, true
@@ -417,7 +415,7 @@ func (s *Store) Peek(key []byte) (Entry, bool) {
 		}
 		return Entry{}, false
 	}
-	out := e.Entry
+	out := e.get()
 	s.runlock(sh)
 	return out, true
 }
@@ -501,7 +499,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	}
 	var cur Entry
 	if ok {
-		cur = e.Entry
+		cur = e.get()
 	}
 	next, act := fn(cur, ok)
 	switch act {
@@ -545,13 +543,21 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 	if old != nil {
 		// Overwrite in place: the map slot, the key string and the entry
 		// struct stay, so an overwrite allocates nothing here. Readers
-		// copy e.Entry under the read lock, so this write under the write
-		// lock is safe. (Measured: allocation on the SET path is what
-		// drives GC, and GC the p99, under redis-benchmark.)
-		s.used.Add(entrySize(len(key), next) - entrySize(len(key), old.Entry))
-		wasVolatile := old.ExpireAt != 0
-		old.Entry = next
-		old.atime.Store(uint32(nowMs / 1000))
+		// copy the entry under the read lock, so this write under the
+		// write lock is safe. (Measured: allocation on the SET path is
+		// what drives GC, and GC the p99, under redis-benchmark.) Only a
+		// write that gives the key a TTL or takes it away needs the
+		// entry's other shape (entry.go).
+		s.used.Add(entrySize(len(key), next) - old.size(len(key)))
+		wasVolatile := old.expireAt() != 0
+		if old.fits(next) {
+			old.set(next)
+			old.atime.Store(uint32(nowMs / 1000))
+		} else {
+			ne := newEntry(next)
+			ne.atime.Store(uint32(nowMs / 1000))
+			sh.m[string(key)] = ne
+		}
 		switch {
 		case wasVolatile && next.ExpireAt == 0:
 			delete(sh.volatile, string(key))
@@ -563,7 +569,7 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 		return
 	}
 	k := string(key)
-	ne := &entry{Entry: next}
+	ne := newEntry(next)
 	ne.atime.Store(uint32(nowMs / 1000))
 	sh.m[k] = ne
 	if next.ExpireAt != 0 {
@@ -582,19 +588,23 @@ func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flus
 		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
 	delete(sh.m, key)
-	if e.ExpireAt != 0 {
+	if e.expireAt() != 0 {
 		delete(sh.volatile, key)
 		s.volatile.Add(-1)
 	}
 	s.keys.Add(-1)
-	s.used.Add(-entrySize(len(key), e.Entry))
+	s.used.Add(-e.size(len(key)))
 }
 
 // entrySize is the accounted memory of one key. It uses cap, not len, of the
 // value because APPEND leaves spare capacity that is really allocated.
 func entrySize(keyLen int, e Entry) int64 {
-	n := int64(keyLen + cap(e.Value) + EntryOverhead)
-	if e.ExpireAt != 0 {
+	return accounted(keyLen, cap(e.Value), e.ExpireAt != 0)
+}
+
+func accounted(keyLen, valueCap int, volatile bool) int64 {
+	n := int64(keyLen + valueCap + EntryOverhead)
+	if volatile {
 		n += VolatileOverhead
 	}
 	return n
@@ -641,7 +651,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	if string(src) == string(dst) {
 		return true, nil
 	}
-	moved := se.Entry
+	moved := se.get()
 	s.removeLocked(a, string(src), se, s.origin, false)
 	s.putLocked(b, dst, de, moved, now)
 	return true, nil
@@ -656,8 +666,8 @@ func (s *Store) MarkChecked(key, value []byte) {
 	s.lock(sh)
 	defer s.unlock(sh)
 	e, ok := sh.m[string(key)]
-	if ok && e.Unchecked && sameValue(e.Value, value) {
-		e.Unchecked = false
+	if ok && e.flags&flagUnchecked != 0 && sameValue(e.value(), value) {
+		e.flags &^= flagUnchecked
 	}
 }
 
@@ -788,7 +798,7 @@ func (s *Store) gather(sh *shard, batch []ref) []ref {
 	defer s.runlock(sh)
 	for k, e := range sh.m {
 		if !expired(e, now) {
-			batch = append(batch, ref{k, e.Entry})
+			batch = append(batch, ref{k, e.get()})
 		}
 	}
 	return batch
@@ -969,13 +979,13 @@ func (tx *Keys) Get(key []byte) (Entry, bool) {
 	}
 	touch(e, tx.now)
 	sh.hits.Add(1)
-	return e.Entry, true
+	return e.get(), true
 }
 
 // Peek returns key's live entry without counting or touching it.
 func (tx *Keys) Peek(key []byte) (Entry, bool) {
 	if e := tx.live(tx.shard(key), key); e != nil {
-		return e.Entry, true
+		return e.get(), true
 	}
 	return Entry{}, false
 }
