@@ -3,6 +3,7 @@ package store
 import (
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestEntryRoundTrip: the compact entry gives back exactly the Entry it
@@ -31,9 +32,13 @@ func TestEntryRoundTrip(t *testing.T) {
 				{Kind: KindRelSet, Value: v, ExpireAt: 1_800_000_000_000, Unchecked: true},
 				{Kind: KindString, Value: v, Enc: EncRaw},
 			} {
-				e := newEntry(in)
+				key := []byte("user:" + name)
+				e := newEntry(key, in)
 				check := func(when string) {
 					t.Helper()
+					if e.key() != string(key) {
+						t.Fatalf("boxed %v, %s value, %s: key %q, want %q", boxed, name, when, e.key(), key)
+					}
 					got := e.get()
 					if got.Kind != in.Kind || got.Unchecked != in.Unchecked || got.Enc != in.Enc || got.ExpireAt != in.ExpireAt ||
 						(got.Value == nil) != (in.Value == nil) || len(got.Value) != len(in.Value) || cap(got.Value) != cap(in.Value) ||
@@ -83,6 +88,46 @@ func TestTTLChangesShape(t *testing.T) {
 		}
 		if checked, err := s.recount(); !checked || err != nil {
 			t.Fatalf("after ExpireAt = %d: recount %v %v", at, checked, err)
+		}
+	}
+}
+
+// TestEntryKeys: every key length, across the inline sizes and past them
+// to the string form, with and without a TTL, comes back whole from the
+// entry's allocation, and the allocation is the size class it was made to
+// fill.
+func TestEntryKeys(t *testing.T) {
+	for _, ttl := range []int64{0, 1_800_000_000_000} {
+		for n := 0; n <= 130; n++ {
+			key := make([]byte, n)
+			for i := range key {
+				key[i] = byte('a' + (n+i)%26)
+			}
+			e := newEntry(key, Entry{Kind: KindString, Value: []byte("v"), ExpireAt: ttl})
+			if e.key() != string(key) || e.expireAt() != ttl || string(e.value()) != "v" {
+				t.Fatalf("key of %d bytes, TTL %d: got key %q, expiry %d, value %q", n, ttl, e.key(), e.expireAt(), e.value())
+			}
+			if inline := e.flags&flagLongKey == 0; inline != (n <= map[bool]int{false: 104, true: 96}[ttl != 0]) {
+				t.Fatalf("key of %d bytes, TTL %d: inline %v", n, ttl, inline)
+			}
+		}
+	}
+	// The generic layouts put the key right after the header.
+	if off := unsafe.Offsetof(keyed[[24]byte]{}.key); off != keyOff || keyOff != 24 {
+		t.Fatalf("keyed key at %d, keyOff %d", off, keyOff)
+	}
+	if off := unsafe.Offsetof(vkeyed[[16]byte]{}.key); off != vkeyOff || vkeyOff != 32 {
+		t.Fatalf("vkeyed key at %d, vkeyOff %d", off, vkeyOff)
+	}
+	for _, c := range []struct {
+		size, want uintptr
+	}{
+		{unsafe.Sizeof(keyed[[8]byte]{}), 32}, {unsafe.Sizeof(keyed[[24]byte]{}), 48},
+		{unsafe.Sizeof(keyed[[104]byte]{}), 128}, {unsafe.Sizeof(vkeyed[[16]byte]{}), 48},
+		{unsafe.Sizeof(vkeyed[[96]byte]{}), 128},
+	} {
+		if c.size != c.want {
+			t.Fatalf("a keyed entry is %d bytes, want %d", c.size, c.want)
 		}
 	}
 }

@@ -69,13 +69,17 @@ func (s *Store) recount() (checked bool, err error) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		ttls := 0
-		for k, e := range sh.m {
+		for _, e := range sh.m.slots {
+			if e == nil {
+				continue
+			}
+			k := e.key()
 			keys++
 			used += e.size(len(k))
 			if e.expireAt() != 0 {
 				ttls++
 			}
-			if _, in := sh.volatile[k]; in != (e.expireAt() != 0) {
+			if _, in := sh.volatile[e]; in != (e.expireAt() != 0) {
 				return true, fmt.Errorf("key %q: ExpireAt %d, in its shard's volatile set: %v", k, e.expireAt(), in)
 			}
 		}

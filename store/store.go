@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,24 +121,25 @@ var ErrOOM = errors.New("used memory above maxmemory")
 var ErrNoSuchKey = errors.New("no such key")
 
 // EntryOverhead is the estimated heap cost of one key beyond its key and value
-// bytes: the map slot (string header and pointer), the 24-byte entry, and the
-// allocator's rounding of the key string. TestBytesPerKey measures 63-84
-// bytes of it for a 20-byte key between 100k and 1M keys (the map's share
-// moves with its load), on go1.27.3's swiss-table maps. A key with a TTL
-// also sits in its shard's volatile set and keeps its expiry in a 32-byte
-// entry, which costs VolatileOverhead more (64 bytes measured at 1M keys).
+// bytes: the 24-byte entry and the size class rounding of it with its key
+// (one allocation, entry.go) and the key's slot in its shard's index (9
+// bytes at 40-80% load, index.go). TestBytesPerKey measures 44-47 bytes
+// of it for a 20-byte key between 100k and 1M keys, on go1.27.3. A key with
+// a TTL also keeps its expiry in its entry (8 bytes, rounded with the
+// rest) and sits in its shard's volatile set, which costs VolatileOverhead
+// more (54 bytes measured at 1M keys).
 const (
-	EntryOverhead    = 72
-	VolatileOverhead = 56
+	EntryOverhead    = 46
+	VolatileOverhead = 54
 )
 
 type shard struct {
 	mu  sync.RWMutex // guards m and volatile
 	idx int          // its index in Store.shards
-	m   map[string]*entry
-	// volatile holds the keys of m that have a TTL, so active expiry and
-	// volatile-lru sample only them.
-	volatile map[string]struct{}
+	m   index
+	// volatile holds the entries of m that have a TTL, so active expiry
+	// and volatile-lru sample only them.
+	volatile map[*entry]struct{}
 	// Keyspace hit and miss counts live per shard, beside the lock whose
 	// cache line a read writes anyway, instead of in one global counter
 	// every core would fight over.
@@ -213,8 +215,7 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{keyspace: &keyspace{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}}
 	for i := range s.shards {
 		s.shards[i].idx = i
-		s.shards[i].m = make(map[string]*entry)
-		s.shards[i].volatile = make(map[string]struct{})
+		s.shards[i].volatile = make(map[*entry]struct{})
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.Policy))
@@ -360,7 +361,7 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 	now := s.nowMs()
 	sh := s.shardOf(key)
 	s.rlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, now) {
 		s.runlock(sh)
 		if ok {
@@ -407,7 +408,7 @@ func touch(e *entry, nowMs int64) {
 func (s *Store) Peek(key []byte) (Entry, bool) {
 	sh := s.shardOf(key)
 	s.rlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, s.nowMs()) {
 		s.runlock(sh)
 		if ok {
@@ -431,7 +432,7 @@ func (s *Store) reap(sh *shard, key []byte) {
 	}
 	s.lock(sh)
 	defer s.unlock(sh)
-	if e, ok := sh.m[string(key)]; ok && expired(e, s.nowMs()) {
+	if e, ok := sh.m.lookup(key); ok && expired(e, s.nowMs()) {
 		s.removeLocked(sh, string(key), e, 0, false) // an expiry: nobody's own change
 		s.expired.Add(1)
 	}
@@ -445,7 +446,7 @@ func (s *Store) Signal(key []byte) {
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, s.nowMs()) {
 		return
 	}
@@ -461,7 +462,7 @@ func (s *Store) State(key []byte) (live, stale bool) {
 	sh := s.shardOf(key)
 	s.rlock(sh)
 	defer s.runlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok {
 		return false, false
 	}
@@ -474,7 +475,7 @@ func (s *Store) IdleSeconds(key []byte) (int64, bool) {
 	s.rlock(sh)
 	defer s.runlock(sh)
 	now := s.nowMs()
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, now) {
 		return 0, false
 	}
@@ -491,7 +492,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if ok && expired(e, now) {
 		s.removeLocked(sh, string(key), e, 0, false)
 		s.expired.Add(1)
@@ -553,43 +554,50 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 		if old.fits(next) {
 			old.set(next)
 			old.atime.Store(uint32(nowMs / 1000))
-		} else {
-			ne := newEntry(next)
-			ne.atime.Store(uint32(nowMs / 1000))
-			sh.m[string(key)] = ne
+			return
 		}
-		switch {
-		case wasVolatile && next.ExpireAt == 0:
-			delete(sh.volatile, string(key))
+		ne := newEntry(key, next)
+		ne.atime.Store(uint32(nowMs / 1000))
+		sh.m.replace(key, ne)
+		if wasVolatile {
+			delete(sh.volatile, old)
 			s.volatile.Add(-1)
-		case !wasVolatile && next.ExpireAt != 0:
-			sh.volatile[string(key)] = struct{}{}
+		} else {
+			sh.volatile[ne] = struct{}{}
 			s.volatile.Add(1)
 		}
 		return
 	}
-	k := string(key)
-	ne := newEntry(next)
+	ne := newEntry(key, next)
 	ne.atime.Store(uint32(nowMs / 1000))
-	sh.m[k] = ne
+	sh.m.add(key, ne)
 	if next.ExpireAt != 0 {
-		sh.volatile[k] = struct{}{}
+		sh.volatile[ne] = struct{}{}
 		s.volatile.Add(1)
 	}
 	s.keys.Add(1)
-	s.used.Add(entrySize(len(k), next))
+	s.used.Add(entrySize(len(key), next))
 }
 
 // removeLocked deletes key, whose entry is e; the Watcher hears of it with
 // origin (0 for expiry and eviction, which no caller asked for) and flush.
+// key is handed to the Watcher, which may keep it: a caller that has it
+// from e.key() passes a clone, so that nobody keeps the removed entry and
+// its value alive through it.
 func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
+	s.forgetLocked(sh, key, e, origin, flush)
+	sh.m.drop(key, e)
+}
+
+// forgetLocked is removeLocked but for taking e out of the index: Flush
+// empties the whole index after it.
+func (s *Store) forgetLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
 		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
-	delete(sh.m, key)
 	if e.expireAt() != 0 {
-		delete(sh.volatile, key)
+		delete(sh.volatile, e)
 		s.volatile.Add(-1)
 	}
 	s.keys.Add(-1)
@@ -630,7 +638,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 		s.lock(second)
 		defer s.unlock(second)
 	}
-	se, ok := a.m[string(src)]
+	se, ok := a.m.lookup(src)
 	if ok && expired(se, now) {
 		s.removeLocked(a, string(src), se, 0, false)
 		s.expired.Add(1)
@@ -639,7 +647,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	if !ok {
 		return false, ErrNoSuchKey
 	}
-	de, dok := b.m[string(dst)]
+	de, dok := b.m.lookup(dst)
 	if dok && expired(de, now) {
 		s.removeLocked(b, string(dst), de, 0, false)
 		s.expired.Add(1)
@@ -665,7 +673,7 @@ func (s *Store) MarkChecked(key, value []byte) {
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if ok && e.flags&flagUnchecked != 0 && sameValue(e.value(), value) {
 		e.flags &^= flagUnchecked
 	}
@@ -706,12 +714,14 @@ func (s *Store) Flush() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		s.lock(sh)
-		for k, e := range sh.m {
-			s.removeLocked(sh, k, e, s.origin, true)
+		for _, e := range sh.m.slots {
+			if e != nil {
+				s.forgetLocked(sh, strings.Clone(e.key()), e, s.origin, true)
+			}
 		}
-		// Fresh maps give the memory of a large keyspace back.
-		sh.m = make(map[string]*entry)
-		sh.volatile = make(map[string]struct{})
+		// Fresh tables give the memory of a large keyspace back.
+		sh.m = index{}
+		sh.volatile = make(map[*entry]struct{})
 		s.unlock(sh)
 	}
 	if w := s.cfg.Watcher; w != nil && w.Active() {
@@ -796,9 +806,11 @@ func (s *Store) gather(sh *shard, batch []ref) []ref {
 	now := s.nowMs()
 	s.rlock(sh)
 	defer s.runlock(sh)
-	for k, e := range sh.m {
-		if !expired(e, now) {
-			batch = append(batch, ref{k, e.get()})
+	for _, e := range sh.m.slots {
+		if e != nil && !expired(e, now) {
+			// The key shares the entry's memory: callers use it and
+			// drop it (Each, Scan), so no copy is made.
+			batch = append(batch, ref{e.key(), e.get()})
 		}
 	}
 	return batch
@@ -814,10 +826,14 @@ func (s *Store) RandomKey() (string, bool) {
 	for j := range s.shards {
 		sh := &s.shards[(start+j)&int(s.mask)]
 		s.rlock(sh)
-		for k, e := range sh.m { // map iteration starts at a random slot
-			if !expired(e, now) {
-				s.runlock(sh)
-				return k, true
+		if n := len(sh.m.slots); n > 0 {
+			// From a random slot, as a map's iteration starts at one.
+			for i, r := 0, rand.IntN(n); i < n; i++ {
+				if e := sh.m.slots[(r+i)&(n-1)]; e != nil && !expired(e, now) {
+					k := strings.Clone(e.key())
+					s.runlock(sh)
+					return k, true
+				}
 			}
 		}
 		s.runlock(sh)
@@ -869,13 +885,13 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 		sh := &s.shards[s.expireCursor]
 		s.lock(sh)
 		n, gone := 0, 0
-		for k := range sh.volatile {
+		for e := range sh.volatile {
 			if n == expireSample || examined+n >= budget {
 				break
 			}
 			n++
-			if e := sh.m[k]; e != nil && expired(e, now) {
-				s.removeLocked(sh, k, e, 0, false)
+			if expired(e, now) {
+				s.removeLocked(sh, strings.Clone(e.key()), e, 0, false)
 				gone++
 			}
 		}
@@ -956,7 +972,7 @@ func (tx *Keys) shard(key []byte) *shard {
 
 // live returns key's entry, removing it first if its TTL has passed.
 func (tx *Keys) live(sh *shard, key []byte) *entry {
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok {
 		return nil
 	}
