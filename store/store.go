@@ -359,9 +359,11 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 		return s.Peek(key)
 	}
 	now := s.nowMs()
-	sh := s.shardOf(key)
+	h := xxhash.Sum64(key) // picks the shard and the slot: one hash per read
+	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
-	e, ok := sh.m.lookup(key)
+	e := sh.m.get(h, key)
+	ok := e != nil
 	if !ok || expired(e, now) {
 		s.runlock(sh)
 		if ok {
@@ -406,9 +408,11 @@ func touch(e *entry, nowMs int64) {
 // Peek returns the live entry under key without touching LRU or counters,
 // for introspection commands (TTL, OBJECT, MEMORY USAGE).
 func (s *Store) Peek(key []byte) (Entry, bool) {
-	sh := s.shardOf(key)
+	h := xxhash.Sum64(key)
+	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
-	e, ok := sh.m.lookup(key)
+	e := sh.m.get(h, key)
+	ok := e != nil
 	if !ok || expired(e, s.nowMs()) {
 		s.runlock(sh)
 		if ok {
