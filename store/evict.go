@@ -1,9 +1,6 @@
 package store
 
-import (
-	"math/rand/v2"
-	"strings"
-)
+import "math/rand/v2"
 
 // EnsureMemory makes room before a command that may grow memory, as Redis
 // does before every "denyoom" command: while used memory is above MaxMemory it
@@ -97,7 +94,7 @@ func (s *Store) evictCandidate(c candidate) bool {
 	s.lock(c.sh)
 	defer s.unlock(c.sh)
 	if c.sh.m.slotOf(c.key, c.e) >= 0 && c.e.atime.Load() == c.atime {
-		s.removeLocked(c.sh, strings.Clone(c.key), c.e, 0, false)
+		s.removeLocked(c.sh, c.key, c.e, 0, false)
 		s.evicted.Add(1)
 	}
 	return true

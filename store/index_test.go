@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestIndexAgainstMap drives one shard's index with random adds,
@@ -155,5 +156,54 @@ func (s *Store) each(t *testing.T, fn func(k string, e Entry)) {
 	t.Helper()
 	if err := s.Each(func(k string, e Entry) error { fn(k, e); return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// keptKeys is a Watcher that keeps every key it hears of, as client
+// tracking does.
+type keptKeys struct{ keys []string }
+
+func (k *keptKeys) Active() bool      { return true }
+func (k *keptKeys) Touched(ch Change) { k.keys = append(k.keys, ch.Key) }
+func (k *keptKeys) Flushed(int64)     {}
+
+// TestRemovedKeysDoNotPinEntries: a key lives inside its entry, and the
+// removals the store makes on its own (expiry, eviction, Flush) name it
+// from there; the key the Watcher gets, and may keep, must be a copy, or
+// it would keep the removed entry and its value alive.
+func TestRemovedKeysDoNotPinEntries(t *testing.T) {
+	w := &keptKeys{}
+	s, clk := newTestStore(t, Config{Shards: 1, Watcher: w})
+	for _, k := range []string{"expires", "evicted", "flushed"} {
+		v := str("v")
+		if k == "expires" {
+			v.ExpireAt = s.Now() + 10
+		}
+		s.Set([]byte(k), v)
+	}
+	entries := map[string]*entry{}
+	for _, k := range []string{"expires", "evicted", "flushed"} {
+		entries[k], _ = s.shards[0].m.lookup([]byte(k))
+	}
+	w.keys = nil
+	clk.add(time.Second)
+	if _, removed := s.ExpireCycle(); removed != 1 {
+		t.Fatalf("expiry removed %d keys, want 1", removed)
+	}
+	if !s.evictCandidate(candidate{sh: &s.shards[0], key: entries["evicted"].key(), e: entries["evicted"], atime: entries["evicted"].atime.Load()}) {
+		t.Fatal("evictCandidate found nothing")
+	}
+	s.Flush()
+	if len(w.keys) != 3 {
+		t.Fatalf("the Watcher heard %q, want three removals", w.keys)
+	}
+	for _, k := range w.keys {
+		e := entries[k]
+		if e == nil {
+			t.Fatalf("the Watcher heard of %q", k)
+		}
+		if unsafe.StringData(k) == unsafe.StringData(e.key()) {
+			t.Fatalf("the Watcher got %q as its entry's own bytes", k)
+		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -546,8 +547,8 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 		w.Touched(Change{Key: string(key), Origin: s.origin})
 	}
 	if old != nil {
-		// Overwrite in place: the map slot, the key string and the entry
-		// struct stay, so an overwrite allocates nothing here. Readers
+		// Overwrite in place: the index slot and the entry (with its
+		// key) stay, so an overwrite allocates nothing here. Readers
 		// copy the entry under the read lock, so this write under the
 		// write lock is safe. (Measured: allocation on the SET path is
 		// what drives GC, and GC the p99, under redis-benchmark.) Only a
@@ -585,9 +586,6 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 
 // removeLocked deletes key, whose entry is e; the Watcher hears of it with
 // origin (0 for expiry and eviction, which no caller asked for) and flush.
-// key is handed to the Watcher, which may keep it: a caller that has it
-// from e.key() passes a clone, so that nobody keeps the removed entry and
-// its value alive through it.
 func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	s.forgetLocked(sh, key, e, origin, flush)
 	sh.m.drop(key, e)
@@ -598,6 +596,12 @@ func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flus
 func (s *Store) forgetLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
+		if unsafe.StringData(key) == unsafe.StringData(e.key()) {
+			// The key is e's own (expiry, eviction, Flush pass it): the
+			// Watcher may keep it, and must not keep the removed entry
+			// and its value alive through it.
+			key = strings.Clone(key)
+		}
 		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
 	if e.expireAt() != 0 {
@@ -720,7 +724,7 @@ func (s *Store) Flush() {
 		s.lock(sh)
 		for _, e := range sh.m.slots {
 			if e != nil {
-				s.forgetLocked(sh, strings.Clone(e.key()), e, s.origin, true)
+				s.forgetLocked(sh, e.key(), e, s.origin, true)
 			}
 		}
 		// Fresh tables give the memory of a large keyspace back.
@@ -895,7 +899,7 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 			}
 			n++
 			if expired(e, now) {
-				s.removeLocked(sh, strings.Clone(e.key()), e, 0, false)
+				s.removeLocked(sh, e.key(), e, 0, false)
 				gone++
 			}
 		}
