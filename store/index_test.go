@@ -207,3 +207,37 @@ func TestRemovedKeysDoNotPinEntries(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIndex reads its input as a script of adds, replacements and removals
+// over 64 short keys (two bytes an operation: which and what), so the fuzzer
+// can aim at the runs, wrap-arounds and growths that random scripts rarely
+// build, and checks the index against a map after every operation.
+func FuzzIndex(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 2, 0, 3, 2, 1, 1, 2})
+	f.Add([]byte("\x00\x10\x00\x20\x00\x30\x02\x10\x02\x20"))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		var x index
+		model := map[string]*entry{}
+		for i := 0; i+1 < len(script) && i < 4096; i += 2 {
+			key := fmt.Appendf(nil, "k%d", script[i+1]&63)
+			e, ok := x.lookup(key)
+			if want := model[string(key)]; e != want {
+				t.Fatalf("op %d: lookup %s = %p %v, want %p", i/2, key, e, ok, want)
+			}
+			switch {
+			case !ok:
+				ne := newEntry(key, str("v"))
+				x.add(key, ne)
+				model[string(key)] = ne
+			case script[i]%3 == 1:
+				ne := newEntry(key, str("w"))
+				x.replace(key, ne)
+				model[string(key)] = ne
+			case script[i]%3 == 2:
+				x.drop(string(key), e)
+				delete(model, string(key))
+			}
+			checkIndex(t, &x, model)
+		}
+	})
+}
