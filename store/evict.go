@@ -64,15 +64,13 @@ func sampleShard(sh *shard, volatileOnly bool) (candidate, bool) {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	if volatileOnly {
-		for k := range sh.volatile {
-			if e := sh.m[k]; e != nil {
-				return candidate{sh: sh, key: k, e: e, atime: e.atime.Load()}, true
-			}
+		for e := range sh.volatile {
+			return candidate{sh: sh, key: e.key(), e: e, atime: e.atime.Load()}, true
 		}
 		return candidate{}, false
 	}
-	for k, e := range sh.m {
-		return candidate{sh: sh, key: k, e: e, atime: e.atime.Load()}, true
+	if e := sh.m.random(rand.Int()); e != nil {
+		return candidate{sh: sh, key: e.key(), e: e, atime: e.atime.Load()}, true
 	}
 	return candidate{}, false
 }
@@ -95,8 +93,8 @@ func (s *Store) evictScan(pol Policy) bool {
 func (s *Store) evictCandidate(c candidate) bool {
 	s.lock(c.sh)
 	defer s.unlock(c.sh)
-	if cur, ok := c.sh.m[c.key]; ok && cur == c.e && cur.atime.Load() == c.atime {
-		s.removeLocked(c.sh, c.key, cur, 0, false)
+	if c.sh.m.slotOf(c.key, c.e) >= 0 && c.e.atime.Load() == c.atime {
+		s.removeLocked(c.sh, c.key, c.e, 0, false)
 		s.evicted.Add(1)
 	}
 	return true

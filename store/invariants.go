@@ -69,14 +69,18 @@ func (s *Store) recount() (checked bool, err error) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		ttls := 0
-		for k, e := range sh.m {
+		for _, e := range sh.m.slots {
+			if e == nil {
+				continue
+			}
+			k := e.key()
 			keys++
-			used += entrySize(len(k), e.Entry)
-			if e.ExpireAt != 0 {
+			used += e.size(len(k))
+			if e.expireAt() != 0 {
 				ttls++
 			}
-			if _, in := sh.volatile[k]; in != (e.ExpireAt != 0) {
-				return true, fmt.Errorf("key %q: ExpireAt %d, in its shard's volatile set: %v", k, e.ExpireAt, in)
+			if _, in := sh.volatile[e]; in != (e.expireAt() != 0) {
+				return true, fmt.Errorf("key %q: ExpireAt %d, in its shard's volatile set: %v", k, e.expireAt(), in)
 			}
 		}
 		if ttls != len(sh.volatile) {

@@ -41,15 +41,17 @@ func TestRecount(t *testing.T) {
 		{"used memory", func(s *Store) { s.used.Add(8) }, "used memory"},
 		{"a TTL key missing from the volatile set", func(s *Store) {
 			sh := s.shardOf([]byte("b"))
-			delete(sh.volatile, "b")
+			e, _ := sh.m.lookup([]byte("b"))
+			delete(sh.volatile, e)
 		}, `key "b"`},
 		{"a key without a TTL in the volatile set", func(s *Store) {
 			sh := s.shardOf([]byte("z"))
-			sh.volatile["z"] = struct{}{}
+			e, _ := sh.m.lookup([]byte("z"))
+			sh.volatile[e] = struct{}{}
 		}, `key "z"`},
 		{"a volatile set entry without a key", func(s *Store) {
 			sh := s.shardOf([]byte("gone"))
-			sh.volatile["gone"] = struct{}{}
+			sh.volatile[newEntry([]byte("gone"), Entry{Kind: KindString, ExpireAt: 1})] = struct{}{}
 		}, "volatile set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,15 +76,16 @@ func relList(r *rand.Rand, uids []uint64, times []uint32, n int) ([]uint64, []ui
 
 // TestBytesPerKey measures the heap cost of one cached user beyond its
 // value's bytes, by component: every key shares one value, so the value's
-// bytes drop out and what the heap grows by is the key string, the entry
-// struct and the map's share. The key string and the entry are measured
-// apart (N of each allocated alone); the map's share is the rest.
+// bytes drop out and what the heap grows by is the entry with its key (one
+// allocation) and the shard index's share (with the volatile set's, for
+// keys with a TTL). The entries are measured apart (N of them allocated
+// alone); the index's share is the rest.
 func TestBytesPerKey(t *testing.T) {
 	skipHeavy(t)
-	var e entry
-	t.Logf("layout: entry %d bytes = Kind, Unchecked, Enc and padding %d + Value slice header %d + ExpireAt %d + atime and padding %d; map slot %d bytes (key string header and entry pointer) + 1 control byte",
-		unsafe.Sizeof(e), unsafe.Offsetof(e.Value), unsafe.Sizeof(e.Value), unsafe.Sizeof(e.ExpireAt),
-		unsafe.Sizeof(e)-unsafe.Sizeof(e.Entry), unsafe.Sizeof("")+unsafe.Sizeof(&e))
+	var e ventry
+	t.Logf("layout: entry %d bytes = value pointer %d + length and capacity %d + atime %d + Kind, Enc, flags and key length %d, then the key; with a TTL %d (ExpireAt %d) then the key; index slot %d bytes (entry pointer) + 1 tag byte",
+		unsafe.Sizeof(e.entry), unsafe.Sizeof(e.ptr), unsafe.Sizeof(e.n)+unsafe.Sizeof(e.c), unsafe.Sizeof(e.atime),
+		unsafe.Sizeof(e.entry)-unsafe.Offsetof(e.kind), unsafe.Sizeof(e), unsafe.Sizeof(e.expireAt), unsafe.Sizeof(&e))
 	val, err := openhash.Build(nil, []uint64{1_234_567_890}, []uint32{1}, openhash.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,36 +103,25 @@ func TestBytesPerKey(t *testing.T) {
 			// alive at the first reading and dead at the second would
 			// come off the measurement.
 			keyLen := len(followingKey(nil, keyUID(0)))
+			var expire int64
+			if tc.ttl {
+				expire = 1_800_000_000_000
+			}
 
-			// The key strings alone, as the store makes them (string(key)).
+			// The entries alone, as the store makes them (newEntry).
 			var kb []byte
 			base := heapNow()
-			strs := make([]string, tc.n)
-			slice := heapNow() - base
-			for i := range strs {
-				kb = followingKey(kb[:0], keyUID(i))
-				strs[i] = string(kb)
-			}
-			keyStr := float64(heapNow()-base-slice) / float64(tc.n)
-			runtime.KeepAlive(strs)
-			strs = nil
-
-			// The entries alone, as the store makes them (&entry{...}).
-			base = heapNow()
 			ents := make([]*entry, tc.n)
-			slice = heapNow() - base
+			slice := heapNow() - base
 			for i := range ents {
-				ents[i] = &entry{Entry: Entry{Kind: KindRelSet, Value: val}}
+				kb = followingKey(kb[:0], keyUID(i))
+				ents[i] = newEntry(kb, Entry{Kind: KindRelSet, Value: val, ExpireAt: expire})
 			}
 			entryAlloc := float64(heapNow()-base-slice) / float64(tc.n)
 			runtime.KeepAlive(ents)
 			ents = nil
 
 			s, _ := newTestStore(t, Config{})
-			var expire int64
-			if tc.ttl {
-				expire = s.Now() + 3_600_000
-			}
 			base = heapNow()
 			usedBase := s.UsedMemory()
 			for i := range tc.n {
@@ -144,13 +134,13 @@ func TestBytesPerKey(t *testing.T) {
 			}
 			// The accounting's per-key part: what it charges beyond the value.
 			acct := float64(s.UsedMemory()-usedBase)/float64(tc.n) - float64(cap(val))
-			mapShare := total - keyStr - entryAlloc
-			t.Logf("key %d bytes: heap per key %.1f = key string %.1f + entry %.1f (unsafe.Sizeof %d) + map and volatile set %.1f; accounted %.1f (EntryOverhead %d + key %d%s)",
-				keyLen, total, keyStr, entryAlloc, unsafe.Sizeof(entry{}), mapShare, acct, EntryOverhead, keyLen, map[bool]string{true: fmt.Sprintf(" + VolatileOverhead %d", VolatileOverhead)}[tc.ttl])
-			// What must hold: the heap holds at least the key string and
-			// the entry for every key, and the map cannot be free.
-			if mapShare <= 0 || keyStr < float64(keyLen) || entryAlloc < float64(unsafe.Sizeof(entry{})) {
-				t.Fatalf("per-key components do not add up: total %.1f key %.1f entry %.1f", total, keyStr, entryAlloc)
+			indexShare := total - entryAlloc
+			t.Logf("key %d bytes: heap per key %.1f = entry and key %.1f + index and volatile set %.1f; accounted %.1f (EntryOverhead %d + key %d%s)",
+				keyLen, total, entryAlloc, indexShare, acct, EntryOverhead, keyLen, map[bool]string{true: fmt.Sprintf(" + VolatileOverhead %d", VolatileOverhead)}[tc.ttl])
+			// What must hold: the heap holds at least the entry and its
+			// key for every key, and the index cannot be free.
+			if indexShare <= 0 || entryAlloc < float64(unsafe.Sizeof(entry{}))+float64(keyLen) {
+				t.Fatalf("per-key components do not add up: total %.1f entry and key %.1f", total, entryAlloc)
 			}
 			runtime.KeepAlive(s)
 		})
@@ -223,15 +213,15 @@ func TestBytesPerRelation(t *testing.T) {
 			}
 			// The accounting is exact for the values (cap is what was
 			// allocated) and estimates only the per-key part: EntryOverhead
-			// plus the key's length, 116 bytes here, against 72 bytes of
-			// key string and entry plus the map's share, which moves with
-			// its load between 25/(7/8) = 29 and 25/(7/16) = 57 bytes
-			// (8 slots of 24 bytes and 8 control bytes per group; a table
-			// splits at 7/8 full). So a key's heap is 101-129 bytes and
-			// the estimate is off by at most 16 bytes per key, against at
-			// least 101 + 128 bytes per key (the smallest value here, 10
-			// members without times): under 7%, and 10% leaves room for
-			// the allocator's page-level bookkeeping.
+			// plus the key's length, 66 bytes here, against 48 bytes of
+			// entry and key plus the index's share, which moves with its
+			// load between 9/(4/5) = 11 and 9/(2/5) = 23 bytes (an 8-byte
+			// pointer and a tag byte per slot; a table doubles past 4/5
+			// full). So a key's heap is 59-71 bytes and the estimate is
+			// off by at most 7 bytes per key, against at least 59 + 128
+			// bytes per key (the smallest value here, 10 members without
+			// times): under 4%, and 10% leaves room for the allocator's
+			// page-level bookkeeping.
 			if gap > 0.10 || gap < -0.10 {
 				t.Fatalf("used_memory %d is %.1f%% off the heap's growth %d", used, 100*gap, heap)
 			}

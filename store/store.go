@@ -23,9 +23,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -120,29 +122,25 @@ var ErrOOM = errors.New("used memory above maxmemory")
 var ErrNoSuchKey = errors.New("no such key")
 
 // EntryOverhead is the estimated heap cost of one key beyond its key and value
-// bytes: the map slot (string header and pointer), the entry struct, and the
-// allocator's rounding, as measured by TestEntryOverheadEstimate on Go 1.26's
-// swiss-table maps. A key with a TTL also sits in its shard's volatile set,
-// which costs VolatileOverhead more.
+// bytes: the 24-byte entry and the size class rounding of it with its key
+// (one allocation, entry.go) and the key's slot in its shard's index (9
+// bytes at 40-80% load, index.go). TestBytesPerKey measures 44-47 bytes
+// of it for a 20-byte key between 100k and 1M keys, on go1.27.3. A key with
+// a TTL also keeps its expiry in its entry (8 bytes, rounded with the
+// rest) and sits in its shard's volatile set, which costs VolatileOverhead
+// more (54 bytes measured at 1M keys).
 const (
-	EntryOverhead    = 96
-	VolatileOverhead = 40
+	EntryOverhead    = 46
+	VolatileOverhead = 54
 )
-
-type entry struct {
-	Entry
-	// atime is the last access in Unix seconds; atomic so a read can record
-	// it under the shard's read lock.
-	atime atomic.Uint32
-}
 
 type shard struct {
 	mu  sync.RWMutex // guards m and volatile
 	idx int          // its index in Store.shards
-	m   map[string]*entry
-	// volatile holds the keys of m that have a TTL, so active expiry and
-	// volatile-lru sample only them.
-	volatile map[string]struct{}
+	m   index
+	// volatile holds the entries of m that have a TTL, so active expiry
+	// and volatile-lru sample only them.
+	volatile map[*entry]struct{}
 	// Keyspace hit and miss counts live per shard, beside the lock whose
 	// cache line a read writes anyway, instead of in one global counter
 	// every core would fight over.
@@ -218,8 +216,7 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{keyspace: &keyspace{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}}
 	for i := range s.shards {
 		s.shards[i].idx = i
-		s.shards[i].m = make(map[string]*entry)
-		s.shards[i].volatile = make(map[string]struct{})
+		s.shards[i].volatile = make(map[*entry]struct{})
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.Policy))
@@ -351,7 +348,10 @@ func (s *Store) Tick(ms int64) {
 // relative TTLs into absolute ones with the same clock the store expires by.
 func (s *Store) Now() int64 { return s.nowMs() }
 
-func expired(e *entry, now int64) bool { return e.ExpireAt != 0 && e.ExpireAt <= now }
+func expired(e *entry, now int64) bool {
+	at := e.expireAt()
+	return at != 0 && at <= now
+}
 
 // Get returns the live entry under key, records the access for LRU and counts
 // a keyspace hit or miss.
@@ -360,9 +360,11 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 		return s.Peek(key)
 	}
 	now := s.nowMs()
-	sh := s.shardOf(key)
+	h := xxhash.Sum64(key) // picks the shard and the slot: one hash per read
+	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
-	e, ok := sh.m[string(key)]
+	e := sh.m.get(h, key)
+	ok := e != nil
 	if !ok || expired(e, now) {
 		s.runlock(sh)
 		if ok {
@@ -372,7 +374,7 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 		return Entry{}, false
 	}
 	touch(e, now)
-	out := e.Entry
+	out := e.get()
 	s.runlock(sh)
 	sh.hits.Add(1)
 	return out, true
@@ -407,9 +409,11 @@ func touch(e *entry, nowMs int64) {
 // Peek returns the live entry under key without touching LRU or counters,
 // for introspection commands (TTL, OBJECT, MEMORY USAGE).
 func (s *Store) Peek(key []byte) (Entry, bool) {
-	sh := s.shardOf(key)
+	h := xxhash.Sum64(key)
+	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
-	e, ok := sh.m[string(key)]
+	e := sh.m.get(h, key)
+	ok := e != nil
 	if !ok || expired(e, s.nowMs()) {
 		s.runlock(sh)
 		if ok {
@@ -417,7 +421,7 @@ func (s *Store) Peek(key []byte) (Entry, bool) {
 		}
 		return Entry{}, false
 	}
-	out := e.Entry
+	out := e.get()
 	s.runlock(sh)
 	return out, true
 }
@@ -433,7 +437,7 @@ func (s *Store) reap(sh *shard, key []byte) {
 	}
 	s.lock(sh)
 	defer s.unlock(sh)
-	if e, ok := sh.m[string(key)]; ok && expired(e, s.nowMs()) {
+	if e, ok := sh.m.lookup(key); ok && expired(e, s.nowMs()) {
 		s.removeLocked(sh, string(key), e, 0, false) // an expiry: nobody's own change
 		s.expired.Add(1)
 	}
@@ -447,7 +451,7 @@ func (s *Store) Signal(key []byte) {
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, s.nowMs()) {
 		return
 	}
@@ -463,7 +467,7 @@ func (s *Store) State(key []byte) (live, stale bool) {
 	sh := s.shardOf(key)
 	s.rlock(sh)
 	defer s.runlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok {
 		return false, false
 	}
@@ -476,7 +480,7 @@ func (s *Store) IdleSeconds(key []byte) (int64, bool) {
 	s.rlock(sh)
 	defer s.runlock(sh)
 	now := s.nowMs()
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok || expired(e, now) {
 		return 0, false
 	}
@@ -493,7 +497,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if ok && expired(e, now) {
 		s.removeLocked(sh, string(key), e, 0, false)
 		s.expired.Add(1)
@@ -501,7 +505,7 @@ func (s *Store) Update(key []byte, fn func(cur Entry, exists bool) (Entry, Actio
 	}
 	var cur Entry
 	if ok {
-		cur = e.Entry
+		cur = e.get()
 	}
 	next, act := fn(cur, ok)
 	switch act {
@@ -543,58 +547,80 @@ func (s *Store) store(sh *shard, key []byte, old *entry, next Entry, nowMs int64
 		w.Touched(Change{Key: string(key), Origin: s.origin})
 	}
 	if old != nil {
-		// Overwrite in place: the map slot, the key string and the entry
-		// struct stay, so an overwrite allocates nothing here. Readers
-		// copy e.Entry under the read lock, so this write under the write
-		// lock is safe. (Measured: allocation on the SET path is what
-		// drives GC, and GC the p99, under redis-benchmark.)
-		s.used.Add(entrySize(len(key), next) - entrySize(len(key), old.Entry))
-		wasVolatile := old.ExpireAt != 0
-		old.Entry = next
-		old.atime.Store(uint32(nowMs / 1000))
-		switch {
-		case wasVolatile && next.ExpireAt == 0:
-			delete(sh.volatile, string(key))
+		// Overwrite in place: the index slot and the entry (with its
+		// key) stay, so an overwrite allocates nothing here. Readers
+		// copy the entry under the read lock, so this write under the
+		// write lock is safe. (Measured: allocation on the SET path is
+		// what drives GC, and GC the p99, under redis-benchmark.) Only a
+		// write that gives the key a TTL or takes it away needs the
+		// entry's other shape (entry.go).
+		s.used.Add(entrySize(len(key), next) - old.size(len(key)))
+		wasVolatile := old.expireAt() != 0
+		if old.fits(next) {
+			old.set(next)
+			old.atime.Store(uint32(nowMs / 1000))
+			return
+		}
+		ne := newEntry(key, next)
+		ne.atime.Store(uint32(nowMs / 1000))
+		sh.m.replace(key, ne)
+		if wasVolatile {
+			delete(sh.volatile, old)
 			s.volatile.Add(-1)
-		case !wasVolatile && next.ExpireAt != 0:
-			sh.volatile[string(key)] = struct{}{}
+		} else {
+			sh.volatile[ne] = struct{}{}
 			s.volatile.Add(1)
 		}
 		return
 	}
-	k := string(key)
-	ne := &entry{Entry: next}
+	ne := newEntry(key, next)
 	ne.atime.Store(uint32(nowMs / 1000))
-	sh.m[k] = ne
+	sh.m.add(key, ne)
 	if next.ExpireAt != 0 {
-		sh.volatile[k] = struct{}{}
+		sh.volatile[ne] = struct{}{}
 		s.volatile.Add(1)
 	}
 	s.keys.Add(1)
-	s.used.Add(entrySize(len(k), next))
+	s.used.Add(entrySize(len(key), next))
 }
 
 // removeLocked deletes key, whose entry is e; the Watcher hears of it with
 // origin (0 for expiry and eviction, which no caller asked for) and flush.
 func (s *Store) removeLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
+	s.forgetLocked(sh, key, e, origin, flush)
+	sh.m.drop(key, e)
+}
+
+// forgetLocked is removeLocked but for taking e out of the index: Flush
+// empties the whole index after it.
+func (s *Store) forgetLocked(sh *shard, key string, e *entry, origin int64, flush bool) {
 	sh.changes.Add(1)
 	if w := s.cfg.Watcher; w != nil && w.Active() {
+		if unsafe.StringData(key) == unsafe.StringData(e.key()) {
+			// The key is e's own (expiry, eviction, Flush pass it): the
+			// Watcher may keep it, and must not keep the removed entry
+			// and its value alive through it.
+			key = strings.Clone(key)
+		}
 		w.Touched(Change{Key: key, Removed: true, Flush: flush, Origin: origin})
 	}
-	delete(sh.m, key)
-	if e.ExpireAt != 0 {
-		delete(sh.volatile, key)
+	if e.expireAt() != 0 {
+		delete(sh.volatile, e)
 		s.volatile.Add(-1)
 	}
 	s.keys.Add(-1)
-	s.used.Add(-entrySize(len(key), e.Entry))
+	s.used.Add(-e.size(len(key)))
 }
 
 // entrySize is the accounted memory of one key. It uses cap, not len, of the
 // value because APPEND leaves spare capacity that is really allocated.
 func entrySize(keyLen int, e Entry) int64 {
-	n := int64(keyLen + cap(e.Value) + EntryOverhead)
-	if e.ExpireAt != 0 {
+	return accounted(keyLen, cap(e.Value), e.ExpireAt != 0)
+}
+
+func accounted(keyLen, valueCap int, volatile bool) int64 {
+	n := int64(keyLen + valueCap + EntryOverhead)
+	if volatile {
 		n += VolatileOverhead
 	}
 	return n
@@ -620,7 +646,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 		s.lock(second)
 		defer s.unlock(second)
 	}
-	se, ok := a.m[string(src)]
+	se, ok := a.m.lookup(src)
 	if ok && expired(se, now) {
 		s.removeLocked(a, string(src), se, 0, false)
 		s.expired.Add(1)
@@ -629,7 +655,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	if !ok {
 		return false, ErrNoSuchKey
 	}
-	de, dok := b.m[string(dst)]
+	de, dok := b.m.lookup(dst)
 	if dok && expired(de, now) {
 		s.removeLocked(b, string(dst), de, 0, false)
 		s.expired.Add(1)
@@ -641,7 +667,7 @@ func (s *Store) Rename(src, dst []byte, nx bool) (bool, error) {
 	if string(src) == string(dst) {
 		return true, nil
 	}
-	moved := se.Entry
+	moved := se.get()
 	s.removeLocked(a, string(src), se, s.origin, false)
 	s.putLocked(b, dst, de, moved, now)
 	return true, nil
@@ -655,9 +681,9 @@ func (s *Store) MarkChecked(key, value []byte) {
 	sh := s.shardOf(key)
 	s.lock(sh)
 	defer s.unlock(sh)
-	e, ok := sh.m[string(key)]
-	if ok && e.Unchecked && sameValue(e.Value, value) {
-		e.Unchecked = false
+	e, ok := sh.m.lookup(key)
+	if ok && e.flags&flagUnchecked != 0 && sameValue(e.value(), value) {
+		e.flags &^= flagUnchecked
 	}
 }
 
@@ -696,12 +722,14 @@ func (s *Store) Flush() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		s.lock(sh)
-		for k, e := range sh.m {
-			s.removeLocked(sh, k, e, s.origin, true)
+		for _, e := range sh.m.slots {
+			if e != nil {
+				s.forgetLocked(sh, e.key(), e, s.origin, true)
+			}
 		}
-		// Fresh maps give the memory of a large keyspace back.
-		sh.m = make(map[string]*entry)
-		sh.volatile = make(map[string]struct{})
+		// Fresh tables give the memory of a large keyspace back.
+		sh.m = index{}
+		sh.volatile = make(map[*entry]struct{})
 		s.unlock(sh)
 	}
 	if w := s.cfg.Watcher; w != nil && w.Active() {
@@ -786,9 +814,11 @@ func (s *Store) gather(sh *shard, batch []ref) []ref {
 	now := s.nowMs()
 	s.rlock(sh)
 	defer s.runlock(sh)
-	for k, e := range sh.m {
-		if !expired(e, now) {
-			batch = append(batch, ref{k, e.Entry})
+	for _, e := range sh.m.slots {
+		if e != nil && !expired(e, now) {
+			// The key shares the entry's memory: callers use it and
+			// drop it (Each, Scan), so no copy is made.
+			batch = append(batch, ref{e.key(), e.get()})
 		}
 	}
 	return batch
@@ -804,10 +834,14 @@ func (s *Store) RandomKey() (string, bool) {
 	for j := range s.shards {
 		sh := &s.shards[(start+j)&int(s.mask)]
 		s.rlock(sh)
-		for k, e := range sh.m { // map iteration starts at a random slot
-			if !expired(e, now) {
-				s.runlock(sh)
-				return k, true
+		if n := len(sh.m.slots); n > 0 {
+			// From a random slot, as a map's iteration starts at one.
+			for i, r := 0, rand.IntN(n); i < n; i++ {
+				if e := sh.m.slots[(r+i)&(n-1)]; e != nil && !expired(e, now) {
+					k := strings.Clone(e.key())
+					s.runlock(sh)
+					return k, true
+				}
 			}
 		}
 		s.runlock(sh)
@@ -859,13 +893,13 @@ func (s *Store) ExpireCycle() (examined, removed int) {
 		sh := &s.shards[s.expireCursor]
 		s.lock(sh)
 		n, gone := 0, 0
-		for k := range sh.volatile {
+		for e := range sh.volatile {
 			if n == expireSample || examined+n >= budget {
 				break
 			}
 			n++
-			if e := sh.m[k]; e != nil && expired(e, now) {
-				s.removeLocked(sh, k, e, 0, false)
+			if expired(e, now) {
+				s.removeLocked(sh, e.key(), e, 0, false)
 				gone++
 			}
 		}
@@ -946,7 +980,7 @@ func (tx *Keys) shard(key []byte) *shard {
 
 // live returns key's entry, removing it first if its TTL has passed.
 func (tx *Keys) live(sh *shard, key []byte) *entry {
-	e, ok := sh.m[string(key)]
+	e, ok := sh.m.lookup(key)
 	if !ok {
 		return nil
 	}
@@ -969,13 +1003,13 @@ func (tx *Keys) Get(key []byte) (Entry, bool) {
 	}
 	touch(e, tx.now)
 	sh.hits.Add(1)
-	return e.Entry, true
+	return e.get(), true
 }
 
 // Peek returns key's live entry without counting or touching it.
 func (tx *Keys) Peek(key []byte) (Entry, bool) {
 	if e := tx.live(tx.shard(key), key); e != nil {
-		return e.Entry, true
+		return e.get(), true
 	}
 	return Entry{}, false
 }

@@ -349,17 +349,21 @@ func TestConcurrentAccounting(t *testing.T) {
 	var keys, used, volatile int64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		for k, e := range sh.m {
+		for _, e := range sh.m.slots {
+			if e == nil {
+				continue
+			}
+			k := e.key()
 			keys++
-			used += entrySize(len(k), e.Entry)
-			if e.ExpireAt != 0 {
+			used += e.size(len(k))
+			if e.expireAt() != 0 {
 				volatile++
-				if _, ok := sh.volatile[k]; !ok {
+				if _, ok := sh.volatile[e]; !ok {
 					t.Fatalf("volatile key %s missing from the volatile set", k)
 				}
 			}
 		}
-		if len(sh.volatile) > len(sh.m) {
+		if len(sh.volatile) > sh.m.n {
 			t.Fatal("volatile set has keys the map does not")
 		}
 	}
@@ -462,8 +466,11 @@ func TestEntryLayout(t *testing.T) {
 	if got := unsafe.Sizeof(Entry{}); got != 40 {
 		t.Errorf("Entry is %d bytes, want 40", got)
 	}
-	if got := unsafe.Sizeof(entry{}); got != 48 {
-		t.Errorf("entry is %d bytes, want 48", got)
+	if got := unsafe.Sizeof(entry{}); got != 24 {
+		t.Errorf("entry is %d bytes, want 24", got)
+	}
+	if got := unsafe.Sizeof(ventry{}); got != 32 {
+		t.Errorf("ventry is %d bytes, want 32", got)
 	}
 }
 
