@@ -1,6 +1,6 @@
 package store
 
-import "github.com/cespare/xxhash/v2"
+import "hash/maphash"
 
 // index is a shard's table from keys to entries, in place of a Go
 // map[string]*entry (issue 20 item 1): a slot is an entry pointer and a
@@ -9,7 +9,7 @@ import "github.com/cespare/xxhash/v2"
 // (entry.key), so a cached user costs one allocation instead of two.
 //
 // It is open addressing with linear probing over a power-of-two table
-// that doubles past 4/5 full (so 40-80% full), keyed by the same xxhash
+// that doubles past 4/5 full (so 40-80% full), keyed by the same hash
 // that picks the shard: the shard takes the low bits, a slot's home is
 // the high 32 bits, and its tag bits 24-30, so a probe looks at an entry
 // (and compares the whole key: equal hashes are not equal keys) only when
@@ -17,12 +17,22 @@ import "github.com/cespare/xxhash/v2"
 // instead of leaving tombstones, so a lookup never walks over dead slots
 // and the table needs no cleaning.
 //
+// The hash is seeded per keyspace (hash/maphash, as Go's own maps seed
+// theirs): clients choose the keys, and with a hash they could compute,
+// keys made to share a home would turn every probe of a shard into a walk
+// over all of them (hash flooding: one client slowing every other's reads
+// quadratically). An unseeded xxhash was used here first.
+//
 // Like the map it replaces, it is guarded by its shard's lock.
 type index struct {
 	tags  []uint8  // 0: empty; else tagOf of the entry's hash
 	slots []*entry // nil where tags is 0
 	n     int      // entries held
+	seed  maphash.Seed
 }
+
+// newIndex is an empty index hashing with seed, the keyspace's.
+func newIndex(seed maphash.Seed) index { return index{seed: seed} }
 
 // minIndex is a table's first size: 256 shards of 8 slots cost 18 KiB.
 const minIndex = 8
@@ -78,7 +88,7 @@ func (x *index) resize(n int) {
 		if e == nil {
 			continue
 		}
-		h := hashKey(e.key())
+		h := x.hashString(e.key())
 		i := x.home(h)
 		for x.tags[i] != 0 {
 			i = (i + 1) & mask
@@ -95,7 +105,7 @@ func (x *index) remove(i int) {
 	for j := (i + 1) & mask; x.tags[j] != 0; j = (j + 1) & mask {
 		// The entry at j may fill the hole at i unless its home lies
 		// cyclically in (i, j]: then it would move before its home.
-		k := x.home(hashKey(x.slots[j].key()))
+		k := x.home(x.hashString(x.slots[j].key()))
 		if (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
 			x.tags[i], x.slots[i] = x.tags[j], x.slots[j]
 			i = j
@@ -120,25 +130,29 @@ func (x *index) random(r int) *entry {
 	}
 }
 
-// hashKey is the key's hash, the same xxhash that picks its shard.
-func hashKey(key string) uint64 { return xxhash.Sum64String(key) }
+// hash is key's hash under the index's seed, the same hash that picks its
+// shard (Store.hash).
+func (x *index) hash(key []byte) uint64 { return maphash.Bytes(x.seed, key) }
+
+// hashString is hash of a key held as a string.
+func (x *index) hashString(key string) uint64 { return maphash.String(x.seed, key) }
 
 // lookup is key's entry, as a map lookup would give it.
 func (x *index) lookup(key []byte) (*entry, bool) {
-	e := x.get(xxhash.Sum64(key), key)
+	e := x.get(x.hash(key), key)
 	return e, e != nil
 }
 
 // add puts e under key, which must not be in x.
 func (x *index) add(key []byte, e *entry) {
-	h := xxhash.Sum64(key)
+	h := x.hash(key)
 	i, _ := x.find(h, key)
 	x.insert(i, h, e)
 }
 
 // replace puts e in the place of the entry under key, which must be in x.
 func (x *index) replace(key []byte, e *entry) {
-	i, _ := x.find(xxhash.Sum64(key), key)
+	i, _ := x.find(x.hash(key), key)
 	x.slots[i] = e
 }
 
@@ -148,7 +162,7 @@ func (x *index) slotOf(key string, e *entry) int {
 		return -1
 	}
 	mask := len(x.slots) - 1
-	for i := x.home(hashKey(key)); x.tags[i] != 0; i = (i + 1) & mask {
+	for i := x.home(x.hashString(key)); x.tags[i] != 0; i = (i + 1) & mask {
 		if x.slots[i] == e {
 			return i
 		}

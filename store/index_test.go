@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestIndexAgainstMap(t *testing.T) {
 	for _, keys := range []int{5, 40, 3000} {
 		t.Run(fmt.Sprintf("keys=%d", keys), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(keys)))
-			var x index
+			x := newIndex(maphash.MakeSeed())
 			model := map[string]*entry{}
 			for step := range 20 * keys {
 				key := fmt.Appendf(nil, "k%d", r.IntN(keys))
@@ -63,7 +64,7 @@ func checkIndex(t *testing.T, x *index, model map[string]*entry) {
 			continue
 		}
 		seen++
-		h := hashKey(e.key())
+		h := x.hashString(e.key())
 		if model[e.key()] != e || x.tags[i] != tagOf(h) {
 			t.Fatalf("slot %d holds %q (%p), the model %p", i, e.key(), e, model[e.key()])
 		}
@@ -216,7 +217,7 @@ func FuzzIndex(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 2, 0, 3, 2, 1, 1, 2})
 	f.Add([]byte("\x00\x10\x00\x20\x00\x30\x02\x10\x02\x20"))
 	f.Fuzz(func(t *testing.T, script []byte) {
-		var x index
+		x := newIndex(maphash.MakeSeed())
 		model := map[string]*entry{}
 		for i := 0; i+1 < len(script) && i < 4096; i += 2 {
 			key := fmt.Appendf(nil, "k%d", script[i+1]&63)
@@ -240,4 +241,26 @@ func FuzzIndex(f *testing.F) {
 			checkIndex(t, &x, model)
 		}
 	})
+}
+
+// TestIndexHashIsSeeded: two keyspaces place the same keys differently, so
+// a client cannot compute keys that share a home (hash flooding: with the
+// unseeded xxhash the index first used, keys chosen offline to share a
+// home made every probe of their shard walk all of them).
+func TestIndexHashIsSeeded(t *testing.T) {
+	a, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		key := []byte(fmt.Sprintf("%d.following", 1_000_000_000+i))
+		if a.hash(key) != b.hash(key) {
+			return
+		}
+	}
+	t.Fatal("64 keys hash alike in two keyspaces: the hash is not seeded")
 }

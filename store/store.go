@@ -1,7 +1,7 @@
 // Package store is relcache's keyspace: a concurrent map from keys to values
 // with TTLs, memory accounting and maxmemory eviction.
 //
-// The keyspace is split into a power-of-two number of shards by the xxhash of
+// The keyspace is split into a power-of-two number of shards by the seeded hash of
 // the key; each shard has its own RWMutex, so readers of different keys never
 // meet and readers of the same shard share a read lock. Values are immutable
 // once stored: a write replaces the slice, so a reader may hand a value to the
@@ -20,6 +20,7 @@ package store
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -28,8 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Kind is the type of a stored value.
@@ -190,6 +189,7 @@ type keyspace struct {
 	cfg    Config
 	mask   uint64
 	shards []shard
+	seed   maphash.Seed // of every key's hash: shard and index slot
 
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
@@ -213,9 +213,10 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Store{keyspace: &keyspace{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards)}}
+	s := &Store{keyspace: &keyspace{cfg: cfg, mask: uint64(cfg.Shards - 1), shards: make([]shard, cfg.Shards), seed: maphash.MakeSeed()}}
 	for i := range s.shards {
 		s.shards[i].idx = i
+		s.shards[i].m = newIndex(s.seed)
 		s.shards[i].volatile = make(map[*entry]struct{})
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
@@ -316,7 +317,12 @@ func (s *Store) Exclusive(keys [][]byte, all bool) (view *Store, release func())
 	return view, view.Release
 }
 
-func (s *Store) shardIndex(key []byte) uint64 { return xxhash.Sum64(key) & s.mask }
+func (s *Store) shardIndex(key []byte) uint64 { return s.hash(key) & s.mask }
+
+// hash is key's hash under the keyspace's seed: its low bits pick the
+// shard, its high bits the slot in the shard's index (index.go says why
+// it is seeded).
+func (s *Store) hash(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
 
 func (s *Store) shardOf(key []byte) *shard { return &s.shards[s.shardIndex(key)] }
 
@@ -360,7 +366,7 @@ func (s *Store) Get(key []byte) (Entry, bool) {
 		return s.Peek(key)
 	}
 	now := s.nowMs()
-	h := xxhash.Sum64(key) // picks the shard and the slot: one hash per read
+	h := s.hash(key) // picks the shard and the slot: one hash per read
 	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
 	e := sh.m.get(h, key)
@@ -409,7 +415,7 @@ func touch(e *entry, nowMs int64) {
 // Peek returns the live entry under key without touching LRU or counters,
 // for introspection commands (TTL, OBJECT, MEMORY USAGE).
 func (s *Store) Peek(key []byte) (Entry, bool) {
-	h := xxhash.Sum64(key)
+	h := s.hash(key)
 	sh := &s.shards[h&s.mask]
 	s.rlock(sh)
 	e := sh.m.get(h, key)
@@ -728,7 +734,7 @@ func (s *Store) Flush() {
 			}
 		}
 		// Fresh tables give the memory of a large keyspace back.
-		sh.m = index{}
+		sh.m = newIndex(s.seed)
 		sh.volatile = make(map[*entry]struct{})
 		s.unlock(sh)
 	}
