@@ -358,7 +358,11 @@ type bconn struct {
 	spare    []byte  // nil while a write holds it as its buffer
 	inflight []*call // FIFO; head at index head
 	head     int
-	kick     chan struct{} // wakes the writer; closed with the connection
+	// unsent is the index in inflight of the first call not written yet:
+	// a write stamps the calls it carries with one clock reading (sent),
+	// instead of each call reading the clock as it is queued.
+	unsent int
+	kick   chan struct{} // wakes the writer; closed with the connection
 	// writing: a goroutine (a flushing sender, or the writer) is writing
 	// wbuf out for this generation and will take what is appended
 	// meanwhile; a flush then only appends. Cleared with the connection.
@@ -375,7 +379,6 @@ func (bc *bconn) enqueue(c *call) bool {
 	b := bc.be
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	now := time.Now()
 	if bc.nc == nil {
 		if bc.single && bc.dialed {
 			c.fail(b.errorf("connection lost: it held this client's WATCH, which a new connection would not"))
@@ -395,14 +398,12 @@ func (bc *bconn) enqueue(c *call) bool {
 		bc.gen++
 		bc.kick = make(chan struct{}, 1)
 		for _, h := range b.handshake() {
-			h.sent = now
 			bc.wbuf = append(bc.wbuf, h.req...)
 			bc.inflight = append(bc.inflight, h)
 		}
 		go bc.readLoop(nc, rr, bc.gen)
 		go bc.writeLoop(bc.kick, bc.gen)
 	}
-	c.sent = now
 	bc.wbuf = append(bc.wbuf, c.req...)
 	bc.inflight = append(bc.inflight, c)
 	return true
@@ -456,6 +457,11 @@ func (bc *bconn) writeOnceLocked(gen int) bool {
 	}
 	buf := bc.wbuf
 	bc.wbuf, bc.spare = bc.spare[:0], nil
+	now := time.Now()
+	for _, c := range bc.inflight[bc.unsent:] {
+		c.sent = now
+	}
+	bc.unsent = len(bc.inflight)
 	bc.mu.Unlock()
 	_, err := nc.Write(buf)
 	bc.mu.Lock()
@@ -501,8 +507,10 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 			return
 		}
 		bc.mu.Lock()
-		if bc.gen != gen || bc.head == len(bc.inflight) {
-			// A reply nobody asked for: the stream is not to be trusted.
+		if bc.gen != gen || bc.head >= bc.unsent {
+			// A reply nobody asked for (none is waiting, or the call at
+			// the head is not even written): the stream is not to be
+			// trusted.
 			bc.failLocked(gen, b.errorf("sent a reply nobody asked for"), errors.New("unexpected reply"))
 			bc.mu.Unlock()
 			return
@@ -518,10 +526,13 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 		bc.inflight[bc.head] = nil
 		bc.head++
 		if bc.head == len(bc.inflight) {
-			bc.inflight, bc.head = bc.inflight[:0], 0
+			// unsent is len too: a reply answers a call that was written.
+			bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
 		}
 		bc.mu.Unlock()
-		b.metrics.latency.Observe(time.Since(c.sent).Seconds())
+		// The reply came with the last read (progressReader's time):
+		// no clock reading per reply.
+		b.metrics.latency.Observe(max(float64(bc.lastRead.Load()-c.sent.UnixNano())/1e9, 0))
 		b.eject.Success()
 		c.deliver(raw)
 	}
@@ -536,8 +547,8 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 func (bc *bconn) checkTimeout(now time.Time) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	if bc.head == len(bc.inflight) {
-		return
+	if bc.head >= bc.unsent {
+		return // nothing written is waiting for a reply
 	}
 	t := bc.be.settings.timeout
 	waited := now.Sub(bc.inflight[bc.head].sent)
@@ -575,7 +586,7 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 		c.fail(clientErr)
 	}
 	clear(bc.inflight)
-	bc.inflight, bc.head = bc.inflight[:0], 0
+	bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
 }
 
 // lost reports whether a dedicated connection was dialled and is closed
