@@ -50,16 +50,7 @@ if [ $# -eq 0 ]; then
   set -- bin/relcache
 fi
 
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir_cleaned
 
 servers='' ncservers=''
 for i in 1 2 3 4; do

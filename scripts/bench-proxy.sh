@@ -64,16 +64,7 @@ done
 NUTCRACKER=$(command -v nutcracker || echo /usr/sbin/nutcracker)
 
 make -s build
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir_cleaned
 
 wait_pong() { # port pid name [log]: until PING answers PONG; fail if the process died
   for _ in $(seq 500); do
