@@ -395,12 +395,16 @@ rb_rc="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $USERS RELC
   echo "- Runs, the same invocation against each target's port:"
   echo
   echo '```sh'
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t get -P 1 $common"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t get -P 16 $common"
-  echo "$rb_mget"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t set -P 1 $common"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t set -P 16 $common"
-  echo "$rb_rc"
+  for w in $WORKLOADS; do # the invocations of the workloads that ran, in order
+    case $w in
+    get-p1) echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t get -P 1 $common" ;;
+    get-p16) echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t get -P 16 $common" ;;
+    mget) echo "$rb_mget" ;;
+    set-p1) echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t set -P 1 $common" ;;
+    set-p16) echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t set -P 16 $common" ;;
+    relcheck) echo "$rb_rc" ;;
+    esac
+  done
   echo '```'
   echo
   echo "- Pinned (taskset): fronts ${PIN_FRONT:-not pinned}, redis-benchmark ${PIN_CLIENT:-not pinned}, backends ${PIN_NODES:-not pinned}."
