@@ -437,14 +437,25 @@ func (bc *bconn) flush() {
 		return // the connection failed; writing was cleared with it
 	}
 	if len(bc.wbuf) > 0 {
-		select {
-		case bc.kick <- struct{}{}: // the writer takes over; writing stays set
-		default: // cannot happen: only the holder of writing kicks
-			bc.writing = false
-		}
+		bc.kick <- struct{}{} // the writer takes over; writing stays set
 		return
 	}
 	bc.writing = false
+}
+
+// wake hands what is queued on the connection to its writer goroutine
+// instead of writing it: for fire-and-forget copies (replicated writes),
+// whose sender waits for no reply from this node and so must not wait on
+// its socket either (a replica that stops reading would hold the client
+// up to the timeout).
+func (bc *bconn) wake() {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.writing || len(bc.wbuf) == 0 || bc.nc == nil {
+		return
+	}
+	bc.writing = true
+	bc.kick <- struct{}{} // never blocks: only the holder of writing kicks
 }
 
 // writeOnceLocked writes wbuf out for connection generation gen, unlocking
