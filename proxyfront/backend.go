@@ -340,10 +340,12 @@ func (p progressReader) Read(b []byte) (int, error) {
 }
 
 // bconn is one pipelined connection to a backend. Senders append their
-// command to wbuf and their call to the in-flight queue under mu, then
-// wake the writer goroutine, which writes whatever has accumulated, so a
-// burst of commands from many clients goes out in few writes. A reader
-// goroutine matches replies to the queue's head.
+// command to wbuf and their call to the in-flight queue under mu; when a
+// sender flushes, it writes whatever has accumulated itself unless a write
+// is under way (flush), so a burst of commands from many clients goes out
+// in few writes and, at one command per round trip, no other goroutine
+// has to be woken to send it. A reader goroutine matches replies to the
+// queue's head.
 type bconn struct {
 	be *backend
 
@@ -353,10 +355,18 @@ type bconn struct {
 	nc       net.Conn
 	gen      int // bumped per connection, so a stale reader cannot fail a new one
 	wbuf     []byte
-	spare    []byte
+	spare    []byte  // nil while a write holds it as its buffer
 	inflight []*call // FIFO; head at index head
 	head     int
-	kick     chan struct{} // wakes the writer; closed with the connection
+	// unsent is the index in inflight of the first call not written yet:
+	// a write stamps the calls it carries with one clock reading (sent),
+	// instead of each call reading the clock as it is queued.
+	unsent int
+	kick   chan struct{} // wakes the writer; closed with the connection
+	// writing: a goroutine (a flushing sender, or the writer) is writing
+	// wbuf out for this generation and will take what is appended
+	// meanwhile; a flush then only appends. Cleared with the connection.
+	writing bool
 
 	// lastRead is when bytes last came from the node (unix nanos): the
 	// watchdog's measure of a node that is still answering.
@@ -369,7 +379,6 @@ func (bc *bconn) enqueue(c *call) bool {
 	b := bc.be
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	now := time.Now()
 	if bc.nc == nil {
 		if bc.single && bc.dialed {
 			c.fail(b.errorf("connection lost: it held this client's WATCH, which a new connection would not"))
@@ -389,57 +398,108 @@ func (bc *bconn) enqueue(c *call) bool {
 		bc.gen++
 		bc.kick = make(chan struct{}, 1)
 		for _, h := range b.handshake() {
-			h.sent = now
 			bc.wbuf = append(bc.wbuf, h.req...)
 			bc.inflight = append(bc.inflight, h)
 		}
 		go bc.readLoop(nc, rr, bc.gen)
-		go bc.writeLoop(nc, bc.kick, bc.gen)
+		go bc.writeLoop(bc.kick, bc.gen)
 	}
-	c.sent = now
 	bc.wbuf = append(bc.wbuf, c.req...)
 	bc.inflight = append(bc.inflight, c)
 	return true
 }
 
-// flush wakes the connection's writer. The writer takes everything queued
-// by then, from every client, in one write: under load, one write carries
-// many clients' commands (as twemproxy's event loop does), which is what
-// the node's CPU and the proxy's both pay for per system call.
+// flush writes what is queued on the connection, from every client, in
+// one write: under load, one write carries many clients' commands (as
+// twemproxy's event loop does), which is what the node's CPU and the
+// proxy's both pay for per system call. The flushing sender writes it
+// itself, once: waking a writer goroutine instead costs a hand-off per
+// round trip, and on a multi-core machine a wake-up on another core. What
+// was queued while it wrote is left to the writer goroutine, so no client
+// keeps writing other clients' commands under a steady load. While a
+// write is under way a flush returns at once: that writer takes its bytes.
 func (bc *bconn) flush() {
 	bc.mu.Lock()
-	if bc.kick != nil {
-		select {
-		case bc.kick <- struct{}{}:
-		default: // already woken; it will see this too
-		}
+	if bc.writing || len(bc.wbuf) == 0 || bc.nc == nil {
+		bc.mu.Unlock()
+		return
 	}
+	bc.writing = true
+	gen := bc.gen // writing is this generation's: a new connection clears it
 	bc.mu.Unlock()
+	// Yield once first: the other clients the same network poll woke run
+	// before this write and append their commands to it (measured: about
+	// one write per command without it on one core).
+	runtime.Gosched()
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if !bc.writeOnceLocked(gen) {
+		return // the connection failed; writing was cleared with it
+	}
+	if len(bc.wbuf) > 0 {
+		bc.kick <- struct{}{} // the writer takes over; writing stays set
+		return
+	}
+	bc.writing = false
 }
 
-// writeLoop writes queued commands for connection generation gen until it
-// fails. A node that stops reading blocks the write; the watchdog's timeout
-// then closes the connection, which ends the write.
-func (bc *bconn) writeLoop(nc net.Conn, kick chan struct{}, gen int) {
-	b := bc.be
+// wake hands what is queued on the connection to its writer goroutine
+// instead of writing it: for fire-and-forget copies (replicated writes),
+// whose sender waits for no reply from this node and so must not wait on
+// its socket either (a replica that stops reading would hold the client
+// up to the timeout).
+func (bc *bconn) wake() {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.writing || len(bc.wbuf) == 0 || bc.nc == nil {
+		return
+	}
+	bc.writing = true
+	bc.kick <- struct{}{} // never blocks: only the holder of writing kicks
+}
+
+// writeOnceLocked writes wbuf out for connection generation gen, unlocking
+// mu during the write; false when the connection is gone or failed (the
+// write's failure fails it).
+func (bc *bconn) writeOnceLocked(gen int) bool {
+	nc := bc.nc
+	if bc.gen != gen || nc == nil {
+		return false
+	}
+	buf := bc.wbuf
+	bc.wbuf, bc.spare = bc.spare[:0], nil
+	now := time.Now()
+	for _, c := range bc.inflight[bc.unsent:] {
+		c.sent = now
+	}
+	bc.unsent = len(bc.inflight)
+	bc.mu.Unlock()
+	_, err := nc.Write(buf)
+	bc.mu.Lock()
+	if bc.spare == nil {
+		bc.spare = buf[:0]
+	}
+	if err != nil {
+		bc.failLocked(gen, bc.be.errorf("write failed: %s", shortErr(err)), err)
+		return false
+	}
+	return bc.gen == gen && bc.nc != nil
+}
+
+// writeLoop takes over writing for connection generation gen when a
+// flushing sender found more queued after its write, and writes until
+// nothing is left. A node that stops reading blocks the write; the
+// watchdog's timeout then closes the connection, which ends the write.
+func (bc *bconn) writeLoop(kick chan struct{}, gen int) {
 	for range kick {
-		// Yield once before taking the buffer. The kick put this goroutine
-		// next in line on the kicker's P, ahead of the other clients the
-		// same network poll woke; letting them run first is what makes one
-		// write carry many clients' commands (measured: one write per
-		// command without it).
+		// Yield first, as flush does, so one write carries what the
+		// clients woken meanwhile queue.
 		runtime.Gosched()
 		bc.mu.Lock()
-		for len(bc.wbuf) > 0 && bc.gen == gen && bc.nc != nil {
-			buf := bc.wbuf
-			bc.wbuf = bc.spare[:0]
-			bc.mu.Unlock()
-			_, err := nc.Write(buf)
-			bc.mu.Lock()
-			bc.spare = buf[:0]
-			if err != nil {
-				bc.failLocked(gen, b.errorf("write failed: %s", shortErr(err)), err)
-			}
+		for len(bc.wbuf) > 0 && bc.writeOnceLocked(gen) {
+		}
+		if bc.gen == gen && bc.nc != nil {
+			bc.writing = false
 		}
 		bc.mu.Unlock()
 	}
@@ -458,8 +518,10 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 			return
 		}
 		bc.mu.Lock()
-		if bc.gen != gen || bc.head == len(bc.inflight) {
-			// A reply nobody asked for: the stream is not to be trusted.
+		if bc.gen != gen || bc.head >= bc.unsent {
+			// A reply nobody asked for (none is waiting, or the call at
+			// the head is not even written): the stream is not to be
+			// trusted.
 			bc.failLocked(gen, b.errorf("sent a reply nobody asked for"), errors.New("unexpected reply"))
 			bc.mu.Unlock()
 			return
@@ -475,10 +537,13 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 		bc.inflight[bc.head] = nil
 		bc.head++
 		if bc.head == len(bc.inflight) {
-			bc.inflight, bc.head = bc.inflight[:0], 0
+			// unsent is len too: a reply answers a call that was written.
+			bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
 		}
 		bc.mu.Unlock()
-		b.metrics.latency.Observe(time.Since(c.sent).Seconds())
+		// The reply came with the last read (progressReader's time):
+		// no clock reading per reply.
+		b.metrics.latency.Observe(max(float64(bc.lastRead.Load()-c.sent.UnixNano())/1e9, 0))
 		b.eject.Success()
 		c.deliver(raw)
 	}
@@ -493,8 +558,8 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 func (bc *bconn) checkTimeout(now time.Time) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	if bc.head == len(bc.inflight) {
-		return
+	if bc.head >= bc.unsent {
+		return // nothing written is waiting for a reply
 	}
 	t := bc.be.settings.timeout
 	waited := now.Sub(bc.inflight[bc.head].sent)
@@ -517,6 +582,7 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	bc.nc = nil
 	close(bc.kick)
 	bc.kick = nil
+	bc.writing = false // a write still under way is for the closed connection
 	bc.wbuf = bc.wbuf[:0]
 	pending := bc.inflight[bc.head:]
 	// Count the failure (and eject) before telling the callers: a client
@@ -531,7 +597,7 @@ func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 		c.fail(clientErr)
 	}
 	clear(bc.inflight)
-	bc.inflight, bc.head = bc.inflight[:0], 0
+	bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
 }
 
 // lost reports whether a dedicated connection was dialled and is closed

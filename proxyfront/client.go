@@ -54,6 +54,10 @@ type client struct {
 	softSince atomic.Int64 // unix nanos held went over the soft limit; 0: under it
 	dead      atomic.Bool  // closed, or leaving: its replies are dropped
 	outHeld   int          // the part of held that is out; this goroutine's
+
+	// dirtyCopies are connections with queued fire-and-forget copies
+	// (replicated writes): handed to their writers, not written here.
+	dirtyCopies []*bconn
 }
 
 // op is a started command whose reply is not written yet.
@@ -347,31 +351,46 @@ func (c *client) send(be *backend, k *call) {
 
 // replicate queues k, a fire-and-forget copy of a write for a replica
 // pool's node, on that node's replication connection.
-func (c *client) replicate(be *backend, k *call) { c.sendOn(be.replicaConn(), k) }
+func (c *client) replicate(be *backend, k *call) {
+	bc := be.replicaConn()
+	if bc.be.enqueue(k, bc) {
+		c.dirtyCopies = addConn(c.dirtyCopies, bc)
+	}
+}
 
 // sendOn queues k on bc.
 func (c *client) sendOn(bc *bconn, k *call) {
 	if !k.noReply {
 		k.owner = c
 	}
-	if !bc.be.enqueue(k, bc) {
-		return
+	if bc.be.enqueue(k, bc) {
+		c.dirty = addConn(c.dirty, bc)
 	}
-	for _, d := range c.dirty {
-		if d == bc {
-			return
-		}
-	}
-	c.dirty = append(c.dirty, bc)
 }
 
-// flushBackends writes every connection this client queued commands on.
+// addConn adds bc to set unless it is there.
+func addConn(set []*bconn, bc *bconn) []*bconn {
+	for _, d := range set {
+		if d == bc {
+			return set
+		}
+	}
+	return append(set, bc)
+}
+
+// flushBackends writes every connection this client queued commands on,
+// and hands those with only fire-and-forget copies to their writers.
 func (c *client) flushBackends() {
 	for i, bc := range c.dirty {
 		bc.flush()
 		c.dirty[i] = nil
 	}
 	c.dirty = c.dirty[:0]
+	for i, bc := range c.dirtyCopies {
+		bc.wake() // nothing left to do if flush wrote it already
+		c.dirtyCopies[i] = nil
+	}
+	c.dirtyCopies = c.dirtyCopies[:0]
 }
 
 // wait flushes what is queued and waits for k.

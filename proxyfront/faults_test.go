@@ -315,6 +315,13 @@ func TestProxyReplicaPool(t *testing.T) {
 // blackhole is a TCP server that reads and discards everything.
 func blackhole(t *testing.T) string {
 	t.Helper()
+	return silentNode(t, true)
+}
+
+// silentNode is a TCP server that accepts connections and never writes;
+// with drain it reads and discards what comes, else it never reads.
+func silentNode(t *testing.T, drain bool) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +345,9 @@ func blackhole(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			go io.Copy(io.Discard, c)
+			if drain {
+				go io.Copy(io.Discard, c)
+			}
 		}
 	}()
 	return ln.Addr().String()

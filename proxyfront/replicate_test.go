@@ -2,6 +2,7 @@ package proxyfront_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,5 +51,30 @@ func TestReplicatedWritesKeepCausalOrder(t *testing.T) {
 	}
 	if wrong > 0 {
 		t.Errorf("%d of %d keys ended with the older write on the replica", wrong, n)
+	}
+}
+
+// TestReplicaThatStopsReadingDoesNotHoldWrites: a replica node that
+// accepts the proxy's connection and never reads it must not hold up the
+// clients whose writes are copied to it (fire and forget), even once the
+// copies fill the socket's buffers; its timeout is an hour here, so only
+// writing the copies from the connection's own writer, not from the
+// client's goroutine, lets the writes through. The read deadline only
+// turns a hang into a failure.
+func TestReplicaThatStopsReadingDoesNotHoldWrites(t *testing.T) {
+	dc1 := startCluster(t, 1, "node")
+	stuck := silentNode(t, false)
+	conf := proxyConfig{ReplicateWrites: true, Pools: []poolConfig{
+		{Name: "dc1", Role: "primary", Servers: dc1.lines()},
+		{Name: "dc2", Role: "replica", Servers: []string{stuck + ":1 stuck"}, Timeout: "1h"},
+	}}
+	px, _ := startProxy(t, conf)
+	c := dial(t, px.Addr)
+	c.c.SetDeadline(time.Now().Add(time.Minute))
+	value := strings.Repeat("v", 512<<10)
+	for i := range 64 { // 32 MiB of copies: far past the socket buffers
+		if raw := c.must(t, "SET", fmt.Sprintf("big:%d", i), value); string(raw) != "+OK\r\n" {
+			t.Fatalf("SET big:%d: %s", i, show(raw))
+		}
 	}
 }

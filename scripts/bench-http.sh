@@ -25,15 +25,7 @@ for tool in redis-benchmark:redis-tools redis-cli:redis-tools wrk:wrk python3:py
 done
 
 make -s build
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+tmp_dir_cleaned
 
 n1=$(free_port); n2=$(free_port)
 mkdir -p "$tmp/n1" "$tmp/n2"

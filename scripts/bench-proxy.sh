@@ -21,7 +21,14 @@
 #   NC_CONNS nutcracker server_connections, one column each (default "1 2")
 #   PF_CONNS proxyfront server_connections, one proxy and column each (default "1 2")
 #   TIMEOUT_MS both proxies' per-request timeout to a backend (default 1000)
+#   PIN_FRONT  taskset CPU list for the fronts (nutcracker, each proxy), e.g. 0
+#   PIN_CLIENT taskset CPU list for redis-benchmark, e.g. 1
+#   PIN_NODES  taskset CPU list for the relcache backends (default: unpinned)
+#   WORKLOADS  the workloads to run (default "get-p1 get-p16 mget set-p1 set-p16 relcheck")
 #   OUT      also write the report to this file
+#
+# Per-request CPU of one front on one core, client on another:
+#   PIN_FRONT=0 PIN_CLIENT=1 NC_CONNS=1 PF_CONNS=1 WORKLOADS='get-p1 get-p16' scripts/bench-proxy.sh
 #
 # Needs redis-benchmark and redis-cli (Debian: redis-tools) and nutcracker
 # (Debian: nutcracker). Without `relcache proxy` the proxyfront column is
@@ -41,6 +48,13 @@ NC_CONNS=${NC_CONNS:-1 2}
 PF_CONNS=${PF_CONNS:-1 2}
 TIMEOUT_MS=${TIMEOUT_MS:-1000}
 OUT=${OUT:-}
+WORKLOADS=${WORKLOADS:-get-p1 get-p16 mget set-p1 set-p16 relcheck}
+# pin_front etc. prefix a command with taskset when asked; the command
+# keeps its pid (taskset execs it), so its CPU time is read as before.
+pin_front=() pin_client=() pin_nodes=()
+[ -n "${PIN_FRONT:-}" ] && pin_front=(taskset -c "$PIN_FRONT")
+[ -n "${PIN_CLIENT:-}" ] && pin_client=(taskset -c "$PIN_CLIENT")
+[ -n "${PIN_NODES:-}" ] && pin_nodes=(taskset -c "$PIN_NODES")
 BATCH=100 # keys per MGET, pairs per RELCHECK
 
 for tool in redis-benchmark:redis-tools redis-cli:redis-tools nutcracker:nutcracker python3:python3; do
@@ -50,16 +64,7 @@ done
 NUTCRACKER=$(command -v nutcracker || echo /usr/sbin/nutcracker)
 
 make -s build
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir_cleaned
 
 wait_pong() { # port pid name [log]: until PING answers PONG; fail if the process died
   for _ in $(seq 500); do
@@ -127,7 +132,7 @@ load() { python3 -c "$LOADER" "$@"; }
 serve_cmd='bin/relcache serve --addr 127.0.0.1:PORT --admin-addr - --save "" --source none --dir DIR --log-level warn'
 start_relcache() { # port dir; sets $! to the server
   mkdir -p "$2"
-  bin/relcache serve --addr "127.0.0.1:$1" --admin-addr - --save "" --source none --dir "$2" --log-level warn &
+  "${pin_nodes[@]}" bin/relcache serve --addr "127.0.0.1:$1" --admin-addr - --save "" --source none --dir "$2" --log-level warn &
 }
 bports=() bpids=() servers=()
 for i in 1 2 3 4; do
@@ -162,7 +167,7 @@ for sc in $NC_CONNS; do
   } >>"$nc_conf"
 done
 "$NUTCRACKER" -t -c "$nc_conf" >/dev/null 2>&1 || { "$NUTCRACKER" -t -c "$nc_conf"; exit 1; }
-"$NUTCRACKER" -c "$nc_conf" -o "$tmp/nutcracker.log" &
+"${pin_front[@]}" "$NUTCRACKER" -c "$nc_conf" -o "$tmp/nutcracker.log" &
 ncpid=$!
 for p in "${nc_ports[@]}"; do wait_pong "$p" "$ncpid" nutcracker "$tmp/nutcracker.log"; done
 
@@ -188,7 +193,7 @@ if bin/relcache proxy --help >/dev/null 2>&1; then
       echo "server_connections = $sc"
       echo "timeout = \"${TIMEOUT_MS}ms\""
     } >"$pf_conf"
-    bin/relcache proxy --config "$pf_conf" 2>"$tmp/proxy-sc$sc.log" &
+    "${pin_front[@]}" bin/relcache proxy --config "$pf_conf" 2>"$tmp/proxy-sc$sc.log" &
     pf_pids+=("$!")
     pf_ports+=("$p")
     wait_pong "$p" "$!" "relcache proxy" "$tmp/proxy-sc$sc.log"
@@ -314,7 +319,7 @@ run() {
     [ -n "$fpid" ] && f0=$(cpu_ticks "$fpid")
     b0=$(cpu_ticks $bp)
     rc=0
-    out=$(redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" --csv "$@" 2>"$tmp/rb.err") || rc=$?
+    out=$("${pin_client[@]}" redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" --csv "$@" 2>"$tmp/rb.err") || rc=$?
     if [ $rc -ne 0 ]; then # keep going: the other runs still say something
       why=$(grep -hv 'Could not fetch server CONFIG' "$tmp/rb.err" <(echo "$out") | grep -v '^"' | head -n 1)
       echo "bench-proxy: redis-benchmark failed (exit $rc) for $workload via $name: $why" >&2
@@ -339,16 +344,17 @@ run() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 common="-r $KEYS -d 64"
-run_targets=("${str_targets[@]}")
-run "GET -P 1" "$N" -t get -P 1 $common
-run "GET -P 16" "$N_P16" -t get -P 16 $common
-run_targets=("${mget_targets[@]}")
-run "MGET $BATCH keys" "$N_BATCH" -P 1 -r "$KEYS" "${mget_cmd[@]}"
-run_targets=("${str_targets[@]}")
-run "SET -P 1" "$N" -t set -P 1 $common
-run "SET -P 16" "$N_P16" -t set -P 16 $common
-run_targets=("${rel_targets[@]}")
-run "RELCHECK 1×$BATCH" "$N_BATCH" -P 1 -r "$USERS" "${rc_cmd[@]}"
+for w in $WORKLOADS; do
+  case $w in
+  get-p1) run_targets=("${str_targets[@]}") && run "GET -P 1" "$N" -t get -P 1 $common ;;
+  get-p16) run_targets=("${str_targets[@]}") && run "GET -P 16" "$N_P16" -t get -P 16 $common ;;
+  mget) run_targets=("${mget_targets[@]}") && run "MGET $BATCH keys" "$N_BATCH" -P 1 -r "$KEYS" "${mget_cmd[@]}" ;;
+  set-p1) run_targets=("${str_targets[@]}") && run "SET -P 1" "$N" -t set -P 1 $common ;;
+  set-p16) run_targets=("${str_targets[@]}") && run "SET -P 16" "$N_P16" -t set -P 16 $common ;;
+  relcheck) run_targets=("${rel_targets[@]}") && run "RELCHECK 1×$BATCH" "$N_BATCH" -P 1 -r "$USERS" "${rc_cmd[@]}" ;;
+  *) echo "bench-proxy: unknown workload $w" >&2 && exit 2 ;;
+  esac
+done
 
 # --- report ----------------------------------------------------------------
 rb_mget="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $KEYS MGET key:__rand_int__ ... (×$BATCH)"
@@ -379,13 +385,19 @@ rb_rc="redis-benchmark -p PORT -c $CLIENTS -n $N_BATCH --csv -P 1 -r $USERS RELC
   echo "- Runs, the same invocation against each target's port:"
   echo
   echo '```sh'
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t get -P 1 $common"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t get -P 16 $common"
-  echo "$rb_mget"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t set -P 1 $common"
-  echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t set -P 16 $common"
-  echo "$rb_rc"
+  for w in $WORKLOADS; do # the invocations of the workloads that ran, in order
+    case $w in
+    get-p1) echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t get -P 1 $common" ;;
+    get-p16) echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t get -P 16 $common" ;;
+    mget) echo "$rb_mget" ;;
+    set-p1) echo "redis-benchmark -p PORT -c $CLIENTS -n $N --csv -t set -P 1 $common" ;;
+    set-p16) echo "redis-benchmark -p PORT -c $CLIENTS -n $N_P16 --csv -t set -P 16 $common" ;;
+    relcheck) echo "$rb_rc" ;;
+    esac
+  done
   echo '```'
+  echo
+  echo "- Pinned (taskset): fronts ${PIN_FRONT:-not pinned}, redis-benchmark ${PIN_CLIENT:-not pinned}, backends ${PIN_NODES:-not pinned}."
   echo
   echo "CPU is utime+stime from /proc/PID/stat (CLK_TCK $HZ) over each run, per request (an MGET or RELCHECK of $BATCH is one request); front = the proxy process, backend = the sum over the 4 backends (direct: the one relcache). Client, fronts and backends share the $(nproc) vCPUs."
   echo

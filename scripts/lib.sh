@@ -265,3 +265,19 @@ batch_round() {
   batch_cmd "RELMULTI u.following BITS BIN <${#probe[@]} packed> (relcache, a bitmap reply)" RELMULTI u.following BITS BIN "$packed"
   stop "$pid"
 }
+
+# tmp_dir_cleaned sets tmp to a new directory and arranges that, when the
+# script exits (or is interrupted), its background jobs are killed and tmp
+# is removed.
+tmp_dir_cleaned() {
+  tmp=$(mktemp -d)
+  trap _cleanup_jobs_and_tmp EXIT
+  trap 'exit 130' INT TERM
+}
+_cleanup_jobs_and_tmp() {
+  local pids
+  pids=$(jobs -p)
+  [ -n "$pids" ] && kill $pids 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}

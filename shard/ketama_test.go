@@ -134,3 +134,25 @@ func BenchmarkKetamaLocate(b *testing.B) {
 		k.Locate(key, MD5)
 	}
 }
+
+// BenchmarkKetamaIndex is the ring search alone, over 4 servers (as the
+// proxy's benchmarks run) and 16, for hashes spread over the ring.
+func BenchmarkKetamaIndex(b *testing.B) {
+	for _, n := range []int{4, 16} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			var servers []Server
+			for i := range n {
+				servers = append(servers, Server{Name: fmt.Sprintf("redis-%d", i), Weight: 1})
+			}
+			k, err := NewKetama(servers)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := uint32(0)
+			for b.Loop() {
+				h += 0x9e3779b9 // a stride that visits the ring evenly
+				k.Index(h)
+			}
+		})
+	}
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Per-request cost of the proxy's front, against nutcracker (twemproxy), in
+# one run: 4 relcache nodes, nutcracker and one `relcache proxy` per binary
+# given (so a build before a change and one after run side by side), each
+# front pinned to FRONT_CPUS, redis-benchmark GET pinned to CLIENT_CPUS.
+# Per run it prints req/s, the front's CPU µs per request (utime+stime from
+# /proc/PID/stat) and, where perf can read the tracepoints, the front's
+# system calls, writes (write and writev), reads and context switches per
+# request.
+#
+#   scripts/bench-proxy-cost.sh                        # bin/relcache
+#   scripts/bench-proxy-cost.sh /tmp/before /tmp/after # two builds, one run
+#   FRONT_CPUS=0,1 CLIENT_CPUS=0,1 scripts/bench-proxy-cost.sh   # 2 Ps
+#
+# Knobs (environment):
+#   PIPES       pipeline depths (default "1 16")
+#   N           GETs per run at depth 1; 4*N at deeper ones (default 200000)
+#   ROUNDS      rounds over every depth and front (default 2)
+#   CLIENTS     redis-benchmark connections (default 50)
+#   FRONT_CPUS  taskset CPU list for the fronts (default 0; the proxy's
+#               GOMAXPROCS follows it)
+#   CLIENT_CPUS taskset CPU list for redis-benchmark (default 1)
+#
+# Needs redis-benchmark (Debian: redis-tools), nutcracker (Debian:
+# nutcracker); perf (Debian: linux-perf) for the system call columns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+PIPES=${PIPES:-1 16}
+N=${N:-200000}
+ROUNDS=${ROUNDS:-2}
+CLIENTS=${CLIENTS:-50}
+FRONT_CPUS=${FRONT_CPUS:-0}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+NUTCRACKER=$(command -v nutcracker || echo /usr/sbin/nutcracker)
+for tool in redis-benchmark:redis-tools "$NUTCRACKER":nutcracker; do
+  command -v "${tool%%:*}" >/dev/null || {
+    echo "bench-proxy-cost: ${tool%%:*} not found; install the Debian package ${tool##*:}" >&2
+    exit 1
+  }
+done
+perf=1
+perf stat -e raw_syscalls:sys_enter -o /dev/null -- true 2>/dev/null || {
+  perf=0
+  echo "bench-proxy-cost: perf cannot count system calls here (Debian: linux-perf, perf_event_paranoid): those columns are left out" >&2
+}
+if [ $# -eq 0 ]; then
+  make -s build
+  set -- bin/relcache
+fi
+
+tmp_dir_cleaned
+
+servers='' ncservers=''
+for i in 1 2 3 4; do
+  p=$(free_port)
+  mkdir -p "$tmp/node$i"
+  bin/relcache serve --addr "127.0.0.1:$p" --admin-addr - --save "" --source none --dir "$tmp/node$i" --log-level warn &
+  servers+="${servers:+, }\"127.0.0.1:$p:1 node$i\""
+  ncservers+="    - 127.0.0.1:$p:1 node$i"$'\n'
+  wait_port "$p"
+done
+
+np=$(free_port)
+cat >"$tmp/nutcracker.yml" <<EOF
+pool:
+  listen: 127.0.0.1:$np
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  server_connections: 1
+  auto_eject_hosts: false
+  timeout: 1000
+  servers:
+$ncservers
+EOF
+taskset -c "$FRONT_CPUS" "$NUTCRACKER" -c "$tmp/nutcracker.yml" -o "$tmp/nutcracker.log" &
+targets=("nutcracker|$np|$!")
+wait_port "$np"
+
+for b in "$@"; do
+  pp=$(free_port)
+  cat >"$tmp/proxy$pp.toml" <<EOF
+listen = "127.0.0.1:$pp"
+admin = "-"
+hash = "fnv1a_64"
+distribution = "ketama"
+route_by = "key"
+[[pool]]
+name = "dc1"
+role = "primary"
+servers = [$servers]
+server_connections = 1
+timeout = "1000ms"
+EOF
+  taskset -c "$FRONT_CPUS" "$b" proxy --config "$tmp/proxy$pp.toml" 2>"$tmp/proxy$pp.log" &
+  targets+=("$b|$pp|$!")
+  wait_port "$pp"
+done
+
+redis-benchmark -p "$np" -c "$CLIENTS" -n 200000 -t set -r 100000 -d 64 -P 16 -q >/dev/null 2>&1
+
+echo "# bench-proxy-cost: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# fronts on CPUs $FRONT_CPUS, redis-benchmark on $CLIENT_CPUS, nodes unpinned; $CLIENTS connections, 64-byte values, 100000 keys"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | ctx switches/req |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+for r in $(seq "$ROUNDS"); do
+  for P in $PIPES; do
+    n=$N
+    [ "$P" -gt 1 ] && n=$((4 * N))
+    for t in "${targets[@]}"; do
+      IFS='|' read -r name port pid <<<"$t"
+      if [ $perf = 1 ]; then
+        perf stat -x, -o "$tmp/perf" -p "$pid" \
+          -e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read,context-switches &
+        perfpid=$!
+        sleep 0.2
+      fi
+      c0=$(cpu_ticks "$pid")
+      csv=$(taskset -c "$CLIENT_CPUS" redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -t get -r 100000 -d 64 -P "$P" --csv 2>/dev/null |
+        grep '^"GET' | tr -d '"')
+      c1=$(cpu_ticks "$pid")
+      sc='' wr='' rd='' cs=''
+      if [ $perf = 1 ]; then
+        kill -INT "$perfpid"
+        wait "$perfpid" 2>/dev/null || true
+        # per request, summed over the events named (write and writev: nutcracker uses writev)
+        ev() { awk -F, -v e="$1" -v n="$n" 'index(" " e " ", " " $3 " ") {s += $1} END {printf "%.3f", s / n}' "$tmp/perf"; }
+        sc=$(ev raw_syscalls:sys_enter) rd=$(ev syscalls:sys_enter_read) cs=$(ev context-switches)
+        wr=$(ev "syscalls:sys_enter_write syscalls:sys_enter_writev")
+      fi
+      awk -v r="$r" -v P="$P" -v name="$name" -v rps="$(cut -d, -f2 <<<"$csv")" -v t=$((c1 - c0)) \
+        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v cs="$cs" \
+        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, cs}'
+    done
+  done
+done
+echo
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
