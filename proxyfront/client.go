@@ -54,6 +54,8 @@ type client struct {
 	softSince atomic.Int64 // unix nanos held went over the soft limit; 0: under it
 	dead      atomic.Bool  // closed, or leaving: its replies are dropped
 	outHeld   int          // the part of held that is out; this goroutine's
+
+	l1 l1State // the L1's scratch and write barrier (l1serve.go)
 }
 
 // op is a started command whose reply is not written yet.
@@ -170,6 +172,9 @@ func (c *client) countOut() bool {
 
 // write sends out, uncounts it, and lets a huge buffer go.
 func (c *client) write() error {
+	if c.l1.writing {
+		c.l1Sync()
+	}
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -353,6 +358,9 @@ func (c *client) replicate(be *backend, k *call) { c.sendOn(be.replicaConn(), k)
 func (c *client) sendOn(bc *bconn, k *call) {
 	if !k.noReply {
 		k.owner = c
+	}
+	if c.l1.writing {
+		c.l1Wrote(bc.be)
 	}
 	if !bc.be.enqueue(k, bc) {
 		return
