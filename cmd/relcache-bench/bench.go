@@ -200,6 +200,7 @@ is summed (GC: counts summed, pauses the worst node's).`,
 	f.StringVar(&mix, "mix", bench.DefaultMix, "op=weight list of the mixed run")
 	f.StringVar(&cfg.Write, "write", "reladd", `what relcache gets for a "follow" op: reladd (RELADD key XX TIMES, for a pure cache) or follow (FOLLOW, needs a source)`)
 	f.Float64Var(&cfg.Zipf, "zipf", 0, "draw the users the mix reads from a Zipf distribution with this exponent (> 1; user 0 hottest); 0: uniformly")
+	f.BoolVar(&cfg.Reuse, "reuse", false, "do not flush or load: the server holds this graph (same --users, --mean, --seed, --uid-base) from an earlier run")
 	f.StringVar(&out, "out", "", "directory for report.json and the PNG plots")
 	f.StringVar(&marks, "marks", "", `append "start" to this file when the recorded run starts (after the warm-up) and "end" when it ends, for a script that reads the servers' CPU time over it (to the second)`)
 	return cmd

@@ -81,6 +81,12 @@ type CapacityConfig struct {
 	// uniformly: the skew of a celebrity-heavy service (issue 19's L1 is
 	// measured at 1.1). 0: uniform.
 	Zipf float64 `json:"zipf,omitempty"`
+	// Reuse skips the flush and the sending of the load: the server holds
+	// the same graph (same users, mean, seed and uid base) from an
+	// earlier run, as a script that measures one setting against another
+	// over the same data wants. The graph is still generated (the mix
+	// needs its index) and counted back.
+	Reuse bool `json:"reuse,omitempty"`
 
 	// Progress, when set, is called as phases advance: "load" with users
 	// loaded of all users, "run" with seconds run of the duration.
@@ -184,6 +190,9 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 		}
 	}
 	for _, n := range nodes {
+		if cfg.Reuse {
+			break
+		}
 		if err := n.FlushAll(ctx).Err(); err != nil {
 			return nil, fmt.Errorf("capacity: flush %s: %w", n.Options().Addr, err)
 		}
