@@ -304,6 +304,9 @@ func (n *l1node) session() error {
 	n.nc = nc
 	n.live.Store(true)
 	n.mu.Unlock()
+	done := make(chan struct{})
+	defer close(done)
+	go n.keepalive(done)
 	for {
 		v, raw, err := vr.NextRaw()
 		if err != nil {
@@ -325,9 +328,9 @@ func (n *l1node) session() error {
 		case r.done != nil:
 			close(r.done)
 		case !r.get:
-			r.f.pttl, _ = resp.Int(raw)
-			if v.Type != ':' {
-				r.f.poisoned = true
+			var ok bool
+			if r.f.pttl, ok = resp.Int(raw); !ok {
+				r.f.pttl = -2 // not an answer to cache by (NOPERM, say): a pass
 			}
 		default:
 			n.fetched(r.f, v, raw)
@@ -412,10 +415,34 @@ func (n *l1node) fetch(key string) {
 // A barrier returns once every invalidation the node queued before it
 // started has been applied (or the node's entries are dropped): see the
 // type's doc.
+// keepalive sends a PING on the tracked connection every second until
+// done: a node that stops answering without closing the connection (a
+// network partition) would otherwise leave its entries served with none
+// of its invalidations arriving. A PING not answered within the pool's
+// timeout drops the node's entries and closes the connection (waitBarrier).
+func (n *l1node) keepalive(done chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			n.waitBarrier(n.ping())
+		}
+	}
+}
+
 // startBarrier sends the PING; waitBarrier waits for its PONG. Split so
 // that a client that wrote to several nodes waits for them together.
 func (n *l1node) startBarrier() chan struct{} {
 	n.l.barriers.Add(1)
+	return n.ping()
+}
+
+// ping sends PING on the tracked connection; the channel is closed on its
+// PONG, or when the connection is lost. Nil when there is no connection.
+func (n *l1node) ping() chan struct{} {
 	done := make(chan struct{})
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -502,4 +503,40 @@ func TestL1FetchInvalidateOrder(t *testing.T) {
 		}
 	}
 	t.Logf("L1: %d hits, %d fetches, %d invalidations", l1Info(t, c, "l1_hits"), l1Info(t, c, "l1_fetches"), l1Info(t, c, "l1_invalidations"))
+}
+
+// TestL1NodeStopsAnswering: a node that stops answering without closing
+// its connections (SIGSTOP: what a network partition looks like) has its
+// entries dropped by the tracked connection's keepalive, and from then on
+// nothing of it is answered from the L1: a GET of a key that was cached
+// fails as the node's other keys do, instead of answering a value the
+// node can no longer say is current.
+func TestL1NodeStopsAnswering(t *testing.T) {
+	cl, px := l1Proxy(t, 1, func(c *proxyConfig) { c.Pools[0].Timeout, c.Pools[0].ServerRetryTimeout = "300ms", "100ms" })
+	c := dial(t, px.Addr)
+	node := dial(t, cl.procs[0].Addr)
+	node.must(t, "SET", "k", "v")
+	warmL1(t, c, "GET", "k")
+	drops := l1Info(t, c, "l1_drops")
+	if err := cl.procs[0].Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.procs[0].Signal(syscall.SIGCONT)
+	for deadline := time.Now().Add(20 * time.Second); l1Info(t, c, "l1_drops") == drops; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped node's entries were never dropped")
+		}
+	}
+	if got := c.must(t, "GET", "k"); string(got) == bulk("v") {
+		t.Fatalf("GET k answered from the L1 after the node's entries were dropped: %s", show(got))
+	}
+	cl.procs[0].Signal(syscall.SIGCONT)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got := c.must(t, "GET", "k"); string(got) == bulk("v") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("GET k never answered again after the node went on")
+		}
+	}
 }
