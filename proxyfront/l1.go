@@ -500,7 +500,11 @@ func (n *l1node) forgetAllLocked() {
 // lost ends a session: everything of the node is dropped.
 func (n *l1node) lost() {
 	n.mu.Lock()
-	n.dropLocked()
+	// Already dropped when a write or a barrier found the connection
+	// broken, and nothing to drop when it never had tracking on.
+	if n.live.Load() || n.nc != nil {
+		n.dropLocked()
+	}
 	n.nc = nil
 	n.mu.Unlock()
 }
