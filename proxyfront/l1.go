@@ -242,6 +242,15 @@ var errL1Handshake = errors.New("l1: node refused tracking")
 
 // run keeps a tracked connection to the node until the backend is closed.
 func (n *l1node) run() {
+	go func() {
+		// A backend a reload removed: end the session it may be in.
+		<-n.be.stop
+		n.mu.Lock()
+		if n.nc != nil {
+			n.nc.Close()
+		}
+		n.mu.Unlock()
+	}()
 	retry := 50 * time.Millisecond
 	for {
 		select {
@@ -301,6 +310,12 @@ func (n *l1node) session() error {
 	}
 	nc.SetDeadline(time.Time{})
 	n.mu.Lock()
+	select {
+	case <-n.be.stop: // removed while this connection was made
+		n.mu.Unlock()
+		return errBackendRemoved
+	default:
+	}
 	n.nc = nc
 	n.live.Store(true)
 	n.mu.Unlock()

@@ -540,3 +540,56 @@ func TestL1NodeStopsAnswering(t *testing.T) {
 		}
 	}
 }
+
+// TestL1Reload: a reload that takes a node out of the pool moves its keys
+// to the others, and the L1 never answers them from what the removed node
+// held; the removed node's tracked connection is closed (its tracking
+// client goes away).
+func TestL1Reload(t *testing.T) {
+	cl := startCluster(t, 2, "node", "--source", "none")
+	conf := onePool(cl)
+	conf.Extra = l1On
+	conf.Pools[0].Timeout = "500ms"
+	px, path := startProxy(t, conf)
+	pl := newPlacer(t, conf, cl.lines())
+	k := pl.keysOn(1, 1, "k")[0]
+	c := dial(t, px.Addr)
+	c.must(t, "SET", k, "on-node2")
+	warmL1(t, c, "GET", k)
+	node2 := dial(t, cl.procs[1].Addr)
+	tracking := func() string {
+		for line := range strings.SplitSeq(string(node2.must(t, "INFO", "clients")), "\r\n") {
+			if v, ok := strings.CutPrefix(line, "tracking_clients:"); ok {
+				return v
+			}
+		}
+		return "?"
+	}
+	if n := tracking(); n != "1" {
+		t.Fatalf("node2's tracking_clients = %s with the L1 warm, want 1", n)
+	}
+	conf.Pools[0].Servers = cl.lines()[:1]
+	conf.write(t, path)
+	if err := px.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got := c.must(t, "GET", k)
+		if string(got) == "$-1\r\n" {
+			break // node1's answer: it never held k
+		}
+		if string(got) != bulk("on-node2") || time.Now().After(deadline) {
+			t.Fatalf("GET %s after node2 left the pool: %s", k, show(got))
+		}
+	}
+	for range 20 {
+		if got := c.must(t, "GET", k); string(got) != "$-1\r\n" {
+			t.Fatalf("GET %s went back to %s after the reload", k, show(got))
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); tracking() != "0"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node2 still has %s tracking clients after it left the pool", tracking())
+		}
+	}
+}
