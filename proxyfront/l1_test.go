@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
@@ -590,6 +592,51 @@ func TestL1Reload(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); tracking() != "0"; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("node2 still has %s tracking clients after it left the pool", tracking())
+		}
+	}
+}
+
+// TestL1MemcacheEntry: the memcache entry's reads go through the L1 too,
+// and its writes get the same barrier: a get right after a set was
+// answered shows the set, on the same client and on another.
+func TestL1MemcacheEntry(t *testing.T) {
+	mcAddr, respAddr := startMemcacheProxy(t, 2, l1On)
+	w, r := memcache.New(mcAddr), memcache.New(mcAddr)
+	for _, c := range []*memcache.Client{w, r} {
+		c.Timeout = 30 * time.Second
+		defer c.Close()
+	}
+	info := dial(t, respAddr)
+	get := func(c *memcache.Client) string {
+		t.Helper()
+		it, err := c.Get("k")
+		if err != nil {
+			t.Fatalf("get k: %v", err)
+		}
+		return string(it.Value)
+	}
+	for n := range 40 {
+		v := strconv.Itoa(n)
+		if err := w.Set(&memcache.Item{Key: "k", Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(r); got != v {
+			t.Fatalf("get k on another client right after set k %s: %q", v, got)
+		}
+		if got := get(w); got != v {
+			t.Fatalf("get k right after set k %s: %q", v, got)
+		}
+		// Until the L1 answers it, so the next set has something to
+		// invalidate.
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			before := l1Info(t, info, "l1_hits")
+			get(r)
+			if l1Info(t, info, "l1_hits") > before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the L1 never answered the memcache get")
+			}
 		}
 	}
 }
