@@ -640,3 +640,24 @@ func TestL1MemcacheEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestL1HTTPEntry: the HTTP entry's follow gets the write barrier: its
+// relation read right after, answered from the L1 before the follow,
+// shows it (one node on its SQLite source).
+func TestL1HTTPEntry(t *testing.T) {
+	cl := startCluster(t, 1, "node", "--source", "sqlite")
+	conf := onePool(cl)
+	conf.Extra = "[http]\nlisten = \"127.0.0.1:0\"\n" + l1On
+	px, _ := startProxy(t, conf)
+	h := newHClient(t, px.HTTPAddr, "")
+	c := dial(t, px.Addr)
+	for n := range 20 {
+		a, b := u64(uint64(10+n)), u64(uint64(1000+n))
+		warmL1(t, c, "RELCHECK", a, "BATCH", b) // both lists filled from the source, then held
+		h.do("POST", "/v1/follow", []byte(`{"a":`+a+`,"b":`+b+`}`)).want(t, "follow", 200, `{"changed":1}`)
+		h.do("GET", "/v1/relation?a="+a+"&b="+b, nil).want(t, "relation right after the follow", 200, `{"relations":[1]}`)
+		warmL1(t, c, "RELCHECK", a, "BATCH", b)
+		h.do("POST", "/v1/unfollow", []byte(`{"a":`+a+`,"b":`+b+`}`)).want(t, "unfollow", 200, `{"changed":1}`)
+		h.do("GET", "/v1/relation?a="+a+"&b="+b, nil).want(t, "relation right after the unfollow", 200, `{"relations":[0]}`)
+	}
+}
