@@ -1,6 +1,7 @@
 package proxyfront_test
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -16,8 +17,16 @@ import (
 // command through the proxy answers as the reference does, and exactly
 // (old fans included); FOLLOW and UNFOLLOW of users on another node than
 // the celebrity's fan list keep its true count through RELEDGE CHANGED,
-// without dropping the list.
+// without dropping the list. With the L1 on (issue 19 item 4) the same
+// reads, repeated so that the L1 holds what it may, answer the same: a
+// capped list is never answered from it.
 func TestProxyCappedLists(t *testing.T) {
+	for _, l1 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("l1=%v", l1), func(t *testing.T) { testProxyCappedLists(t, l1) })
+	}
+}
+
+func testProxyCappedLists(t *testing.T, l1 bool) {
 	const celeb, firstFan, fans, limit = 7, 100000, 600, 100
 	m := relcachetest.StartMariaDB(t)
 	sourcetest.WriteMySQL(t, m.DSN(), loader.Layout{DBs: 2, Tables: 2}, sourcetest.CelebrityEdges(celeb, firstFan, fans))
@@ -26,6 +35,9 @@ func TestProxyCappedLists(t *testing.T) {
 	cl := startCluster(t, 2, "node", nodeArgs...)
 	ref := startNode(t, nodeArgs...)
 	conf := onePool(cl)
+	if l1 {
+		conf.Extra = l1On
+	}
 	px, _ := startProxy(t, conf)
 	pl := newPlacer(t, conf, cl.lines())
 	p := newPair(t, px.Addr, ref.Addr)
@@ -48,10 +60,16 @@ func TestProxyCappedLists(t *testing.T) {
 	}
 	reads = append(reads, append([]string{"RELCHECK", u64(celeb), "BATCH"}, batch...),
 		append([]string{"RELFOLLOWS", u64(oldFan), u64(celeb)}, batch...))
-	for _, r := range reads {
-		p.queue(r...)
+	rounds := 1
+	if l1 {
+		rounds = 4
 	}
-	p.sync()
+	for range rounds {
+		for _, r := range reads {
+			p.queue(r...)
+		}
+		p.sync()
+	}
 	// And exactly: the reference could be wrong the same way.
 	c := dial(t, px.Addr)
 	want := func(args []string, reply string) {

@@ -58,6 +58,8 @@ type client struct {
 	// dirtyCopies are connections with queued fire-and-forget copies
 	// (replicated writes): handed to their writers, not written here.
 	dirtyCopies []*bconn
+
+	l1 l1State // the L1's scratch and write barrier (l1serve.go)
 }
 
 // op is a started command whose reply is not written yet.
@@ -174,6 +176,9 @@ func (c *client) countOut() bool {
 
 // write sends out, uncounts it, and lets a huge buffer go.
 func (c *client) write() error {
+	if c.l1.writing {
+		c.l1Sync()
+	}
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -353,6 +358,9 @@ func (c *client) send(be *backend, k *call) {
 // pool's node, on that node's replication connection.
 func (c *client) replicate(be *backend, k *call) {
 	bc := be.replicaConn()
+	if c.l1.writing {
+		c.l1Wrote(bc.be)
+	}
 	if bc.be.enqueue(k, bc) {
 		c.dirtyCopies = addConn(c.dirtyCopies, bc)
 	}
@@ -362,6 +370,9 @@ func (c *client) replicate(be *backend, k *call) {
 func (c *client) sendOn(bc *bconn, k *call) {
 	if !k.noReply {
 		k.owner = c
+	}
+	if c.l1.writing {
+		c.l1Wrote(bc.be)
 	}
 	if bc.be.enqueue(k, bc) {
 		c.dirty = addConn(c.dirty, bc)

@@ -212,6 +212,9 @@ func (c *client) handle(args [][]byte) {
 	if !c.permitted(cmd, args) {
 		return
 	}
+	if cmd.write && c.p.l1 != nil {
+		c.l1.writing = true
+	}
 	if c.tx != nil && !cmd.txControl {
 		c.queue(cmd, args)
 		return
@@ -260,6 +263,9 @@ func forward(read, setReader bool, pos int) func(c *client, t *topology, args []
 				cmdBifollowRead(c, t, args, u)
 				return
 			}
+		}
+		if read && c.p.l1 != nil && c.l1Read(t, args, pos) {
+			return
 		}
 		k := c.start(t, t.hashOf(args[pos], c.scratch), read, args...)
 		c.pending = append(c.pending, k)

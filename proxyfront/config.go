@@ -183,6 +183,10 @@ type Config struct {
 	// by default.
 	HTTP HTTPConfig `toml:"http"`
 
+	// L1 is the [l1] table: the local cache of hot keys (l1config.go), off
+	// by default.
+	L1 L1Config `toml:"l1"`
+
 	// Pools are the [[pool]] tables in file order: one primary, any number
 	// of replicas.
 	Pools []Pool `toml:"pool"`
@@ -334,6 +338,9 @@ func (c *Config) Validate() error {
 	if err := c.validateMemcache(); err != nil {
 		return err
 	}
+	if err := c.L1.validate(); err != nil {
+		return err
+	}
 	if err := c.HTTP.validate(c.Listen, c.Admin); err != nil {
 		return err
 	}
@@ -395,6 +402,7 @@ func (c *Config) fillDefaults() {
 		c.Users = nil // "users = []" is no users, as an absent key
 	}
 	c.HTTP.fillDefaults()
+	c.L1.fillDefaults()
 	if c.Listen == "" {
 		c.Listen = defListen
 	}

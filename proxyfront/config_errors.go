@@ -56,6 +56,8 @@ func configUnknownKey(e *toml.DecodeError) string {
 		known = poolKeys
 	} else if len(parent) == 1 && parent[0] == "http" {
 		known = httpKeys
+	} else if len(parent) == 1 && parent[0] == "l1" {
+		known = l1Keys
 	} else if len(parent) > 0 {
 		known = nil
 	}
@@ -77,13 +79,14 @@ func configUnknownKey(e *toml.DecodeError) string {
 	return msg
 }
 
-// configKeys, poolKeys and httpKeys are the TOML keys of Config, Pool and
-// HTTPConfig, for
+// configKeys, poolKeys, httpKeys and l1Keys are the TOML keys of Config,
+// Pool, HTTPConfig and L1Config, for
 // suggestions and for naming fields in decoder errors.
 var (
 	configKeys = tomlKeysOf(reflect.TypeFor[Config]())
 	poolKeys   = tomlKeysOf(reflect.TypeFor[Pool]())
 	httpKeys   = tomlKeysOf(reflect.TypeFor[HTTPConfig]())
+	l1Keys     = tomlKeysOf(reflect.TypeFor[L1Config]())
 )
 
 func tomlKeysOf(t reflect.Type) []string {

@@ -161,12 +161,12 @@ func TestConfigKeysDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range append(append(append([]string{}, configKeys...), poolKeys...), httpKeys...) {
+	for _, k := range append(append(append(append([]string{}, configKeys...), poolKeys...), httpKeys...), l1Keys...) {
 		if !bytes.Contains(doc, []byte("`"+k+"`")) {
 			t.Errorf("docs/proxy.md does not document `%s`", k)
 		}
 		show := `(?m)^` + k + ` = `
-		if k == "pool" || k == "http" { // tables
+		if k == "pool" || k == "http" || k == "l1" { // tables
 			show = `(?m)^\[+` + k + `\]+$`
 		}
 		if !regexp.MustCompile(show).Match(example) {

@@ -254,6 +254,9 @@ func (p *Proxy) runHTTP(ctx context.Context, remote string, user *acl.Handle, ar
 			o.finish(c)
 			c.pending[i] = nil
 		}
+		if c.l1.writing {
+			c.l1Sync()
+		}
 		done <- c.out
 	}()
 	return done

@@ -63,6 +63,9 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("client_output_buffer_limit_disconnections", p.outputLimitClosed.Load())
 		field("tls_handshake_errors", p.tlsHandshakeErrors.Load())
 	}
+	if section("L1") {
+		p.l1Info(field)
+	}
 	if section("Reload") {
 		field("reloads", p.reloads.Load())
 		if r := p.lastReload.Load(); r != nil {

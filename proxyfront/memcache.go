@@ -482,6 +482,9 @@ func (m *mcConn) drain() error {
 }
 
 func (m *mcConn) write() error {
+	if m.c.l1.writing {
+		m.c.l1Sync()
+	}
 	if len(m.out) == 0 {
 		return nil
 	}

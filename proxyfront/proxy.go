@@ -47,6 +47,7 @@ type Proxy struct {
 	admin   *http.Server
 	adminLn net.Listener
 	web     *httpEntry // the HTTP/JSON entry (http.go); nil when off
+	l1      *l1cache   // the L1 (l1.go); nil when off
 	clients sync.WaitGroup
 	conns   sync.Map // *client → struct{}
 	nextID  atomic.Uint64
@@ -88,6 +89,11 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	warnUnalignedPools(cfg, log)
+	if cfg.L1.Enabled {
+		if p.l1, err = newL1(cfg.L1, log); err != nil {
+			return nil, err
+		}
+	}
 	p.cfg.Store(cfg)
 	p.topo.Store(t)
 	t.adoptTLS()

@@ -239,6 +239,9 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 		return
 	}
 	a, _ := resp.ParseUint(args[1])
+	if c.l1Serves() && c.l1RelCheck(t, args, o, a, bs) {
+		return
+	}
 	aKey, hA := c.userKey(t, a, shard.Following)
 	aKey = append([]byte(nil), aKey...) // groupUsers reuses the key buffer
 	gs := c.groupUsers(t, bs, text)

@@ -103,9 +103,10 @@ flushed first. Restart times need the processes: scripts/bench-snapshot.sh.`,
 
 func benchCapacityCmd() *cobra.Command {
 	var (
-		cfg bench.CapacityConfig
-		mix string
-		out string
+		cfg   bench.CapacityConfig
+		mix   string
+		out   string
+		marks string
 	)
 	cmd := &cobra.Command{
 		Use:   "capacity",
@@ -121,6 +122,7 @@ requests for --duration on --conns connections:
   relmulti  RELMULTI key 500 uids       Redis: HMGET key 500 fields
   relwho    RELWHO a x                  Redis: HKEYS, then HEXISTS per member
   hget      HGET key uid                (both: the compatibility path)
+  relpair   RELCHECK a b                Redis: 2 HEXISTS in one pipeline
   reload    SET key <fresh array>       Redis: MULTI DEL, HSET ... EXEC
   follow    RELADD key XX TIMES uid t   Redis: HSET key uid t
             (--write follow: FOLLOW a b t, which needs serve --source)
@@ -162,6 +164,9 @@ is summed (GC: counts summed, pauses the worst node's).`,
 			defer stop()
 			bars := &benchBars{w: cmd.ErrOrStderr()}
 			cfg.Progress = bars.progress
+			if marks != "" {
+				cfg.Progress = markRun(bars.progress, marks, int(cfg.Warmup/time.Second))
+			}
 			rep, err := bench.Capacity(ctx, cfg)
 			bars.finish()
 			if err != nil {
@@ -194,8 +199,39 @@ is summed (GC: counts summed, pauses the worst node's).`,
 	f.IntVar(&cfg.Conns, "conns", 16, "connections of the mixed run")
 	f.StringVar(&mix, "mix", bench.DefaultMix, "op=weight list of the mixed run")
 	f.StringVar(&cfg.Write, "write", "reladd", `what relcache gets for a "follow" op: reladd (RELADD key XX TIMES, for a pure cache) or follow (FOLLOW, needs a source)`)
+	f.Float64Var(&cfg.Zipf, "zipf", 0, "draw the users the mix reads from a Zipf distribution with this exponent (> 1; user 0 hottest); 0: uniformly")
+	f.BoolVar(&cfg.Reuse, "reuse", false, "do not flush or load: the server holds this graph (same --users, --mean, --seed, --uid-base) from an earlier run")
 	f.StringVar(&out, "out", "", "directory for report.json and the PNG plots")
+	f.StringVar(&marks, "marks", "", `append "start" to this file when the recorded run starts (after the warm-up) and "end" when it ends, for a script that reads the servers' CPU time over it (to the second)`)
 	return cmd
+}
+
+// markRun wraps a progress callback to append "start" to path once the
+// run's warm-up (warm seconds) is over and "end" when the run is.
+func markRun(next func(string, int, int), path string, warm int) func(string, int, int) {
+	started := false
+	mark := func(s string) {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "relcache-bench: marks:", err)
+			return
+		}
+		fmt.Fprintln(f, s)
+		f.Close()
+	}
+	return func(phase string, done, total int) {
+		next(phase, done, total)
+		if phase != "run" {
+			return
+		}
+		if !started && done >= warm {
+			started = true
+			mark("start")
+		}
+		if done == total {
+			mark("end")
+		}
+	}
 }
 
 // benchBars shows a progress bar per phase on w when it is a terminal.

@@ -75,6 +75,18 @@ type CapacityConfig struct {
 	// pure cache (--source none) must; or "follow", FOLLOW a b time, which
 	// needs a source of record. Redis always gets HSET key uid time.
 	Write string `json:"write"`
+	// Zipf, when > 1, draws the users the mix reads (each op's user, and
+	// the random half of its probes) from a Zipf distribution with this
+	// exponent over the users, user 0 the most read, instead of
+	// uniformly: the skew of a celebrity-heavy service (issue 19's L1 is
+	// measured at 1.1). 0: uniform.
+	Zipf float64 `json:"zipf,omitempty"`
+	// Reuse skips the flush and the sending of the load: the server holds
+	// the same graph (same users, mean, seed and uid base) from an
+	// earlier run, as a script that measures one setting against another
+	// over the same data wants. The graph is still generated (the mix
+	// needs its index) and counted back.
+	Reuse bool `json:"reuse,omitempty"`
 
 	// Progress, when set, is called as phases advance: "load" with users
 	// loaded of all users, "run" with seconds run of the duration.
@@ -114,6 +126,8 @@ func (c *CapacityConfig) fill() error {
 		return errors.New("capacity: a proxy run needs target relcache: the Redis reload is a MULTI a proxy refuses")
 	case c.Proxy == "" && strings.Contains(c.Addr, ","):
 		return fmt.Errorf("capacity: several servers %q: a run with more than one node goes through --proxy", c.Addr)
+	case c.Zipf != 0 && c.Zipf <= 1:
+		return fmt.Errorf("capacity: zipf %g: want an exponent > 1, or 0 for uniform", c.Zipf)
 	case c.GraphFile == "" && c.Users < 2:
 		return fmt.Errorf("capacity: %d users: want at least 2", c.Users)
 	case c.GraphFile == "" && c.Mean < 1:
@@ -176,6 +190,9 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*CapacityReport, error) 
 		}
 	}
 	for _, n := range nodes {
+		if cfg.Reuse {
+			break
+		}
 		if err := n.FlushAll(ctx).Err(); err != nil {
 			return nil, fmt.Errorf("capacity: flush %s: %w", n.Options().Addr, err)
 		}

@@ -185,7 +185,7 @@ func (l *capLoad) send(ctx context.Context, chunks <-chan loadChunk, start time.
 	done, mark := 0, 1
 	var rels int64
 	for ch := range chunks {
-		if len(ch.cmds) > 0 {
+		if len(ch.cmds) > 0 && !l.cfg.Reuse {
 			p := l.c.Pipeline()
 			for _, a := range ch.cmds {
 				p.Do(ctx, a...)

@@ -16,9 +16,10 @@ const (
 	OpHget     = "hget"     // HGET key uid on both: the compatibility path
 	OpReload   = "reload"   // SET of a freshly built array | MULTI DEL, HSET ... EXEC
 	OpFollow   = "follow"   // RELADD key XX TIMES uid time (or FOLLOW a b time) | HSET key uid time
+	OpRelpair  = "relpair"  // RELCHECK a b, one pair | HEXISTS a.following b, HEXISTS b.following a in one pipeline
 )
 
-var capacityOps = []string{OpRelcheck, OpRelmulti, OpRelwho, OpHget, OpReload, OpFollow}
+var capacityOps = []string{OpRelcheck, OpRelmulti, OpRelwho, OpHget, OpReload, OpFollow, OpRelpair}
 
 // DefaultMix is the mix `relcache-bench capacity` runs unless told otherwise:
 // mostly reads, as a relation service sees, with list reloads (cache fills)

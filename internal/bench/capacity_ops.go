@@ -19,29 +19,40 @@ type workload struct {
 	redis bool
 }
 
-func (w *workload) randomUser(rng *rand.Rand) uint64 { return w.g.uid(rng.IntN(w.g.users)) }
+// user draws a user index: uniformly, or by cfg.Zipf (index 0 hottest).
+func (w *workload) user(rng *rand.Rand, r *request) int {
+	if w.cfg.Zipf <= 1 {
+		return rng.IntN(w.g.users)
+	}
+	if r.zipf == nil {
+		r.zipf = rand.NewZipf(rng, w.cfg.Zipf, 1, uint64(w.g.users-1))
+	}
+	return int(r.zipf.Uint64())
+}
+
+func (w *workload) randomUser(rng *rand.Rand, r *request) uint64 { return w.g.uid(w.user(rng, r)) }
 
 // probe is uid i of a batch against u's list: even positions are members of
 // it when u follows anyone, odd ones random users.
-func (w *workload) probe(rng *rand.Rand, u, i int) uint64 {
+func (w *workload) probe(rng *rand.Rand, r *request, u, i int) uint64 {
 	if i%2 == 0 {
 		if m, ok := w.ix.member(u, rng); ok {
 			return m
 		}
 	}
-	return w.randomUser(rng)
+	return w.randomUser(rng, r)
 }
 
 // prepare encodes one op of the mix into r.
 func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 	r.reset()
-	u := rng.IntN(w.g.users)
+	u := w.user(rng, r)
 	a := w.g.uid(u)
 	switch op {
 	case OpRelcheck:
 		if w.redis {
 			for i := range relcheckBatch {
-				b := w.probe(rng, u, i)
+				b := w.probe(rng, r, u, i)
 				r.command(3, "HEXISTS")
 				r.key(a)
 				r.uid(b)
@@ -55,7 +66,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		r.uid(a)
 		r.out = redcon.AppendBulkString(r.out, "BATCH")
 		for i := range relcheckBatch {
-			r.uid(w.probe(rng, u, i))
+			r.uid(w.probe(rng, r, u, i))
 		}
 	case OpRelmulti:
 		if w.redis {
@@ -66,10 +77,10 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		}
 		r.key(a)
 		for i := range relmultiBatch {
-			r.uid(w.probe(rng, u, i))
+			r.uid(w.probe(rng, r, u, i))
 		}
 	case OpRelwho:
-		x := w.probe(rng, u, 0)
+		x := w.probe(rng, r, u, 0)
 		if w.redis {
 			r.command(2, "HKEYS")
 			r.key(a)
@@ -83,7 +94,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 	case OpHget:
 		r.command(3, "HGET")
 		r.key(a)
-		r.uid(w.probe(rng, u, rng.IntN(2)))
+		r.uid(w.probe(rng, r, u, rng.IntN(2)))
 	case OpReload:
 		if len(w.ix.pool) == 0 {
 			return errors.New("capacity: reload: no user follows anyone")
@@ -115,9 +126,9 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		r.key(k)
 		r.out = redcon.AppendBulk(r.out, r.array)
 	case OpFollow:
-		b := w.randomUser(rng)
+		b := w.randomUser(rng, r)
 		for b == a {
-			b = w.randomUser(rng)
+			b = w.randomUser(rng, r)
 		}
 		t := uint64(time.Now().Unix())
 		switch {
@@ -135,6 +146,23 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		}
 		r.uid(b)
 		r.uid(t)
+	case OpRelpair:
+		b := w.randomUser(rng, r)
+		for b == a {
+			b = w.randomUser(rng, r)
+		}
+		if w.redis {
+			r.command(3, "HEXISTS")
+			r.key(a)
+			r.uid(b)
+			r.command(3, "HEXISTS")
+			r.key(b)
+			r.uid(a)
+			return nil
+		}
+		r.command(3, "RELCHECK")
+		r.uid(a)
+		r.uid(b)
 	default:
 		return fmt.Errorf("capacity: unknown op %q", op)
 	}
@@ -156,6 +184,10 @@ func opCommand(op string, redis bool, write string) string {
 		return "HKEYS a.following + HEXISTS m.following x per member (pipeline)"
 	case op == OpRelwho:
 		return "RELWHO a x"
+	case op == OpRelpair && redis:
+		return "HEXISTS a.following b, HEXISTS b.following a (pipeline)"
+	case op == OpRelpair:
+		return "RELCHECK a b"
 	case op == OpHget:
 		return "HGET key uid"
 	case op == OpReload && redis:

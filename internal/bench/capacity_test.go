@@ -142,7 +142,7 @@ func TestCapacityProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	px := relcachetest.StartProxy(t, conf)
-	cfg := CapacityConfig{Proxy: px.Addr, Addr: a.Addr + "," + b.Addr, Users: 2000, Mean: 20, Seed: 3,
+	cfg := CapacityConfig{Proxy: px.Addr, Addr: a.Addr + "," + b.Addr, Users: 2000, Mean: 20, Seed: 3, Zipf: 1.1,
 		UIDBase: 1_000_000_000, Duration: time.Second, Conns: 4}
 	rep := runCapacity(t, cfg, false)
 
@@ -200,6 +200,9 @@ func TestCapacityConfigErrors(t *testing.T) {
 // seconds under -race).
 func runCapacity(t *testing.T, cfg CapacityConfig, files bool) *CapacityReport {
 	t.Helper()
+	if cfg.Mix == nil { // every op, so the report checks below see each
+		cfg.Mix, _ = ParseMix(DefaultMix + ",relpair=5")
+	}
 	var want int64
 	graphgen.EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, func(_ int, fs []uint64, _ []uint32) error {
 		want += int64(len(fs))

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"time"
@@ -35,6 +36,8 @@ type request struct {
 	// reply (Redis's RELWHO: HKEYS, then HEXISTS per member), appending its
 	// commands to dst and returning how many it wrote.
 	then func(dst, last []byte) ([]byte, int)
+
+	zipf *rand.Zipf // the worker's draw of users with CapacityConfig.Zipf; nil until used
 
 	array []byte   // scratch for a reload's openhash array
 	elems [][]byte // scratch for the elements of an array reply
