@@ -264,10 +264,15 @@ func fillW[S slot](s *Set, uids []uint64, times []uint32) error {
 			t = times[k]
 		}
 		var r insertResult
-		if s.q.ub != 0 {
-			r = s.insertFast(uid, t, n < capacity)
-		} else {
+		switch {
+		case s.q.ub == 0:
 			r = insertW[S](s, uid, t, n < capacity)
+		case uid&^s.q.umask != 0:
+			r = tooWide
+		case times != nil && !s.q.timeFits(t):
+			r = timeOut
+		default:
+			r = insertQ[S](s, uid, t, n < capacity)
 		}
 		switch r {
 		case placed:

@@ -31,7 +31,8 @@ func findQ[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 		return 0, 0, false
 	}
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	g1, t, g2 := q.place(uid, s.seed, s.ng)
+	g1, t := q.home(uid, s.seed, s.ng)
+	g2 := q.other(g1, t, s.ng)
 	tags := uint64(ctrlFull|uint8(t&0x7f)) * lsb
 	want, rm := word(t, 0), q.remMask
 	p := groupPtr[S](base, g1)
@@ -64,16 +65,17 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 		clear(out)
 		return
 	}
-	q := s.q
+	q := &s.q
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
 	seed, ng, rm, umask := s.seed, s.ng, q.remMask, q.umask
 	var off1, off2 [batchBlock]uintptr
-	var match1, match2, want [batchBlock]uint64
+	var match1, match2, want, tagw [batchBlock]uint64
 	for len(uids) > 0 {
 		n := min(len(uids), batchBlock)
 		blk, res := uids[:n], out[:n]
 		for k, uid := range blk {
-			g1, t, g2 := q.place(uid, seed, ng)
+			g1, t := q.home(uid, seed, ng)
+			g2 := q.other(g1, t, ng)
 			tags := uint64(ctrlFull|uint8(t&0x7f)) * lsb
 			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb
 			k &= batchBlock - 1
@@ -81,18 +83,21 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 			// A uid wider than B bits would alias the narrower uid the
 			// permutation sees (it masks), so its candidates are dropped.
 			fits := b2u(uid&^umask == 0) * ^uint64(0)
-			want[k] = word(t, 0)
-			match1[k] = matchTagExact(le64(unsafe.Add(base, o1+8*w)), tags) & fits
+			want[k], tagw[k] = word(t, 0), tags
+			// matchTag may flag the byte above a true match (a borrow),
+			// but its lowest flag is always true, so the single-candidate
+			// path below is exact and probeAllQ checks the byte.
+			match1[k] = matchTag(le64(unsafe.Add(base, o1+8*w)), tags) & fits
 			// With one group (g1 == g2) the second probe looks for the
 			// alt bit in the same group, which no member there has.
-			match2[k] = matchTagExact(le64(unsafe.Add(base, o2+8*w)), tags) & fits
+			match2[k] = matchTag(le64(unsafe.Add(base, o2+8*w)), tags) & fits
 		}
 		for k := range blk {
 			k &= batchBlock - 1
 			p1, p2 := unsafe.Add(base, off1[k]), unsafe.Add(base, off2[k])
 			m1, m2, w1 := match1[k], match2[k], want[k]
 			if (m1&(m1-1))|(m2&(m2-1)) != 0 {
-				res[k] = probeAllQ[S](p1, p2, m1, m2, rm, w1)
+				res[k] = probeAllQ[S](p1, p2, m1, m2, rm, w1, uint8(tagw[k]))
 				continue
 			}
 			i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
@@ -106,18 +111,21 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 }
 
 // probeAllQ is probeAll for version 3: want in the first group, want|1 in
-// the second.
+// the second, on the candidates whose control byte is the tag (the others
+// are matchTag's borrows, which a version-3 slot cannot rule out).
 //
 //go:noinline
-func probeAllQ[S slot](p1, p2 unsafe.Pointer, m1, m2, rm, want uint64) bool {
+func probeAllQ[S slot](p1, p2 unsafe.Pointer, m1, m2, rm, want uint64, tag uint8) bool {
 	w, _, _ := shape[S]()
 	for ; m1 != 0; m1 &= m1 - 1 {
-		if le64(unsafe.Add(p1, uintptr(bits.TrailingZeros64(m1)>>3)*w))&rm == want {
+		i := uintptr(bits.TrailingZeros64(m1) >> 3)
+		if *(*uint8)(unsafe.Add(p1, 8*w+i)) == tag && le64(unsafe.Add(p1, i*w))&rm == want {
 			return true
 		}
 	}
 	for ; m2 != 0; m2 &= m2 - 1 {
-		if le64(unsafe.Add(p2, uintptr(bits.TrailingZeros64(m2)>>3)*w))&rm == want|1 {
+		i := uintptr(bits.TrailingZeros64(m2) >> 3)
+		if *(*uint8)(unsafe.Add(p2, 8*w+i)) == tag && le64(unsafe.Add(p2, i*w))&rm == want|1 {
 			return true
 		}
 	}
@@ -130,7 +138,8 @@ func insertQ[S slot](s *Set, uid uint64, t uint32, room bool) insertResult {
 	w, _, _ := shape[S]()
 	q := &s.q
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	g1, qt, g2 := q.place(uid, s.seed, s.ng)
+	g1, qt := q.home(uid, s.seed, s.ng)
+	g2 := q.other(g1, qt, s.ng)
 	tag := ctrlFull | uint8(qt&0x7f)
 	tags := uint64(tag) * lsb
 	want := word(qt, 0)

@@ -21,13 +21,13 @@ func TestPlaceVectors(t *testing.T) {
 		g1, t, g2 uint64
 	}{
 		{0, 0, 1, 1, 0, 0, 0, 0},
-		{1, 0, 34, 40, 0x66d3e959, 4, 8971183, 28},
-		{1234567890, 0, 34, 40, 0x86bd84f3, 5, 141354543, 21},
-		{1234567890, 0x0123456789abcdef, 34, 40, 0x3626a4bc6, 33, 453303991, 28},
-		{9876543210, 7, 34, 3, 0x4d71267e, 0, 1948891581, 2},
-		{18446744073709551615, 42, 64, 400, 0x7ecae4fa1bd58444, 198, 8169125700279978, 19},
+		{1, 0, 34, 40, 0x66d3e959, 4, 8971183, 5},
+		{1234567890, 0, 34, 40, 0x86bd84f3, 5, 141354543, 16},
+		{1234567890, 0x0123456789abcdef, 34, 40, 0x3626a4bc6, 33, 453303991, 26},
+		{9876543210, 7, 34, 3, 0x4d71267e, 0, 1948891581, 1},
+		{18446744073709551615, 42, 64, 400, 0x7ecae4fa1bd58444, 198, 8169125700279978, 244},
 		{4294967295, 42, 32, 1, 0x883a94de, 0, 2285540574, 0},
-		{255, 5, 8, 35, 0xb1, 24, 1, 9},
+		{255, 5, 8, 35, 0xb1, 24, 1, 29},
 	} {
 		q := newQuot(v.ub, v.ng, 0, 0)
 		if x := q.perm(v.uid, v.seed); x != v.x {
@@ -47,6 +47,9 @@ func TestQuotientBijective(t *testing.T) {
 	for _, ub := range []uint{1, 2, 7, 8, 9, 12, 33, 34, 63, 64} {
 		for _, ng := range []uint64{1, 2, 3, 35, 40, 1 << 12, 1<<32 - 1} {
 			q := newQuot(ub, ng, 0, 0)
+			if ub <= q.s {
+				continue // no valid header: B must exceed floor(log2 G)
+			}
 			seed := rng.Uint64()
 			seen := map[[2]uint64]uint64{}
 			for k := range 4096 {
@@ -226,6 +229,7 @@ func TestV3Validate(t *testing.T) {
 		{"short", func(b []byte) []byte { return b[:36] }, Validate, "version-3 header"},
 		{"uid bits 0", func(b []byte) []byte { b[offUIDBits] = 0; return b }, Validate, "uid bits"},
 		{"uid bits 65", func(b []byte) []byte { b[offUIDBits] = 65; return b }, Validate, "uid bits"},
+		{"uid bits not above log2 G", func(b []byte) []byte { b[offUIDBits] = 1; return b }, Validate, "want more than floor(log2 G)"},
 		{"time bits 33", func(b []byte) []byte { b[offTimeBits] = 33; return b }, Validate, "time bits"},
 		{"pad", func(b []byte) []byte { b[offPad3+1] = 1; return b }, Validate, "reserved"},
 		{"width", func(b []byte) []byte { b[offWidth]++; return b }, Validate, "slot width"},
