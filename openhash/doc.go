@@ -1,10 +1,10 @@
 // Package openhash stores one user's relation list (the uids they follow, or
 // their fans) as a single fixed-length hash table serialized into a []byte.
 // The value is loaded with one SET, sent over the network and probed in
-// place: there are no pointers, every offset follows from a 32-byte header,
-// and the same bytes can be memory-mapped as is. docs/openhash-format.md is
-// the byte-level specification; a reader in another language needs nothing
-// else.
+// place: there are no pointers, every offset follows from the header (32
+// bytes, 40 in format version 3), and the same bytes can be memory-mapped
+// as is. docs/openhash-format.md is the byte-level specification; a reader
+// in another language needs nothing else.
 //
 // # Design
 //
