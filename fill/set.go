@@ -81,12 +81,15 @@ func AddMembers(uids []uint64, times []uint32, now uint32) SetEdit {
 			}
 			ok, err := openhash.Insert(buf, u, t)
 			if errors.Is(err, openhash.ErrFull) {
-				// Full only when u needs a new slot: Grow adds it while
-				// rebuilding, with room for a quarter more so a run of
-				// RELADDs grows the array O(log n) times.
+				// Full when u needs a new slot, or (format version 3)
+				// when u or its time is outside the ranges the set's
+				// slots cover, for a member too: Grow adds or updates it
+				// while rebuilding, with room for a quarter more so a run
+				// of RELADDs grows the array O(log n) times.
 				set, _ := openhash.Open(buf)
+				was := set.Contains(u)
 				buf, err = openhash.Grow(nil, buf, max(8, set.Count()/4), openhash.Member{UID: u, Time: t})
-				ok = err == nil
+				ok = err == nil && !was
 			}
 			if err != nil {
 				return nil, 0, err

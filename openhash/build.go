@@ -32,6 +32,13 @@ type Options struct {
 	// MaxUID widens slots so that uids up to MaxUID can be inserted in
 	// place later. Slots are always wide enough for the input.
 	MaxUID uint64
+	// Version is the format to write: 0 writes version 3 where its slots
+	// hold the set in fewer bytes than version 1's (nearly always: see
+	// docs/openhash-format.md, section 7) and version 1 (or 2, for a
+	// truncated set with a total) otherwise; 1 always writes version 1 or
+	// 2; 3 writes version 3 or fails when a slot would need more than 64
+	// bits (uids and times both very wide).
+	Version int
 }
 
 // The table is sized so Build fills at most loadNum/loadDen of the slots.
@@ -84,9 +91,18 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 	if opt.Truncated {
 		flags |= flagTruncated
 	}
-	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: flags, seed: opt.Seed}
+	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: flags, seed: opt.Seed, maxUID: maxUID}
 	if opt.Truncated {
 		l.total = opt.Total
+	}
+	if len(times) > 0 {
+		l.tmin, l.tmax = math.MaxUint32, 0
+		for _, t := range times {
+			l.tmin, l.tmax = min(l.tmin, t), max(l.tmax, t)
+		}
+	}
+	if err := l.choose(opt.Version); err != nil {
+		return dst, fmt.Errorf("openhash: build: %w", err)
 	}
 	for {
 		out, s, err := l.next(dst)
@@ -117,12 +133,39 @@ func planned(n, extra int) (uint64, error) {
 // groupsFor, and, in the unlikely event a cuckoo walk fails, larger ones.
 type layout struct {
 	ng       uint64
-	width    int
+	width    int // version 1's slot width
 	flags    uint8
 	seed     uint64
 	total    uint64 // the header's total (truncated sets only)
 	attempts int
 	failed   error // why the last attempt failed
+
+	v3         bool   // write version 3
+	maxUID     uint64 // version 3: the uid bits are its bit length
+	tmin, tmax uint32 // version 3 with times: the range the offsets cover
+}
+
+// choose settles the format for version (Options.Version): version 3
+// where it is asked for, or, for 0, where it is smaller at the planned
+// group count. Version 3's slot width can only shrink as groups are added,
+// so the choice holds for the larger tables a failed build tries.
+func (l *layout) choose(version int) error {
+	times := l.flags&flagTimes != 0
+	_, w3, ok := plan3(l.maxUID, times, l.tmin, l.tmax, l.ng)
+	switch version {
+	case 1:
+		return nil
+	case 3:
+		if !ok {
+			return fmt.Errorf("version 3 cannot hold uids up to %d with times over [%d, %d] in 64-bit slots", l.maxUID, l.tmin, l.tmax)
+		}
+		l.v3 = true
+		return nil
+	case 0:
+		l.v3 = ok && headerSize3+l.ng*uint64(groupBytes(w3)) <= sizeFor(l.ng, l.width, times)
+		return nil
+	}
+	return fmt.Errorf("format version %d: want 0 (the smaller), 1 or 3", version)
 }
 
 // next appends an empty table to dst and returns the extended slice and a
@@ -140,6 +183,12 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 		return dst, Set{}, fmt.Errorf("openhash: %d groups exceed the format's limit: %w", l.ng, ErrFull)
 	}
 	size := sizeFor(l.ng, l.width, l.flags&flagTimes != 0)
+	var q quot
+	width := l.width
+	if l.v3 {
+		q, width, _ = plan3(l.maxUID, l.flags&flagTimes != 0, l.tmin, l.tmax, l.ng)
+		size = headerSize3 + l.ng*uint64(groupBytes(width))
+	}
 	if size > math.MaxInt-uint64(len(dst)) {
 		return dst, Set{}, fmt.Errorf("openhash: a %d-byte set does not fit in memory: %w", size, ErrFull)
 	}
@@ -149,8 +198,12 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 	clear(v)
 	copy(v, magic[:])
 	v[offVersion] = version
+	if l.v3 {
+		v[offVersion] = version3
+		q.writeHeader3(v)
+	}
 	v[offFlags] = l.flags
-	v[offWidth] = uint8(l.width)
+	v[offWidth] = uint8(width)
 	v[offSlots] = groupSlots
 	binary.LittleEndian.PutUint32(v[offGroups:], uint32(l.ng))
 	binary.LittleEndian.PutUint64(v[offSeed:], l.seed)
@@ -184,6 +237,9 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 		return dst, errors.New("openhash: grow: dst overlaps buf")
 	}
 	maxUID := src.mask
+	if src.q.ub != 0 {
+		maxUID = src.q.umask // the slots hold words, not uids
+	}
 	members := 0
 	src.Range(func(uid uint64, _ uint32) bool {
 		maxUID |= uid
@@ -197,9 +253,12 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
 	}
-	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: src.flags, seed: src.seed}
+	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: src.flags, seed: src.seed, maxUID: maxUID}
 	if total, known := src.Total(); known && src.Truncated() {
 		l.total = uint64(total)
+	}
+	if src.q.ub != 0 {
+		l.growRange3(&src, add)
 	}
 	for {
 		out, s, err := l.next(dst)
@@ -222,6 +281,23 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 		}
 		l.failed = err
 	}
+}
+
+// growRange3 makes a Grow of a version-3 set write version 3 again where
+// it can (version 1 where a slot would pass 64 bits), with uid bits and a
+// time range no smaller than the source's: those cover what was inserted
+// in place, and keeping them makes every Grow at least double the room it
+// adds to.
+func (l *layout) growRange3(src *Set, add []Member) {
+	l.maxUID |= src.q.umask
+	if src.HasTimes() {
+		l.tmin = src.q.tbase
+		l.tmax = uint32(min(uint64(src.q.tbase)+src.q.tmask, math.MaxUint32))
+		for _, m := range add {
+			l.tmin, l.tmax = min(l.tmin, m.Time), max(l.tmax, m.Time)
+		}
+	}
+	_, _, l.v3 = plan3(l.maxUID, src.HasTimes(), l.tmin, l.tmax, l.ng)
 }
 
 // Insert adds uid with follow time t to the set in buf, in place, or updates
@@ -295,7 +371,12 @@ func (s *Set) insertCounted(r insertResult, uid uint64, t uint32, n *int) (bool,
 		return false, fmt.Errorf("openhash: insert %d: no free slot within %d displacements: %w", uid, maxKicks, ErrFull)
 	case noRoom:
 		return false, fmt.Errorf("openhash: insert %d: %d members fill the set: %w", uid, *n, ErrFull)
+	case timeOut:
+		return false, fmt.Errorf("openhash: insert %d: time %d outside the set's range [%d, %d]: %w", uid, t, s.q.tbase, uint64(s.q.tbase)+s.q.tmask, ErrFull)
 	default: // tooWide
+		if s.q.ub != 0 {
+			return false, fmt.Errorf("openhash: insert %d: needs %d uid bits, set has %d: %w", uid, bits.Len64(uid), s.q.ub, ErrFull)
+		}
 		return false, fmt.Errorf("openhash: insert %d: needs %d-byte slots, set has %d: %w", uid, widthFor(uid), s.width, ErrFull)
 	}
 }
@@ -314,7 +395,7 @@ func (s *Set) insertCounted(r insertResult, uid uint64, t uint32, n *int) (bool,
 // the undo holds for any table: a refused insert changes nothing.
 func (s *Set) kick(uid uint64, t uint32) bool {
 	h := hash(uid, s.seed)
-	g1, g2 := groupsOf(h, s.ng)
+	g1, g2 := s.cands(uid)
 	// Seeded by the uid and the table seed, so equal inputs give equal
 	// bytes.
 	rng := uid ^ s.seed
@@ -328,7 +409,7 @@ func (s *Set) kick(uid uint64, t uint32) bool {
 	for ; k < maxKicks; k++ {
 		uid, t, tag = s.swap(g, slotAt(k), uid, t, tag)
 		// uid is now the displaced member; send it to its other group.
-		a, b := groupsOf(hash(uid, s.seed), s.ng)
+		a, b := s.cands(uid)
 		if a != g && b != g {
 			// It sat in neither of its groups: a corrupt table (one a
 			// server took with only CheckControl). The undo finds each
@@ -348,7 +429,7 @@ func (s *Set) kick(uid uint64, t uint32) bool {
 	for k--; k >= 0; k-- {
 		// g is where the carried member was headed; it came from its
 		// other group.
-		a, b := groupsOf(hash(uid, s.seed), s.ng)
+		a, b := s.cands(uid)
 		if a == g {
 			a = b
 		}
@@ -371,16 +452,44 @@ func (s *Set) putFree(g, uid uint64, t uint32, tag uint8) bool {
 // swap stores a member in slot i of group g and returns the member that
 // was there, with its control byte. The slot must be full.
 func (s *Set) swap(g uint64, i int, uid uint64, t uint32, tag uint8) (uint64, uint32, uint8) {
-	grp := s.group(g)
-	old, oldT, oldTag := s.uidAt(grp, i), s.timeAt(g, i), grp[groupSlots*s.width+i]
+	old, oldT := s.member(g, i)
+	oldTag := s.group(g)[groupSlots*s.width+i]
 	s.put(g, i, uid, t, tag)
 	return old, oldT, oldTag
+}
+
+// cands is a uid's two candidate groups (equal when it has one).
+func (s *Set) cands(uid uint64) (g1, g2 uint64) {
+	if s.q.ub != 0 {
+		g1, _, g2 = s.q.place(uid, s.seed, s.ng)
+		if s.ng == 1 {
+			g2 = g1
+		}
+		return g1, g2
+	}
+	return groupsOf(hash(uid, s.seed), s.ng)
 }
 
 // put writes slot i of group g. The uid goes in with a read-modify-write
 // of the same eight bytes uidAt reads, which leaves the neighbouring slots'
 // bytes as they were.
+//
+// In a version-3 set ctrl only says empty or full: the slot word and the
+// tag are computed from uid, t and whether g is uid's first group.
 func (s *Set) put(g uint64, i int, uid uint64, t uint32, ctrl uint8) {
+	if s.q.ub != 0 {
+		if ctrl == ctrlEmpty {
+			s.putWord(g, i, 0, ctrlEmpty)
+			return
+		}
+		g1, qt, _ := s.q.place(uid, s.seed, s.ng)
+		w := word(qt, b2u(g != g1))
+		if s.HasTimes() {
+			w |= uint64(t-s.q.tbase) << s.q.rb
+		}
+		s.putWord(g, i, w, ctrlFull|uint8(qt&0x7f))
+		return
+	}
 	grp := s.group(g)
 	p := grp[i*s.width:]
 	binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)&^s.mask|uid)

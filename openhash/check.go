@@ -119,6 +119,9 @@ func (s *Set) checkEmpty(g uint64, grp []byte, i int) error {
 }
 
 func (s *Set) checkFull(g uint64, grp []byte, i int, c uint8) error {
+	if s.q.ub != 0 {
+		return s.checkFullQ(g, grp, i, c)
+	}
 	uid := s.uidAt(grp, i)
 	h := hash(uid, s.seed)
 	if tag := tagOf(h); c != tag {
@@ -148,6 +151,47 @@ func (s *Set) countIn(grp []byte, tags, uid uint64) int {
 		// matchTag can flag the byte above a true match through a
 		// borrow; only a byte equal to the tag is a candidate.
 		if uint8(ctrl>>(8*i)) == uint8(tags) && s.uidAt(grp, i) == uid {
+			n++
+		}
+	}
+	return n
+}
+
+// checkFullQ is checkFull for version 3: the slot must be what putting the
+// uid it decodes to there would write (the tag, the quotient, the group and
+// its alt bit, no bits above the time), and no other slot may hold it.
+func (s *Set) checkFullQ(g uint64, grp []byte, i int, c uint8) error {
+	w := s.wordAt(grp, i)
+	if sb := s.q.slotBits(); sb < 64 && w>>sb != 0 {
+		return tableError(5, "group %d slot %d: slot word %#x has bits above its %d", g, i, w, sb)
+	}
+	uid, _ := s.q.decode(w, c, g, s.seed, s.ng)
+	g1, t, g2 := s.q.place(uid, s.seed, s.ng)
+	if s.ng == 1 {
+		g2 = g1
+	}
+	alt := b2u(g != g1)
+	if tag := ctrlFull | uint8(t&0x7f); c != tag || (g != g1 && g != g2) || w&s.q.remMask != word(t, alt) {
+		return tableError(3, "group %d slot %d: slot word %#x under control byte %#02x is not the encoding of any uid there", g, i, w, c)
+	}
+	seen := s.countInQ(g1, word(t, 0), c)
+	if g2 != g1 {
+		seen += s.countInQ(g2, word(t, 1), c)
+	}
+	if seen != 1 {
+		return tableError(4, "uid %d appears %d times", uid, seen)
+	}
+	return nil
+}
+
+// countInQ counts the slots of group g holding the uid part want under tag.
+func (s *Set) countInQ(g, want uint64, tag uint8) int {
+	grp := s.group(g)
+	n := 0
+	ctrl := s.ctrlOf(grp)
+	for m := matchTag(ctrl, lsb*uint64(tag)); m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m) >> 3
+		if uint8(ctrl>>(8*i)) == tag && s.wordAt(grp, i)&s.q.remMask == want {
 			n++
 		}
 	}

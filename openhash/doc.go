@@ -1,10 +1,10 @@
 // Package openhash stores one user's relation list (the uids they follow, or
 // their fans) as a single fixed-length hash table serialized into a []byte.
 // The value is loaded with one SET, sent over the network and probed in
-// place: there are no pointers, every offset follows from a 32-byte header,
-// and the same bytes can be memory-mapped as is. docs/openhash-format.md is
-// the byte-level specification; a reader in another language needs nothing
-// else.
+// place: there are no pointers, every offset follows from the header (32
+// bytes, 40 in format version 3), and the same bytes can be memory-mapped
+// as is. docs/openhash-format.md is the byte-level specification; a reader
+// in another language needs nothing else.
 //
 // # Design
 //
@@ -31,6 +31,14 @@
 //     keeps succeeding until a set is about 99% full.
 //   - Follow times live in a separate region after the groups, so the bytes
 //     a membership probe touches stay dense.
+//   - Format version 3 (v3.go, what Build writes by default) keeps the
+//     groups but quotients the slots: an invertible permutation of the
+//     uid's B bits gives the first group and a quotient whose low 7 bits
+//     are the tag, so a slot keeps only the rest of the quotient, a bit
+//     for which group it is in, and the follow time as an offset from a
+//     per-set base in the same word. Ten-digit uids take 3 bytes a slot
+//     instead of 5 from about 100 members on; lookups cost what version
+//     1's do (no division), iteration decodes with one.
 //
 // The lookup loops are generic over the slot width, so each width gets code
 // with its sizes as constants, and read the table through unsafe pointers;

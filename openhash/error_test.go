@@ -14,7 +14,7 @@ import (
 func TestFormatError(t *testing.T) {
 	// One member, uid 5 with time 7, in a table of several groups so a
 	// member can also be put where it does not belong.
-	good, err := Build(nil, []uint64{5}, []uint32{7}, Options{Seed: 1, Extra: 20})
+	good, err := Build(nil, []uint64{5}, []uint32{7}, Options{Seed: 1, Extra: 20, Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,8 @@ func TestFormatError(t *testing.T) {
 			1, "length", "0 bytes is shorter than the 32-byte header"},
 		{"magic", func(b []byte) []byte { b[0] = 'R'; return b }, Validate,
 			1, "magic", "bad magic 52 52 48 53"},
-		{"version", func(b []byte) []byte { b[offVersion] = 3; return b }, Validate,
-			1, "version", "unsupported version 3"},
+		{"version", func(b []byte) []byte { b[offVersion] = 4; return b }, Validate,
+			1, "version", "unsupported version 4"},
 		{"flags", func(b []byte) []byte { b[offFlags] |= 0x84; return b }, Validate,
 			1, "flags", "unknown flags 0x84"},
 		{"width", func(b []byte) []byte { b[offWidth] = 9; return b }, Validate,

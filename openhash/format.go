@@ -144,6 +144,7 @@ type Set struct {
 	gbytes int
 	width  int
 	flags  uint8
+	q      quot // version 3 only; q.ub == 0 in versions 1 and 2
 }
 
 // Open validates buf as Validate does and returns a view of it. The view
@@ -156,30 +157,18 @@ func Open(buf []byte) (Set, error) {
 		return Set{}, headerError("magic", "bad magic % x", buf[:4])
 	}
 	v := buf[offVersion]
+	if v == version3 {
+		return open3(buf)
+	}
 	if v != version && v != versionTotal {
 		return Set{}, headerError("version", "unsupported version %d", v)
 	}
-	flags := buf[offFlags]
-	if flags&^knownFlags != 0 {
-		return Set{}, headerError("flags", "unknown flags %#02x", flags&^knownFlags)
+	flags, width, ng, err := openShared(buf)
+	if err != nil {
+		return Set{}, err
 	}
 	if v == versionTotal && flags&flagTruncated == 0 {
 		return Set{}, headerError("flags", "version 2 (a total) without the truncated flag")
-	}
-	width := int(buf[offWidth])
-	if width < 1 || width > 8 {
-		return Set{}, headerError("width", "slot width %d not in 1..8", width)
-	}
-	if s := buf[offSlots]; s != groupSlots {
-		return Set{}, headerError("slots", "%d slots per group, want %d", s, groupSlots)
-	}
-	ng := uint64(binary.LittleEndian.Uint32(buf[offGroups:]))
-	if ng == 0 {
-		return Set{}, headerError("groups", "zero groups")
-	}
-	count := uint64(binary.LittleEndian.Uint32(buf[offCount:]))
-	if count > ng*groupSlots {
-		return Set{}, headerError("count", "count %d exceeds capacity %d", count, ng*groupSlots)
 	}
 	switch r := binary.LittleEndian.Uint64(buf[offReserved:]); {
 	case v == version && r != 0:
@@ -193,20 +182,50 @@ func Open(buf []byte) (Set, error) {
 	}
 	gb := groupBytes(width)
 	end := headerSize + int(ng)*gb // fits: len(buf) matched it
-	s := Set{
-		hdr:    buf[:headerSize:headerSize],
-		groups: buf[headerSize:end:end],
-		seed:   binary.LittleEndian.Uint64(buf[offSeed:]),
-		mask:   ^uint64(0) >> (64 - 8*width),
-		ng:     ng,
-		gbytes: gb,
-		width:  width,
-		flags:  flags,
-	}
+	s := newSet(buf, headerSize, end, flags, width, ng)
 	if times {
 		s.times = buf[end:]
 	}
 	return s, nil
+}
+
+// newSet is the view of a set whose header (hsize bytes) Open checked and
+// whose groups end at end.
+func newSet(buf []byte, hsize, end int, flags uint8, width int, ng uint64) Set {
+	return Set{
+		hdr:    buf[:hsize:hsize],
+		groups: buf[hsize:end:end],
+		seed:   binary.LittleEndian.Uint64(buf[offSeed:]),
+		mask:   ^uint64(0) >> (64 - 8*width),
+		ng:     ng,
+		gbytes: groupBytes(width),
+		width:  width,
+		flags:  flags,
+	}
+}
+
+// openShared checks the header fields every version has alike: flags,
+// slot width, slots per group, group count and count.
+func openShared(buf []byte) (flags uint8, width int, ng uint64, err error) {
+	flags = buf[offFlags]
+	if flags&^knownFlags != 0 {
+		return 0, 0, 0, headerError("flags", "unknown flags %#02x", flags&^knownFlags)
+	}
+	width = int(buf[offWidth])
+	if width < 1 || width > 8 {
+		return 0, 0, 0, headerError("width", "slot width %d not in 1..8", width)
+	}
+	if s := buf[offSlots]; s != groupSlots {
+		return 0, 0, 0, headerError("slots", "%d slots per group, want %d", s, groupSlots)
+	}
+	ng = uint64(binary.LittleEndian.Uint32(buf[offGroups:]))
+	if ng == 0 {
+		return 0, 0, 0, headerError("groups", "zero groups")
+	}
+	if count := uint64(binary.LittleEndian.Uint32(buf[offCount:])); count > ng*groupSlots {
+		return 0, 0, 0, headerError("count", "count %d exceeds capacity %d", count, ng*groupSlots)
+	}
+	return flags, width, ng, nil
 }
 
 // Count is the number of members, as recorded in the header.
@@ -266,8 +285,14 @@ func AddTotal(buf []byte, delta int) error {
 	return nil
 }
 
-// writeTotal writes the total field and the version that goes with it.
+// writeTotal writes the total field and the version that goes with it:
+// versions 1 and 2 tell a total apart by the version, version 3 by a total
+// that is not 0.
 func writeTotal(hdr []byte, n uint64) {
+	if hdr[offVersion] == version3 {
+		binary.LittleEndian.PutUint64(hdr[offTotal:], n)
+		return
+	}
 	hdr[offVersion] = version
 	if n != 0 {
 		hdr[offVersion] = versionTotal

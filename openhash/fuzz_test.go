@@ -10,11 +10,15 @@ import (
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	add := func(uids []uint64, times []uint32, opt Options) {
-		b, err := Build(nil, uids, times, opt)
-		if err != nil {
-			tb.Fatal(err)
+		// Each shape in version 1 (or 2) and in version 3.
+		for _, v := range []int{1, 3} {
+			opt.Version = v
+			b, err := Build(nil, uids, times, opt)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			seeds = append(seeds, b)
 		}
-		seeds = append(seeds, b)
 	}
 	for _, g := range goldens {
 		add(g.uids, g.times, g.opt)
@@ -27,6 +31,12 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		many[i] = uint64(i) * 0x9e3779b97f4a7c15 >> 20
 	}
 	add(many, nil, Options{Seed: 7})
+	add(many, nil, Options{Seed: 7, MaxUID: 1<<64 - 1}) // version 3 with 64 uid bits
+	spread := make([]uint32, len(many))
+	for i := range spread {
+		spread[i] = 1_600_000_000 + uint32(i)*2_500_000 // times over three years
+	}
+	add(many, spread, Options{Seed: 10})
 	add(many, make([]uint32, len(many)), Options{Seed: 8, Truncated: true})
 	add(many, make([]uint32, len(many)), Options{Seed: 9, Truncated: true, Total: 1 << 40}) // version 2
 	return seeds
@@ -209,6 +219,8 @@ func FuzzOps(f *testing.F) {
 	// Found by this target: wide uids crowding a two-group set, which an
 	// Insert after a Grow without the member could not place.
 	f.Add([]byte("\x1d\xd8B08708808Y0Xy0070x800Z07%00"))
+	f.Add([]byte("\x5d\xd8B08708808Y0Xy0070x800Z07%00")) // the same on version 1
+	f.Add(bytes.Repeat([]byte{0x41, 4, 0, 9, 8, 0, 9, 5, 0, 0, 3, 0, 0}, 20))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -225,7 +237,10 @@ func FuzzOps(f *testing.F) {
 		if withTimes {
 			times = []uint32{}
 		}
-		buf, err := Build(nil, nil, times, Options{Seed: uint64(mode), Truncated: mode&0x80 != 0})
+		// Bit 6 picks the format: version 3, whose time range and uid
+		// bits refuse inserts a Grow then widens, or version 1.
+		version := 3 - 2*int(mode>>6&1)
+		buf, err := Build(nil, nil, times, Options{Seed: uint64(mode), Truncated: mode&0x80 != 0, Version: version})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ func panics(fn func()) (v any) {
 func invariantsSets(t *testing.T) (good, corrupt []byte) {
 	t.Helper()
 	uids := []uint64{11, 22, 33, 44, 55}
-	good, err := Build(nil, uids, []uint32{1, 2, 3, 4, 5}, Options{Seed: 7, Extra: 20})
+	good, err := Build(nil, uids, []uint32{1, 2, 3, 4, 5}, Options{Seed: 7, Extra: 20, Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

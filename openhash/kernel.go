@@ -197,6 +197,7 @@ const (
 	noRoom                       // uid is absent and room was false
 	bothFull                     // uid is absent and both its groups are full
 	tooWide                      // uid does not fit the slots
+	timeOut                      // the time is outside a version-3 set's range
 )
 
 // insertW is the common case of an insert: update an existing member, or
@@ -262,7 +263,18 @@ func fillW[S slot](s *Set, uids []uint64, times []uint32) error {
 		if times != nil {
 			t = times[k]
 		}
-		switch r := insertW[S](s, uid, t, n < capacity); r {
+		var r insertResult
+		switch {
+		case s.q.ub == 0:
+			r = insertW[S](s, uid, t, n < capacity)
+		case uid&^s.q.umask != 0:
+			r = tooWide
+		case times != nil && !s.q.timeFits(t):
+			r = timeOut
+		default:
+			r = insertQ[S](s, uid, t, n < capacity)
+		}
+		switch r {
 		case placed:
 			n++
 		case updated:
@@ -280,6 +292,9 @@ func fillW[S slot](s *Set, uids []uint64, times []uint32) error {
 // The width dispatchers. Each is a jump table into eight instantiations.
 
 func (s *Set) find(uid uint64) (g uint64, i int, ok bool) {
+	if s.q.ub != 0 {
+		return s.findQ(uid)
+	}
 	switch s.width {
 	case 1:
 		return findW[[1]byte](s, uid)
@@ -302,6 +317,10 @@ func (s *Set) find(uid uint64) (g uint64, i int, ok bool) {
 }
 
 func (s *Set) batch(out []bool, uids []uint64) {
+	if s.q.ub != 0 {
+		s.batchQ(out, uids)
+		return
+	}
 	switch s.width {
 	case 1:
 		batchW[[1]byte](s, out, uids)
@@ -325,6 +344,15 @@ func (s *Set) batch(out []bool, uids []uint64) {
 }
 
 func (s *Set) insertFast(uid uint64, t uint32, room bool) insertResult {
+	if s.q.ub != 0 {
+		switch {
+		case uid&^s.q.umask != 0 || len(s.groups) == 0:
+			return tooWide
+		case s.HasTimes() && !s.q.timeFits(t):
+			return timeOut
+		}
+		return s.insertQ(uid, t, room)
+	}
 	switch s.width {
 	case 1:
 		return insertW[[1]byte](s, uid, t, room)

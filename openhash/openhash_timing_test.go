@@ -150,8 +150,14 @@ func BenchmarkBuild(b *testing.B) {
 			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
 				buf := mustBuild(b, d.uids, times)
 				b.ReportAllocs()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0, cpuOK := threadCPU()
 				for b.Loop() {
 					buf, _ = Build(buf[:0], d.uids, times, Options{Seed: 1})
+				}
+				if cpu1, ok := threadCPU(); ok && cpuOK {
+					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 				}
 				b.ReportMetric(float64(len(buf))/float64(n), "B/member")
 			})

@@ -53,7 +53,7 @@ func (s *Set) AppendScoreOrder(dst []uint32, keys []uint64) ([]uint32, []uint64)
 // gave for this same set.
 func (s *Set) At(slot uint32) (uid uint64, t uint32) {
 	g, i := uint64(slot/groupSlots), int(slot%groupSlots)
-	return s.uidAt(s.group(g), i), s.timeAt(g, i)
+	return s.member(g, i)
 }
 
 // CompareDecimal compares a and b as their decimal strings compare, byte by

@@ -23,7 +23,26 @@ func (s *Set) Time(uid uint64) (t uint32, ok bool) {
 	return s.timeAt(g, i), true
 }
 
+// member is the uid and time in full slot i of group g.
+func (s *Set) member(g uint64, i int) (uid uint64, t uint32) {
+	grp := s.group(g)
+	if s.q.ub != 0 {
+		uid, t = s.q.decode(s.wordAt(grp, i), grp[groupSlots*s.width+i], g, s.seed, s.ng)
+		if !s.HasTimes() {
+			t = 0
+		}
+		return uid, t
+	}
+	return s.uidAt(grp, i), s.timeAt(g, i)
+}
+
 func (s *Set) timeAt(g uint64, i int) uint32 {
+	if s.q.ub != 0 {
+		if !s.HasTimes() {
+			return 0
+		}
+		return s.q.timeOf(s.wordAt(s.group(g), i))
+	}
 	if s.times == nil {
 		return 0
 	}
@@ -48,7 +67,7 @@ func (s *Set) Range(fn func(uid uint64, t uint32) bool) {
 		grp := s.group(g)
 		for m := s.ctrlOf(grp) & msb; m != 0; m &= m - 1 {
 			i := bits.TrailingZeros64(m) >> 3
-			if !fn(s.uidAt(grp, i), s.timeAt(g, i)) {
+			if !fn(s.member(g, i)) {
 				return
 			}
 		}

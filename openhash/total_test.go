@@ -12,7 +12,7 @@ func TestTotal(t *testing.T) {
 	uids := []uint64{1, 2, 3}
 	times := []uint32{10, 20, 30}
 
-	full, err := Build(nil, uids, times, Options{Seed: 7, Total: 99})
+	full, err := Build(nil, uids, times, Options{Seed: 7, Total: 99, Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestTotal(t *testing.T) {
 		t.Fatalf("complete set: Total = %d, %v; want its count 3", n, known)
 	}
 
-	noTotal, _ := Build(nil, uids, times, Options{Seed: 7, Truncated: true})
+	noTotal, _ := Build(nil, uids, times, Options{Seed: 7, Truncated: true, Version: 1})
 	if noTotal[offVersion] != version {
 		t.Fatalf("a truncated set without a total was written as version %d", noTotal[offVersion])
 	}
@@ -33,7 +33,7 @@ func TestTotal(t *testing.T) {
 		t.Fatal("a truncated set without a total claims to know it")
 	}
 
-	capped, err := Build(nil, uids, times, Options{Seed: 7, Truncated: true, Total: 20000})
+	capped, err := Build(nil, uids, times, Options{Seed: 7, Truncated: true, Total: 20000, Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

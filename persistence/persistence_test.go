@@ -25,6 +25,12 @@ var created = time.UnixMilli(1_700_000_000_123)
 // relSet builds a set of n random uids, with times if withTimes.
 func relSet(t testing.TB, rng *rand.Rand, n int, withTimes bool) []byte {
 	t.Helper()
+	return relSetVersion(t, rng, n, withTimes, 0)
+}
+
+// relSetVersion is relSet in format version v (openhash.Options.Version).
+func relSetVersion(t testing.TB, rng *rand.Rand, n int, withTimes bool, v int) []byte {
+	t.Helper()
 	uids := make([]uint64, n)
 	var times []uint32
 	if withTimes {
@@ -36,7 +42,7 @@ func relSet(t testing.TB, rng *rand.Rand, n int, withTimes bool) []byte {
 			times[i] = rng.Uint32()
 		}
 	}
-	b, err := openhash.Build(nil, uids, times, openhash.Options{Seed: rng.Uint64()})
+	b, err := openhash.Build(nil, uids, times, openhash.Options{Seed: rng.Uint64(), Version: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +57,7 @@ func cappedSet(t testing.TB) []byte {
 	for i := range uids {
 		uids[i], times[i] = uint64(1000+i), uint32(1_600_000_000+i)
 	}
-	v, err := openhash.Build(nil, uids, times, openhash.Options{Seed: 3, Truncated: true, Total: 20000})
+	v, err := openhash.Build(nil, uids, times, openhash.Options{Seed: 3, Truncated: true, Total: 20000, Version: 1})
 	if err != nil || v[4] != 2 {
 		t.Fatalf("build a version-2 set: version %d, %v", v[4], err)
 	}
@@ -67,6 +73,11 @@ func sampleRecords(t testing.TB) []Record {
 				Key:      fmt.Appendf(nil, "following:%d:%v", n, withTimes),
 				Kind:     store.KindRelSet,
 				Value:    relSet(t, rng, n, withTimes),
+				ExpireAt: int64(n) * 1000,
+			}, Record{
+				Key:      fmt.Appendf(nil, "following:%d:%v:v1", n, withTimes),
+				Kind:     store.KindRelSet,
+				Value:    relSetVersion(t, rng, n, withTimes, 1),
 				ExpireAt: int64(n) * 1000,
 			})
 		}
@@ -684,8 +695,8 @@ func TestInspect(t *testing.T) {
 // refused, and the Writer refuses to write what the shallow read refuses.
 func TestShallowSets(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	good := relSet(t, rng, 10, true)
-	ctrl := 32 + 8*int(good[6]) // group 0's control word
+	good := relSetVersion(t, rng, 10, true, 1)
+	ctrl := 32 + 8*int(good[6]) // group 0's control word (version 1)
 	full := ctrl
 	for good[full]&0x80 == 0 {
 		full++

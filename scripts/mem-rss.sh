@@ -10,6 +10,7 @@
 #   scripts/mem-rss.sh [USERS] [MEAN] [serve flags...]
 #   GOGC=50 scripts/mem-rss.sh 100000 100            # the collector's knobs pass through
 #   scripts/mem-rss.sh 100000 100 --maxmemory 1200mb  # serve then sets GOMEMLIMIT to 1.25x
+#   BENCH_FLAGS=--uid-spread scripts/mem-rss.sh       # flags for relcache-bench capacity: ten-digit uids
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -31,9 +32,9 @@ spid=$!
 wait_port "$port"
 echo "machine: $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
 echo "commit: $(git describe --always --dirty), $(go version | cut -d' ' -f3)"
-echo "serve flags: --save \"\" --source none $*; GOGC=${GOGC:-unset (100)} GOMEMLIMIT=${GOMEMLIMIT:-unset}"
+echo "serve flags: --save \"\" --source none $*; GOGC=${GOGC:-unset (100)} GOMEMLIMIT=${GOMEMLIMIT:-unset}; BENCH_FLAGS=${BENCH_FLAGS:-}"
 $(pin 1) bin/relcache-bench capacity --addr "127.0.0.1:$port" --users "$USERS" --mean "$MEAN" \
-  --duration 1s --warmup 0 --mix relcheck=1 --conns 1 --out "$tmp/out" >"$tmp/report.md"
+  --duration 1s --warmup 0 --mix relcheck=1 --conns 1 --out "$tmp/out" ${BENCH_FLAGS:-} >"$tmp/report.md"
 info() { redis-cli -p "$port" info "$1" | tr -d '\r' | grep -E "^($2):"; }
 reading() {
   info memory 'used_memory|used_memory_rss|go_heap_alloc|go_heap_sys|go_sys'

@@ -12,13 +12,21 @@ import (
 // so they know nothing the server's own code knows. Exported for the
 // integration tests in package server_test.
 
-// Format offsets the crafting needs.
+// Format offsets the crafting needs. The groups start after the header:
+// 32 bytes in versions 1 and 2, 40 in version 3 (craftHeaderOf).
 const (
-	craftHeader = 32
 	craftWidth  = 6
 	craftGroups = 8
 	craftCount  = 12
 )
+
+// craftHeaderOf is where buf's groups start.
+func craftHeaderOf(buf []byte) int {
+	if buf[4] == 3 {
+		return 40
+	}
+	return 32
+}
 
 func craftLayout(buf []byte) (width, ngroups, gbytes int) {
 	width = int(buf[craftWidth])
@@ -41,6 +49,7 @@ func CraftCount(buf []byte, n uint32) []byte {
 // group has both a member and a free slot.
 func CraftDuplicate(buf []byte) (out []byte, ok bool) {
 	width, ng, gb := craftLayout(buf)
+	craftHeader := craftHeaderOf(buf)
 	out = bytes.Clone(buf)
 	for g := range ng {
 		grp := out[craftHeader+g*gb : craftHeader+(g+1)*gb]
@@ -70,9 +79,15 @@ func CraftDuplicate(buf []byte) (out []byte, ok bool) {
 
 // CraftWrongTag returns a copy of buf in which the first member's control
 // byte holds another tag: still a full slot, so it is listed and counted,
-// but no lookup finds it. ok is false for an empty set.
+// but no lookup finds it. ok is false for an empty set, and for a
+// version-3 set, whose tag is part of the member (another tag is another
+// member, docs/openhash-format.md section 7).
 func CraftWrongTag(buf []byte) (out []byte, ok bool) {
+	if buf[4] == 3 {
+		return nil, false
+	}
 	width, ng, gb := craftLayout(buf)
+	const craftHeader = 32
 	out = bytes.Clone(buf)
 	for g := range ng {
 		ctrl := out[craftHeader+g*gb+8*width : craftHeader+(g+1)*gb]
@@ -90,6 +105,7 @@ func CraftWrongTag(buf []byte) (out []byte, ok bool) {
 // table sees them.
 func Occupied(buf []byte) int {
 	width, ng, gb := craftLayout(buf)
+	craftHeader := craftHeaderOf(buf)
 	n := 0
 	for g := range ng {
 		c := binary.LittleEndian.Uint64(buf[craftHeader+g*gb+8*width:])

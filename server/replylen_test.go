@@ -122,6 +122,26 @@ func testRelSet(t *testing.T, n int, withTimes bool) []byte {
 	return relSet(t, mrand.New(mrand.NewPCG(uint64(n), 14)), n, withTimes, false)
 }
 
+// testRelSetV1 is a set in format version 1, whose tags CraftWrongTag can
+// change (a version-3 tag is part of the member).
+func testRelSetV1(t *testing.T, n int, withTimes bool) []byte {
+	t.Helper()
+	rng := mrand.New(mrand.NewPCG(uint64(n), 15))
+	uids := make([]uint64, n)
+	var times []uint32
+	for i := range uids {
+		uids[i] = 1_000_000_000 + rng.Uint64N(9_000_000_000)
+		if withTimes {
+			times = append(times, rng.Uint32())
+		}
+	}
+	b, err := openhash.Build(nil, uids, times, openhash.Options{Seed: rng.Uint64(), Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestRelVerifyHeaderRepliesAgreeWithLength is issue 14's first defect:
 // with --rel-verify header, a client-built set whose header count differs
 // from its occupied slots was accepted, and HKEYS/HVALS/HGETALL/SMEMBERS
@@ -150,7 +170,7 @@ func TestRelVerifyHeaderRepliesAgreeWithLength(t *testing.T) {
 	if !ok {
 		t.Fatal("no room for a duplicate")
 	}
-	wrongTag, _ := server.CraftWrongTag(good)
+	wrongTag, _ := server.CraftWrongTag(testRelSetV1(t, 100, true))
 	for name, set := range map[string][]byte{"duplicate uid": dup, "wrong tag": wrongTag} {
 		t.Run(name, func(t *testing.T) {
 			if openhash.Check(set) == nil {
@@ -209,8 +229,11 @@ func TestRelVerifyHeaderRepliesAgreeWithLength(t *testing.T) {
 func TestSnapshotNeverCarriesARefusedSet(t *testing.T) {
 	dir := t.TempDir()
 	good := testRelSet(t, 300, true)
-	dup, _ := server.CraftDuplicate(good)
-	wrongTag, _ := server.CraftWrongTag(testRelSet(t, 50, false))
+	// Version 1 for the duplicate: the RELADD below then edits it in
+	// place. A version-3 set's RELADD of a time past its range grows it,
+	// and Grow keeps one copy of each uid: a consistent set, rightly saved.
+	dup, _ := server.CraftDuplicate(testRelSetV1(t, 300, true))
+	wrongTag, _ := server.CraftWrongTag(testRelSetV1(t, 50, false))
 	p := relcachetest.Start(t, "--dir", dir, "--save", "", "--rel-verify", "header")
 	rc := dialRESP(t, p.Addr)
 	for key, v := range map[string][]byte{"good.following": good, "dup.following": dup, "tag.following": wrongTag} {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/relcache/relcache/internal/graphgen"
 )
 
 // The capacity benchmark (`relcache-bench capacity`, issue 8) answers the two
@@ -51,10 +53,15 @@ type CapacityConfig struct {
 	// The graph: generated (Users, Mean, Seed, UIDBase, as `relcache
 	// gen-graph` draws it) unless GraphFile names an edge file, which is
 	// read whole into memory first.
-	Users     int    `json:"users"` // default 100,000
-	Mean      int    `json:"mean"`  // mean follows per user, default 100
-	Seed      uint64 `json:"seed"`
-	UIDBase   uint64 `json:"uid_base"`
+	Users   int    `json:"users"` // default 100,000
+	Mean    int    `json:"mean"`  // mean follows per user, default 100
+	Seed    uint64 `json:"seed"`
+	UIDBase uint64 `json:"uid_base"`
+	// UIDSpread names users with ten-digit uids spread over [10^9, 10^10)
+	// (graphgen.IDs) instead of UIDBase+i: the same graph, but slots need
+	// 5 bytes, as real ten-digit uids do, where UIDBase's 10^9+i stay
+	// below 2^32 (4 bytes) for any user count this tool loads.
+	UIDSpread bool   `json:"uid_spread,omitempty"`
 	GraphFile string `json:"graph_file,omitempty"`
 
 	Duration time.Duration `json:"duration_ns"` // length of the mixed run, default 30s
@@ -132,7 +139,9 @@ func (c *CapacityConfig) fill() error {
 		return fmt.Errorf("capacity: %d users: want at least 2", c.Users)
 	case c.GraphFile == "" && c.Mean < 1:
 		return fmt.Errorf("capacity: mean %d: want at least 1", c.Mean)
-	case c.GraphFile == "" && c.UIDBase > math.MaxUint64-uint64(c.Users):
+	case c.GraphFile == "" && c.UIDSpread && uint64(c.Users) > graphgen.MaxSpreadUsers:
+		return fmt.Errorf("capacity: %d users: spread uids number at most %d", c.Users, uint64(graphgen.MaxSpreadUsers))
+	case c.GraphFile == "" && !c.UIDSpread && c.UIDBase > math.MaxUint64-uint64(c.Users):
 		return fmt.Errorf("capacity: uid base %d: uids of %d users would pass 2^64", c.UIDBase, c.Users)
 	case c.Duration < 0:
 		return fmt.Errorf("capacity: duration %v: want a positive length", c.Duration)

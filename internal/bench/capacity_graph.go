@@ -15,8 +15,8 @@ import (
 // capGraph is the graph a run loads: users 0..users-1 with their lists.
 type capGraph struct {
 	users int
-	base  uint64
-	uids  []uint64 // user i's uid when read from a file; nil: base+i
+	ids   graphgen.IDs
+	uids  []uint64 // user i's uid when read from a file; nil: ids.UID(i)
 	each  func(fn func(u int, following []uint64, times []uint32) error) error
 }
 
@@ -24,13 +24,14 @@ func (g *capGraph) uid(u int) uint64 {
 	if g.uids != nil {
 		return g.uids[u]
 	}
-	return g.base + uint64(u)
+	return g.ids.UID(uint64(u))
 }
 
 func capacityGraph(cfg CapacityConfig) (*capGraph, error) {
 	if cfg.GraphFile == "" {
-		return &capGraph{users: cfg.Users, base: cfg.UIDBase, each: func(fn func(int, []uint64, []uint32) error) error {
-			return graphgen.EachUser(cfg.Seed, cfg.UIDBase, cfg.Users, cfg.Mean, fn)
+		ids := graphgen.IDs{Base: cfg.UIDBase, Spread: cfg.UIDSpread}
+		return &capGraph{users: cfg.Users, ids: ids, each: func(fn func(int, []uint64, []uint32) error) error {
+			return graphgen.EachUserIDs(cfg.Seed, ids, cfg.Users, cfg.Mean, fn)
 		}}, nil
 	}
 	return readGraphFile(cfg.GraphFile)

@@ -200,6 +200,9 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	}
 	var b strings.Builder
 	graph := fmt.Sprintf("generated: %d users, mean %d, seed %d, uid base %d", r.Users, cfg.Mean, cfg.Seed, cfg.UIDBase)
+	if cfg.UIDSpread {
+		graph = fmt.Sprintf("generated: %d users, mean %d, seed %d, ten-digit uids spread over [10^9, 10^10)", r.Users, cfg.Mean, cfg.Seed)
+	}
 	if cfg.GraphFile != "" {
 		graph = fmt.Sprintf("read from %s: %d users", cfg.GraphFile, r.Users)
 	}

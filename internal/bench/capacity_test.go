@@ -18,6 +18,7 @@ import (
 
 	"github.com/relcache/relcache/internal/graphgen"
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/openhash"
 )
 
 // Bounds on a healthy relcache at TestCapacity's scale (10k users, mean 20,
@@ -105,6 +106,41 @@ func TestCapacityFixedRate(t *testing.T) {
 	}
 	if rep.Run.Requests != 400 || rep.Run.Unsent != 0 {
 		t.Errorf("%d requests recorded, %d unsent; want 400 (400/s for 1s after the warm-up), none unsent", rep.Run.Requests, rep.Run.Unsent)
+	}
+}
+
+// TestCapacitySpreadUIDs loads the graph under spread ten-digit uids: the
+// same relations as under UIDBase+i, every list stored under its spread
+// key, and members of more than 32 bits (5-byte slots in format version 1).
+func TestCapacitySpreadUIDs(t *testing.T) {
+	p := relcachetest.Start(t)
+	cfg := CapacityConfig{Addr: p.Addr, Users: 2000, Mean: 20, Seed: 2, UIDBase: 1_000_000_000, UIDSpread: true,
+		Duration: 200 * time.Millisecond, Conns: 2}
+	runCapacity(t, cfg, false)
+	c := redis.NewClient(&redis.Options{Addr: p.Addr})
+	defer c.Close()
+	ids := graphgen.IDs{Spread: true}
+	ctx := context.Background()
+	wide := 0
+	for u := range uint64(50) {
+		buf, err := c.Get(ctx, key(ids.UID(u))).Bytes()
+		if err != nil {
+			t.Fatalf("user %d: %v", u, err)
+		}
+		s, err := openhash.Open(buf)
+		if err != nil {
+			t.Fatalf("user %d: %v", u, err)
+		}
+		s.Range(func(uid uint64, _ uint32) bool {
+			if uid >= 1<<32 {
+				wide++
+				return false
+			}
+			return true
+		})
+	}
+	if wide == 0 {
+		t.Error("no list of spread uids holds a uid of more than 32 bits")
 	}
 }
 

@@ -7,6 +7,7 @@ package graphgen
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 )
@@ -18,19 +19,28 @@ import (
 // Users) hits them.
 type Graph struct {
 	Base      uint64
+	Spread    bool       // uids are IDs{Spread: true}'s, not Base+i
 	Following [][]uint64 // Following[i] lists the uids user i follows, no repeats
 	Times     [][]uint32 // follow times, parallel to Following
 }
 
 // UID is the uid of user i.
-func (g *Graph) UID(i int) uint64 { return g.Base + uint64(i) }
+func (g *Graph) UID(i int) uint64 { return g.IDs().UID(uint64(i)) }
+
+// IDs is the graph's uid map.
+func (g *Graph) IDs() IDs { return IDs{Base: g.Base, Spread: g.Spread} }
 
 // New draws a graph of n users whose follow counts follow a power law
 // with the given mean (a Pareto draw, capped at n-1), following mostly
 // popular users (a Zipf draw over the user ids), as real follow graphs do.
 func New(seed, base uint64, n, mean int) *Graph {
-	g := &Graph{Base: base, Following: make([][]uint64, n), Times: make([][]uint32, n)}
-	EachUser(seed, base, n, mean, func(u int, following []uint64, times []uint32) error {
+	return NewIDs(seed, IDs{Base: base}, n, mean)
+}
+
+// NewIDs is New with users named by ids.
+func NewIDs(seed uint64, ids IDs, n, mean int) *Graph {
+	g := &Graph{Base: ids.Base, Spread: ids.Spread, Following: make([][]uint64, n), Times: make([][]uint32, n)}
+	EachUserIDs(seed, ids, n, mean, func(u int, following []uint64, times []uint32) error {
 		g.Following[u], g.Times[u] = slices.Clone(following), slices.Clone(times)
 		return nil
 	})
@@ -42,6 +52,12 @@ func New(seed, base uint64, n, mean int) *Graph {
 // next user. It holds one user's list at a time, so it streams graphs too big
 // to keep (`relcache gen-graph`). An error from fn stops it and is returned.
 func EachUser(seed, base uint64, n, mean int, fn func(u int, following []uint64, times []uint32) error) error {
+	return EachUserIDs(seed, IDs{Base: base}, n, mean, fn)
+}
+
+// EachUserIDs is EachUser with users named by ids: the same draws, so the
+// same graph under other names.
+func EachUserIDs(seed uint64, ids IDs, n, mean int, fn func(u int, following []uint64, times []uint32) error) error {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	popular := rand.NewZipf(rng, 1.05, 8, uint64(n-1))
 	// Pareto with shape 2 (x = xm/sqrt(U)) has mean 2·xm, so xm = mean/2
@@ -66,7 +82,7 @@ func EachUser(seed, base uint64, n, mean int, fn func(u int, following []uint64,
 				continue
 			}
 			seen[v] = true
-			fs = append(fs, base+v)
+			fs = append(fs, ids.UID(v))
 		}
 		ts = slices.Grow(ts[:0], k)[:k]
 		for i := range ts {
@@ -113,4 +129,52 @@ func (g *Graph) WithAtLeast(k int) []int {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// The spread uid map: user i gets spreadLo + (i*spreadMul mod spreadN), a
+// bijection of [0, spreadN) onto the ten-digit uids [10^9, 10^10) because
+// spreadMul is coprime with spreadN (= 2^7·3^2·5^9; spreadMul is odd and
+// divisible by neither 3 nor 5). Consecutive users land far apart, so a
+// list's uids cover the whole ten-digit range, as real uids do, while the
+// graph's shape (who follows whom, and when) is the unspread graph's.
+const (
+	spreadLo  = 1_000_000_000
+	spreadN   = 9_000_000_000
+	spreadMul = 5_562_305_899 // about spreadN times the golden ratio's fraction
+	spreadInv = 2_783_884_099 // spreadMul * spreadInv = 1 mod spreadN
+	// MaxSpreadUsers is the most users a spread map numbers.
+	MaxSpreadUsers = spreadN
+)
+
+// IDs names users: Base+i, or with Spread, ten-digit uids spread over
+// [10^9, 10^10) by an invertible map (Base is then unused). Narrow uids
+// (Base 10^9 and fewer than 3.3 billion users: all below 2^32) fit 4-byte
+// slots; spread ones need 5, as real ten-digit uids do.
+type IDs struct {
+	Base   uint64
+	Spread bool
+}
+
+// UID is the uid of user i; i < MaxSpreadUsers when Spread.
+func (m IDs) UID(i uint64) uint64 {
+	if !m.Spread {
+		return m.Base + i
+	}
+	hi, lo := bits.Mul64(i, spreadMul)
+	_, r := bits.Div64(hi%spreadN, lo, spreadN)
+	return spreadLo + r
+}
+
+// Index inverts UID: the user whose uid is uid, and whether there is one
+// (with Spread, every uid in [10^9, 10^10) has one).
+func (m IDs) Index(uid uint64) (uint64, bool) {
+	if !m.Spread {
+		return uid - m.Base, uid >= m.Base
+	}
+	if uid < spreadLo || uid-spreadLo >= spreadN {
+		return 0, false
+	}
+	hi, lo := bits.Mul64(uid-spreadLo, spreadInv)
+	_, r := bits.Div64(hi%spreadN, lo, spreadN)
+	return r, true
 }

@@ -57,3 +57,53 @@ func TestEachUser(t *testing.T) {
 		t.Errorf("EachUser after an error: %d calls, err %v; want 1, the error", n, err)
 	}
 }
+
+// TestSpreadIDs checks that spread uids are ten digits wide, reach past
+// 2^32, invert exactly, and name the same graph as the plain ones.
+func TestSpreadIDs(t *testing.T) {
+	sp := IDs{Spread: true}
+	seen := map[uint64]bool{}
+	wide := 0
+	for _, i := range []uint64{0, 1, 2, 3, 999, 1 << 20, 1 << 32, MaxSpreadUsers - 2, MaxSpreadUsers - 1} {
+		u := sp.UID(i)
+		if u < 1_000_000_000 || u >= 10_000_000_000 || seen[u] {
+			t.Fatalf("spread uid of user %d is %d: want a new ten-digit uid", i, u)
+		}
+		seen[u] = true
+		if back, ok := sp.Index(u); !ok || back != i {
+			t.Fatalf("Index(UID(%d) = %d) = %d, %v", i, u, back, ok)
+		}
+	}
+	seen = map[uint64]bool{}
+	for i := range uint64(100_000) {
+		u := sp.UID(i)
+		if seen[u] {
+			t.Fatalf("user %d: uid %d repeats", i, u)
+		}
+		seen[u] = true
+		if u >= 1<<32 {
+			wide++
+		}
+	}
+	// 10^10 - 2^32 of the 9*10^9 ten-digit uids are at least 2^32.
+	if wide < 55_000 || wide > 70_000 {
+		t.Errorf("%d of 100000 spread uids are >= 2^32, want about 63%%", wide)
+	}
+	for _, u := range []uint64{999_999_999, 10_000_000_000} {
+		if _, ok := sp.Index(u); ok {
+			t.Errorf("Index(%d) found a user", u)
+		}
+	}
+	plain := New(3, 0, 400, 20)
+	spread := NewIDs(3, sp, 400, 20)
+	for u := range plain.Following {
+		if spread.UID(u) != sp.UID(uint64(u)) || !slices.Equal(plain.Times[u], spread.Times[u]) {
+			t.Fatalf("user %d: spread graph differs in uid or times", u)
+		}
+		for j, v := range spread.Following[u] {
+			if i, ok := sp.Index(v); !ok || i != plain.Following[u][j] {
+				t.Fatalf("user %d follow %d: spread %d is user %d, plain follows %d", u, j, v, i, plain.Following[u][j])
+			}
+		}
+	}
+}
