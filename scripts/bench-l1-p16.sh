@@ -26,16 +26,7 @@ OUT=${OUT:-}
 command -v redis-benchmark >/dev/null || { echo "bench-l1-p16: redis-benchmark not found; install the Debian package redis-tools" >&2; exit 1; }
 
 make -s build
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir_cleaned
 HZ=$(getconf CLK_TCK)
 report() { echo "$*"; [ -n "$OUT" ] && echo "$*" >>"$OUT"; return 0; }
 [ -n "$OUT" ] && : >"$OUT"

@@ -54,16 +54,7 @@ OUT=${OUT:-}
 command -v redis-cli >/dev/null || { echo "bench-l1: redis-cli not found; install the Debian package redis-tools" >&2; exit 1; }
 
 make -s build
-tmp=$(mktemp -d)
-cleanup() {
-  local pids
-  pids=$(jobs -p)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir_cleaned
 HZ=$(getconf CLK_TCK)
 
 # l1field PORT NAME: a field of the proxy's INFO l1 (0 when absent).
