@@ -89,8 +89,8 @@ func TestEventLoopHandsOverOnlyWhatWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	const in = "GET k\r\nCONFIG GET maxclients\r\nGET k\r\nINCR n\r\nPING\r\n"
-	const want = "$1\r\nv\r\n*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n$1\r\nv\r\n:2\r\n+PONG\r\n"
+	const in = "GET k\r\nCONFIG GET io-model\r\nGET k\r\nINCR n\r\nPING\r\n"
+	const want = "$1\r\nv\r\n*2\r\n$8\r\nio-model\r\n$9\r\neventloop\r\n$1\r\nv\r\n:2\r\n+PONG\r\n"
 	if _, err := nc.Write([]byte(in)); err != nil {
 		t.Fatal(err)
 	}
