@@ -251,7 +251,9 @@ func (r connReader) Read(p []byte) (int, error) {
 			c.ioWait.Store(0)
 			return n, nil
 		}
-		if err != nil && isTimeout(err) && !c.waitedOut(false) {
+		// (errWouldBlock, an event loop's every turn, is not looked into:
+		// isTimeout allocates.)
+		if err != nil && err != errWouldBlock && isTimeout(err) && !c.waitedOut(false) {
 			// Not a timeout: a deadline set to wake this client, perhaps
 			// for push messages queued while it waited (push.go).
 			if c.push.pending.Load() && !c.deliverPushes() {

@@ -286,13 +286,12 @@ func (l *ioLoop) ready(lc *loopConn) {
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
-			var pe *resp.ProtoError
 			switch {
 			case err == errWouldBlock:
 				return
 			case err == errHandOver:
 				l.handOver(lc, "replies the socket did not take at once", nil, false, nil)
-			case errors.As(err, &pe) && c.writeErr == nil:
+			case isProtoError(err) && c.writeErr == nil:
 				l.handOver(lc, "a protocol error", nil, false, err) // its goroutine answers and closes
 			default:
 				c.readFailed(err)
@@ -324,6 +323,13 @@ func (l *ioLoop) ready(lc *loopConn) {
 			}
 		}
 	}
+}
+
+// isProtoError is apart from ready so that its target, which escapes,
+// is allocated only when there is an error to look at.
+func isProtoError(err error) bool {
+	var pe *resp.ProtoError
+	return errors.As(err, &pe)
 }
 
 // drop closes a client the loop has and forgets it.
