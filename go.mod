@@ -18,6 +18,7 @@ require (
 	github.com/tidwall/redcon v1.6.2
 	go.uber.org/zap v1.27.0
 	golang.org/x/sync v0.22.0
+	golang.org/x/sys v0.47.0
 	gonum.org/v1/plot v0.15.0
 	modernc.org/sqlite v1.34.5
 )
@@ -51,7 +52,6 @@ require (
 	github.com/tidwall/match v1.1.1 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	golang.org/x/image v0.39.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/term v0.26.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.34.2 // indirect

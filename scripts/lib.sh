@@ -144,15 +144,16 @@ ncores() {
   echo $n
 }
 
-# start_pinned redis|relcache PORT DIR CORE starts a stock redis-server or
-# relcache (GOMAXPROCS=1, no source) pinned to CORE, with no
-# persistence, in the background; sets pid and waits until PORT answers.
+# start_pinned redis|relcache PORT DIR CORE [ARG...] starts a stock
+# redis-server or $RELCACHE (GOMAXPROCS=1, no source) pinned to CORE,
+# with no persistence, in the background, passing the ARGs to relcache
+# serve; sets pid and waits until PORT answers.
 start_pinned() {
   if [ "$1" = redis ]; then
     spawn "$4" "$REDIS_SERVER" --bind 127.0.0.1 --port "$2" --save '' --appendonly no --dir "$3" >/dev/null 2>&1
   else
     spawn "$4" env GOMAXPROCS=1 "$RELCACHE" serve --addr "127.0.0.1:$2" --admin-addr - \
-      --source none --save '' --dir "$(mktemp -d -p "$3")" --log-level warn >/dev/null 2>&1
+      --source none --save '' --dir "$(mktemp -d -p "$3")" --log-level warn "${@:5}" >/dev/null 2>&1
   fi
   wait_port "$2"
 }

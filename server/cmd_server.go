@@ -116,6 +116,7 @@ func (s *Server) ownConfigParams() []configParam {
 			}},
 		{name: "dbfilename", get: func(s *Server) string { return s.cfg.DBFilename }},
 		{name: "appendonly", get: func(*Server) string { return "no" }},
+		{name: "io-model", get: func(s *Server) string { return s.cfg.IOModel.String() }},
 	}
 }
 

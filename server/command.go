@@ -23,6 +23,7 @@ const (
 	flagNoAuth                         // allowed before AUTH
 	flagNoMulti                        // refused inside MULTI (Redis's no_multi)
 	flagTxControl                      // runs at once inside MULTI instead of being queued
+	flagLoop                           // may run on an event loop (io-model eventloop): never waits
 )
 
 // command is one entry of the command table, or one of a container's
@@ -109,6 +110,12 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		c.lastActive.Store(end.UnixNano())
 		return end
 	}
+	if c.inLoop && cmd.flags&flagLoop == 0 {
+		// Nothing said yet: the client's own goroutine runs it again from
+		// the top (eventloop_linux.go).
+		c.handOver = cmd.name
+		return start
+	}
 	if cmd.flags&flagDenyOOM != 0 {
 		if err := s.store.EnsureMemory(); err != nil {
 			c.err(errOOM)
@@ -126,6 +133,14 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		cmd.fn(c, args)
 	}
 	if len(c.missed) > 0 || len(c.unsure) > 0 {
+		if c.inLoop {
+			// A fill waits on the source: drop this run (as refillMissed
+			// would) and let the client's own goroutine run it again.
+			c.out = c.out[:mark]
+			c.missed, c.missBuf, c.unsure = c.missed[:0], c.missBuf[:0], c.unsure[:0]
+			c.handOver = "a fill"
+			return start
+		}
 		c.refillMissed(cmd, args, mark)
 	}
 	end := time.Now()

@@ -135,6 +135,9 @@ type Config struct {
 	// OnCorruptFail (default: refuse to start, naming the file and
 	// offset) or OnCorruptSkip (start empty, rename the file aside).
 	SnapshotOnCorrupt OnCorrupt
+	// IOModel is how plaintext TCP clients are served (io-model):
+	// IOGoroutine (default) or IOEventLoop (Linux; see iomodel.go).
+	IOModel IOModel
 	// SnapshotVerify is how relation sets are checked when a snapshot
 	// loads: CheckHeader (default; openhash.CheckControl, and the next
 	// save runs the full check on each set once) or CheckFull
@@ -213,6 +216,7 @@ func Defaults() Config {
 		ACLLogMaxLen:            DefaultACLLogMaxLen,
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
 		SnapshotOnCorrupt:       OnCorruptFail,
+		IOModel:                 IOGoroutine,
 		SnapshotVerify:          CheckHeader,
 		SourceSweepInterval:     DefaultSourceSweepInterval,
 		SourceChangeRetention:   DefaultSourceChangeRetention,
@@ -282,6 +286,9 @@ func (c *Config) fill() error {
 	if c.SnapshotOnCorrupt == 0 {
 		c.SnapshotOnCorrupt = d.SnapshotOnCorrupt
 	}
+	if c.IOModel == 0 {
+		c.IOModel = d.IOModel
+	}
 	if c.SnapshotVerify == 0 {
 		c.SnapshotVerify = d.SnapshotVerify
 	}
@@ -338,6 +345,9 @@ func (c *Config) fill() error {
 		errs = append(errs, err)
 	case !c.SnapshotOnCorrupt.valid():
 		_, err := ParseOnCorrupt(c.SnapshotOnCorrupt.String())
+		errs = append(errs, err)
+	case !c.IOModel.valid():
+		_, err := ParseIOModel(c.IOModel.String())
 		errs = append(errs, err)
 	case strings.ContainsAny(c.DBFilename, "/\\"):
 		errs = append(errs, fmt.Errorf("dbfilename must be a file name, not a path: %q", c.DBFilename))

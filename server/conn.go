@@ -50,6 +50,12 @@ type client struct {
 	// closeAfterReply makes the loop flush and close after the current
 	// command (QUIT, SHUTDOWN, a client over its output limit).
 	closeAfterReply bool
+	// inLoop is set while an event loop serves the client (io-model
+	// eventloop); handOver is set by dispatch, to the reason, when the
+	// command must run on the client's own goroutine instead. Both owned
+	// by whoever serves the client.
+	inLoop   bool
+	handOver string
 	// proxy is set by CLIENT PROXY ON: a reply over the output limit is
 	// replaced by an error rather than closing the connection.
 	proxy    bool
@@ -155,6 +161,9 @@ var errShuttingDown = errors.New("server shutting down")
 // (so a pipeline's replies leave in one write), stop if the server is
 // closing, and start the idle clock clientsCron checks.
 func (c *client) beforeRead() error {
+	if c.inLoop {
+		return c.loopBeforeRead()
+	}
 	if !c.flush() {
 		return c.writeErr
 	}
@@ -242,7 +251,9 @@ func (r connReader) Read(p []byte) (int, error) {
 			c.ioWait.Store(0)
 			return n, nil
 		}
-		if err != nil && isTimeout(err) && !c.waitedOut(false) {
+		// (errWouldBlock, an event loop's every turn, is not looked into:
+		// isTimeout allocates.)
+		if err != nil && err != errWouldBlock && isTimeout(err) && !c.waitedOut(false) {
 			// Not a timeout: a deadline set to wake this client, perhaps
 			// for push messages queued while it waited (push.go).
 			if c.push.pending.Load() && !c.deliverPushes() {
@@ -273,47 +284,50 @@ func (c *client) limits() resp.Limits {
 // the server shuts down. Every reply of a pipeline goes out in one write.
 func (c *client) serve() {
 	defer c.srv.removeClient(c)
-	defer func() {
-		// The last line of defence, not the design: handlers validate their
-		// input. A panic here is a bug; keep serving everyone else.
-		if r := recover(); r != nil {
-			c.srv.log.Error("panic while serving client; connection closed",
-				zap.Any("panic", r), zap.String("client", c.addr), zap.ByteString("stack", debug.Stack()))
-		}
-	}()
-	// mark is when the next command starts: after a read that waited, a
-	// fresh clock reading; within a pipeline, the end of the command before
-	// it. One clock read per command serves latency, SLOWLOG and the store's
-	// clock alike.
-	var mark time.Time
+	defer c.recoverPanic()
 	if !c.handshake() {
 		return
 	}
+	c.serveCommands(nil, time.Time{})
+}
+
+// recoverPanic is the last line of defence, not the design: handlers
+// validate their input. A panic here is a bug; keep serving everyone else.
+func (c *client) recoverPanic() {
+	if r := recover(); r != nil {
+		c.logPanic(r)
+	}
+}
+
+func (c *client) logPanic(r any) {
+	c.srv.log.Error("panic while serving client; connection closed",
+		zap.Any("panic", r), zap.String("client", c.addr), zap.ByteString("stack", debug.Stack()))
+}
+
+// serveCommands is the goroutine model's loop: args, when not nil, is a
+// command already framed (an event loop handed the client over with it),
+// which runs first.
+//
+// mark is when the next command starts: after a read that waited, a fresh
+// clock reading; within a pipeline, the end of the command before it. One
+// clock read per command serves latency, SLOWLOG and the store's clock
+// alike.
+func (c *client) serveCommands(args [][]byte, mark time.Time) {
 	for {
-		args, err := c.rd.Next()
-		if err != nil {
-			c.readFailed(err)
+		if args == nil {
+			var err error
+			if args, err = c.rd.Next(); err != nil {
+				c.readFailed(err)
+				return
+			}
+			if c.rd.Waited() {
+				mark = time.Now()
+			}
+		}
+		if !c.runOne(args, &mark) {
 			return
 		}
-		if c.rd.Waited() {
-			mark = time.Now()
-		}
-		// Pushes queued before this command go before its reply; those
-		// its own run queued (its own changes, under tracking) after it.
-		if c.push.pending.Load() {
-			c.drainPushes()
-		}
-		start := len(c.out)
-		mark = c.srv.dispatch(c, args, mark)
-		if c.track.on {
-			c.afterTracked(args)
-		}
-		if c.push.pending.Load() {
-			c.drainPushes()
-		}
-		if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim && !c.outputOverLimit(start, lim) {
-			return
-		}
+		args = nil
 		if c.closeAfterReply {
 			c.flush()
 			return
@@ -322,6 +336,32 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// runOne runs one framed command and the pushes around it, and holds the
+// pending replies to client-output-buffer-limit; false: close the client.
+// Under the event loop dispatch may set handOver instead of running it.
+func (c *client) runOne(args [][]byte, mark *time.Time) bool {
+	// Pushes queued before this command go before its reply; those its
+	// own run queued (its own changes, under tracking) after it.
+	if c.push.pending.Load() {
+		c.drainPushes()
+	}
+	start := len(c.out)
+	*mark = c.srv.dispatch(c, args, *mark)
+	if c.handOver != "" {
+		return true
+	}
+	if c.track.on {
+		c.afterTracked(args)
+	}
+	if c.push.pending.Load() {
+		c.drainPushes()
+	}
+	if lim := c.srv.cfg.ClientOutputBufferLimit; lim > 0 && int64(len(c.out)) > lim && !c.outputOverLimit(start, lim) {
+		return false
+	}
+	return true
 }
 
 // outputOverLimit handles a pending reply over client-output-buffer-limit
@@ -385,14 +425,7 @@ func (c *client) flush() bool {
 	if c.writeErr != nil {
 		return false
 	}
-	// The broadcast invalidations of what this pipeline changed go out
-	// now, to every BCAST client (this one too: after its replies).
-	if t := c.srv.track; t.dirty.Load() {
-		t.broadcast()
-	}
-	if c.push.pending.Load() {
-		c.drainPushes()
-	}
+	c.takePushes()
 	if len(c.out) == 0 {
 		return true
 	}
@@ -415,17 +448,35 @@ func (c *client) flush() bool {
 		}
 	}
 	c.ioWait.Store(0)
-	if cap(c.out) > 4*flushAt {
-		c.out = nil // give a huge reply's buffer back
-	} else {
-		c.out = c.out[:0]
-	}
+	c.resetOut()
 	if err != nil {
 		c.writeErr = err
 		c.srv.log.Debug("client write failed", zap.String("client", c.addr), zap.Error(err))
 		return false
 	}
 	return true
+}
+
+// takePushes runs before replies are written: the broadcast invalidations
+// of what this pipeline changed go out now, to every BCAST client (this one
+// too: after its replies), and this client's queued pushes join its
+// replies.
+func (c *client) takePushes() {
+	if t := c.srv.track; t.dirty.Load() {
+		t.broadcast()
+	}
+	if c.push.pending.Load() {
+		c.drainPushes()
+	}
+}
+
+// resetOut empties the written reply buffer.
+func (c *client) resetOut() {
+	if cap(c.out) > 4*flushAt {
+		c.out = nil // give a huge reply's buffer back
+	} else {
+		c.out = c.out[:0]
+	}
 }
 
 // Reply helpers. They append to c.out; RESP3 types are used after HELLO 3

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +69,8 @@ type Server struct {
 	clients map[int64]*client
 	ln      net.Listener
 	tlsLn   net.Listener   // the tls-port listener, or nil
-	wg      sync.WaitGroup // one per client goroutine
+	wg      sync.WaitGroup // one per client goroutine or event-loop client
+	loops   *ioLoops       // io-model eventloop; nil under goroutine
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{} // closed by the SHUTDOWN command
@@ -241,6 +243,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	if s.cfg.IOModel == IOEventLoop {
+		loops, err := newIOLoops(s, runtime.GOMAXPROCS(0))
+		if err != nil {
+			return err
+		}
+		s.loops = loops
+		// After shutdown: every client is gone by then.
+		defer loops.stop()
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go s.store.RunExpiry(bg)
@@ -327,10 +338,17 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			go reject(nc, "ERR max number of clients reached")
 			continue
 		}
+		if s.loops != nil {
+			nc = s.loops.wrap(nc)
+		}
 		c := s.newClient(nc)
 		s.clients[c.id] = c
 		s.wg.Add(1)
 		s.mu.Unlock()
+		if lc, ok := c.conn.(*loopConn); ok {
+			lc.start(c)
+			continue
+		}
 		go c.serve()
 	}
 }

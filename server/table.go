@@ -117,8 +117,11 @@ func newCommand(m *cmdmeta.Command, fn func(*client, [][]byte)) *command {
 // dispatchFlags are the flags dispatch acts on, as bits.
 func dispatchFlags(m *cmdmeta.Command) cmdFlags {
 	var f cmdFlags
+	fast := false
 	for _, n := range m.Flags {
 		switch n {
+		case "fast":
+			fast = true
 		case "write":
 			f |= flagWrite
 		case "readonly":
@@ -131,5 +134,24 @@ func dispatchFlags(m *cmdmeta.Command) cmdFlags {
 			f |= flagNoMulti
 		}
 	}
+	// What an event loop may run: Redis's fast commands and the keyspace's
+	// reads and writes, which work in memory (a miss that needs a fill is
+	// handed over when it happens), but not the writes that go to the
+	// source first. Everything else (EXEC, pub/sub, CLIENT, CONFIG, SAVE,
+	// SHUTDOWN, ...) runs on the client's own goroutine.
+	if fast || slices.Contains(loopAlso, m.Name) ||
+		(f&(flagWrite|flagReadonly) != 0 && !slices.Contains(sourceWriters, m.Name)) {
+		f |= flagLoop
+	}
 	return f
 }
+
+// loopAlso are commands on the client's own connection that Redis does not
+// call fast but that only set or read a field: clients send them as they
+// connect (go-redis: CLIENT SETINFO), which must not cost every
+// connection its loop.
+var loopAlso = []string{"client|setinfo", "client|setname", "client|getname", "client|id", "client|info"}
+
+// sourceWriters write to the source of record before the cache, waiting
+// on it (cmd_follow.go).
+var sourceWriters = []string{"follow", "unfollow"}

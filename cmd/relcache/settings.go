@@ -55,6 +55,7 @@ type settings struct {
 	ACLLogMaxLen            int          `toml:"acllog-max-len"`
 	SnapshotOnCorrupt       string       `toml:"snapshot-on-corrupt"`
 	SnapshotVerify          string       `toml:"snapshot-verify"`
+	IOModel                 string       `toml:"io-model"`
 	tlsSettings
 	sourceSettings
 }
@@ -165,6 +166,7 @@ func defaultSettings() settings {
 		ACLLogMaxLen:            d.ACLLogMaxLen,
 		SnapshotOnCorrupt:       d.SnapshotOnCorrupt.String(),
 		SnapshotVerify:          d.SnapshotVerify.String(),
+		IOModel:                 d.IOModel.String(),
 		tlsSettings:             tlsSettings{TLSAuthClients: "yes"},
 		sourceSettings:          defaultSourceSettings(),
 	}
@@ -206,6 +208,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&s.ACLLogMaxLen, "acllog-max-len", s.ACLLogMaxLen, "ACL LOG entries kept")
 	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (header and control-byte count; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
+	fs.StringVar(&s.IOModel, "io-model", s.IOModel, "how plaintext TCP clients are served: goroutine (one per connection) or eventloop (epoll loops, one per GOMAXPROCS; Linux)")
 	s.tlsSettings.bind(fs)
 	s.sourceSettings.bind(fs)
 }
@@ -313,6 +316,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 	snapshotVerify, err2 := server.ParseSnapshotVerify(s.SnapshotVerify)
 	onCorrupt, err3 := server.ParseOnCorrupt(s.SnapshotOnCorrupt)
 	tlsCfg, err4 := s.tlsSettings.config()
+	ioModel, err5 := server.ParseIOModel(s.IOModel)
 	return server.Config{
 		Addr:                    s.Addr,
 		AdminAddr:               s.AdminAddr,
@@ -349,6 +353,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 		ACLLogMaxLen:            s.ACLLogMaxLen,
 		SnapshotOnCorrupt:       onCorrupt,
 		SnapshotVerify:          snapshotVerify,
+		IOModel:                 ioModel,
 		Version:                 version,
 		ConfigFile:              configFile,
 		TLSPort:                 s.TLSPort,
@@ -359,7 +364,7 @@ func (s settings) serverConfig(version, configFile string) (server.Config, error
 			Policy:          s.MaxMemoryPolicy,
 			EvictionSamples: s.MaxMemorySamples,
 		},
-	}, errors.Join(err1, err2, err3, err4)
+	}, errors.Join(err1, err2, err3, err4, err5)
 }
 
 // byteSize is a size in bytes written like redis.conf: 100mb, 4gb, 1048576.

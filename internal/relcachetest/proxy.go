@@ -47,7 +47,7 @@ func StartUnder(t testing.TB, wrapper []string, args ...string) *Proc {
 		full = append(slices.Clone(args), "--log-format", "json")
 	} else {
 		full = append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-			"--log-format", "json", "--dir", t.TempDir(), "--source", "none"}, args...)
+			"--log-format", "json", "--dir", t.TempDir(), "--source", "none"}, append(envIOModel(), args...)...)
 	}
 	p, err := tryStart(t, what, ready, wrapper, full)
 	if err != nil {

@@ -112,8 +112,19 @@ func Start(t testing.TB, args ...string) *Proc {
 	if !slices.ContainsFunc(args, func(a string) bool { return a == "--source" || strings.HasPrefix(a, "--source=") }) {
 		full = append(full, "--source", "none")
 	}
-	full = append(full, args...)
+	full = append(append(full, envIOModel()...), args...)
 	return startLogged(t, "relcache", "relcache listening", full)
+}
+
+// envIOModel passes RELCACHE_TEST_IO_MODEL on as --io-model, so a
+// package's integration tests can run again under the event loop:
+// RELCACHE_TEST_IO_MODEL=eventloop go test ./server/. A test's own
+// --io-model, after it, wins.
+func envIOModel() []string {
+	if m := os.Getenv("RELCACHE_TEST_IO_MODEL"); m != "" {
+		return []string{"--io-model", m}
+	}
+	return nil
 }
 
 // StartTLS is Start with --tls-port on a free port: tls-port 0 means no
@@ -126,6 +137,7 @@ func StartTLS(t testing.TB, args ...string) *Proc {
 		full := []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 			"--log-format", "json", "--dir", t.TempDir(), "--source", "none",
 			"--tls-port", strconv.Itoa(FreePort(t))}
+		full = append(full, envIOModel()...)
 		var p *Proc
 		if p, err = tryStart(t, "relcache", "relcache listening", nil, append(full, args...)); err == nil {
 			return p
