@@ -192,7 +192,7 @@ func TestEngineConsistencyUnderConcurrency(t *testing.T) {
 func TestPatchEdge(t *testing.T) {
 	e := newEngine(t, nil, nil)
 	st := e.cfg.Store
-	if _, err := EditSet(st, []byte("7.follower"), EmptySet(true), AddMembers([]uint64{1}, []uint32{10}, 0)); err != nil {
+	if _, err := EditSet(st, []byte("7.follower"), EmptySet(true, 0), AddMembers([]uint64{1}, []uint32{10}, 0)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

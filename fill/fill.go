@@ -68,6 +68,11 @@ type Config struct {
 	// breaker for BreakerCooldown. Defaults 5 and 2s (internal/breaker's).
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// SetVersion returns the openhash.Options.Version a filled list is
+	// built in. It is asked at each build, so a change (the server's
+	// CONFIG SET rel-set-format) applies to the lists filled from then on
+	// while those cached stay as they are. Nil: 0, version 1.
+	SetVersion func() int
 }
 
 // DefaultLoadTimeout is Config.LoadTimeout's default.
@@ -302,7 +307,7 @@ func (e *Engine) load(key string, uid uint64, kind shard.Kind) error {
 		if len(list.Members) == 0 {
 			e.stats.empty.Add(1)
 		}
-		value, err := buildList(list)
+		value, err := buildList(list, e.setVersion())
 		if err != nil {
 			e.loadFailed(shardName, key, err)
 			return &LoadError{Shard: shardName, Reason: oneLine(err.Error())}
@@ -342,9 +347,18 @@ func (e *Engine) loadFailed(shardName, key string, err error) {
 	e.cfg.Log.Warn("load failed", zap.String("shard", shardName), zap.String("key", key), zap.Error(err))
 }
 
-// buildList encodes a loaded list as a relation set with times, with a
-// quarter of room so a run of FOLLOWs patches it in place.
-func buildList(l loader.List) ([]byte, error) {
+// setVersion is the format a filled list is built in (Config.SetVersion).
+func (e *Engine) setVersion() int {
+	if e.cfg.SetVersion == nil {
+		return 0
+	}
+	return e.cfg.SetVersion()
+}
+
+// buildList encodes a loaded list as a relation set with times in format
+// version (openhash.Options.Version), with a quarter of room so a run of
+// FOLLOWs patches it in place.
+func buildList(l loader.List, version int) ([]byte, error) {
 	uids := make([]uint64, len(l.Members))
 	times := make([]uint32, len(l.Members))
 	for i, m := range l.Members {
@@ -352,6 +366,7 @@ func buildList(l loader.List) ([]byte, error) {
 	}
 	return openhash.Build(nil, uids, times, openhash.Options{
 		Seed: rand.Uint64(), Truncated: l.Truncated, Total: uint64(l.Total), Extra: len(uids)/4 + 4,
+		Version: version,
 	})
 }
 

@@ -129,13 +129,20 @@ func keepTotal(out *[]byte, count *int, err *error, sign int) {
 }
 
 // EmptySet returns a constructor of an empty set, with or without times,
-// for EditSet to create an absent key from.
-func EmptySet(withTimes bool) func() ([]byte, error) {
+// in format version (openhash.Options.Version), for EditSet to create an
+// absent key from.
+func EmptySet(withTimes bool, version int) func() ([]byte, error) {
+	if version == openhash.VersionSmallest {
+		// Empty, version 1 is smaller (its header is), but the set is
+		// made to be added to and a grown set keeps its family: version
+		// 3 is the one that is smaller once it holds members.
+		version = 3
+	}
 	return func() ([]byte, error) {
 		var times []uint32
 		if withTimes {
 			times = []uint32{}
 		}
-		return openhash.Build(nil, nil, times, openhash.Options{Seed: rand.Uint64()})
+		return openhash.Build(nil, nil, times, openhash.Options{Seed: rand.Uint64(), Version: version})
 	}
 }

@@ -31,9 +31,9 @@ func TestEditSet(t *testing.T) {
 		wantTTL bool
 	}{
 		{name: "absent, not created", edit: AddMembers([]uint64{1}, nil, 5), want: "absent", err: ErrNotCached},
-		{name: "absent, created", create: EmptySet(true), edit: AddMembers([]uint64{1, 2}, []uint32{10, 20}, 0),
+		{name: "absent, created", create: EmptySet(true, 0), edit: AddMembers([]uint64{1, 2}, []uint32{10, 20}, 0),
 			want: "map[1:10 2:20]", count: 2, writes: 1},
-		{name: "created without times", create: EmptySet(false), edit: AddMembers([]uint64{1}, nil, 5),
+		{name: "created without times", create: EmptySet(false, 0), edit: AddMembers([]uint64{1}, nil, 5),
 			want: "map[1:0]", count: 1, writes: 1},
 		{name: "another kind", before: &store.Entry{Kind: store.KindString, Value: []byte("x")},
 			edit: AddMembers([]uint64{1}, nil, 5), want: "another kind", err: ErrWrongKind},
@@ -110,4 +110,47 @@ func timed(uids []uint64, t uint32) map[uint64]uint32 {
 		m[u] = t
 	}
 	return m
+}
+
+// TestEmptySetVersion: an absent key created under the compact format
+// (VersionSmallest) is version 3 and stays so as ten-digit members with
+// times are added, while the default creates and grows version 1. An empty
+// set is smaller in version 1, so "smallest" alone would have made every
+// created set version 1 for good: a grown set keeps its family.
+func TestEmptySetVersion(t *testing.T) {
+	for _, c := range []struct {
+		version int
+		want    byte
+	}{{0, 1}, {openhash.VersionSmallest, 3}, {3, 3}} {
+		for _, withTimes := range []bool{false, true} {
+			buf, err := EmptySet(withTimes, c.version)()
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids := make([]uint64, 100)
+			var times []uint32
+			for i := range uids {
+				uids[i] = 1_000_000_000 + uint64(i)*97_000_003
+				if withTimes {
+					times = append(times, 1_700_000_000+uint32(i)*86_400)
+				}
+			}
+			out, n, err := AddMembers(uids, times, 1_600_000_000)(buf)
+			if err != nil || n != len(uids) {
+				t.Fatalf("version %d: AddMembers = %d, %v", c.version, n, err)
+			}
+			if buf[4] != c.want || out[4] != c.want {
+				t.Errorf("version %d, times %v: created version %d, grown %d; want %d", c.version, withTimes, buf[4], out[4], c.want)
+			}
+			s, err := openhash.Open(out)
+			if err != nil || s.Count() != len(uids) || !s.Contains(uids[99]) {
+				t.Fatalf("version %d: %v, count %d", c.version, err, s.Count())
+			}
+			if withTimes {
+				if tm, _ := s.Time(uids[99]); tm != times[99] {
+					t.Fatalf("version %d: time %d, want %d", c.version, tm, times[99])
+				}
+			}
+		}
+	}
 }

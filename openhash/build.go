@@ -32,14 +32,23 @@ type Options struct {
 	// MaxUID widens slots so that uids up to MaxUID can be inserted in
 	// place later. Slots are always wide enough for the input.
 	MaxUID uint64
-	// Version is the format to write: 0 writes version 3 where its slots
-	// hold the set in fewer bytes than version 1's (nearly always: see
-	// docs/openhash-format.md, section 7) and version 1 (or 2, for a
-	// truncated set with a total) otherwise; 1 always writes version 1 or
-	// 2; 3 writes version 3 or fails when a slot would need more than 64
-	// bits (uids and times both very wide).
+	// Version is the format to write. 0 (the zero value) and 1 write
+	// version 1, or 2 for a truncated set with a total: the fastest to
+	// build and to read. 3 writes version 3 (quotiented slots, times
+	// packed in the slot word: about 2 bytes a member smaller, about a
+	// fifth more CPU per lookup, see docs/capacity.md) or fails when a
+	// slot would need more than 64 bits (uids and times both very wide).
+	// VersionSmallest writes version 3 where its slots hold the set in
+	// fewer bytes than version 1's (nearly always: docs/openhash-format.md,
+	// section 7) and version 1 or 2 otherwise.
 	Version int
 }
+
+// VersionSmallest is the Options.Version that writes whichever of versions
+// 1 and 3 is smaller for the set: the choice of an operator who trades CPU
+// for memory. It is not a format number, so it can never be mistaken for
+// one written in a header.
+const VersionSmallest = -1
 
 // The table is sized so Build fills at most loadNum/loadDen of the slots.
 // 15/16 is what keeps 3000 five-byte uids with times under 11 bytes each,
@@ -146,14 +155,14 @@ type layout struct {
 }
 
 // choose settles the format for version (Options.Version): version 3
-// where it is asked for, or, for 0, where it is smaller at the planned
-// group count. Version 3's slot width can only shrink as groups are added,
+// where it is asked for, or, for VersionSmallest, where it is smaller at
+// the planned group count. Version 3's slot width can only shrink as groups are added,
 // so the choice holds for the larger tables a failed build tries.
 func (l *layout) choose(version int) error {
 	times := l.flags&flagTimes != 0
 	_, w3, ok := plan3(l.maxUID, times, l.tmin, l.tmax, l.ng)
 	switch version {
-	case 1:
+	case 0, 1:
 		return nil
 	case 3:
 		if !ok {
@@ -161,11 +170,11 @@ func (l *layout) choose(version int) error {
 		}
 		l.v3 = true
 		return nil
-	case 0:
+	case VersionSmallest:
 		l.v3 = ok && headerSize3+l.ng*uint64(groupBytes(w3)) <= sizeFor(l.ng, l.width, times)
 		return nil
 	}
-	return fmt.Errorf("format version %d: want 0 (the smaller), 1 or 3", version)
+	return fmt.Errorf("format version %d: want 0 or 1 (version 1), 3, or VersionSmallest (%d)", version, VersionSmallest)
 }
 
 // next appends an empty table to dst and returns the extended slice and a

@@ -31,14 +31,15 @@
 //     keeps succeeding until a set is about 99% full.
 //   - Follow times live in a separate region after the groups, so the bytes
 //     a membership probe touches stay dense.
-//   - Format version 3 (v3.go, what Build writes by default) keeps the
-//     groups but quotients the slots: an invertible permutation of the
+//   - Format version 3 (v3.go, written when Options.Version asks for it)
+//     keeps the groups but quotients the slots: an invertible permutation of the
 //     uid's B bits gives the first group and a quotient whose low 7 bits
 //     are the tag, so a slot keeps only the rest of the quotient, a bit
 //     for which group it is in, and the follow time as an offset from a
 //     per-set base in the same word. Ten-digit uids take 3 bytes a slot
-//     instead of 5 from about 100 members on; lookups cost what version
-//     1's do (no division), iteration decodes with one.
+//     instead of 5 from about 100 members on, for about a fifth more CPU
+//     per lookup and half more per build (docs/capacity.md), which is why
+//     version 1 stays the default.
 //
 // The lookup loops are generic over the slot width, so each width gets code
 // with its sizes as constants, and read the table through unsafe pointers;

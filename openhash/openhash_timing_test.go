@@ -141,11 +141,17 @@ func mustOpen(tb testing.TB, buf []byte) *Set {
 func BenchmarkBuild(b *testing.B) {
 	for _, n := range benchSizes {
 		d := benchInput(n)
-		for _, withTimes := range []bool{false, true} {
+		// Each in the default format (version 1) and, "-compact", in
+		// version 3 where smaller (rel-set-format compact).
+		for i := range 4 {
+			withTimes, version := i%2 == 1, []int{0, VersionSmallest}[i/2]
 			name := "openhash"
 			var times []uint32
 			if withTimes {
 				name, times = "openhash-times", d.times
+			}
+			if version != 0 {
+				name += "-compact"
 			}
 			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
 				buf := mustBuild(b, d.uids, times)
@@ -154,7 +160,7 @@ func BenchmarkBuild(b *testing.B) {
 				defer runtime.UnlockOSThread()
 				cpu0, cpuOK := threadCPU()
 				for b.Loop() {
-					buf, _ = Build(buf[:0], d.uids, times, Options{Seed: 1})
+					buf, _ = Build(buf[:0], d.uids, times, Options{Seed: 1, Version: version})
 				}
 				if cpu1, ok := threadCPU(); ok && cpuOK {
 					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")

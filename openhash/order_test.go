@@ -13,7 +13,7 @@ import (
 // 9 at one score).
 func TestScoreOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 1))
-	for _, n := range []int{0, 1, 3, 100, 5000} {
+	for i, n := range []int{0, 1, 3, 100, 5000, 0, 1, 3, 100, 5000} {
 		uids := make([]uint64, 0, n)
 		times := make([]uint32, 0, n)
 		seen := map[uint64]bool{}
@@ -26,7 +26,7 @@ func TestScoreOrder(t *testing.T) {
 			uids = append(uids, u)
 			times = append(times, uint32(r.IntN(20))) // many ties
 		}
-		buf, err := Build(nil, uids, times, Options{Seed: r.Uint64()})
+		buf, err := Build(nil, uids, times, Options{Seed: r.Uint64(), Version: []int{1, VersionSmallest}[i/5]}) // each size in both formats
 		if err != nil {
 			t.Fatal(err)
 		}

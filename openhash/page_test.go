@@ -10,14 +10,14 @@ import (
 // on sets with many equal times, for page sizes around the set's size.
 func TestAppendNewest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 5))
-	for range 300 {
+	for i := range 300 {
 		n := rng.IntN(300)
 		uids := make([]uint64, n)
 		times := make([]uint32, n)
 		for i := range uids {
 			uids[i], times[i] = rng.Uint64N(1<<40), uint32(rng.IntN(20))
 		}
-		buf, err := Build(nil, uids, times, Options{Seed: rng.Uint64()})
+		buf, err := Build(nil, uids, times, Options{Seed: rng.Uint64(), Version: []int{1, VersionSmallest}[i%2]})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func TestBytesPerMember(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				v3, err := Build(nil, uids, times, Options{Seed: 1})
+				v3, err := Build(nil, uids, times, Options{Seed: 1, Version: VersionSmallest})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -94,7 +94,7 @@ func TestQuotientBijective(t *testing.T) {
 func TestV3Ranges(t *testing.T) {
 	uids := []uint64{1_000_000_001, 9_999_999_999, 5_000_000_000}
 	times := []uint32{1_600_000_000, 1_600_000_000 + 1<<20 - 1, 1_650_000}
-	buf, err := Build(nil, uids, times, Options{Seed: 9, Extra: 30})
+	buf, err := Build(nil, uids, times, Options{Seed: 9, Extra: 30, Version: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestV3Ranges(t *testing.T) {
 		}
 	}
 	// A set without times ignores the time it is given.
-	nt, _ := Build(nil, uids, nil, Options{Seed: 1, Extra: 4})
+	nt, _ := Build(nil, uids, nil, Options{Seed: 1, Extra: 4, Version: 3})
 	if _, err := Insert(nt, 5, 123456); err != nil {
 		t.Fatal(err)
 	}
@@ -296,4 +296,42 @@ func bitsTrailing(m uint64) int {
 		i++
 	}
 	return i
+}
+
+// TestVersionChoice: the zero Options write version 1 (v3 costs CPU on
+// every lookup, so it is opted into, never the default), 3 forces version
+// 3, VersionSmallest writes 3 where it is smaller and 1 where it is not,
+// and any other value is refused.
+func TestVersionChoice(t *testing.T) {
+	wide := []uint64{1_000_000_001, 9_999_999_999, 5_000_000_000}
+	wideTimes := []uint32{1_600_000_000, 1_600_000_100, 1_600_000_200}
+	small := []uint64{1, 2, 3} // one-byte uids without times: v3's longer header is not repaid
+	for _, c := range []struct {
+		name    string
+		uids    []uint64
+		times   []uint32
+		opt     Options
+		version uint8
+	}{
+		{"zero value", wide, wideTimes, Options{Seed: 1}, version},
+		{"zero value, truncated with a total", wide, wideTimes, Options{Seed: 1, Truncated: true, Total: 9}, versionTotal},
+		{"1", wide, wideTimes, Options{Seed: 1, Version: 1}, version},
+		{"3", wide, wideTimes, Options{Seed: 1, Version: 3}, version3},
+		{"3, small", small, nil, Options{Seed: 1, Version: 3}, version3},
+		{"smallest", wide, wideTimes, Options{Seed: 1, Version: VersionSmallest}, version3},
+		{"smallest, small", small, nil, Options{Seed: 1, Version: VersionSmallest}, version},
+	} {
+		buf, err := Build(nil, c.uids, c.times, c.opt)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if buf[offVersion] != c.version {
+			t.Errorf("%s: wrote version %d, want %d", c.name, buf[offVersion], c.version)
+		}
+	}
+	for _, v := range []int{2, 4, -2} {
+		if _, err := Build(nil, wide, nil, Options{Version: v}); err == nil {
+			t.Errorf("Version %d: no error", v)
+		}
+	}
 }

@@ -22,10 +22,12 @@ import (
 
 var created = time.UnixMilli(1_700_000_000_123)
 
-// relSet builds a set of n random uids, with times if withTimes.
+// relSet builds a set of n random uids, with times if withTimes, in
+// version 3 where smaller (rel-set-format compact; relSetVersion 1 gives the
+// default format), so snapshots carry both formats.
 func relSet(t testing.TB, rng *rand.Rand, n int, withTimes bool) []byte {
 	t.Helper()
-	return relSetVersion(t, rng, n, withTimes, 0)
+	return relSetVersion(t, rng, n, withTimes, openhash.VersionSmallest)
 }
 
 // relSetVersion is relSet in format version v (openhash.Options.Version).

@@ -11,6 +11,7 @@
 #   GOGC=50 scripts/mem-rss.sh 100000 100            # the collector's knobs pass through
 #   scripts/mem-rss.sh 100000 100 --maxmemory 1200mb  # serve then sets GOMEMLIMIT to 1.25x
 #   BENCH_FLAGS=--uid-spread scripts/mem-rss.sh       # flags for relcache-bench capacity: ten-digit uids
+#   BENCH_FLAGS=--set-format=compact scripts/mem-rss.sh  # arrays in format v3 (rel-set-format compact)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -161,7 +161,7 @@ func (c *client) hset(args [][]byte, name string, reply func(int)) {
 	if !c.parseMembers(args[2:], true) {
 		return
 	}
-	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(true), fill.AddMembers(c.uids, c.times, 0))
+	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(true, c.srv.setVersion()), fill.AddMembers(c.uids, c.times, 0))
 	if err != nil {
 		c.replyErr(err)
 		return
@@ -178,7 +178,7 @@ func cmdSAdd(c *client, args [][]byte) {
 	if !c.parseUIDs(args[2:]) {
 		return
 	}
-	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(false), fill.AddMembers(c.uids, nil, uint32(time.Now().Unix())))
+	n, err := fill.EditSet(c.db(), args[1], fill.EmptySet(false, c.srv.setVersion()), fill.AddMembers(c.uids, nil, uint32(time.Now().Unix())))
 	if err != nil {
 		c.replyErr(err)
 		return

@@ -98,6 +98,7 @@ func (s *Server) ownConfigParams() []configParam {
 				n, err := configInt(v, 0, math.MaxInt64)
 				return func() { s.slowlog.setMaxLen(int(min(n, math.MaxInt))) }, err
 			}},
+		setFormatParam,
 		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
 		{name: "proto-max-bulk-len", get: func(s *Server) string { return strconv.FormatInt(s.cfg.ProtoMaxBulkLen, 10) }},
 		{name: "maxmemory-samples", get: func(s *Server) string { return strconv.Itoa(s.cfg.Store.EvictionSamples) }},

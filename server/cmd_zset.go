@@ -686,7 +686,7 @@ pairs:
 	}
 	// XX adds nothing, so it must not create the key either (Redis leaves
 	// an absent key absent).
-	create := fill.EmptySet(true)
+	create := fill.EmptySet(true, c.srv.setVersion())
 	if f.XX {
 		create = nil
 	}

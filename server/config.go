@@ -89,6 +89,12 @@ type Config struct {
 	// runs the full check and leaves it out if it fails. Default
 	// CheckFull.
 	RelVerify SetCheck
+	// RelSetFormat is the format of the relation sets the server builds
+	// (RELLOAD, fills, keys a write creates): FormatFast (default, format
+	// version 1) or FormatCompact (version 3 where smaller: about 2 bytes
+	// a member fewer, about a fifth more CPU per lookup). CONFIG SET
+	// rel-set-format changes it for the sets built from then on.
+	RelSetFormat SetFormat
 	// Source is the system of record a missing relation list is filled
 	// from, and FOLLOW/UNFOLLOW write to (when it is a loader.Writer). Nil:
 	// a pure cache, where a miss stays a miss.
@@ -210,6 +216,7 @@ func Defaults() Config {
 		RelKeyPattern:           shard.DefaultKeyPattern,
 		RelMaxBatch:             DefaultRelMaxBatch,
 		RelVerify:               CheckFull,
+		RelSetFormat:            FormatFast,
 		Version:                 "dev",
 		DBFilename:              DefaultDBFilename,
 		ACLFile:                 DefaultACLFile,
@@ -280,6 +287,9 @@ func (c *Config) fill() error {
 	if c.RelVerify == 0 {
 		c.RelVerify = d.RelVerify
 	}
+	if c.RelSetFormat == 0 {
+		c.RelSetFormat = d.RelSetFormat
+	}
 	if c.DBFilename == "" {
 		c.DBFilename = d.DBFilename
 	}
@@ -337,6 +347,9 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("rel-max-batch must be >= 1, got %d", c.RelMaxBatch))
 	case !c.RelVerify.valid():
 		_, err := ParseRelVerify(c.RelVerify.String())
+		errs = append(errs, err)
+	case !c.RelSetFormat.valid():
+		_, err := ParseRelSetFormat(c.RelSetFormat.String())
 		errs = append(errs, err)
 	case c.LoadTimeout < 0 || c.LoadTTL < 0 || c.LoadNegativeTTL < 0 || c.LoadBreakerCooldown < 0:
 		errs = append(errs, fmt.Errorf("load-timeout, load-ttl, load-negative-ttl and load-breaker-cooldown must be >= 0"))

@@ -93,7 +93,9 @@ func relSet(t *testing.T, rng *mrand.Rand, n int, withTimes, truncated bool) []b
 			times[i] = 1_600_000_000 + rng.Uint32N(100_000_000)
 		}
 	}
-	b, err := openhash.Build(nil, uids, times, openhash.Options{Seed: rng.Uint64(), Truncated: truncated})
+	// Odd sizes in version 3 (rel-set-format compact), even in version 1.
+	version := []int{0, openhash.VersionSmallest}[n%2]
+	b, err := openhash.Build(nil, uids, times, openhash.Options{Seed: rng.Uint64(), Truncated: truncated, Version: version})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,17 @@ import (
 // RELMULTI of 500 uids (half members) and RELCHECK of 50 pairs, in the
 // server without the network, on 2000 cached lists of 300 ten-digit uids
 // with follow times spread over 100M seconds, each loaded by SET of an
-// array openhash.Build made with its default options (the format a client
-// library writes). The file is self-contained so that the same benchmark
-// runs on the commit before a format change.
+// array openhash.Build made in the format of each rel-set-format value
+// (fast: version 1, Build's default; compact: version 3 where smaller), so
+// one run measures what the setting trades. The file is self-contained
+// so that the same benchmark runs on the commit before a format change.
 func BenchmarkRelFormat(b *testing.B) {
+	for _, f := range []SetFormat{FormatFast, FormatCompact} {
+		b.Run("format="+f.String(), func(b *testing.B) { benchRelFormat(b, f.Version()) })
+	}
+}
+
+func benchRelFormat(b *testing.B, version int) {
 	const users, follows = 2000, 300
 	s := newTestServer(b)
 	c := newTestClient(s)
@@ -38,9 +45,12 @@ func BenchmarkRelFormat(b *testing.B) {
 			lists[u] = append(lists[u], uid(v))
 			times = append(times, 1_600_000_000+rng.Uint32N(100_000_000))
 		}
-		buf, err := openhash.Build(nil, lists[u], times, openhash.Options{Seed: rng.Uint64()})
+		buf, err := openhash.Build(nil, lists[u], times, openhash.Options{Seed: rng.Uint64(), Version: version})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if want := map[int]byte{0: 1, openhash.VersionSmallest: 3}[version]; buf[4] != want {
+			b.Fatalf("Options.Version %d wrote format version %d, want %d", version, buf[4], want)
 		}
 		c.out = c.out[:0]
 		s.dispatch(c, [][]byte{[]byte("SET"), fmt.Appendf(nil, "%d.following", uid(u)), buf}, time.Now())

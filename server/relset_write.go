@@ -46,7 +46,7 @@ members:
 		// connection and one with them on a used one.
 		times = nonNil(c.times)
 	}
-	buf, err := openhash.Build(nil, c.uids, times, openhash.Options{Seed: rand.Uint64(), Truncated: truncated})
+	buf, err := openhash.Build(nil, c.uids, times, openhash.Options{Seed: rand.Uint64(), Truncated: truncated, Version: c.srv.setVersion()})
 	if err != nil {
 		c.err("ERR " + err.Error())
 		return
@@ -100,7 +100,7 @@ func cmdRelAdd(c *client, args [][]byte) {
 	}
 	var create func() ([]byte, error)
 	if !xx {
-		create = fill.EmptySet(withTimes)
+		create = fill.EmptySet(withTimes, c.srv.setVersion())
 	}
 	c.replyMutation(fill.EditSet(c.db(), args[1], create, fill.AddMembers(c.uids, times, uint32(time.Now().Unix()))))
 }

@@ -61,6 +61,8 @@ type Server struct {
 	timeout       atomic.Int64 // idle timeout in nanoseconds
 	queryBufLimit atomic.Int64 // client-query-buffer-limit in bytes
 
+	setFormat atomic.Uint32 // rel-set-format, a SetFormat (setformat.go)
+
 	stats serverStats
 
 	nextID  atomic.Int64
@@ -140,6 +142,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.requirePass.Store(&pass)
 	s.timeout.Store(int64(cfg.Timeout))
 	s.queryBufLimit.Store(cfg.ClientQueryBufferLimit)
+	s.setFormat.Store(uint32(cfg.RelSetFormat))
 	s.slowlog.threshold.Store(slowlogMicros(cfg.SlowlogLogSlowerThan))
 	hooks.track = newTracker(s, &hooks.users, cfg.TrackingTableMaxKeys)
 	s.track = hooks.track
@@ -148,6 +151,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		LoadTimeout: cfg.LoadTimeout, ListLimit: cfg.SourceListLimit,
 		TTL: cfg.LoadTTL, NegativeTTL: cfg.LoadNegativeTTL,
 		BreakerFailures: cfg.LoadBreakerFailures, BreakerCooldown: cfg.LoadBreakerCooldown,
+		SetVersion: s.setVersion,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server fill engine: %w", err)

@@ -22,7 +22,9 @@ func build(t testing.TB, r *rand.Rand, n int) ([]byte, openhash.Set) {
 			uids, times = append(uids, u), append(times, uint32(r.IntN(50)))
 		}
 	}
-	buf, err := openhash.Build(nil, uids, times, openhash.Options{Seed: r.Uint64()})
+	// Both formats: version 1 (rel-set-format fast) and 3 (compact).
+	version := []int{0, openhash.VersionSmallest}[n%2]
+	buf, err := openhash.Build(nil, uids, times, openhash.Options{Seed: r.Uint64(), Version: version})
 	if err != nil {
 		t.Fatal(err)
 	}

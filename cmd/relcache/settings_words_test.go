@@ -16,6 +16,7 @@ func TestServeRejectsBadWords(t *testing.T) {
 		{"rel-verify", `server config: rel-verify must be full or header, got "bogus"`},
 		{"snapshot-verify", `server config: snapshot-verify must be header or full, got "bogus"`},
 		{"snapshot-on-corrupt", `server config: snapshot-on-corrupt must be fail or skip, got "bogus"`},
+		{"rel-set-format", `server config: rel-set-format must be fast or compact, got "bogus"`},
 		{"log-format", `--log-format: want auto, console or json, got "bogus"`},
 		{"source", `source: source "bogus": want sqlite, mysql or none`},
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/relcache/relcache/internal/graphgen"
+	"github.com/relcache/relcache/openhash"
 )
 
 // The capacity benchmark (`relcache-bench capacity`, issue 8) answers the two
@@ -63,6 +64,11 @@ type CapacityConfig struct {
 	// below 2^32 (4 bytes) for any user count this tool loads.
 	UIDSpread bool   `json:"uid_spread,omitempty"`
 	GraphFile string `json:"graph_file,omitempty"`
+	// SetFormat is the openhash format of the arrays the tool builds and
+	// SETs (target relcache), as the server's rel-set-format names them:
+	// "fast" (default), format version 1; "compact", version 3 where
+	// smaller. Both are measured on the same graph this way.
+	SetFormat string `json:"set_format,omitempty"`
 
 	Duration time.Duration `json:"duration_ns"` // length of the mixed run, default 30s
 	// Warmup runs the mix this long before Duration starts, unrecorded
@@ -122,6 +128,9 @@ func (c *CapacityConfig) fill() error {
 	if c.Write == "" {
 		c.Write = "reladd"
 	}
+	if c.SetFormat == "" {
+		c.SetFormat = "fast"
+	}
 	switch {
 	case c.Addr == "":
 		return errors.New("capacity: no server address")
@@ -155,8 +164,18 @@ func (c *CapacityConfig) fill() error {
 		return fmt.Errorf("capacity: write %q: want reladd or follow", c.Write)
 	case len(c.Mix) == 0:
 		return errors.New("capacity: empty mix")
+	case c.SetFormat != "fast" && c.SetFormat != "compact":
+		return fmt.Errorf("capacity: set format %q: want fast or compact", c.SetFormat)
 	}
 	return nil
+}
+
+// setVersion is the openhash.Options.Version of SetFormat (after fill).
+func (c *CapacityConfig) setVersion() int {
+	if c.SetFormat == "compact" {
+		return openhash.VersionSmallest
+	}
+	return 0
 }
 
 // Capacity loads the graph into the server, runs the mix and returns what

@@ -118,7 +118,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 			return nil
 		}
 		var err error
-		r.array, err = openhash.Build(r.array[:0], pl.following, pl.times, openhash.Options{Seed: rng.Uint64()})
+		r.array, err = openhash.Build(r.array[:0], pl.following, pl.times, openhash.Options{Seed: rng.Uint64(), Version: w.cfg.setVersion()})
 		if err != nil {
 			return fmt.Errorf("capacity: build the list of uid %d: %w", k, err)
 		}

@@ -206,6 +206,9 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	if cfg.GraphFile != "" {
 		graph = fmt.Sprintf("read from %s: %d users", cfg.GraphFile, r.Users)
 	}
+	if cfg.Target == "relcache" {
+		graph += "; set format " + cfg.SetFormat
+	}
 	where := "at " + cfg.Addr
 	if cfg.Proxy != "" {
 		where = fmt.Sprintf("through the proxy at %s to %d nodes (%s); memory summed over the nodes", cfg.Proxy, len(cfg.nodes()), cfg.Addr)

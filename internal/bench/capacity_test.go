@@ -144,6 +144,40 @@ func TestCapacitySpreadUIDs(t *testing.T) {
 	}
 }
 
+// TestCapacitySetFormat loads the same graph of ten-digit uids with each
+// --set-format: fast SETs format version 1 arrays, compact version 3 ones,
+// in fewer bytes, and the report says which.
+func TestCapacitySetFormat(t *testing.T) {
+	ctx := context.Background()
+	sizes := map[string]int64{}
+	for _, format := range []string{"fast", "compact"} {
+		p := relcachetest.Start(t)
+		cfg := CapacityConfig{Addr: p.Addr, Users: 2000, Mean: 20, Seed: 2, UIDSpread: true,
+			Duration: 200 * time.Millisecond, Conns: 2, SetFormat: format}
+		rep := runCapacity(t, cfg, false)
+		sizes[format] = rep.ArrayBytes
+		var md strings.Builder
+		if err := rep.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "set format "+format) {
+			t.Errorf("%s: the report does not name the set format (%v):\n%s", format, err, md.String())
+		}
+		c := redis.NewClient(&redis.Options{Addr: p.Addr})
+		want := byte(1)
+		if format == "compact" {
+			want = 3
+		}
+		for u := range uint64(20) {
+			buf, err := c.Get(ctx, key(graphgen.IDs{Spread: true}.UID(u))).Bytes()
+			if err != nil || len(buf) < 5 || buf[4] != want {
+				t.Fatalf("%s: user %d: %d bytes, %v; want format version %d", format, u, len(buf), err, want)
+			}
+		}
+		c.Close()
+	}
+	if sizes["compact"] >= sizes["fast"] {
+		t.Errorf("arrays: compact %d bytes, fast %d; want compact smaller", sizes["compact"], sizes["fast"])
+	}
+}
+
 // TestCapacityRedis runs the same against a stock Redis: hashes, the
 // equivalent commands, MEMORY USAGE per size bucket, no GC figures.
 func TestCapacityRedis(t *testing.T) {
@@ -223,6 +257,7 @@ func TestCapacityConfigErrors(t *testing.T) {
 		{CapacityConfig{Addr: "a:1,b:2"}, "goes through --proxy"},
 		{CapacityConfig{Addr: "a:1", Proxy: "p:3", Target: "redis"}, "needs target relcache"},
 		{CapacityConfig{Addr: "a:1", Target: "memcached"}, "want relcache or redis"},
+		{CapacityConfig{Addr: "a:1", SetFormat: "small"}, `set format "small": want fast or compact`},
 	} {
 		err := tc.cfg.fill()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
