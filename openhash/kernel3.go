@@ -27,14 +27,15 @@ func matchTagExact(ctrl, tags uint64) uint64 {
 func findQ[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 	w, _, _ := shape[S]()
 	q := &s.q
-	if uid&^q.umask != 0 || len(s.groups) == 0 {
+	if uid&q.wide != 0 || len(s.groups) == 0 {
 		return 0, 0, false
 	}
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	g1, t := q.home(uid, s.seed, s.ng)
-	g2 := q.other(g1, t, s.ng)
-	tags := uint64(ctrlFull|uint8(t&0x7f)) * lsb
-	want, rm := word(t, 0), q.remMask
+	g1, frac := q.homeFrac(uid, s.seed, s.ng)
+	g2 := otherFrac(g1, frac&q.fmask, s.ng)
+	t := frac >> (q.tsh & 63)
+	tags := (t&0x7f | ctrlFull) * lsb
+	want, rm := t>>6&^1, q.remMask // word(t, 0)
 	p := groupPtr[S](base, g1)
 	for m := matchTagExact(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
 		i := uintptr(bits.TrailingZeros64(m) >> 3)
@@ -58,6 +59,15 @@ func findQ[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 
 // batchQ is batchW for version 3. A uid wider than B bits is answered
 // false: its quotient would alias a narrower uid's.
+//
+// The per-uid work is homeFrac and otherFrac: the permutation on the
+// top-aligned word, the first group, the second one from the fraction,
+// and the tag and slot word from the fraction's top bits, each one shift
+// or mask. The set's constants are read from q in the loop: copied into
+// locals they outnumbered the registers and the loop spilled on every
+// step (measured 30% slower). A uid wider than B bits is not tested apart: its bits above B
+// are put into the word it is compared with (want), where the slot word,
+// masked to rb <= B bits, never has them.
 func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 	w, gb, _ := shape[S]()
 	out = out[:len(uids)]
@@ -67,37 +77,35 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 	}
 	q := &s.q
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	seed, ng, rm, umask := s.seed, s.ng, q.remMask, q.umask
+	seed, ng, rm := s.seed, s.ng, q.remMask
 	var off1, off2 [batchBlock]uintptr
-	var match1, match2, want, tagw [batchBlock]uint64
+	var match1, match2, want [batchBlock]uint64
 	for len(uids) > 0 {
 		n := min(len(uids), batchBlock)
 		blk, res := uids[:n], out[:n]
 		for k, uid := range blk {
-			g1, t := q.home(uid, seed, ng)
-			g2 := q.other(g1, t, ng)
-			tags := uint64(ctrlFull|uint8(t&0x7f)) * lsb
-			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb
+			g1, frac := q.homeFrac(uid, seed, ng)
+			t := frac >> (q.tsh & 63)
 			k &= batchBlock - 1
+			want[k] = t>>6&^1 | uid&q.wide // word(t, 0), or no slot's word
+			g2 := otherFrac(g1, frac&q.fmask, ng)
+			tags := (t&0x7f | ctrlFull) * lsb
+			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb
 			off1[k], off2[k] = o1, o2
-			// A uid wider than B bits would alias the narrower uid the
-			// permutation sees (it masks), so its candidates are dropped.
-			fits := b2u(uid&^umask == 0) * ^uint64(0)
-			want[k], tagw[k] = word(t, 0), tags
 			// matchTag may flag the byte above a true match (a borrow),
 			// but its lowest flag is always true, so the single-candidate
 			// path below is exact and probeAllQ checks the byte.
-			match1[k] = matchTag(le64(unsafe.Add(base, o1+8*w)), tags) & fits
+			match1[k] = matchTag(le64(unsafe.Add(base, o1+8*w)), tags)
 			// With one group (g1 == g2) the second probe looks for the
 			// alt bit in the same group, which no member there has.
-			match2[k] = matchTag(le64(unsafe.Add(base, o2+8*w)), tags) & fits
+			match2[k] = matchTag(le64(unsafe.Add(base, o2+8*w)), tags)
 		}
 		for k := range blk {
 			k &= batchBlock - 1
 			p1, p2 := unsafe.Add(base, off1[k]), unsafe.Add(base, off2[k])
 			m1, m2, w1 := match1[k], match2[k], want[k]
 			if (m1&(m1-1))|(m2&(m2-1)) != 0 {
-				res[k] = probeAllQ[S](p1, p2, m1, m2, rm, w1, uint8(tagw[k]))
+				res[k] = probeAllQ[S](p1, p2, m1, m2, rm, w1)
 				continue
 			}
 			i1 := uintptr(bits.TrailingZeros64(m1) >> 3)
@@ -112,11 +120,19 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 
 // probeAllQ is probeAll for version 3: want in the first group, want|1 in
 // the second, on the candidates whose control byte is the tag (the others
-// are matchTag's borrows, which a version-3 slot cannot rule out).
+// are matchTag's borrows, which a version-3 slot cannot rule out). The tag
+// is the control byte of the lowest candidate of either group, which is
+// always a true match.
 //
 //go:noinline
-func probeAllQ[S slot](p1, p2 unsafe.Pointer, m1, m2, rm, want uint64, tag uint8) bool {
+func probeAllQ[S slot](p1, p2 unsafe.Pointer, m1, m2, rm, want uint64) bool {
 	w, _, _ := shape[S]()
+	lowest := m1
+	p := p1
+	if lowest == 0 {
+		lowest, p = m2, p2
+	}
+	tag := *(*uint8)(unsafe.Add(p, 8*w+uintptr(bits.TrailingZeros64(lowest)>>3)))
 	for ; m1 != 0; m1 &= m1 - 1 {
 		i := uintptr(bits.TrailingZeros64(m1) >> 3)
 		if *(*uint8)(unsafe.Add(p1, 8*w+i)) == tag && le64(unsafe.Add(p1, i*w))&rm == want {
@@ -138,11 +154,12 @@ func insertQ[S slot](s *Set, uid uint64, t uint32, room bool) insertResult {
 	w, _, _ := shape[S]()
 	q := &s.q
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
-	g1, qt := q.home(uid, s.seed, s.ng)
-	g2 := q.other(g1, qt, s.ng)
+	g1, frac := q.homeFrac(uid, s.seed, s.ng)
+	g2 := otherFrac(g1, frac&q.fmask, s.ng)
+	qt := frac >> (q.tsh & 63)
 	tag := ctrlFull | uint8(qt&0x7f)
 	tags := uint64(tag) * lsb
-	want := word(qt, 0)
+	want := qt >> 6 &^ 1 // word(qt, 0)
 	var toff uint64
 	if s.HasTimes() {
 		toff = uint64(t-q.tbase) << q.rb
