@@ -27,7 +27,7 @@ func matchTagExact(ctrl, tags uint64) uint64 {
 func findQ[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 	w, _, _ := shape[S]()
 	q := &s.q
-	if uid&q.wide != 0 || len(s.groups) == 0 {
+	if uid&^q.umask != 0 || len(s.groups) == 0 {
 		return 0, 0, false
 	}
 	base := unsafe.Pointer(unsafe.SliceData(s.groups))
@@ -87,7 +87,7 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 			g1, frac := q.homeFrac(uid, seed, ng)
 			t := frac >> (q.tsh & 63)
 			k &= batchBlock - 1
-			want[k] = t>>6&^1 | uid&q.wide // word(t, 0), or no slot's word
+			want[k] = t>>6&^1 | uid&^q.umask // word(t, 0), or no slot's word
 			g2 := otherFrac(g1, frac&q.fmask, ng)
 			tags := (t&0x7f | ctrlFull) * lsb
 			o1, o2 := uintptr(g1)*gb, uintptr(g2)*gb

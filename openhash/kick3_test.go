@@ -16,7 +16,7 @@ func TestHomeFrac(t *testing.T) {
 	for ub := uint(1); ub <= 64; ub++ {
 		for _, ng := range []uint64{1, 2, 3, 7, 40, 1000, 1 << 20, 1<<32 - 1} {
 			q := newQuot(ub, ng, 0, 0)
-			if ub <= q.s {
+			if ub <= uint(q.s) {
 				continue
 			}
 			for range 200 {
