@@ -43,7 +43,7 @@ func TestHomeFrac(t *testing.T) {
 // are undone), in sets with and without times.
 func TestKick3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(24, 4))
-	walks := 0
+	walks, failed := 0, 0
 	for trial := range 300 {
 		n := 8 + rng.IntN(300)
 		uids := make([]uint64, n)
@@ -88,13 +88,16 @@ func TestKick3(t *testing.T) {
 			walks++
 			if ok {
 				s.setCount(s.Count() + 1)
+			} else {
+				failed++
 			}
 			if err := Check(buf); err != nil {
 				t.Fatalf("trial %d: after the walk: %v", trial, err)
 			}
 		}
 	}
-	if walks < 100 {
-		t.Fatalf("only %d walks: the test does not exercise kick3", walks)
+	if walks < 100 || failed == 0 {
+		t.Fatalf("%d walks, %d failed: the test does not exercise kick3", walks, failed)
 	}
+	t.Logf("%d walks, %d failed and undone", walks, failed)
 }
