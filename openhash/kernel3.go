@@ -69,8 +69,10 @@ func findQ[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 // tested apart: its bits above B are put into the word it is compared
 // with (want), where the slot word, masked to rb <= B bits, never has
 // them.
-func batchQ[S slot](s *Set, out []bool, uids []uint64) {
+func batchQ[S slot, R rshift](s *Set, out []bool, uids []uint64) {
 	w, gb, _ := shape[S]()
+	var rr R
+	r := uint(unsafe.Sizeof(rr))
 	out = out[:len(uids)]
 	if len(s.groups) == 0 {
 		clear(out)
@@ -85,7 +87,17 @@ func batchQ[S slot](s *Set, out []bool, uids []uint64) {
 		n := min(len(uids), batchBlock)
 		blk, res := uids[:n], out[:n]
 		for k, uid := range blk {
-			g1, frac := q.homeFrac(uid, seed, ng)
+			x := (uid ^ seed) * q.k1
+			if r == 0 {
+				x ^= x >> (q.r & 63) & q.hmask
+				x *= permK2
+				x ^= x >> (q.r & 63) & q.hmask
+			} else {
+				x ^= x >> r & q.hmask
+				x *= permK2
+				x ^= x >> r & q.hmask
+			}
+			g1, frac := bits.Mul64(x, ng)
 			t := frac >> (q.tsh & 63)
 			k &= batchBlock - 1
 			want[k] = t>>6&^1 | uid&^q.umask // word(t, 0), or no slot's word
@@ -234,21 +246,21 @@ func (s *Set) findQ(uid uint64) (g uint64, i int, ok bool) {
 func (s *Set) batchQ(out []bool, uids []uint64) {
 	switch s.width {
 	case 1:
-		batchQ[[1]byte](s, out, uids)
+		batchQR[[1]byte](s, out, uids)
 	case 2:
-		batchQ[[2]byte](s, out, uids)
+		batchQR[[2]byte](s, out, uids)
 	case 3:
-		batchQ[[3]byte](s, out, uids)
+		batchQR[[3]byte](s, out, uids)
 	case 4:
-		batchQ[[4]byte](s, out, uids)
+		batchQR[[4]byte](s, out, uids)
 	case 5:
-		batchQ[[5]byte](s, out, uids)
+		batchQR[[5]byte](s, out, uids)
 	case 6:
-		batchQ[[6]byte](s, out, uids)
+		batchQR[[6]byte](s, out, uids)
 	case 7:
-		batchQ[[7]byte](s, out, uids)
+		batchQR[[7]byte](s, out, uids)
 	case 8:
-		batchQ[[8]byte](s, out, uids)
+		batchQR[[8]byte](s, out, uids)
 	default:
 		clear(out[:len(uids)])
 	}
@@ -274,4 +286,24 @@ func (s *Set) insertQ(uid uint64, t uint32, room bool) insertResult {
 		return insertQ[[8]byte](s, uid, t, room)
 	}
 	return tooWide
+}
+
+// rshift is the permutation's shift r as a type: [r]byte for the common
+// r (uids of 29 to 34 bits), for which batchQ is instantiated with r a
+// constant, and [0]byte for the others, which read q.r.
+type rshift interface {
+	~[0]byte | ~[15]byte | ~[16]byte | ~[17]byte
+}
+
+func batchQR[S slot](s *Set, out []bool, uids []uint64) {
+	switch s.q.r {
+	case 15:
+		batchQ[S, [15]byte](s, out, uids)
+	case 16:
+		batchQ[S, [16]byte](s, out, uids)
+	case 17:
+		batchQ[S, [17]byte](s, out, uids)
+	default:
+		batchQ[S, [0]byte](s, out, uids)
+	}
 }

@@ -101,3 +101,45 @@ func TestKick3(t *testing.T) {
 	}
 	t.Logf("%d walks, %d failed and undone", walks, failed)
 }
+
+// TestBatchQByShift checks the batch probe against Contains for uid
+// widths around the shifts batchQ has constant instantiations for
+// (r = 15..17, B = 29..34) and beside them, members and non-members,
+// with and without times, and uids wider than the set's B bits.
+func TestBatchQByShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(24, 5))
+	for ub := uint(27); ub <= 37; ub++ {
+		for _, withTimes := range []bool{false, true} {
+			n := 50 + rng.IntN(500)
+			uids := make([]uint64, n)
+			var times []uint32
+			for i := range uids {
+				uids[i] = rng.Uint64N(1<<ub) | 1<<(ub-1)
+				if withTimes {
+					times = append(times, rng.Uint32())
+				}
+			}
+			buf, err := Build(nil, uids, times, Options{Seed: rng.Uint64(), Version: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint(s.q.ub) != ub {
+				t.Fatalf("B = %d, want %d", s.q.ub, ub)
+			}
+			queries := append([]uint64(nil), uids...)
+			for range n {
+				queries = append(queries, rng.Uint64N(1<<ub), rng.Uint64(), uids[rng.IntN(n)]|1<<(ub+rng.UintN(64-ub)))
+			}
+			got := s.ContainsBatch(nil, queries)
+			for j, u := range queries {
+				if want := s.Contains(u); got[j] != want || j < n && !want {
+					t.Fatalf("B=%d times %v: uid %d: batch %v, Contains %v (member: %v)", ub, withTimes, u, got[j], want, j < n)
+				}
+			}
+		}
+	}
+}
