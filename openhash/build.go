@@ -403,6 +403,15 @@ func (s *Set) insertCounted(r insertResult, uid uint64, t uint32, n *int) (bool,
 // both its groups (possible only in a corrupt table) ends the walk there, so
 // the undo holds for any table: a refused insert changes nothing.
 func (s *Set) kick(uid uint64, t uint32) bool {
+	if s.q.ub != 0 && s.ng > 1 {
+		return s.kick3(uid, t)
+	}
+	return s.kickMembers(uid, t)
+}
+
+// kickMembers is kick moving decoded members: version 1's walk, and
+// version 3's reference (TestKick3) and its one-group case.
+func (s *Set) kickMembers(uid uint64, t uint32) bool {
 	h := hash(uid, s.seed)
 	g1, g2 := s.cands(uid)
 	// Seeded by the uid and the table seed, so equal inputs give equal

@@ -158,7 +158,11 @@ func Open(buf []byte) (Set, error) {
 	}
 	v := buf[offVersion]
 	if v == version3 {
-		return open3(buf)
+		var s Set
+		if err := s.open3(buf); err != nil {
+			return Set{}, err
+		}
+		return s, nil
 	}
 	if v != version && v != versionTotal {
 		return Set{}, headerError("version", "unsupported version %d", v)
@@ -192,16 +196,17 @@ func Open(buf []byte) (Set, error) {
 // newSet is the view of a set whose header (hsize bytes) Open checked and
 // whose groups end at end.
 func newSet(buf []byte, hsize, end int, flags uint8, width int, ng uint64) Set {
-	return Set{
-		hdr:    buf[:hsize:hsize],
-		groups: buf[hsize:end:end],
-		seed:   binary.LittleEndian.Uint64(buf[offSeed:]),
-		mask:   ^uint64(0) >> (64 - 8*width),
-		ng:     ng,
-		gbytes: groupBytes(width),
-		width:  width,
-		flags:  flags,
-	}
+	var s Set
+	s.initView(buf, hsize, end, flags, width, ng)
+	return s
+}
+
+// initView is newSet in place, field by field (see open3).
+func (s *Set) initView(buf []byte, hsize, end int, flags uint8, width int, ng uint64) {
+	s.hdr, s.groups, s.times = buf[:hsize:hsize], buf[hsize:end:end], nil
+	s.seed = binary.LittleEndian.Uint64(buf[offSeed:])
+	s.mask = ^uint64(0) >> (64 - 8*width)
+	s.ng, s.gbytes, s.width, s.flags = ng, groupBytes(width), width, flags
 }
 
 // openShared checks the header fields every version has alike: flags,

@@ -311,7 +311,7 @@ func roundTrip(t *testing.T, n, width int, withTimes bool, v int) {
 // width's in versions 1 and 2, the header's uid bits in version 3.
 func uidBitsOf(s *Set) uint {
 	if s.q.ub != 0 {
-		return s.q.ub
+		return uint(s.q.ub)
 	}
 	return uint(8 * s.width)
 }

@@ -47,7 +47,7 @@ func TestQuotientBijective(t *testing.T) {
 	for _, ub := range []uint{1, 2, 7, 8, 9, 12, 33, 34, 63, 64} {
 		for _, ng := range []uint64{1, 2, 3, 35, 40, 1 << 12, 1<<32 - 1} {
 			q := newQuot(ub, ng, 0, 0)
-			if ub <= q.s {
+			if ub <= uint(q.s) {
 				continue // no valid header: B must exceed floor(log2 G)
 			}
 			seed := rng.Uint64()
