@@ -289,7 +289,14 @@ func (c *client) execDone(k *call, t *topology, tx *txState) []byte {
 		// primary did not run (a watched key changed, a command refused)
 		// must not run on a replica. Fire and forget, as single writes.
 		for _, p := range t.replicas {
-			c.replicate(p.backendFor(tx.h), &call{req: k.req, skip: k.skip, done: make(chan struct{}, 1), noReply: true})
+			// skip is the transaction's own count, not k.skip: the reader
+			// counted k.skip down to 0 as the primary's +OK and +QUEUED
+			// replies came, and a copy expecting one reply for n+2 would
+			// leave the replica's connection n+1 replies out of step (its
+			// next calls matched to other replies, then a reply nobody
+			// asked for: the connection reset, the copies queued behind
+			// lost with it).
+			c.replicate(p.backendFor(tx.h), &call{req: k.req, skip: tx.n + 1, done: make(chan struct{}, 1), noReply: true})
 		}
 		c.flushBackends()
 	}

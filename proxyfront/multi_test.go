@@ -536,6 +536,16 @@ func TestProxyTxReplicated(t *testing.T) {
 	if raw := reps[0].must(t, "DBSIZE"); string(raw) != ":0\r\n" {
 		t.Errorf("the other replica node got keys: DBSIZE %s", show(raw))
 	}
+	// A transaction's copy must leave its connection in step with the
+	// replica's replies: a copy that expected one reply for MULTI's, each
+	// +QUEUED and EXEC's reset the connection after every replicated
+	// transaction (and lost the copies queued behind it, so the replica
+	// ended with "a", under load).
+	for _, name := range []string{"backend_dc2_node1", "backend_dc2_node2"} {
+		if v := infoField(t, c, "", name); !strings.Contains(v, ",errors=0,") {
+			t.Errorf("proxy INFO %s:%s, want errors=0: a replica connection fell out of step", name, v)
+		}
+	}
 }
 
 // TestProxyWatchReadsPrimary: while a client watches keys of a node, its
