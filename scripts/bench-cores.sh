@@ -26,6 +26,7 @@
 # Knobs (environment): QUICK, BIN_DIR, OUT (also write the report there),
 # SECS (seconds per memtier run: 10, QUICK 2), KEYS (200000, QUICK 20000),
 # BATCH_N (redis-benchmark requests per batch run: 20000, QUICK 2000),
+# IO_MODELS (relcache's server rows: "goroutine eventloop"),
 # BATCH_PIPES ("1 16"), SRV_CORES, PROXY_CORES, NODE_CORES, CLIENT_CORES,
 # THREADS, CONNS (per memtier thread), NPROC (the cores the layout is
 # chosen for: nproc), PIN (0: no taskset), NC_CONNS (nutcracker's
@@ -45,6 +46,9 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 BIN_DIR=${BIN_DIR:-}
 OUT=${OUT:-}
+# relcache's io-models in the server rows (issue 19 item 1: eventloop is
+# the one with Redis's system-call pattern; goroutine is the default).
+IO_MODELS=${IO_MODELS:-goroutine eventloop}
 NPROC=${NPROC:-$(nproc)} # NPROC=16 PIN=0 tries the 16-core layout's settings, unpinned, on a small machine
 if [ "$QUICK" = 1 ]; then
   SECS=${SECS:-2} KEYS=${KEYS:-20000} BATCH_N=${BATCH_N:-2000}
@@ -163,14 +167,15 @@ server() {
   redis) spawn "$SRV_CORES" "$REDIS_SERVER" --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$d" >"$d/log" 2>&1 ;;
   valkey) spawn "$SRV_CORES" "$VALKEY" --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$d" \
     --io-threads "$srv_n" >"$d/log" 2>&1 ;;
-  relcache) spawn "$SRV_CORES" env GOMAXPROCS="$srv_n" "$RELCACHE" serve --addr "127.0.0.1:$port" --admin-addr - \
-    --source none --save '' --dir "$d" --log-level warn >"$d/log" 2>&1 ;;
+  relcache-*) spawn "$SRV_CORES" env GOMAXPROCS="$srv_n" "$RELCACHE" serve --addr "127.0.0.1:$port" --admin-addr - \
+    --source none --save '' --dir "$d" --log-level warn --io-model "${1#relcache-}" >"$d/log" 2>&1 ;;
   esac
   wait_port "$port" || { cat "$d/log" >&2; exit 1; }
 }
 if [ -n "$MEMTIER" ]; then
-  for s in "redis|Redis|$REDIS_SERVER|1" "valkey|Valkey (io-threads $srv_n)|$VALKEY|$srv_n" \
-    "relcache|relcache (GOMAXPROCS $srv_n)|$RELCACHE|$srv_n"; do
+  srv_rows=("redis|Redis|$REDIS_SERVER|1" "valkey|Valkey (io-threads $srv_n)|$VALKEY|$srv_n")
+  for m in $IO_MODELS; do srv_rows+=("relcache-$m|relcache $m (GOMAXPROCS $srv_n)|$RELCACHE|$srv_n"); done
+  for s in "${srv_rows[@]}"; do
     IFS='|' read -r kind name bin cores <<<"$s"
     [ -n "$bin" ] || continue
     names+=("server|$name")
