@@ -105,8 +105,8 @@ const (
 	// total): the fastest to read and to build.
 	FormatFast SetFormat = iota + 1
 	// FormatCompact writes version 3 where it is smaller (nearly always):
-	// about 2 bytes a member fewer for about a fifth more CPU per RELCHECK
-	// and RELMULTI and half more per build (docs/capacity.md, "Format v3").
+	// about 2 bytes a member fewer for some 6-8% more CPU per RELCHECK and
+	// RELMULTI and 5-23% more per build (docs/capacity.md, "Format v3").
 	FormatCompact
 )
 

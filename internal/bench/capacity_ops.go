@@ -53,12 +53,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 		if w.redis {
 			for i := range relcheckBatch {
 				b := w.probe(rng, r, u, i)
-				r.command(3, "HEXISTS")
-				r.key(a)
-				r.uid(b)
-				r.command(3, "HEXISTS")
-				r.key(b)
-				r.uid(a)
+				r.hexistsPair(a, b)
 			}
 			return nil
 		}
@@ -152,12 +147,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 			b = w.randomUser(rng, r)
 		}
 		if w.redis {
-			r.command(3, "HEXISTS")
-			r.key(a)
-			r.uid(b)
-			r.command(3, "HEXISTS")
-			r.key(b)
-			r.uid(a)
+			r.hexistsPair(a, b)
 			return nil
 		}
 		r.command(3, "RELCHECK")
@@ -202,4 +192,15 @@ func opCommand(op string, redis bool, write string) string {
 		return "RELADD key XX TIMES uid time"
 	}
 	return op
+}
+
+// hexistsPair appends the Redis-hash form of RELCHECK a b: HEXISTS of b in
+// a's list and of a in b's.
+func (r *request) hexistsPair(a, b uint64) {
+	r.command(3, "HEXISTS")
+	r.key(a)
+	r.uid(b)
+	r.command(3, "HEXISTS")
+	r.key(b)
+	r.uid(a)
 }
