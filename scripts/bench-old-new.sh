@@ -48,15 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ncores() { # a taskset list's core count: "0-7" -> 8, "4" -> 1
-  local n=0 part
-  for part in ${1//,/ }; do
-    if [[ $part == *-* ]]; then n=$((n + ${part#*-} - ${part%-*} + 1)); else n=$((n + 1)); fi
-  done
-  echo $n
-}
-
-. scripts/lib.sh # cpu_ticks, wait_port
+. scripts/lib.sh # cpu_ticks, wait_port, ncores, memtier_fill
 
 # serve BIN CORES PORT: starts a pure-cache node, prints its pid.
 serve() {
@@ -72,12 +64,6 @@ memtier() { # port pipeline ratio seconds -> ops/sec
   taskset -c "$CLIENT_CORES" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t "$THREADS" -c "$CONNS" \
     --ratio="$3" --key-pattern=R:R --key-maximum="$KEYS" --data-size=64 --pipeline="$2" \
     --test-time="$4" --hide-histogram 2>/dev/null | awk '$1 == "Totals" {print $2}'
-}
-
-fill() { # port
-  taskset -c "$CLIENT_CORES" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t "$THREADS" -c "$CONNS" \
-    --ratio=1:0 --key-pattern=P:P --key-maximum="$KEYS" --data-size=64 --pipeline=16 \
-    --requests=$((KEYS / THREADS / CONNS + 1)) --hide-histogram >/dev/null 2>&1
 }
 
 # measure NAME PID PORT PIPELINE: one run per command of OPS, one table row each.
@@ -104,7 +90,7 @@ for rep in $(seq "$REPS"); do
     p=$((port += 1))
     pid=$(serve "$bin" "$SRV_CORES" "$p")
     wait_port "$p"
-    fill "$p"
+    memtier_fill "$p"
     for pl in 1 16; do
       measure "$which server ($(ncores "$SRV_CORES") cores)" "$pid" "$p" "$pl"
     done
@@ -136,7 +122,7 @@ EOF
     ppid=$!
     echo $ppid >>"$tmp/pids"
     wait_port "$pp" || { cat "$tmp/proxy.log" >&2; exit 1; }
-    fill "$pp"
+    memtier_fill "$pp"
     kill -0 "$ppid" || { cat "$tmp/proxy.log" >&2; exit 1; }
     for pl in 1 16; do
       measure "$which proxy ($(ncores "$PROXY_CORES") cores, 4 nodes)" "$ppid" "$pp" "$pl"
