@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +26,9 @@ import (
 // Exactness comes from the node, by server-assisted invalidation (CLIENT
 // TRACKING, default mode, RESP3 pushes) on ONE connection per node, the
 // tracked connection, owned by an l1node. Every value the L1 holds was
-// fetched on that connection (PTTL key, GET key: both reads, so the node
-// registers the key before reading it), and every invalidation for it
+// fetched on that connection (PTTL key, then GETRANGE key 0 max: both
+// reads, so the node registers the key before reading it; max is the
+// largest value the L1 caches), and every invalidation for it
 // arrives on the same connection. One goroutine reads that connection and
 // applies, in stream order, replies (a fetched value is inserted) and
 // pushes (the key is deleted). The node queues a push for a change to a
@@ -39,7 +41,7 @@ import (
 //     the read, so the push is queued after the reply was built): the
 //     reader inserts the old value, then deletes it. A fetch that read
 //     after the change shows the new value; a push that lands between
-//     PTTL's and GET's replies (so the two may disagree) marks the fetch
+//     PTTL's and GETRANGE's replies (so the two may disagree) marks the fetch
 //     poisoned and it is not inserted. Nothing fetched before an
 //     invalidation can be inserted after it. (TestL1FetchInvalidateOrder.)
 //   - Writes the proxy acknowledges. Before a client is sent the reply to
@@ -220,13 +222,13 @@ type l1node struct {
 	mu       sync.Mutex // guards nc, queue, inflight; held while writing to nc
 	nc       net.Conn
 	queue    []l1req             // requests awaiting their replies, in order
-	inflight map[string]*l1fetch // fetches awaiting GET's reply, by key
+	inflight map[string]*l1fetch // fetches awaiting GETRANGE's reply, by key
 }
 
 // l1req is one command on the tracked connection whose reply is awaited.
 type l1req struct {
-	f    *l1fetch      // PTTL's or GET's reply of a fetch
-	get  bool          // GET's (else PTTL's)
+	f    *l1fetch      // PTTL's or GETRANGE's reply of a fetch
+	get  bool          // GETRANGE's (else PTTL's)
 	done chan struct{} // a barrier's PING: closed on its reply or on loss
 }
 
@@ -388,6 +390,8 @@ func (n *l1node) fetched(f *l1fetch, v resp.Value, raw []byte) {
 	if f.pttl >= 0 {
 		e.expires = f.sent + f.pttl*int64(time.Millisecond)
 	}
+	// The size test also refuses a value GETRANGE cut (fetch): it read
+	// MaxBytes/16+1 bytes, and raw is longer still.
 	if (f.pttl == -1 || f.pttl > 0) && v.Type == '$' && !v.Null && int64(len(raw)) <= n.l.cfg.MaxBytes/16 {
 		e.kind, e.raw = l1String, raw
 		if openhash.IsSet(v.Str) {
@@ -418,7 +422,12 @@ func (n *l1node) fetch(key string) {
 	}
 	f := &l1fetch{key: key, epoch: n.epoch.Load(), sent: n.l.now()}
 	req := resp.AppendCommand(nil, []byte("PTTL"), []byte(key))
-	req = resp.AppendCommand(req, []byte("GET"), []byte(key))
+	// GETRANGE, not GET: a value too big to cache (fetched below) comes
+	// back cut one byte past that size instead of whole, so this
+	// connection, which every client's invalidations and barriers wait
+	// behind, never reads more than the L1 could keep. A missing key
+	// reads as "" here, but its PTTL of -2 already makes it a pass.
+	req = resp.AppendCommand(req, []byte("GETRANGE"), []byte(key), []byte("0"), strconv.AppendInt(nil, n.l.cfg.MaxBytes/16, 10))
 	if !n.writeLocked(req) {
 		return
 	}

@@ -661,3 +661,45 @@ func TestL1HTTPEntry(t *testing.T) {
 		h.do("GET", "/v1/relation?a="+a+"&b="+b, nil).want(t, "relation right after the unfollow", 200, `{"relations":[0]}`)
 	}
 }
+
+// TestL1FetchReadsNoMoreThanItCaches: a value too big for the L1 is not
+// read whole on the tracked connection. That connection is shared by every
+// client of the node (their invalidations and write barriers wait behind
+// whatever it is reading), and a client that GETs a big value twice must
+// not make the proxy buffer a second copy of it there.
+func TestL1FetchReadsNoMoreThanItCaches(t *testing.T) {
+	const big = 4 << 20 // the L1 below caches values of at most 64 KiB
+	cl, px := l1Proxy(t, 1, func(c *proxyConfig) {
+		c.Extra = strings.Replace(l1On, "16777216", "1048576", 1)
+	})
+	c := dial(t, px.Addr)
+	node := dial(t, cl.procs[0].Addr)
+	node.must(t, "SET", "big", strings.Repeat("x", big))
+	node.must(t, "SET", "small", "v")
+	sent := func() int64 {
+		raw := string(node.must(t, "INFO", "stats"))
+		_, v, _ := strings.Cut(raw, "total_net_output_bytes:")
+		n, err := strconv.ParseInt(v[:strings.IndexByte(v, '\r')], 10, 64)
+		if err != nil {
+			t.Fatalf("INFO stats: %q", raw)
+		}
+		return n
+	}
+	before := sent()
+	for range 2 { // the second miss fetches
+		if got := c.must(t, "GET", "big"); len(got) != big+len("$4194304\r\n\r\n") {
+			t.Fatalf("GET big: %d bytes", len(got))
+		}
+	}
+	// The tracked connection answers in order: once small is answered from
+	// the L1, big's fetch is done.
+	warmL1(t, c, "GET", "small")
+	if got := c.must(t, "GET", "big"); len(got) != big+len("$4194304\r\n\r\n") {
+		t.Fatalf("GET big after its fetch: %d bytes", len(got))
+	}
+	// Three GETs of big went through to the node; a fetch that read big
+	// whole would be a fourth.
+	if n := sent() - before; n > 3*big+(1<<20) {
+		t.Errorf("the node sent %d bytes for three proxied GETs of a %d-byte value: the L1's fetch read it whole", n, big)
+	}
+}
