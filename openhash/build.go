@@ -43,11 +43,13 @@ type Options struct {
 	// section 7) and version 1 or 2 otherwise.
 	Version int
 	// Fit sizes the table for Go's allocator, for an array a Go process
-	// keeps (the server's own builds): its length lands within one
-	// group's bytes under the size class that holds it at the format's
-	// load bound, the extra groups being room rather than the allocator's
-	// waste (sizing.go). Without Fit the table has the fewest groups the
-	// load bound allows, as an array sent elsewhere wants.
+	// keeps (the server's own builds): its length ends less than one
+	// group under a size class, the one that holds the table at the
+	// version's load bound or, in version 3, the class below where the
+	// table fits there at a load of at most 0.99; the extra groups are
+	// room rather than the allocator's waste (sizing.go). Without Fit the
+	// table has the fewest groups the load bound allows, as an array sent
+	// elsewhere wants.
 	Fit bool
 }
 
