@@ -366,7 +366,7 @@ func buildList(l loader.List, version int) ([]byte, error) {
 	}
 	return openhash.Build(nil, uids, times, openhash.Options{
 		Seed: rand.Uint64(), Truncated: l.Truncated, Total: uint64(l.Total), Extra: len(uids)/4 + 4,
-		Version: version,
+		Version: version, Fit: true,
 	})
 }
 

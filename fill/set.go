@@ -88,7 +88,7 @@ func AddMembers(uids []uint64, times []uint32, now uint32) SetEdit {
 				// of RELADDs grows the array O(log n) times.
 				set, _ := openhash.Open(buf)
 				was := set.Contains(u)
-				buf, err = openhash.Grow(nil, buf, max(8, set.Count()/4), openhash.Member{UID: u, Time: t})
+				buf, err = openhash.GrowFit(nil, buf, max(8, set.Count()/4), openhash.Member{UID: u, Time: t})
 				ok = err == nil && !was
 			}
 			if err != nil {
@@ -143,6 +143,6 @@ func EmptySet(withTimes bool, version int) func() ([]byte, error) {
 		if withTimes {
 			times = []uint32{}
 		}
-		return openhash.Build(nil, nil, times, openhash.Options{Seed: rand.Uint64(), Version: version})
+		return openhash.Build(nil, nil, times, openhash.Options{Seed: rand.Uint64(), Version: version, Fit: true})
 	}
 }

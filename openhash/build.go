@@ -42,6 +42,15 @@ type Options struct {
 	// fewer bytes than version 1's (nearly always: docs/openhash-format.md,
 	// section 7) and version 1 or 2 otherwise.
 	Version int
+	// Fit sizes the table for Go's allocator, for an array a Go process
+	// keeps (the server's own builds): its length ends less than one
+	// group under a size class, the one that holds the table at the
+	// version's load bound or, in version 3, the class below where the
+	// table fits there at a load of at most 0.99; the extra groups are
+	// room rather than the allocator's waste (sizing.go). Without Fit the
+	// table has the fewest groups the load bound allows, as an array sent
+	// elsewhere wants.
+	Fit bool
 }
 
 // VersionSmallest is the Options.Version that writes whichever of versions
@@ -50,7 +59,8 @@ type Options struct {
 // one written in a header.
 const VersionSmallest = -1
 
-// The table is sized so Build fills at most loadNum/loadDen of the slots.
+// A version-1 table is sized so Build fills at most loadNum/loadDen of
+// its slots (version 3's bound is in sizing.go).
 // 15/16 is what keeps 3000 five-byte uids with times under 11 bytes each,
 // and two-choice cuckoo hashing with 8-slot groups handles it easily:
 // building sets of 3000 and 10^6 random uids took 0.045 displacements per
@@ -69,7 +79,8 @@ const maxKicks = 500
 // walk; each attempt adds an eighth, so this is never reached by chance.
 const maxAttempts = 40
 
-// groupsFor is the group count Build uses for n members.
+// groupsFor is the group count version 1 is built with for n members
+// (groupsFor3 is version 3's).
 func groupsFor(n uint64) uint64 {
 	return max(1, (n*loadDen+groupSlots*loadNum-1)/(groupSlots*loadNum))
 }
@@ -100,7 +111,7 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 	if opt.Truncated {
 		flags |= flagTruncated
 	}
-	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: flags, seed: opt.Seed, maxUID: maxUID}
+	l := layout{width: widthFor(maxUID), flags: flags, seed: opt.Seed, maxUID: maxUID}
 	if opt.Truncated {
 		l.total = opt.Total
 	}
@@ -110,7 +121,7 @@ func Build(dst []byte, uids []uint64, times []uint32, opt Options) ([]byte, erro
 			l.tmin, l.tmax = min(l.tmin, t), max(l.tmax, t)
 		}
 	}
-	if err := l.choose(opt.Version); err != nil {
+	if err := l.choose(opt.Version, n, opt.Fit); err != nil {
 		return dst, fmt.Errorf("openhash: build: %w", err)
 	}
 	for {
@@ -138,8 +149,8 @@ func planned(n, extra int) (uint64, error) {
 	return total, nil
 }
 
-// layout plans the tables Build and Grow try: the first sized by
-// groupsFor, and, in the unlikely event a cuckoo walk fails, larger ones.
+// layout plans the tables Build and Grow try: the first sized by groups,
+// and, in the unlikely event a cuckoo walk fails, larger ones.
 type layout struct {
 	ng       uint64
 	width    int // version 1's slot width
@@ -154,24 +165,40 @@ type layout struct {
 	tmin, tmax uint32 // version 3 with times: the range the offsets cover
 }
 
-// choose settles the format for version (Options.Version): version 3
-// where it is asked for, or, for VersionSmallest, where it is smaller at
-// the planned group count. Version 3's slot width can only shrink as groups are added,
-// so the choice holds for the larger tables a failed build tries.
-func (l *layout) choose(version int) error {
-	times := l.flags&flagTimes != 0
-	_, w3, ok := plan3(l.maxUID, times, l.tmin, l.tmax, l.ng)
+// choose settles the format for version (Options.Version), and the first
+// table's group count for n planned members (groups): version 3 where it
+// is asked for, or, for VersionSmallest, where its table is no larger than
+// version 1's (with fit, no larger an allocation). Version 3's slot width
+// can only shrink as groups are added, so the choice holds for the larger
+// tables a failed build tries.
+func (l *layout) choose(version int, n uint64, fit bool) error {
+	_, _, ok := plan3(l.maxUID, l.flags&flagTimes != 0, l.tmin, l.tmax, groupsFor3(n))
 	switch version {
 	case 0, 1:
+		l.groups(n, fit)
 		return nil
 	case 3:
 		if !ok {
 			return fmt.Errorf("version 3 cannot hold uids up to %d with times over [%d, %d] in 64-bit slots", l.maxUID, l.tmin, l.tmax)
 		}
 		l.v3 = true
+		l.groups(n, fit)
 		return nil
 	case VersionSmallest:
-		l.v3 = ok && headerSize3+l.ng*uint64(groupBytes(w3)) <= sizeFor(l.ng, l.width, times)
+		l.groups(n, fit)
+		if !ok {
+			return nil
+		}
+		ng1, size1 := l.ng, l.tableSize(l.ng)
+		l.v3 = true
+		l.groups(n, fit)
+		size3 := l.tableSize(l.ng)
+		if fit {
+			size1, size3 = allocSize(size1), allocSize(size3)
+		}
+		if size3 > size1 {
+			l.v3, l.ng = false, ng1
+		}
 		return nil
 	}
 	return fmt.Errorf("format version %d: want 0 or 1 (version 1), 3, or VersionSmallest (%d)", version, VersionSmallest)
@@ -238,6 +265,16 @@ func (l *layout) next(dst []byte) ([]byte, Set, error) {
 // From a corrupt buf Grow keeps one copy of each uid Range yields, so its
 // output always passes Check. dst must not overlap buf.
 func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
+	return grow(dst, buf, extra, false, add)
+}
+
+// GrowFit is Grow with the new table sized as Options.Fit sizes Build's,
+// for a set the caller keeps in its own heap.
+func GrowFit(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
+	return grow(dst, buf, extra, true, add)
+}
+
+func grow(dst, buf []byte, extra int, fit bool, add []Member) ([]byte, error) {
 	src, err := Open(buf)
 	if err != nil {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
@@ -262,13 +299,14 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("openhash: grow: %w", err)
 	}
-	l := layout{ng: groupsFor(n), width: widthFor(maxUID), flags: src.flags, seed: src.seed, maxUID: maxUID}
+	l := layout{width: widthFor(maxUID), flags: src.flags, seed: src.seed, maxUID: maxUID}
 	if total, known := src.Total(); known && src.Truncated() {
 		l.total = uint64(total)
 	}
 	if src.q.ub != 0 {
-		l.growRange3(&src, add)
+		l.growRange3(&src, add, n)
 	}
+	l.groups(n, fit)
 	for {
 		out, s, err := l.next(dst)
 		if err != nil {
@@ -297,7 +335,7 @@ func Grow(dst, buf []byte, extra int, add ...Member) ([]byte, error) {
 // time range no smaller than the source's: those cover what was inserted
 // in place, and keeping them makes every Grow at least double the room it
 // adds to.
-func (l *layout) growRange3(src *Set, add []Member) {
+func (l *layout) growRange3(src *Set, add []Member, n uint64) {
 	l.maxUID |= src.q.umask
 	if src.HasTimes() {
 		l.tmin = src.q.tbase
@@ -306,7 +344,7 @@ func (l *layout) growRange3(src *Set, add []Member) {
 			l.tmin, l.tmax = min(l.tmin, m.Time), max(l.tmax, m.Time)
 		}
 	}
-	_, _, l.v3 = plan3(l.maxUID, src.HasTimes(), l.tmin, l.tmax, l.ng)
+	_, _, l.v3 = plan3(l.maxUID, src.HasTimes(), l.tmin, l.tmax, groupsFor3(n))
 }
 
 // Insert adds uid with follow time t to the set in buf, in place, or updates

@@ -37,6 +37,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		spread[i] = 1_600_000_000 + uint32(i)*2_500_000 // times over three years
 	}
 	add(many, spread, Options{Seed: 10})
+	add(many, spread, Options{Seed: 11, Fit: true})
 	add(many, make([]uint32, len(many)), Options{Seed: 8, Truncated: true})
 	add(many, make([]uint32, len(many)), Options{Seed: 9, Truncated: true, Total: 1 << 40}) // version 2
 	return seeds
@@ -240,7 +241,13 @@ func FuzzOps(f *testing.F) {
 		// Bit 6 picks the format: version 3, whose time range and uid
 		// bits refuse inserts a Grow then widens, or version 1.
 		version := 3 - 2*int(mode>>6&1)
-		buf, err := Build(nil, nil, times, Options{Seed: uint64(mode), Truncated: mode&0x80 != 0, Version: version})
+		// Bit 3 sizes every table for the allocator, as the server does.
+		fit := mode&8 != 0
+		grow := Grow
+		if fit {
+			grow = GrowFit
+		}
+		buf, err := Build(nil, nil, times, Options{Seed: uint64(mode), Truncated: mode&0x80 != 0, Version: version, Fit: fit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +269,7 @@ func FuzzOps(f *testing.F) {
 				if errors.Is(err, ErrFull) {
 					// Grow with the refused member always succeeds.
 					s, _ := Open(buf)
-					if buf, err = Grow(nil, buf, 1+s.Count()/8, Member{uid, tm}); err != nil {
+					if buf, err = grow(nil, buf, 1+s.Count()/8, Member{uid, tm}); err != nil {
 						t.Fatal(err)
 					}
 					added = !was
@@ -282,7 +289,7 @@ func FuzzOps(f *testing.F) {
 				}
 				delete(ref, uid)
 			case 2:
-				if buf, err = Grow(nil, buf, int(hi%16)); err != nil {
+				if buf, err = grow(nil, buf, int(hi%16)); err != nil {
 					t.Fatal(err)
 				}
 			}

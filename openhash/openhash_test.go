@@ -279,7 +279,11 @@ func roundTrip(t *testing.T, n, width int, withTimes bool, v int) {
 			grown++
 			// Grow promised room for extra more at the build load.
 			s, _ = Open(buf)
-			if s.Capacity()*loadNum/loadDen < len(ref)+extra {
+			num, den := loadNum, loadDen
+			if s.q.ub != 0 {
+				num, den = maxLoad3Num, maxLoad3Den
+			}
+			if s.Capacity()*num/den < len(ref)+extra {
 				t.Fatalf("Grow(%d) gave capacity %d for %d members", extra, s.Capacity(), len(ref))
 			}
 			continue

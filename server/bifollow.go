@@ -66,7 +66,7 @@ func (c *client) bifollowSet(u uint64) (set openhash.Set, found bool, err error)
 	// Always with times: a list without them reads as time 0, so the
 	// other side's time stands, and a proxy, which sees only times, builds
 	// the same list.
-	buf, err := openhash.Build(nil, b.uids, nonNil(b.times), openhash.Options{Seed: rand.Uint64(), Truncated: truncated, Version: c.srv.setVersion()})
+	buf, err := openhash.Build(nil, b.uids, nonNil(b.times), openhash.Options{Seed: rand.Uint64(), Truncated: truncated, Version: c.srv.setVersion(), Fit: true})
 	if err != nil {
 		return openhash.Set{}, false, err
 	}

@@ -46,7 +46,7 @@ members:
 		// connection and one with them on a used one.
 		times = nonNil(c.times)
 	}
-	buf, err := openhash.Build(nil, c.uids, times, openhash.Options{Seed: rand.Uint64(), Truncated: truncated, Version: c.srv.setVersion()})
+	buf, err := openhash.Build(nil, c.uids, times, openhash.Options{Seed: rand.Uint64(), Truncated: truncated, Version: c.srv.setVersion(), Fit: true})
 	if err != nil {
 		c.err("ERR " + err.Error())
 		return

@@ -193,6 +193,7 @@ is summed (GC: counts summed, pauses the worst node's).`,
 	f.Uint64Var(&cfg.Seed, "seed", 1, "graph and workload seed")
 	f.Uint64Var(&cfg.UIDBase, "uid-base", 1_000_000_000, "uid of user 0")
 	f.BoolVar(&cfg.UIDSpread, "uid-spread", false, "ten-digit uids spread over [10^9, 10^10) by an invertible map (5-byte slots) instead of uid-base+i (below 2^32 here: 4-byte slots); the same graph otherwise")
+	f.BoolVar(&cfg.Fit, "fit", false, "size the arrays as the server sizes the ones it builds (RELLOAD, fills): fitted to the Go allocator's size classes, so a SET's copy costs what a server-built list does")
 	f.StringVar(&cfg.SetFormat, "set-format", "fast", "format of the arrays the tool builds and SETs, as the server's rel-set-format: fast (version 1) or compact (version 3 where smaller)")
 	f.StringVar(&cfg.GraphFile, "graph-file", "", "edge file (gen-graph's format) to load instead of generating; read whole into memory")
 	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the mixed run")

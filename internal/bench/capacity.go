@@ -69,6 +69,12 @@ type CapacityConfig struct {
 	// "fast" (default), format version 1; "compact", version 3 where
 	// smaller. Both are measured on the same graph this way.
 	SetFormat string `json:"set_format,omitempty"`
+	// Fit builds the arrays as the server sizes the ones it builds itself
+	// (RELLOAD, fills, growth: openhash.Options.Fit, the table fitted to
+	// the Go allocator's size class), so that the SET's copy in the server
+	// costs what a server-built list does. Off by default: the arrays then
+	// have the fewest groups the load bound allows, as a client's do.
+	Fit bool `json:"fit,omitempty"`
 
 	Duration time.Duration `json:"duration_ns"` // length of the mixed run, default 30s
 	// Warmup runs the mix this long before Duration starts, unrecorded

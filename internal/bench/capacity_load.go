@@ -151,7 +151,7 @@ func (l *capLoad) generate(ctx context.Context, chunks chan<- loadChunk) error {
 				chBytes += 20 * (hi - lo)
 			}
 		} else {
-			array, err := openhash.Build(nil, fs, ts, openhash.Options{Seed: uint64(u), Version: l.cfg.setVersion()})
+			array, err := openhash.Build(nil, fs, ts, openhash.Options{Seed: uint64(u), Version: l.cfg.setVersion(), Fit: l.cfg.Fit})
 			if err != nil {
 				return fmt.Errorf("capacity: build the list of uid %d: %w", g.uid(u), err)
 			}

@@ -113,7 +113,7 @@ func (w *workload) prepare(op string, rng *rand.Rand, r *request) error {
 			return nil
 		}
 		var err error
-		r.array, err = openhash.Build(r.array[:0], pl.following, pl.times, openhash.Options{Seed: rng.Uint64(), Version: w.cfg.setVersion()})
+		r.array, err = openhash.Build(r.array[:0], pl.following, pl.times, openhash.Options{Seed: rng.Uint64(), Version: w.cfg.setVersion(), Fit: w.cfg.Fit})
 		if err != nil {
 			return fmt.Errorf("capacity: build the list of uid %d: %w", k, err)
 		}

@@ -208,6 +208,9 @@ func (r *CapacityReport) WriteMarkdown(w io.Writer) error {
 	}
 	if cfg.Target == "relcache" {
 		graph += "; set format " + cfg.SetFormat
+		if cfg.Fit {
+			graph += ", fitted to size classes"
+		}
 	}
 	where := "at " + cfg.Addr
 	if cfg.Proxy != "" {
