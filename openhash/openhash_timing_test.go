@@ -250,14 +250,24 @@ func BenchmarkContainsMiss(b *testing.B) {
 func BenchmarkBatch500(b *testing.B) {
 	for _, n := range batchSizes {
 		d := benchInput(n)
-		for _, withTimes := range []bool{false, true} {
+		// Each in the default format (version 1) and, "-compact", in
+		// version 3 where smaller (rel-set-format compact), as Build's.
+		for i := range 4 {
+			withTimes, version := i%2 == 1, []int{0, VersionSmallest}[i/2]
 			name := "openhash-batch"
 			var times []uint32
 			if withTimes {
 				name, times = "openhash-times-batch", d.times
 			}
+			if version != 0 {
+				name += "-compact"
+			}
 			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
-				s := mustOpen(b, mustBuild(b, d.uids, times))
+				buf, err := Build(nil, d.uids, times, Options{Seed: 1, Version: version})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := mustOpen(b, buf)
 				out := make([]bool, 0, batchSize)
 				b.ReportAllocs()
 				runtime.LockOSThread()
