@@ -30,35 +30,58 @@ func ParseUint(b []byte) (uint64, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
-	for len(b) > 1 && b[0] == '0' {
-		b = b[1:]
+	if b[0] == '0' {
+		for len(b) > 1 && b[0] == '0' {
+			b = b[1:]
+		}
 	}
-	if len(b) > 20 {
+	switch n := len(b); {
+	case n >= 8 && n <= 19:
+		return parseWords(b)
+	case n < 8:
+		return digits(b)
+	case n == 20:
+		u, ok := parseWords(b[:19])
+		c := b[19] - '0'
+		if !ok || c > 9 || u > (math.MaxUint64-uint64(c))/10 {
+			return 0, false
+		}
+		return u*10 + uint64(c), true
+	}
+	return 0, false
+}
+
+// parseWords reads 8 to 19 digits (a 19-digit number cannot overflow a
+// uint64) eight at a time: the len%8 leading digits as one word padded
+// with '0's in front (a uid of 19 digits is three words: a division per
+// digit was half a RELMULTI's cost, and one multiply per digit still a
+// quarter of it), then whole words; the digit test of every word is
+// or'ed and checked once.
+func parseWords(b []byte) (uint64, bool) {
+	var u, bad uint64
+	i := len(b) & 7
+	if i != 0 {
+		// The first i digits moved to the word's high (least significant)
+		// end, and '0' in the bytes they leave.
+		w := binary.LittleEndian.Uint64(b)<<(64-8*i) | 0x3030303030303030>>(8*i)
+		u, bad = word8(w)
+	}
+	for ; i+8 <= len(b); i += 8 {
+		v, nd := word8(binary.LittleEndian.Uint64(b[i:]))
+		u, bad = u*100_000_000+v, bad|nd
+	}
+	if bad != 0 {
 		return 0, false
 	}
-	// Up to 19 digits cannot overflow a uint64, so the loops need no
-	// check (a division per digit was half the cost of a RELMULTI). Eight
-	// digits at a time where there are eight: a ten-digit uid is one word
-	// and two bytes (parse8; a quarter of a 500-uid RELMULTI's reading).
+	return u, true
+}
+
+// digits reads up to 19 digits one at a time (19 cannot overflow).
+func digits(b []byte) (uint64, bool) {
 	var u uint64
-	n, i := min(len(b), 19), 0
-	for ; i+8 <= n; i += 8 {
-		v, ok := parse8(b[i:])
-		if !ok {
-			return 0, false
-		}
-		u = u*100_000_000 + v
-	}
-	for _, c := range b[i:n] {
+	for _, c := range b {
 		c -= '0'
 		if c > 9 {
-			return 0, false
-		}
-		u = u*10 + uint64(c)
-	}
-	if len(b) == 20 {
-		c := b[19] - '0'
-		if c > 9 || u > (math.MaxUint64-uint64(c))/10 {
 			return 0, false
 		}
 		u = u*10 + uint64(c)
@@ -66,20 +89,17 @@ func ParseUint(b []byte) (uint64, bool) {
 	return u, true
 }
 
-// parse8 reads the eight ASCII digits at the start of b (len(b) >= 8) as
-// one little-endian word: ok is false unless every byte is '0'..'9'. The
-// digit test: a digit's high nibble is 3, and adding 6 keeps it 3 only for
-// '0'..'9'. The value: pairs, then quads, then the whole, each step one
-// multiply (the first digit is the lowest byte, so the most significant).
-func parse8(b []byte) (uint64, bool) {
-	x := binary.LittleEndian.Uint64(b)
+// word8 is the value of eight ASCII digits in a little-endian word (the
+// first digit is the lowest byte, so the most significant) and bad, which
+// is not 0 unless every byte is '0'..'9'. The digit test: a digit's high
+// nibble is 3, and adding 6 keeps it 3 only for '0'..'9'. The value:
+// pairs, then quads, then the whole, each step one multiply.
+func word8(x uint64) (v, bad uint64) {
 	const hi, six = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606
-	if x&hi|(x+six)&hi>>4 != 0x3333333333333333 {
-		return 0, false
-	}
+	bad = x&hi | (x+six)&hi>>4 ^ 0x3333333333333333
 	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
 	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
-	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32, true
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32, bad
 }
 
 // CString is b as Redis's error messages quote an argument: they format

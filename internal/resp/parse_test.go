@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +58,30 @@ func TestParseUint(t *testing.T) {
 	}
 }
 
+// TestParseUintEveryLength holds the word-at-a-time reading to the plain
+// one at every length from 1 to 21 digits, with leading zeros, and with
+// each byte in turn replaced by the bytes around the digits.
+func TestParseUintEveryLength(t *testing.T) {
+	const digits = "98765432109876543210987"
+	for n := 1; n <= 21; n++ {
+		for _, s := range []string{digits[:n], strings.Repeat("9", n), "000" + digits[:n], "1" + strings.Repeat("0", n-1)} {
+			for pos := -1; pos < len(s); pos++ {
+				for _, c := range []byte{'/', ':', 0, 0xff, 0xfa, 0xca, '0' + 16} {
+					b := []byte(s)
+					if pos >= 0 {
+						b[pos] = c
+					}
+					got, ok := ParseUint(b)
+					want, wantOK := parseUintRef(b)
+					if got != want || ok != wantOK {
+						t.Fatalf("ParseUint(%q) = %d, %v; the plain reading %d, %v", b, got, ok, want, wantOK)
+					}
+				}
+			}
+		}
+	}
+}
+
 // FuzzParseUint: the eight-digits-at-a-time ParseUint agrees with the
 // plain reading on any bytes.
 func FuzzParseUint(f *testing.F) {
@@ -88,6 +113,27 @@ func FuzzHeader(f *testing.F) {
 		wn, wnext, ok := headerRef(b, 1)
 		if (err == nil) != ok || err == nil && (n != wn || next != wnext) {
 			t.Fatalf("header(%q) = %d, %d, %v; general path %d, %d, %v", b, n, next, err, wn, wnext, ok)
+		}
+	})
+}
+
+// FuzzShortBulk: the one-word reading of a bulk header agrees with the
+// general path wherever it answers.
+func FuzzShortBulk(f *testing.F) {
+	for _, s := range []string{"$9\r\nabcdefghi", "$19\r\n12345", "$0\r\n\r\nxyz", "$05\r\nabcd", "$1\rxabcdefg", "$12x\r\nabc", "$-1\r\nabcd", "*1\r\n$1\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := shortBulk(b, 0)
+		if !ok {
+			return
+		}
+		if b[0] != '$' {
+			t.Fatalf("shortBulk(%q) took a header that does not start with '$'", b)
+		}
+		n, next, err := header(b, 1, errBigBulkCount, errInvalidBulk)
+		if err != nil || next < 0 || uint64(n) != h>>8 || uint64(next) != h&0xff {
+			t.Fatalf("shortBulk(%q) = %d, %d; header %d, %d, %v", b, h>>8, h&0xff, n, next, err)
 		}
 	})
 }
