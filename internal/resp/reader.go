@@ -49,8 +49,10 @@ type Reader struct {
 
 	// full is set when the last read filled all the room it was given
 	// (the client has more on the way: the buffer grows, up to
-	// streamBuf), calm counts the reads since that did not, and a grown
-	// buffer goes back to readChunk after calmReads of them.
+	// streamBuf); calm counts the reads in a row that brought less than
+	// readChunk, and a grown buffer goes back to readChunk after
+	// calmReads of them (not sooner: a client whose pipelines are read
+	// whole would otherwise grow it again every few reads).
 	full bool
 	calm int
 }
@@ -199,10 +201,10 @@ func (rd *Reader) fill(lim Limits) error {
 	n, err := rd.r.Read(rd.buf[rd.end:])
 	rd.end += n
 	rd.waited = true
-	if rd.full = n == room; rd.full {
+	if rd.full = n == room; rd.full || n >= readChunk {
 		rd.calm = 0
 	} else {
-		rd.calm++
+		rd.calm++ // this read would have fit the small buffer
 	}
 	if n > 0 {
 		if lim.MaxQueryBuf > 0 && int64(rd.end-rd.start) > lim.MaxQueryBuf {

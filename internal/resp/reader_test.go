@@ -272,6 +272,17 @@ func TestReaderStreamBuffer(t *testing.T) {
 	if len(rd.buf) != streamBuf || src.most <= streamBuf/2 {
 		t.Fatalf("after %d bytes read as fast as offered: buffer %d, largest read %d; want %d and over half that", len(stream), len(rd.buf), src.most, streamBuf)
 	}
+	// Reads that do not fill it but would not fit the small buffer
+	// either keep it.
+	src.b, src.max = bytes.Repeat(cmd, 4*calmReads*readChunk/len(cmd)), 2*readChunk
+	for range 4 * calmReads * readChunk / len(cmd) {
+		if _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rd.buf) != streamBuf {
+		t.Fatalf("after %d reads of %d bytes the buffer is %d bytes, want %d", 2*calmReads, 2*readChunk, len(rd.buf), streamBuf)
+	}
 	// Now one command per read: the reads stop filling the buffer.
 	src.b, src.max = bytes.Repeat(cmd, 2*calmReads), len(cmd)
 	for range 2 * calmReads {
