@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/relcache/relcache/fill"
 	"github.com/relcache/relcache/internal/resp"
@@ -50,20 +49,12 @@ func (c *client) parseUIDs(args [][]byte) bool {
 		c.errTooManyUIDs(len(args))
 		return false
 	}
-	// Sized once and stored by index: append's per-uid length check and
-	// store were a tenth of a 500-uid RELMULTI's parsing.
-	uids := slices.Grow(c.uids[:0], len(args))[:len(args)]
-	c.uids = uids[:0]
-	for i, a := range args {
-		u, ok := parseUID(a)
-		if !ok {
-			c.err(errRelMember)
-			return false
-		}
-		uids[i] = u
-	}
+	uids, ok := resp.AppendUints(c.uids[:0], args)
 	c.uids = uids
-	return true
+	if !ok {
+		c.err(errRelMember)
+	}
+	return ok
 }
 
 // parseMembers fills c.uids (and c.times when withTimes) from uid [time]

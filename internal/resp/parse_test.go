@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -95,7 +96,25 @@ func FuzzParseUint(f *testing.F) {
 		if got != want || ok != wantOK {
 			t.Fatalf("ParseUint(%q) = %d, %v; the plain reading %d, %v", b, got, ok, want, wantOK)
 		}
+		all, ok := AppendUints([]uint64{7}, [][]byte{[]byte("12"), b})
+		if ok != wantOK || wantOK && (len(all) != 3 || all[2] != want) || !wantOK && len(all) != 2 || all[0] != 7 || all[1] != 12 {
+			t.Fatalf("AppendUints([7], 12 %q) = %v, %v; the plain reading %d, %v", b, all, ok, want, wantOK)
+		}
 	})
+}
+
+// AppendUints stops at the first argument that is no uint, keeping those
+// before it.
+func TestAppendUints(t *testing.T) {
+	args := [][]byte{[]byte("1"), []byte("1234567890"), []byte("0000000000000000000000042"), []byte("18446744073709551615"), []byte("x"), []byte("5")}
+	got, ok := AppendUints(nil, args)
+	if ok || fmt.Sprint(got) != "[1 1234567890 42 18446744073709551615]" {
+		t.Fatalf("AppendUints = %v, %v", got, ok)
+	}
+	got, ok = AppendUints(got[:1], args[1:4])
+	if !ok || fmt.Sprint(got) != "[1 1234567890 42 18446744073709551615]" {
+		t.Fatalf("AppendUints = %v, %v", got, ok)
+	}
 }
 
 // FuzzHeader: header's fast path answers as the general path does.
