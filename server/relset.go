@@ -49,16 +49,12 @@ func (c *client) parseUIDs(args [][]byte) bool {
 		c.errTooManyUIDs(len(args))
 		return false
 	}
-	c.uids = c.uids[:0]
-	for _, a := range args {
-		u, ok := parseUID(a)
-		if !ok {
-			c.err(errRelMember)
-			return false
-		}
-		c.uids = append(c.uids, u)
+	uids, ok := resp.AppendUints(c.uids[:0], args)
+	c.uids = uids
+	if !ok {
+		c.err(errRelMember)
 	}
-	return true
+	return ok
 }
 
 // parseMembers fills c.uids (and c.times when withTimes) from uid [time]

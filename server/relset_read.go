@@ -172,6 +172,10 @@ func cmdRelMulti(c *client, args [][]byte) {
 		}
 	} else {
 		c.hits = set.ContainsBatch(c.hits[:0], c.uids)
+		if !o.Bits && !set.Truncated() {
+			c.hitArray(c.hits) // every answer a 1 or a 0
+			return
+		}
 		for i, h := range c.hits {
 			code := int64(0)
 			switch {

@@ -2,8 +2,11 @@ package resp
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +60,30 @@ func TestParseUint(t *testing.T) {
 	}
 }
 
+// TestParseUintEveryLength holds the word-at-a-time reading to the plain
+// one at every length from 1 to 21 digits, with leading zeros, and with
+// each byte in turn replaced by the bytes around the digits.
+func TestParseUintEveryLength(t *testing.T) {
+	const digits = "98765432109876543210987"
+	for n := 1; n <= 21; n++ {
+		for _, s := range []string{digits[:n], strings.Repeat("9", n), "000" + digits[:n], "1" + strings.Repeat("0", n-1)} {
+			for pos := -1; pos < len(s); pos++ {
+				for _, c := range []byte{'/', ':', 0, 0xff, 0xfa, 0xca, '0' + 16} {
+					b := []byte(s)
+					if pos >= 0 {
+						b[pos] = c
+					}
+					got, ok := ParseUint(b)
+					want, wantOK := parseUintRef(b)
+					if got != want || ok != wantOK {
+						t.Fatalf("ParseUint(%q) = %d, %v; the plain reading %d, %v", b, got, ok, want, wantOK)
+					}
+				}
+			}
+		}
+	}
+}
+
 // FuzzParseUint: the eight-digits-at-a-time ParseUint agrees with the
 // plain reading on any bytes.
 func FuzzParseUint(f *testing.F) {
@@ -69,7 +96,25 @@ func FuzzParseUint(f *testing.F) {
 		if got != want || ok != wantOK {
 			t.Fatalf("ParseUint(%q) = %d, %v; the plain reading %d, %v", b, got, ok, want, wantOK)
 		}
+		all, ok := AppendUints([]uint64{7}, [][]byte{[]byte("12"), b})
+		if ok != wantOK || wantOK && (len(all) != 3 || all[2] != want) || !wantOK && len(all) != 2 || all[0] != 7 || all[1] != 12 {
+			t.Fatalf("AppendUints([7], 12 %q) = %v, %v; the plain reading %d, %v", b, all, ok, want, wantOK)
+		}
 	})
+}
+
+// AppendUints stops at the first argument that is no uint, keeping those
+// before it.
+func TestAppendUints(t *testing.T) {
+	args := [][]byte{[]byte("1"), []byte("1234567890"), []byte("0000000000000000000000042"), []byte("18446744073709551615"), []byte("x"), []byte("5")}
+	got, ok := AppendUints(nil, args)
+	if ok || fmt.Sprint(got) != "[1 1234567890 42 18446744073709551615]" {
+		t.Fatalf("AppendUints = %v, %v", got, ok)
+	}
+	got, ok = AppendUints(got[:1], args[1:4])
+	if !ok || fmt.Sprint(got) != "[1 1234567890 42 18446744073709551615]" {
+		t.Fatalf("AppendUints = %v, %v", got, ok)
+	}
 }
 
 // FuzzHeader: header's fast path answers as the general path does.
@@ -88,6 +133,30 @@ func FuzzHeader(f *testing.F) {
 		wn, wnext, ok := headerRef(b, 1)
 		if (err == nil) != ok || err == nil && (n != wn || next != wnext) {
 			t.Fatalf("header(%q) = %d, %d, %v; general path %d, %d, %v", b, n, next, err, wn, wnext, ok)
+		}
+	})
+}
+
+// FuzzShortBulk: the one-word reading of a bulk header agrees with the
+// general path wherever it answers.
+func FuzzShortBulk(f *testing.F) {
+	for _, s := range []string{"$9\r\nabcdefghi", "$19\r\n12345", "$0\r\n\r\nxyz", "$05\r\nabcd", "$1\rxabcdefg", "$12x\r\nabc", "$-1\r\nabcd", "*1\r\n$1\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 8 {
+			return
+		}
+		sn, size := shortBulk(binary.LittleEndian.Uint64(b))
+		if size == 0 {
+			return
+		}
+		if b[0] != '$' {
+			t.Fatalf("shortBulk(%q) took a header that does not start with '$'", b)
+		}
+		n, next, err := header(b, 1, errBigBulkCount, errInvalidBulk)
+		if err != nil || next < 0 || n != int64(sn) || next != size {
+			t.Fatalf("shortBulk(%q) = %d, %d; header %d, %d, %v", b, sn, size, n, next, err)
 		}
 	})
 }

@@ -255,3 +255,62 @@ func BenchmarkReaderBatch(b *testing.B) {
 		}
 	}
 }
+
+// A client that keeps the read buffer full is read in bigger chunks, up to
+// streamBuf and no more; once it sends less than the buffer holds for
+// calmReads reads, the buffer goes back to readChunk.
+func TestReaderStreamBuffer(t *testing.T) {
+	cmd := []byte("*2\r\n$3\r\nGET\r\n$10\r\nkey:000001\r\n")
+	stream := bytes.Repeat(cmd, 4*streamBuf/len(cmd))
+	src := &chunkReader{b: stream}
+	rd := NewReader(src, func() Limits { return Limits{MaxBulk: 1 << 20, MaxMultibulk: 16} }, nil)
+	for range 4 * streamBuf / len(cmd) {
+		if _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rd.buf) != streamBuf || src.most <= streamBuf/2 {
+		t.Fatalf("after %d bytes read as fast as offered: buffer %d, largest read %d; want %d and over half that", len(stream), len(rd.buf), src.most, streamBuf)
+	}
+	// Reads that do not fill it but would not fit the small buffer
+	// either keep it.
+	src.b, src.max = bytes.Repeat(cmd, 4*calmReads*readChunk/len(cmd)), 2*readChunk
+	for range 4 * calmReads * readChunk / len(cmd) {
+		if _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rd.buf) != streamBuf {
+		t.Fatalf("after %d reads of %d bytes the buffer is %d bytes, want %d", 2*calmReads, 2*readChunk, len(rd.buf), streamBuf)
+	}
+	// Now one command per read: the reads stop filling the buffer.
+	src.b, src.max = bytes.Repeat(cmd, 2*calmReads), len(cmd)
+	for range 2 * calmReads {
+		if _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rd.buf) != readChunk {
+		t.Fatalf("after %d small reads the buffer is %d bytes, want %d", 2*calmReads, len(rd.buf), readChunk)
+	}
+}
+
+// chunkReader returns at most max bytes a read (0: all it is asked for)
+// and records the largest read.
+type chunkReader struct {
+	b         []byte
+	max, most int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	if r.max > 0 && len(p) > r.max {
+		p = p[:r.max]
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	r.most = max(r.most, n)
+	return n, nil
+}
