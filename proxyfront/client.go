@@ -102,11 +102,15 @@ const maxMultibulk = 1 << 20
 // the started commands are finished and their replies written first. On an
 // event loop nothing waits (the backends' readers write the replies).
 func (c *client) beforeRead() error {
-	if c.lp != nil && c.lp.onLoop {
+	if c.onLoop() {
 		return nil
 	}
 	return c.collect()
 }
+
+// onLoop reports whether an event loop serves the client now; only the
+// client's server (its loop, or its goroutine) asks.
+func (c *client) onLoop() bool { return c.lp != nil && c.lp.onLoop }
 
 func (c *client) serve() { c.serveFrom(nil, nil) }
 

@@ -286,6 +286,10 @@ func (l *pxLoop) ready(c *client) {
 		l.drop(lp)
 		return
 	}
+	if lp.handBack {
+		l.handOver(lp, "replies the socket did not take at once", nil, nil)
+		return
+	}
 	lp.ec.Readable = true
 	if l.p.cfgNow().ClientTimeout.Duration > 0 {
 		lp.active.Store(time.Now().UnixNano())
@@ -446,7 +450,7 @@ func (c *client) drainLocked() {
 		}
 		done++
 		if !c.countOut() {
-			return // over its output limit: closed (kill), the loop drops it
+			break // over its output limit: closed (kill), the loop drops it
 		}
 	}
 answered:
@@ -454,7 +458,7 @@ answered:
 		clear(c.pending[:done])
 		c.pending = c.pending[:copy(c.pending, c.pending[done:])]
 	}
-	if lp.handBack || len(c.out) == 0 || (len(c.pending) > 0 && len(c.out) < flushAt) {
+	if c.dead.Load() || lp.handBack || len(c.out) == 0 || (len(c.pending) > 0 && len(c.out) < flushAt) {
 		return
 	}
 	n, err := lp.ec.WriteNow(c.out)
