@@ -5,6 +5,7 @@ package proxyfront_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func TestEventLoopConnectionBehaviours(t *testing.T) {
 	}{
 		{"pipelines and hand-overs", TestProxyPipelineOrderAcrossHandOver},
 		{"idle timeout", TestProxyClientTimeout},
+		{"half-closed client", TestProxyHalfClosedClientGetsItsReplies},
 		{"matches one node", TestProxyMatchesOneNode},
 		{"string family", TestProxyStringFamily},
 		{"slow reader and output limit", TestAdversarialSlowReaderBehindProxy},
@@ -142,5 +144,37 @@ func TestProxyClientTimeout(t *testing.T) {
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// A client that sends its pipeline and shuts its writing side (redis-cli
+// < file, nc -q) gets every reply, then the proxy closes: the end of its
+// input is not the end of what it is owed.
+func TestProxyHalfClosedClientGetsItsReplies(t *testing.T) {
+	cl := startCluster(t, 2, "node")
+	px, _ := startProxy(t, onePool(cl))
+	c := dial(t, px.Addr)
+	defer c.Close()
+	const n = 50 // 100 commands: under maxPending, so the loop keeps the client to the end
+	for i := range n {
+		c.send("SET", "h"+strconv.Itoa(i%13), strconv.Itoa(i))
+		c.send("GET", "h"+strconv.Itoa(i%13))
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		for _, want := range []string{"+OK\r\n", bulk(strconv.Itoa(i))} {
+			got, err := c.read()
+			if err != nil || string(got) != want {
+				t.Fatalf("command %d: %q, %v; want %q", i, got, err, want)
+			}
+		}
+	}
+	if got, err := c.read(); err != io.EOF {
+		t.Fatalf("after the replies: %q, %v; want EOF", got, err)
 	}
 }
