@@ -367,6 +367,9 @@ type bconn struct {
 	// wbuf out for this generation and will take what is appended
 	// meanwhile; a flush then only appends. Cleared with the connection.
 	writing bool
+	// dialing: a dial for an event loop's client is under way (dialLater);
+	// commands queue in wbuf meanwhile.
+	dialing bool
 
 	// lastRead is when bytes last came from the node (unix nanos): the
 	// watchdog's measure of a node that is still answering.
@@ -379,6 +382,14 @@ func (bc *bconn) enqueue(c *call) bool {
 	b := bc.be
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
+	if bc.nc == nil && (bc.dialing || (!bc.single && c.owner != nil && c.owner.onLoop())) {
+		// An event loop does not wait for a connect: the call queues,
+		// and the dial's goroutine writes it once connected.
+		bc.dialLaterLocked()
+		bc.wbuf = append(bc.wbuf, c.req...)
+		bc.inflight = append(bc.inflight, c)
+		return true
+	}
 	if bc.nc == nil {
 		if bc.single && bc.dialed {
 			c.fail(b.errorf("connection lost: it held this client's WATCH, which a new connection would not"))

@@ -73,6 +73,17 @@ func (c *call) deliver(raw []byte) {
 	c.complete()
 }
 
-func (c *call) complete()      { c.done <- struct{}{} }
+// complete signals the call's waiter; for a client on an event loop, whose
+// replies its backends' readers write, it also offers the client a drain
+// (eventloop.go). The owner is read first: once done is signalled the
+// call may be released and reused.
+func (c *call) complete() {
+	o := c.owner
+	c.done <- struct{}{}
+	if o != nil && o.lp != nil {
+		o.kickDrain()
+	}
+}
+
 func (c *call) fail(err error) { c.err = err; c.complete() }
 func (c *call) wait()          { <-c.done }

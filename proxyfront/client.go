@@ -60,6 +60,10 @@ type client struct {
 	dirtyCopies []*bconn
 
 	l1 l1State // the L1's scratch and write barrier (l1serve.go)
+
+	// lp is the client's event-loop state under io_model eventloop
+	// (eventloop.go); nil for a client served by a goroutine from the start.
+	lp *loopState
 }
 
 // op is a started command whose reply is not written yet.
@@ -78,7 +82,7 @@ func (p *Proxy) newClient(nc net.Conn, id uint64) *client {
 	def := p.users.Default()
 	c := &client{p: p, id: id, nc: nc, user: def, authed: def.User().NoPass() && def.User().Enabled(),
 		scratch: make([]byte, 0, 64)}
-	c.rd = resp.NewReader(nc, c.limits, c.collect)
+	c.rd = resp.NewReader(nc, c.limits, c.beforeRead)
 	return c
 }
 
@@ -94,7 +98,26 @@ func (c *client) limits() resp.Limits {
 // maxMultibulk is Redis's limit on arguments per command.
 const maxMultibulk = 1 << 20
 
-func (c *client) serve() {
+// beforeRead runs before a read of the client's socket that may block:
+// the started commands are finished and their replies written first. On an
+// event loop nothing waits (the backends' readers write the replies).
+func (c *client) beforeRead() error {
+	if c.onLoop() {
+		return nil
+	}
+	return c.collect()
+}
+
+// onLoop reports whether an event loop serves the client now; only the
+// client's server (its loop, or its goroutine) asks.
+func (c *client) onLoop() bool { return c.lp != nil && c.lp.onLoop }
+
+func (c *client) serve() { c.serveFrom(nil, nil) }
+
+// serveFrom is the client's goroutine: it runs first (a command an event
+// loop handed over with the client) before reading more, or, with readErr,
+// finishes what is started and ends as serve would on that read error.
+func (c *client) serveFrom(first [][]byte, readErr error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.p.log.Error("panic while serving a client; connection closed",
@@ -105,14 +128,23 @@ func (c *client) serve() {
 		c.dropWatch()
 		c.nc.Close()
 	}()
+	if readErr != nil {
+		c.collect()
+		c.readFailed(readErr)
+		return
+	}
 	for !c.quit {
-		if t := c.p.cfgNow().ClientTimeout.Duration; t > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(t))
-		}
-		args, err := c.rd.Next()
-		if err != nil {
-			c.readFailed(err)
-			return
+		args := first
+		first = nil
+		if args == nil {
+			if t := c.p.cfgNow().ClientTimeout.Duration; t > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(t))
+			}
+			var err error
+			if args, err = c.rd.Next(); err != nil {
+				c.readFailed(err)
+				return
+			}
 		}
 		c.handle(args)
 		// Replies that have come in already (big values, fast nodes) are

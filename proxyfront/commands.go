@@ -28,7 +28,10 @@ type command struct {
 	noAuth    bool
 	acl       *acl.Command // what users' rules say of it (acl.go); nil for names only the proxy knows
 	how       string       // the route's kind (route.how), for tests and errors
-	requests  prometheus.Counter
+	// loop: an event loop runs it (eventloop.go): it starts one call, or
+	// answers at once, and never waits in its handler or its turn.
+	loop     bool
+	requests prometheus.Counter
 }
 
 // route is how the proxy runs a command: alone (fn) and inside MULTI (tx;
@@ -180,6 +183,10 @@ func buildCommandTable(metas map[string]*cmdmeta.Command, m *metrics) (map[strin
 	for _, name := range refused {
 		t[name] = &command{name: name, arity: -1, fn: unsupported, tx: refusedInTx(unsupportedMsg(name)),
 			how: "refused", requests: m.requests.WithLabelValues(name)}
+	}
+	for name, cmd := range t {
+		cmd.loop = cmd.how == "key" || cmd.how == "keys" || cmd.how == "refused" ||
+			name == "ping" || name == "echo" || name == "select"
 	}
 	// QUIT inside MULTI closes the connection at once, as in Redis.
 	t["quit"].txControl = true

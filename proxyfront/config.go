@@ -166,6 +166,10 @@ type Config struct {
 	// watching client gets one of its own until EXEC, DISCARD or UNWATCH.
 	// A WATCH past the bound is refused. Default 1000; >= 1.
 	MaxWatchConnections int `toml:"max_watch_connections"`
+	// IOModel is how plaintext RESP clients are served: "goroutine"
+	// (default; a goroutine per client) or "eventloop" (epoll loops, one
+	// per GOMAXPROCS; Linux; eventloop.go). Applies at start only.
+	IOModel string `toml:"io_model"`
 
 	// MemcacheListen is the address of the memcache text protocol entry
 	// (docs/proxy.md), "host:port". "" (default) turns it off.
@@ -321,6 +325,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("client_query_buffer_limit %d: want at least %d (1 MiB; 0 means the default, 1 GiB)", c.ClientQueryBufferLimit, minProtoMaxBulkLenSetting)
 	case c.ProtoMaxBulkLen < minProtoMaxBulkLenSetting:
 		return fmt.Errorf("proto_max_bulk_len %d: want at least %d (1 MiB; 0 means the default, 512 MiB)", c.ProtoMaxBulkLen, minProtoMaxBulkLenSetting)
+	case c.IOModel != IOGoroutine && c.IOModel != IOEventLoop:
+		return fmt.Errorf("io_model %q: want %q (a goroutine per client) or %q (epoll loops; Linux)", c.IOModel, IOGoroutine, IOEventLoop)
 	case len(c.Pools) == 0:
 		return errors.New(`no [[pool]]: want at least one, with role = "primary"`)
 	}
@@ -405,6 +411,9 @@ func (c *Config) fillDefaults() {
 	c.L1.fillDefaults()
 	if c.Listen == "" {
 		c.Listen = defListen
+	}
+	if c.IOModel == "" {
+		c.IOModel = IOGoroutine
 	}
 	if c.Admin == "" {
 		c.Admin = defAdmin

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ type Proxy struct {
 	adminLn net.Listener
 	web     *httpEntry // the HTTP/JSON entry (http.go); nil when off
 	l1      *l1cache   // the L1 (l1.go); nil when off
+	loops   *pxLoops   // io_model eventloop's loops (eventloop.go); nil under goroutine
 	clients sync.WaitGroup
 	conns   sync.Map // *client → struct{}
 	nextID  atomic.Uint64
@@ -91,6 +93,11 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 	warnUnalignedPools(cfg, log)
 	if cfg.L1.Enabled {
 		if p.l1, err = newL1(cfg.L1, log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.IOModel == IOEventLoop && p.l1 == nil {
+		if p.loops, err = newPxLoops(p, runtime.GOMAXPROCS(0)); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +240,9 @@ func (p *Proxy) acceptLoop(ctx context.Context, ln net.Listener) error {
 		if !p.accepted(nc, "-ERR max number of clients reached\r\n") {
 			continue
 		}
+		if p.loops != nil && p.loops.adopt(nc) {
+			continue
+		}
 		c := p.newClient(nc, p.nextID.Add(1))
 		p.runClient(c, func() {
 			if !p.handshake(nc) {
@@ -260,19 +270,27 @@ func (p *Proxy) accepted(nc net.Conn, full string) bool {
 // runClient runs serve, c's loop, on a goroutine of its own, counted among
 // the proxy's clients until it returns.
 func (p *Proxy) runClient(c *client, serve func()) {
+	p.clientStarted(c)
+	go func() {
+		defer p.clientEnded(c)
+		serve()
+	}()
+}
+
+// clientStarted and clientEnded count c among the proxy's clients, from
+// its start to its end (its goroutine's, or its event loop's).
+func (p *Proxy) clientStarted(c *client) {
 	p.nconns.Add(1)
 	p.metrics.clients.Inc()
 	p.conns.Store(c, struct{}{})
 	p.clients.Add(1)
-	go func() {
-		defer func() {
-			p.conns.Delete(c)
-			p.nconns.Add(-1)
-			p.metrics.clients.Dec()
-			p.clients.Done()
-		}()
-		serve()
-	}()
+}
+
+func (p *Proxy) clientEnded(c *client) {
+	p.conns.Delete(c)
+	p.nconns.Add(-1)
+	p.metrics.clients.Dec()
+	p.clients.Done()
 }
 
 // sweepOutputLimits closes clients that stayed over the soft output limit
@@ -326,6 +344,9 @@ func (p *Proxy) shutdown() {
 	case <-time.After(5 * time.Second):
 		p.conns.Range(func(k, _ any) bool { k.(*client).nc.Close(); return true })
 	}
+	if p.loops != nil {
+		p.loops.stop()
+	}
 	p.topo.Load().close()
 }
 
@@ -347,6 +368,10 @@ func (p *Proxy) Reload() error {
 			p.log.Warn("reload: listen, admin and http.listen addresses apply only at start; keeping the old ones",
 				zap.String("listen", old.Listen), zap.String("admin", old.Admin), zap.String("http.listen", old.HTTP.Listen))
 			cfg.Listen, cfg.Admin, cfg.HTTP.Listen = old.Listen, old.Admin, old.HTTP.Listen
+		}
+		if cfg.IOModel != old.IOModel {
+			p.log.Warn("reload: io_model applies only at start; keeping the old one", zap.String("io_model", old.IOModel))
+			cfg.IOModel = old.IOModel
 		}
 		// The start fitted max_clients to the open-files limit; a
 		// reloaded max_clients (or more node connections) is held to it.

@@ -27,6 +27,7 @@
 # SECS (seconds per memtier run: 10, QUICK 2), KEYS (200000, QUICK 20000),
 # BATCH_N (redis-benchmark requests per batch run: 20000, QUICK 2000),
 # IO_MODELS (relcache's server rows: "goroutine eventloop"),
+# PROXY_IO_MODELS (relcache proxy's rows, its io_model: "goroutine eventloop"),
 # BATCH_PIPES ("1 16"), SRV_CORES, PROXY_CORES, NODE_CORES, CLIENT_CORES,
 # THREADS, CONNS (per memtier thread), NPROC (the cores the layout is
 # chosen for: nproc), PIN (0: no taskset), NC_CONNS (nutcracker's
@@ -49,6 +50,7 @@ OUT=${OUT:-}
 # relcache's io-models in the server rows (issue 19 item 1: eventloop is
 # the one with Redis's system-call pattern; goroutine is the default).
 IO_MODELS=${IO_MODELS:-goroutine eventloop}
+PROXY_IO_MODELS=${PROXY_IO_MODELS:-goroutine eventloop}
 NPROC=${NPROC:-$(nproc)} # NPROC=16 PIN=0 tries the 16-core layout's settings, unpinned, on a small machine
 if [ "$QUICK" = 1 ]; then
   SECS=${SECS:-2} KEYS=${KEYS:-20000} BATCH_N=${BATCH_N:-2000}
@@ -221,9 +223,10 @@ if [ -n "$MEMTIER" ] && [ -n "$RELCACHE" ]; then
       ;;
     esac
   }
-  for f in "nutcracker|nutcracker (1 thread)|$NUTCRACKER|1" "predixy|predixy (WorkerThreads $proxy_n)|$PREDIXY|$proxy_n" \
-    "relcache|relcache proxy (GOMAXPROCS $proxy_n)|$RELCACHE|$proxy_n"; do
-    IFS='|' read -r kind name bin cores <<<"$f"
+  fronts=("nutcracker|nutcracker (1 thread)|$NUTCRACKER|1" "predixy|predixy (WorkerThreads $proxy_n)|$PREDIXY|$proxy_n")
+  for m in $PROXY_IO_MODELS; do fronts+=("relcache|relcache proxy $m (GOMAXPROCS $proxy_n)|$RELCACHE|$proxy_n|$m"); done
+  for f in "${fronts[@]}"; do
+    IFS='|' read -r kind name bin cores model <<<"$f"
     [ -n "$bin" ] || continue
     if [ "$kind" = relcache ] && ! "$RELCACHE" proxy --help >/dev/null 2>&1; then
       skipped+=("proxy rows of relcache proxy: this relcache has no \`proxy\` command"); continue
@@ -241,7 +244,7 @@ if [ -n "$MEMTIER" ] && [ -n "$RELCACHE" ]; then
       ;;
     predixy) spawn "$PROXY_CORES" "$bin" "$tmp/$kind.conf" >"$tmp/$kind.log" 2>&1 ;;
     relcache) spawn "$PROXY_CORES" env GOMAXPROCS="$proxy_n" "$bin" proxy --config "$tmp/$kind.conf" \
-      --log-level warn >"$tmp/$kind.log" 2>&1 ;;
+      --io-model "$model" --log-level warn >"$tmp/$kind.log" 2>&1 ;;
     esac
     wait_port "$port" || { cat "$tmp/$kind.log" >&2; exit 1; }
     memtier_fill "$port"

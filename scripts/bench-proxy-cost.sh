@@ -11,6 +11,8 @@
 #   scripts/bench-proxy-cost.sh                        # bin/relcache
 #   scripts/bench-proxy-cost.sh /tmp/before /tmp/after # two builds, one run
 #   FRONT_CPUS=0,1 CLIENT_CPUS=0,1 scripts/bench-proxy-cost.sh   # 2 Ps
+#   scripts/bench-proxy-cost.sh bin/relcache@goroutine bin/relcache@eventloop
+#                               # BINARY@MODEL: that binary with --io-model MODEL
 #
 # Knobs (environment):
 #   PIPES       pipeline depths (default "1 16")
@@ -79,7 +81,9 @@ taskset -c "$FRONT_CPUS" "$NUTCRACKER" -c "$tmp/nutcracker.yml" -o "$tmp/nutcrac
 targets=("nutcracker|$np|$!")
 wait_port "$np"
 
-for b in "$@"; do
+for arg in "$@"; do
+  b=${arg%%@*} model=()
+  [[ $arg == *@* ]] && model=(--io-model "${arg#*@}")
   pp=$(free_port)
   cat >"$tmp/proxy$pp.toml" <<EOF
 listen = "127.0.0.1:$pp"
@@ -94,8 +98,8 @@ servers = [$servers]
 server_connections = 1
 timeout = "1000ms"
 EOF
-  taskset -c "$FRONT_CPUS" "$b" proxy --config "$tmp/proxy$pp.toml" 2>"$tmp/proxy$pp.log" &
-  targets+=("$b|$pp|$!")
+  taskset -c "$FRONT_CPUS" "$b" proxy --config "$tmp/proxy$pp.toml" "${model[@]}" 2>"$tmp/proxy$pp.log" &
+  targets+=("$arg|$pp|$!")
   wait_port "$pp"
 done
 

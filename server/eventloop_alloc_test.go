@@ -24,7 +24,7 @@ func TestEventLoopGETAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { l.ep.Close(); unix.Close(l.evfd) }()
+	defer l.p.Close()
 	addr := &net.UnixAddr{Name: "pair", Net: "unix"}
 	lc := &loopConn{l: l, fd: fds[0], laddr: addr, raddr: addr}
 	defer unix.Close(fds[0])

@@ -19,7 +19,7 @@ import (
 )
 
 func proxyCmd() *cobra.Command {
-	var configPath, logLevel, logFormat string
+	var configPath, logLevel, logFormat, ioModel string
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Run the sharding proxy in front of many relcache nodes",
@@ -36,6 +36,12 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 			cfg, err := proxyfront.LoadConfig(configPath)
 			if err != nil {
 				return err
+			}
+			if ioModel != "" {
+				cfg.IOModel = ioModel
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("--io-model: %w", err)
+				}
 			}
 			log, err := newLogger(logLevel, logFormat)
 			if err != nil {
@@ -72,6 +78,7 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 	cmd.Flags().StringVar(&configPath, "config", "", "proxy config file (TOML; see docs/proxy.md)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "console", "console or json")
+	cmd.Flags().StringVar(&ioModel, "io-model", "", `overrides the config's io_model: "goroutine" or "eventloop" (docs/proxy.md)`)
 	cmd.AddCommand(proxyReloadCmd())
 	return cmd
 }

@@ -20,7 +20,14 @@ import (
 // SIGTERM when the test ends and must exit 0.
 func StartProxy(t testing.TB, configPath string, args ...string) *Proc {
 	t.Helper()
-	full := append([]string{"proxy", "--config", configPath, "--log-format", "json"}, args...)
+	full := []string{"proxy", "--config", configPath, "--log-format", "json"}
+	// RELCACHE_TEST_PROXY_IO_MODEL runs a package's proxy tests again
+	// under another io_model: RELCACHE_TEST_PROXY_IO_MODEL=eventloop go
+	// test ./proxyfront/. A test's own --io-model, after it, wins.
+	if m := os.Getenv("RELCACHE_TEST_PROXY_IO_MODEL"); m != "" {
+		full = append(full, "--io-model", m)
+	}
+	full = append(full, args...)
 	return startLogged(t, "relcache proxy", "relcache proxy listening", full)
 }
 
