@@ -55,6 +55,12 @@ import (
 // the runtime's own epoll does not also wake for it; a hand-over gives it
 // back with net.FileConn.
 
+// defaultIOModel is io-model's default on Linux: the event loop spends
+// less CPU per request than the goroutine model (docs/benchmarks.md, "Node
+// per-request cost (issue 19 item 1)"), and since handBack a client pays
+// the goroutine model only while it needs it.
+const defaultIOModel = IOEventLoop
+
 // ioLoops are a server's event loops, one per GOMAXPROCS; clients are dealt
 // to them in turn.
 type ioLoops struct {

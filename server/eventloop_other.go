@@ -10,6 +10,9 @@ import (
 // The event loop is built on epoll (eventloop_linux.go); elsewhere
 // io-model eventloop refuses to start.
 
+// defaultIOModel is io-model's default where there is no event loop.
+const defaultIOModel = IOGoroutine
+
 type ioLoops struct{}
 
 func newIOLoops(*Server, int) (*ioLoops, error) {

@@ -19,7 +19,8 @@ const (
 	// tracking, any command outside the loop's list) is handed over to
 	// its own goroutine, as under IOGoroutine, which gives it back to the
 	// loop when it is idle again and needs nothing the loop cannot do.
-	// TLS connections always take the goroutine model. Linux only.
+	// TLS connections always take the goroutine model. Linux only, and
+	// its default (defaultIOModel).
 	IOEventLoop
 )
 
