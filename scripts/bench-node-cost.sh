@@ -141,4 +141,4 @@ if [ "$MIX" = 1 ]; then
   done
 fi
 echo
-echo "$(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); servers on core $SERVER_CORE (relcache GOMAXPROCS=1), redis-benchmark on core $CLIENT_CORE; N=$N C=$C, 64-byte values, -r 100000; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); servers on core $SERVER_CORE (relcache GOMAXPROCS=1), the load ($([ "$MIX" = 1 ] && echo relcache-bench prelude || echo redis-benchmark)) on core $CLIENT_CORE; N=$N C=$C, 64-byte values, -r 100000; load average $(cut -d' ' -f1-3 /proc/loadavg)"

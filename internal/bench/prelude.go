@@ -20,7 +20,8 @@ type PreludeConfig struct {
 	Keys     int    // the GETs' keyspace: key:__rand_int__ as redis-benchmark -r names it
 	// Prelude are the commands each connection sends first, one at a time,
 	// as a client library does when it connects (CLIENT SETINFO, HELLO,
-	// ...); each is its words, split on spaces.
+	// ...); each is its words, split on spaces. Their error replies are
+	// ignored.
 	Prelude []string
 }
 
@@ -58,7 +59,9 @@ func RunPrelude(ctx context.Context, cfg PreludeConfig) (int64, time.Duration, e
 			for _, w := range words[1:] {
 				r.out = redcon.AppendBulkString(r.out, w)
 			}
-			if _, err := c.do(&r, 10*time.Second); err != nil {
+			// An error reply is taken as clients take it (go-redis ignores
+			// CLIENT SETINFO's on a Redis older than 7.2).
+			if _, err := c.do(&r, 10*time.Second); broken(err) {
 				return 0, 0, fmt.Errorf("bench prelude: %s: %w", cmd, err)
 			}
 		}
