@@ -221,3 +221,70 @@ func TestEventLoopHandBackKeepsPipelinesInOrder(t *testing.T) {
 		t.Fatalf("total_io_hand_backs %d, want at least one per connection (%d)", backs, conns)
 	}
 }
+
+// CLIENT KILL reaches connections wherever they are as they go back and
+// forth between their loop and their goroutine: each killed one sees its
+// connection closed, none is left counted on either side, and (with
+// -race) nothing is served by two goroutines at once.
+func TestEventLoopKillDuringHandBacks(t *testing.T) {
+	p := relcachetest.Start(t, "--io-model", "eventloop")
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: p.Addr, PoolSize: 1, MaxRetries: -1})
+	defer admin.Close()
+	if err := admin.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const conns = 8
+	const in = "CONFIG GET io-model\r\nGET k\r\n"
+	const want = "*2\r\n$8\r\nio-model\r\n$9\r\neventloop\r\n$1\r\nv\r\n"
+	ids := make(chan int64, conns)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		nc, err := net.Dial("tcp", p.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		if _, err := nc.Write([]byte("CLIENT ID\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, ":") {
+			t.Fatalf("CLIENT ID = %q, %v", line, err)
+		}
+		id, _ := strconv.ParseInt(strings.TrimSpace(line[1:]), 10, 64)
+		ids <- id
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := make([]byte, len(want))
+			for {
+				if _, err := nc.Write([]byte(in)); err != nil {
+					return // killed
+				}
+				if _, err := io.ReadFull(br, got); err != nil {
+					return // killed
+				}
+				if string(got) != want {
+					errs <- fmt.Errorf("replies %q, want %q", got, want)
+					return
+				}
+			}
+		}()
+	}
+	close(ids)
+	for id := range ids {
+		time.Sleep(20 * time.Millisecond) // let it move back and forth a while
+		if err := admin.ClientKillByFilter(ctx, "ID", strconv.FormatInt(id, 10)).Err(); err != nil {
+			t.Fatalf("CLIENT KILL ID %d: %v", id, err)
+		}
+	}
+	wg.Wait() // every client saw its connection closed
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitIOCounts(t, ctx, admin, 0, 1)
+}
