@@ -60,6 +60,9 @@ type client struct {
 	// an event loop handed it over: that goroutine gives it back when it
 	// is idle (handBack).
 	handedOver bool
+	// loopRun counts, while handedOver, the commands run since the last
+	// one the loop could not have run (handBackAfter).
+	loopRun int
 	// proxy is set by CLIENT PROXY ON: a reply over the output limit is
 	// replaced by an error rather than closing the connection.
 	proxy    bool

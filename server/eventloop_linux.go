@@ -400,7 +400,7 @@ func (l *ioLoop) handOver(lc *loopConn, why string, pending [][]byte, closeAfter
 	}
 	lc.inner = nc
 	lc.mu.Unlock()
-	c.handedOver = true
+	c.handedOver, c.loopRun = true, 0
 	c.srv.stats.handOvers.Add(1)
 	c.srv.stats.handedOverClients.Add(1)
 	go c.serveHandedOver(pending, lc.mark, closeAfter, failErr)
@@ -428,23 +428,43 @@ func (c *client) serveHandedOver(pending [][]byte, mark time.Time, closeAfter bo
 	}
 }
 
+// handBackAfter is how many commands the loop could run a handed-over
+// client must have sent since the last one it could not before it goes
+// back: a hand-over and a hand-back cost a duplicated descriptor, two
+// epoll_ctl calls and a goroutine each, so a client that sends EXEC or
+// INFO every few commands (a transaction on every request) stays on its
+// goroutine, while one that sent CONFIG GET or INFO once at connect goes
+// back after a few requests.
+const handBackAfter = 16
+
+// countLoopRun keeps loopRun for a handed-over client's command.
+func (c *client) countLoopRun(cmd *command) {
+	if cmd.flags&flagLoop == 0 {
+		c.loopRun = 0
+	} else {
+		c.loopRun++
+	}
+}
+
 // mayHandBack reports whether a handed-over client, about to wait for its
 // next command with its replies written, needs nothing the loop cannot
-// give it: no bytes of a command read (the loop would frame them too, but
-// a client mid-command is rare and the goroutine is already here), no
+// give it: handBackAfter commands the loop could run since the last it
+// could not, no bytes of a command read (the loop would frame them too,
+// but a client mid-command is rare and the goroutine is already here), no
 // open MULTI, no subscriptions or tracking (pushes from other goroutines
 // would hand it over again at once; a tracking redirect's target is a
 // subscriber), nothing left to push, not closing.
 func (c *client) mayHandBack() bool {
-	return c.writeErr == nil && len(c.out) == 0 && c.rd.Buffered() == 0 && !c.closeAfterReply &&
-		c.tx == nil && !c.track.on && !c.ps.active && !c.push.pending.Load() && !c.srv.closing.Load()
+	return c.loopRun >= handBackAfter && c.writeErr == nil && len(c.out) == 0 && c.rd.Buffered() == 0 &&
+		!c.closeAfterReply && c.tx == nil && !c.track.on && !c.ps.active && !c.push.pending.Load() &&
+		!c.srv.closing.Load()
 }
 
 // handBack gives a handed-over client back to its event loop when it
 // would otherwise block reading with nothing pending (beforeRead), so a
-// client that once needed its own goroutine (CLIENT TRACKING off again, a
-// fill, one slow write, HGETALL, HELLO) is not served the expensive way
-// for the rest of its life. errHandBack: the loop has the client now, and
+// client that once needed its own goroutine (CONFIG GET or INFO at
+// connect, CLIENT TRACKING off again, a fill, one slow write) is not
+// served the expensive way for the rest of its life. errHandBack: the loop has the client now, and
 // the caller must return without touching it; nil: carry on reading here.
 //
 // The socket goes back as it came (a duplicate descriptor, the net.Conn

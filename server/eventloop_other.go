@@ -27,3 +27,4 @@ type loopConn struct{ net.Conn }
 func (*loopConn) start(*client)         {}
 func (c *client) loopBeforeRead() error { return nil }
 func (c *client) handBack() error       { return nil }
+func (c *client) countLoopRun(*command) {}
