@@ -116,6 +116,9 @@ func (s *Server) dispatch(c *client, args [][]byte, start time.Time) time.Time {
 		c.handOver = cmd.name
 		return start
 	}
+	if c.handedOver {
+		c.countLoopRun(cmd)
+	}
 	if cmd.flags&flagDenyOOM != 0 {
 		if err := s.store.EnsureMemory(); err != nil {
 			c.err(errOOM)

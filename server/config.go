@@ -142,7 +142,8 @@ type Config struct {
 	// offset) or OnCorruptSkip (start empty, rename the file aside).
 	SnapshotOnCorrupt OnCorrupt
 	// IOModel is how plaintext TCP clients are served (io-model):
-	// IOGoroutine (default) or IOEventLoop (Linux; see iomodel.go).
+	// IOEventLoop (Linux's default) or IOGoroutine (the default
+	// elsewhere); see iomodel.go.
 	IOModel IOModel
 	// SnapshotVerify is how relation sets are checked when a snapshot
 	// loads: CheckHeader (default; openhash.CheckControl, and the next
@@ -223,7 +224,7 @@ func Defaults() Config {
 		ACLLogMaxLen:            DefaultACLLogMaxLen,
 		Save:                    []SaveRule{{3600, 1}, {300, 100}, {60, 10000}},
 		SnapshotOnCorrupt:       OnCorruptFail,
-		IOModel:                 IOGoroutine,
+		IOModel:                 defaultIOModel,
 		SnapshotVerify:          CheckHeader,
 		SourceSweepInterval:     DefaultSourceSweepInterval,
 		SourceChangeRetention:   DefaultSourceChangeRetention,

@@ -56,6 +56,13 @@ type client struct {
 	// by whoever serves the client.
 	inLoop   bool
 	handOver string
+	// handedOver is set while the client's own goroutine serves it after
+	// an event loop handed it over: that goroutine gives it back when it
+	// is idle (handBack).
+	handedOver bool
+	// loopRun counts, while handedOver, the commands run since the last
+	// one the loop could not have run (handBackAfter).
+	loopRun int
 	// proxy is set by CLIENT PROXY ON: a reply over the output limit is
 	// replaced by an error rather than closing the connection.
 	proxy    bool
@@ -171,6 +178,9 @@ func (c *client) beforeRead() error {
 		return errShuttingDown
 	}
 	c.ioWait.Store(time.Now().UnixNano())
+	if c.handedOver {
+		return c.handBack()
+	}
 	return nil
 }
 
@@ -306,34 +316,38 @@ func (c *client) logPanic(r any) {
 
 // serveCommands is the goroutine model's loop: args, when not nil, is a
 // command already framed (an event loop handed the client over with it),
-// which runs first.
+// which runs first. It returns true when it gave the client back to its
+// event loop (handBack): the caller must not touch the client again.
 //
 // mark is when the next command starts: after a read that waited, a fresh
 // clock reading; within a pipeline, the end of the command before it. One
 // clock read per command serves latency, SLOWLOG and the store's clock
 // alike.
-func (c *client) serveCommands(args [][]byte, mark time.Time) {
+func (c *client) serveCommands(args [][]byte, mark time.Time) (back bool) {
 	for {
 		if args == nil {
 			var err error
 			if args, err = c.rd.Next(); err != nil {
+				if err == errHandBack {
+					return true
+				}
 				c.readFailed(err)
-				return
+				return false
 			}
 			if c.rd.Waited() {
 				mark = time.Now()
 			}
 		}
 		if !c.runOne(args, &mark) {
-			return
+			return false
 		}
 		args = nil
 		if c.closeAfterReply {
 			c.flush()
-			return
+			return false
 		}
 		if len(c.out) >= flushAt && !c.flush() {
-			return
+			return false
 		}
 	}
 }

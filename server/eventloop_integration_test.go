@@ -16,12 +16,13 @@ import (
 	"github.com/relcache/relcache/internal/relcachetest"
 )
 
-// The connection-level behaviours, again under io-model eventloop: the
-// tests below start their servers through relcachetest.Start, which passes
-// RELCACHE_TEST_IO_MODEL on as --io-model. (The whole package runs the
-// same way with RELCACHE_TEST_IO_MODEL=eventloop go test ./server/.)
-func TestEventLoopConnectionBehaviours(t *testing.T) {
-	for name, fn := range map[string]func(*testing.T){
+// connectionBehaviours are the connection-level tests, which run again
+// under each io-model: the tests start their servers through
+// relcachetest.Start, which passes RELCACHE_TEST_IO_MODEL on as
+// --io-model. (The whole package runs the same way with
+// RELCACHE_TEST_IO_MODEL=goroutine go test ./server/.)
+func connectionBehaviours() map[string]func(*testing.T) {
+	return map[string]func(*testing.T){
 		"pipelining":                TestPipelineAnsweredInOrderInOneWrite,
 		"resp2 and resp3":           TestGoRedisRESP2AndRESP3,
 		"protocol limits":           TestProtocolLimitsAndGarbage,
@@ -45,11 +46,40 @@ func TestEventLoopConnectionBehaviours(t *testing.T) {
 		"rueidis client-side cache": TestRueidisClientSideCache,
 		"graceful shutdown":         TestGracefulShutdown,
 		"shutdown command":          TestShutdownCommand,
-	} {
+	}
+}
+
+// The connection-level behaviours under io-model eventloop, Linux's
+// default (the rest of the package runs under it too, unless
+// RELCACHE_TEST_IO_MODEL says otherwise).
+func TestEventLoopConnectionBehaviours(t *testing.T) {
+	runConnectionBehaviours(t, "eventloop")
+}
+
+// The same under io-model goroutine, the model TLS connections always
+// take and a handed-over client runs, so that both stay covered.
+func TestGoroutineConnectionBehaviours(t *testing.T) {
+	runConnectionBehaviours(t, "goroutine")
+}
+
+func runConnectionBehaviours(t *testing.T, model string) {
+	for name, fn := range connectionBehaviours() {
 		t.Run(name, func(t *testing.T) {
-			t.Setenv("RELCACHE_TEST_IO_MODEL", "eventloop")
+			t.Setenv("RELCACHE_TEST_IO_MODEL", model)
 			fn(t)
 		})
+	}
+}
+
+// Without --io-model a node on Linux serves its clients from event loops.
+func TestIOModelDefaultIsEventLoopOnLinux(t *testing.T) {
+	t.Setenv("RELCACHE_TEST_IO_MODEL", "")
+	p := relcachetest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: p.Addr, MaxRetries: -1})
+	defer c.Close()
+	got, err := c.ConfigGet(context.Background(), "io-model").Result()
+	if err != nil || got["io-model"] != "eventloop" {
+		t.Fatalf("CONFIG GET io-model = %v, %v; want eventloop", got, err)
 	}
 }
 

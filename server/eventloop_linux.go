@@ -30,7 +30,7 @@ import (
 // waits in the reader for the next readiness.
 //
 // The loop never waits on anything but epoll. A client that would make it
-// wait is handed over, for good, to a goroutine running the goroutine
+// wait is handed over to a goroutine running the goroutine
 // model's loop on the same client, reader and pending replies (handOver):
 // a command outside flagLoop (EXEC, pub/sub, CLIENT, CONFIG, SAVE, FOLLOW,
 // ...) or one that missed and needs a fill, which its goroutine runs again
@@ -41,12 +41,22 @@ import (
 // (deadlines and Close: CLIENT KILL, clientsCron's timeouts, shutdown,
 // push wake-ups), so a loop client's conn is a loopConn that turns those
 // into wake-ups of its loop while the loop has it, and passes them to the
-// real connection once it was handed over.
+// real connection once it was handed over. The goroutine gives the client
+// back to its loop (handBack) when it would block reading with nothing
+// pending and nothing the loop cannot do (no subscriptions, no tracking,
+// no open MULTI): a client is never served by both at once, because the
+// goroutine returns as soon as it has queued the client on the loop.
 //
 // The socket is taken out of Go's poller when the client is adopted (a
 // duplicate of the accepted descriptor is kept, the net.Conn closed), so
 // the runtime's own epoll does not also wake for it; a hand-over gives it
 // back with net.FileConn.
+
+// defaultIOModel is io-model's default on Linux: the event loop spends
+// less CPU per request than the goroutine model (docs/benchmarks.md, "Node
+// per-request cost (issue 19 item 1)"), and since handBack a client pays
+// the goroutine model only while it needs it.
+const defaultIOModel = IOEventLoop
 
 // ioLoops are a server's event loops, one per GOMAXPROCS; clients are dealt
 // to them in turn.
@@ -168,7 +178,13 @@ func (l *ioLoop) wakeups() bool {
 		l.add(lc)
 	}
 	for _, lc := range woken {
-		if l.conns[int32(lc.fd)] == lc {
+		// A wake-up queued before a hand-over may be looked at after
+		// the client's goroutine handed it back (and changed lc.fd):
+		// read fd under lc.mu.
+		lc.mu.Lock()
+		fd := lc.fd
+		lc.mu.Unlock()
+		if fd >= 0 && l.conns[int32(fd)] == lc {
 			l.woke(lc)
 		}
 	}
@@ -190,6 +206,16 @@ func (l *ioLoop) add(lc *loopConn) {
 	}
 	l.conns[int32(lc.fd)] = lc
 	lc.c.inLoop = true
+	l.srv.stats.loopClients.Add(1)
+}
+
+// forget takes a client out of the loop's set, if it is in it.
+func (l *ioLoop) forget(lc *loopConn) {
+	if l.conns[int32(lc.fd)] == lc {
+		delete(l.conns, int32(lc.fd))
+		l.srv.stats.loopClients.Add(-1)
+	}
+	lc.c.inLoop = false
 }
 
 // woke handles a client another goroutine set a deadline on or closed:
@@ -274,8 +300,7 @@ func isProtoError(err error) bool {
 // drop closes a client the loop has and forgets it.
 func (l *ioLoop) drop(lc *loopConn) {
 	c := lc.c
-	delete(l.conns, int32(lc.fd))
-	c.inLoop = false
+	l.forget(lc)
 	lc.mu.Lock()
 	lc.closed = true
 	fd := lc.fd
@@ -294,8 +319,7 @@ func (l *ioLoop) drop(lc *loopConn) {
 func (l *ioLoop) handOver(lc *loopConn, why string, pending [][]byte, closeAfter bool, failErr error) {
 	c := lc.c
 	c.srv.log.Debug("event loop: client handed over to a goroutine", zap.String("client", c.addr), zap.String("why", why))
-	delete(l.conns, int32(lc.fd))
-	c.inLoop = false
+	l.forget(lc)
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
 	f := os.NewFile(uintptr(lc.fd), "")
 	nc, err := net.FileConn(f) // a duplicate, in Go's poller
@@ -315,12 +339,23 @@ func (l *ioLoop) handOver(lc *loopConn, why string, pending [][]byte, closeAfter
 	}
 	lc.inner = nc
 	lc.mu.Unlock()
+	c.handedOver, c.loopRun = true, 0
+	c.srv.stats.handOvers.Add(1)
+	c.srv.stats.handedOverClients.Add(1)
 	go c.serveHandedOver(pending, lc.mark, closeAfter, failErr)
 }
 
 // serveHandedOver is a client's goroutine after its event loop let it go.
+// It ends when the client leaves, or when it gave the client back to its
+// loop (handBack), after which it touches nothing of it.
 func (c *client) serveHandedOver(pending [][]byte, mark time.Time, closeAfter bool, failErr error) {
-	defer c.srv.removeClient(c)
+	back := false
+	defer func() {
+		if !back {
+			c.srv.stats.handedOverClients.Add(-1)
+			c.srv.removeClient(c)
+		}
+	}()
 	defer c.recoverPanic()
 	switch {
 	case failErr != nil:
@@ -328,8 +363,87 @@ func (c *client) serveHandedOver(pending [][]byte, mark time.Time, closeAfter bo
 	case closeAfter:
 		c.flush()
 	default:
-		c.serveCommands(pending, mark)
+		back = c.serveCommands(pending, mark)
 	}
+}
+
+// handBackAfter is how many commands the loop could run a handed-over
+// client must have sent since the last one it could not before it goes
+// back: a hand-over and a hand-back cost a duplicated descriptor, two
+// epoll_ctl calls and a goroutine each, so a client that sends EXEC or
+// INFO every few commands (a transaction on every request) stays on its
+// goroutine, while one that sent CONFIG GET or INFO once at connect goes
+// back after a few requests.
+const handBackAfter = 16
+
+// countLoopRun keeps loopRun for a handed-over client's command.
+func (c *client) countLoopRun(cmd *command) {
+	if cmd.flags&flagLoop == 0 {
+		c.loopRun = 0
+	} else {
+		c.loopRun++
+	}
+}
+
+// mayHandBack reports whether a handed-over client, about to wait for its
+// next command with its replies written, needs nothing the loop cannot
+// give it: handBackAfter commands the loop could run since the last it
+// could not, no bytes of a command read (the loop would frame them too,
+// but a client mid-command is rare and the goroutine is already here), no
+// open MULTI, no subscriptions or tracking (pushes from other goroutines
+// would hand it over again at once; a tracking redirect's target is a
+// subscriber), nothing left to push, not closing.
+func (c *client) mayHandBack() bool {
+	return c.loopRun >= handBackAfter && c.writeErr == nil && len(c.out) == 0 && c.rd.Buffered() == 0 &&
+		!c.closeAfterReply && c.tx == nil && !c.track.on && !c.ps.active && !c.push.pending.Load() &&
+		!c.srv.closing.Load()
+}
+
+// handBack gives a handed-over client back to its event loop when it
+// would otherwise block reading with nothing pending (beforeRead), so a
+// client that once needed its own goroutine (CONFIG GET or INFO at
+// connect, CLIENT TRACKING off again, a fill, one slow write) is not
+// served the expensive way for the rest of its life. errHandBack: the loop has the client now, and
+// the caller must return without touching it; nil: carry on reading here.
+//
+// The socket goes back as it came (a duplicate descriptor, the net.Conn
+// closed), under lc.mu, which Close and the deadline setters take: one of
+// those that comes before reaches the goroutine's connection (a Close
+// makes the duplicate fail, and the client stays here to see its read
+// fail; a push wake-up's pending flag is seen below), one that comes after
+// finds the loop's and wakes the loop, whose adds it is queued behind.
+func (c *client) handBack() error {
+	if !c.mayHandBack() {
+		return nil
+	}
+	lc := c.conn.(*loopConn)
+	l := lc.l
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	tc, ok := lc.inner.(*net.TCPConn)
+	if !ok || lc.closed || c.push.pending.Load() {
+		return nil
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	fd := -1
+	if cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil || err != nil {
+		return nil // closed under us: the next read says so
+	}
+	tc.Close() // the duplicate keeps the socket
+	lc.inner, lc.fd, lc.readable = nil, fd, false
+	c.handedOver = false
+	c.srv.stats.handBacks.Add(1)
+	c.srv.stats.handedOverClients.Add(-1)
+	c.srv.log.Debug("event loop: client handed back to its loop", zap.String("client", c.addr))
+	// From here on the loop owns the client.
+	l.mu.Lock()
+	l.adds = append(l.adds, lc)
+	l.mu.Unlock()
+	l.signal()
+	return errHandBack
 }
 
 // loopBeforeRead is beforeRead on an event loop: write the pending

@@ -10,6 +10,9 @@ import (
 // The event loop is built on epoll (eventloop_linux.go); elsewhere
 // io-model eventloop refuses to start.
 
+// defaultIOModel is io-model's default where there is no event loop.
+const defaultIOModel = IOGoroutine
+
 type ioLoops struct{}
 
 func newIOLoops(*Server, int) (*ioLoops, error) {
@@ -23,3 +26,5 @@ type loopConn struct{ net.Conn }
 
 func (*loopConn) start(*client)         {}
 func (c *client) loopBeforeRead() error { return nil }
+func (c *client) handBack() error       { return nil }
+func (c *client) countLoopRun(*command) {}

@@ -114,6 +114,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "open_files_limit", int64(s.cfg.OpenFilesLimit))
 		b = field(b, "blocked_clients", 0)
 		b = field(b, "tracking_clients", s.track.clients.Load())
+		b = field(b, "io_loop_clients", s.stats.loopClients.Load())
+		b = field(b, "io_handed_over_clients", s.stats.handedOverClients.Load())
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -159,6 +161,8 @@ func (s *Server) appendInfo(b []byte, section string) []byte {
 		b = field(b, "client_output_buffer_limit_disconnections", s.stats.outputLimitClosed.Load())
 		b = field(b, "client_output_buffer_limit_error_replies", s.stats.outputLimitErrors.Load())
 		b = field(b, "tls_handshake_errors", s.stats.tlsHandshakeErrors.Load())
+		b = field(b, "total_io_hand_overs", s.stats.handOvers.Load())
+		b = field(b, "total_io_hand_backs", s.stats.handBacks.Load())
 		channels, patterns := s.pubsub.counts()
 		b = field(b, "pubsub_channels", channels)
 		b = field(b, "pubsub_patterns", patterns)

@@ -17,8 +17,10 @@ const (
 	// complete command, one write. A connection that needs to wait (a
 	// fill from the source, a reply the socket does not take, pub/sub,
 	// tracking, any command outside the loop's list) is handed over to
-	// its own goroutine, as under IOGoroutine, for the rest of its life.
-	// TLS connections always take the goroutine model. Linux only.
+	// its own goroutine, as under IOGoroutine, which gives it back to the
+	// loop when it is idle again and needs nothing the loop cannot do.
+	// TLS connections always take the goroutine model. Linux only, and
+	// its default (defaultIOModel).
 	IOEventLoop
 )
 
@@ -46,4 +48,7 @@ var (
 	errWouldBlock = errors.New("event loop: would block")
 	// errHandOver: the client must go on on a goroutine of its own.
 	errHandOver = errors.New("event loop: hand over to a goroutine")
+	// errHandBack: a handed-over client's goroutine gave it back to its
+	// event loop and must let go of it.
+	errHandBack = errors.New("event loop: handed back to the loop")
 )

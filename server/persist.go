@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -390,15 +388,6 @@ func (s *Server) appendPersistenceInfo(b []byte) []byte {
 	b = field(b, "rdb_last_load_time_ms", p.loadDuration.Milliseconds())
 	b = field(b, "rdb_snapshot_file", p.path)
 	return field(b, "aof_enabled", 0)
-}
-
-// lowerPriority moves the calling goroutine onto an OS thread of its own at
-// the lowest CPU priority (nice 19), so the kernel serves client threads
-// first while a background save runs. The thread is never unlocked: it
-// ends with the goroutine, taking its priority with it.
-func lowerPriority() {
-	runtime.LockOSThread()
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 19)
 }
 
 // untotalled reports a snapshot record that is a truncated relation list

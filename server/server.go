@@ -96,6 +96,11 @@ type serverStats struct {
 	// TLS handshakes that failed (no or a bad certificate, a protocol
 	// mismatch, a client that sent no handshake in time).
 	tlsHandshakeErrors atomic.Int64
+	// io-model eventloop: clients an event loop serves now, clients a
+	// loop handed over to a goroutine of their own now, and how many
+	// hand-overs and hand-backs there were (eventloop_linux.go).
+	loopClients, handedOverClients atomic.Int64
+	handOvers, handBacks           atomic.Int64
 }
 
 // New builds a server from cfg; nothing listens until Serve.

@@ -73,6 +73,36 @@ both, pinned, and reads their CPU time).`,
 	return cmd
 }
 
+func benchPreludeCmd() *cobra.Command {
+	cfg := bench.PreludeConfig{Conns: 50, Requests: 200000, Pipeline: 1, Keys: 100000}
+	cmd := &cobra.Command{
+		Use:   "prelude",
+		Short: "GETs on connections that each first sent the --prelude commands, as a client library does at connect",
+		Long: `Opens --conns connections; each sends the --prelude commands one at a time
+(e.g. "CLIENT SETINFO lib-name x", "HGETALL h"), then all of them share
+--requests GETs of key:<12 digits> (redis-benchmark -r's keys), --pipeline
+per write. Prints GETs per second; scripts/bench-handback.sh reads the
+servers' CPU time around it. Works against relcache and a stock Redis.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, d, err := bench.RunPrelude(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d GETs in %v: %.0f/s\n", n, d, float64(n)/d.Seconds())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:6380", "server address")
+	f.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections")
+	f.Int64Var(&cfg.Requests, "requests", cfg.Requests, "GETs in all")
+	f.IntVar(&cfg.Pipeline, "pipeline", cfg.Pipeline, "GETs per write")
+	f.IntVar(&cfg.Keys, "keys", cfg.Keys, "keyspace")
+	f.StringArrayVar(&cfg.Prelude, "prelude", nil, "a command each connection sends first (repeat the flag for more)")
+	return cmd
+}
+
 func benchSnapshotCmd() *cobra.Command {
 	var cfg bench.SnapshotConfig
 	cmd := &cobra.Command{

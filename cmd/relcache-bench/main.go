@@ -24,6 +24,6 @@ func rootCmd() *cobra.Command {
 		Short:        "Load generators that measure relcache beside a stock Redis",
 		SilenceUsage: true,
 	}
-	root.AddCommand(benchRelationsCmd(), benchSnapshotCmd(), benchCapacityCmd(), benchTxCmd())
+	root.AddCommand(benchRelationsCmd(), benchSnapshotCmd(), benchCapacityCmd(), benchTxCmd(), benchPreludeCmd())
 	return root
 }

@@ -211,7 +211,7 @@ func (s *settings) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&s.ACLLogMaxLen, "acllog-max-len", s.ACLLogMaxLen, "ACL LOG entries kept")
 	fs.StringVar(&s.SnapshotVerify, "snapshot-verify", s.SnapshotVerify, "check of relation sets when a snapshot loads: header (header and control-byte count; the checksums cover the bytes) or full (walk every table)")
 	fs.StringVar(&s.SnapshotOnCorrupt, "snapshot-on-corrupt", s.SnapshotOnCorrupt, "a corrupt snapshot at start: fail (refuse to start) or skip (start empty, keep the file renamed aside)")
-	fs.StringVar(&s.IOModel, "io-model", s.IOModel, "how plaintext TCP clients are served: goroutine (one per connection) or eventloop (epoll loops, one per GOMAXPROCS; Linux)")
+	fs.StringVar(&s.IOModel, "io-model", s.IOModel, "how plaintext TCP clients are served: eventloop (epoll loops, one per GOMAXPROCS; Linux, and its default) or goroutine (one per connection; the default elsewhere)")
 	s.tlsSettings.bind(fs)
 	s.sourceSettings.bind(fs)
 }
