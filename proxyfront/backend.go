@@ -276,9 +276,9 @@ func (b *backend) probe() {
 	b.log.Info("probe answered; backend back in rotation")
 }
 
-// dial connects and authenticates, within the dial timeout. Every read of
-// the returned reader stores its time in progress, when given.
-func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, error) {
+// dial connects and authenticates, within the dial timeout. The returned
+// reader's reads are recorded in progress, when given.
+func (b *backend) dial(progress *readProgress) (net.Conn, *resp.ReplyReader, error) {
 	st := b.settings
 	ctx, cancel := context.WithTimeout(context.Background(), st.dialTimeout)
 	defer cancel()
@@ -325,17 +325,33 @@ func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, err
 	return nc, rr, nil
 }
 
-// progressReader stores the time of every read that brought bytes.
+// readProgress is what a connection's reader tells its watchdog.
+type readProgress struct {
+	// at is when bytes last came from the node (unix nanos): the time of
+	// the replies they completed.
+	at atomic.Int64
+	// seq counts the reader's entries into and exits from Read: odd while
+	// it waits in one. The watchdog blames the node only for time the
+	// reader spent waiting in one Read (checkTimeout): a reader held up
+	// with what it already read (the collector's assists while it
+	// allocates a big reply, a starved CPU) is not a silent node, and
+	// must not fail every call on the connection.
+	seq atomic.Uint64
+}
+
+// progressReader records every read in its readProgress.
 type progressReader struct {
-	r  io.Reader
-	at *atomic.Int64 // unix nanos
+	r io.Reader
+	p *readProgress
 }
 
 func (p progressReader) Read(b []byte) (int, error) {
+	p.p.seq.Add(1)
 	n, err := p.r.Read(b)
 	if n > 0 {
-		p.at.Store(time.Now().UnixNano())
+		p.p.at.Store(time.Now().UnixNano())
 	}
+	p.p.seq.Add(1)
 	return n, err
 }
 
@@ -371,9 +387,12 @@ type bconn struct {
 	// commands queue in wbuf meanwhile.
 	dialing bool
 
-	// lastRead is when bytes last came from the node (unix nanos): the
-	// watchdog's measure of a node that is still answering.
-	lastRead atomic.Int64
+	// progress is what the reader did last (readProgress); quietSeq and
+	// quietSince, under mu, are the watchdog's: the Read it last saw the
+	// reader waiting in, and when it first saw it.
+	progress   readProgress
+	quietSeq   uint64
+	quietSince time.Time
 }
 
 // enqueue appends c to the connection's write buffer and in-flight queue,
@@ -396,7 +415,7 @@ func (bc *bconn) enqueue(c *call) bool {
 			return false
 		}
 		bc.dialed = true
-		nc, rr, err := b.dial(&bc.lastRead)
+		nc, rr, err := b.dial(&bc.progress)
 		if err != nil {
 			b.failed(err)
 			c.fail(b.errorf("connect failed: %s", shortErr(err)))
@@ -554,18 +573,19 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 		bc.mu.Unlock()
 		// The reply came with the last read (progressReader's time):
 		// no clock reading per reply.
-		b.metrics.latency.Observe(max(float64(bc.lastRead.Load()-c.sent.UnixNano())/1e9, 0))
+		b.metrics.latency.Observe(max(float64(bc.progress.at.Load()-c.sent.UnixNano())/1e9, 0))
 		b.eject.Success()
 		c.deliver(raw)
 	}
 }
 
 // checkTimeout fails the connection when its oldest call has waited longer
-// than the timeout and nothing came from the node meanwhile: a node that
-// stopped answering (packets dropped, not refused) must cost a client no
-// more than that. A node still sending is not stopped, however long the
+// than the timeout and the reader has waited in one Read as long: a node
+// that stopped answering (packets dropped, not refused) must cost a client
+// no more than that. A node still sending is not stopped, however long the
 // replies queued ahead of a call take: one client's pipeline of big
-// replies must not fail every other client's call behind it (issue 14).
+// replies must not fail every other client's call behind it (issue 14);
+// nor is one the reader is too busy to read from (readProgress).
 func (bc *bconn) checkTimeout(now time.Time) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
@@ -574,7 +594,17 @@ func (bc *bconn) checkTimeout(now time.Time) {
 	}
 	t := bc.be.settings.timeout
 	waited := now.Sub(bc.inflight[bc.head].sent)
-	if quiet := now.Sub(time.Unix(0, bc.lastRead.Load())); quiet < waited {
+	// How long the reader has waited in its current Read, to within a
+	// tick (the first tick that sees a Read starts its clock): no clock
+	// reading in the reader for it.
+	quiet := time.Duration(0)
+	if seq := bc.progress.seq.Load(); seq&1 == 1 {
+		if seq != bc.quietSeq {
+			bc.quietSeq, bc.quietSince = seq, now
+		}
+		quiet = now.Sub(bc.quietSince)
+	}
+	if quiet < waited {
 		waited = quiet
 	}
 	if waited > t {

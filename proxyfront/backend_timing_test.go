@@ -98,6 +98,6 @@ func benchStart(bc *bconn, node *loopNode) {
 	bc.nc, bc.dialed = node, true
 	bc.gen++
 	bc.kick = make(chan struct{}, 1)
-	go bc.readLoop(node, resp.NewReplyReader(progressReader{node, &bc.lastRead}, maxReplySize), bc.gen)
+	go bc.readLoop(node, resp.NewReplyReader(progressReader{node, &bc.progress}, maxReplySize), bc.gen)
 	go bc.writeLoop(bc.kick, bc.gen)
 }

@@ -22,7 +22,7 @@ func (bc *bconn) dialLaterLocked() {
 // fails every queued call as a failed dial in enqueue fails its one.
 func (bc *bconn) dialNow() {
 	b := bc.be
-	nc, rr, err := b.dial(&bc.lastRead)
+	nc, rr, err := b.dial(&bc.progress)
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	bc.dialing = false
