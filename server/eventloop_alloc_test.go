@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relcache/relcache/internal/evloop"
 )
 
 // The event loop's path for a GET, from readiness to the reply written
@@ -26,12 +28,13 @@ func TestEventLoopGETAllocatesNothing(t *testing.T) {
 	}
 	defer l.p.Close()
 	addr := &net.UnixAddr{Name: "pair", Net: "unix"}
-	lc := &loopConn{l: l, fd: fds[0], laddr: addr, raddr: addr}
+	lc := &loopConn{l: l}
+	lc.Conn = evloop.NewConn(fds[0], addr, addr, lc.wake)
 	defer unix.Close(fds[0])
 	c := s.newClient(lc)
 	c.authed = true
 	lc.c = c
-	l.conns[int32(lc.fd)] = lc
+	l.conns[int32(lc.Fd)] = lc
 	c.inLoop = true
 	s.dispatch(c, [][]byte{[]byte("SET"), []byte("k"), []byte("v")}, time.Now())
 	c.out = c.out[:0]
