@@ -181,29 +181,13 @@ func (l *pxLoop) wake(lp *loopState) {
 }
 
 func (l *pxLoop) run() {
-	events := make([]unix.EpollEvent, 256)
-	for {
-		n, err := l.poll.Wait(events)
-		if err != nil {
-			l.p.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
-			return
+	ready := func(fd int32) {
+		if c := l.conns[fd]; c != nil {
+			l.ready(c)
 		}
-		woke := false
-		for i := range n {
-			fd := events[i].Fd
-			if int(fd) == l.poll.Evfd {
-				woke = true
-				continue
-			}
-			if c := l.conns[fd]; c != nil {
-				l.ready(c)
-			}
-		}
-		l.flushDirty()
-		if woke && !l.wakeups() {
-			l.poll.Close()
-			return
-		}
+	}
+	if err := l.poll.Run(ready, l.flushDirty, l.wakeups); err != nil {
+		l.p.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
 	}
 }
 
@@ -221,7 +205,6 @@ func (l *pxLoop) flushDirty() {
 // wakeups adopts new clients and looks at those other goroutines woke;
 // false when the loop is to stop.
 func (l *pxLoop) wakeups() bool {
-	l.poll.Drain()
 	l.mu.Lock()
 	adds, woken, stopped := l.adds, l.woken, l.stopped
 	l.adds, l.woken = nil, nil

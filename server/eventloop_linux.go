@@ -4,9 +4,7 @@ package server
 
 import (
 	"errors"
-	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,13 +37,14 @@ import (
 // error (the goroutine answers it and closes); a push queued by another
 // goroutine. Other goroutines reach a client only through its net.Conn
 // (deadlines and Close: CLIENT KILL, clientsCron's timeouts, shutdown,
-// push wake-ups), so a loop client's conn is a loopConn that turns those
-// into wake-ups of its loop while the loop has it, and passes them to the
-// real connection once it was handed over. The goroutine gives the client
-// back to its loop (handBack) when it would block reading with nothing
-// pending and nothing the loop cannot do (no subscriptions, no tracking,
-// no open MULTI): a client is never served by both at once, because the
-// goroutine returns as soon as it has queued the client on the loop.
+// push wake-ups), so a loop client's conn is a loopConn (an evloop.Conn,
+// as the proxy's loop has) that turns those into wake-ups of its loop
+// while the loop has it, and passes them to the real connection once it
+// was handed over. The goroutine gives the client back to its loop
+// (handBack) when it would block reading with nothing pending and nothing
+// the loop cannot do (no subscriptions, no tracking, no open MULTI): a
+// client is never served by both at once, because the goroutine returns
+// as soon as it has queued the client on the loop.
 //
 // The socket is taken out of Go's poller when the client is adopted (a
 // duplicate of the accepted descriptor is kept, the net.Conn closed), so
@@ -93,22 +92,13 @@ func (ls *ioLoops) stop() {
 // out of Go's poller, or nc unchanged (TLS, or the descriptor could not be
 // duplicated: the goroutine model serves it).
 func (ls *ioLoops) wrap(nc net.Conn) net.Conn {
-	tc, ok := nc.(*net.TCPConn)
+	lc := &loopConn{}
+	ec, ok := evloop.Take(nc, lc.wake)
 	if !ok {
 		return nc
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return nc
-	}
-	fd := -1
-	cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
-	if cerr != nil || err != nil {
-		return nc
-	}
-	l := ls.loops[int(ls.next.Add(1))%len(ls.loops)]
-	lc := &loopConn{l: l, fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr()}
-	tc.Close() // the duplicate keeps the socket
+	lc.Conn = ec
+	lc.l = ls.loops[int(ls.next.Add(1))%len(ls.loops)]
 	return lc
 }
 
@@ -118,7 +108,6 @@ type ioLoop struct {
 	srv   *Server
 	p     *evloop.Poller
 	epfd  int // p's epoll set
-	evfd  int // p's eventfd: other goroutines wake the loop through it
 	conns map[int32]*loopConn
 
 	mu      sync.Mutex // guards adds, woken, stopped
@@ -132,44 +121,28 @@ func newIOLoop(s *Server) (*ioLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ioLoop{srv: s, p: p, epfd: p.Epfd, evfd: p.Evfd, conns: map[int32]*loopConn{}}, nil
+	return &ioLoop{srv: s, p: p, epfd: p.Epfd, conns: map[int32]*loopConn{}}, nil
 }
 
 // signal wakes the loop to look at adds, woken and stopped.
 func (l *ioLoop) signal() { l.p.Signal() }
 
-// run is the loop. It parks through Go's poller (evloop.Poller.Wait),
+// run is the loop. It parks through Go's poller (evloop.Poller.Run),
 // never blocking a thread in epoll_wait.
 func (l *ioLoop) run() {
-	events := make([]unix.EpollEvent, 256)
-	for {
-		n, err := l.p.Wait(events)
-		if err != nil {
-			l.srv.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
-			return
+	ready := func(fd int32) {
+		if lc := l.conns[fd]; lc != nil {
+			l.ready(lc)
 		}
-		woke := false
-		for i := range n {
-			fd := events[i].Fd
-			if int(fd) == l.evfd {
-				woke = true
-				continue
-			}
-			if lc := l.conns[fd]; lc != nil {
-				l.ready(lc)
-			}
-		}
-		if woke && !l.wakeups() {
-			l.p.Close()
-			return
-		}
+	}
+	if err := l.p.Run(ready, nil, l.wakeups); err != nil {
+		l.srv.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
 	}
 }
 
 // wakeups adopts new clients and looks at the clients other goroutines
 // woke; false when the loop is to stop.
 func (l *ioLoop) wakeups() bool {
-	l.p.Drain()
 	l.mu.Lock()
 	adds, woken, stopped := l.adds, l.woken, l.stopped
 	l.adds, l.woken = nil, nil
@@ -179,12 +152,8 @@ func (l *ioLoop) wakeups() bool {
 	}
 	for _, lc := range woken {
 		// A wake-up queued before a hand-over may be looked at after
-		// the client's goroutine handed it back (and changed lc.fd):
-		// read fd under lc.mu.
-		lc.mu.Lock()
-		fd := lc.fd
-		lc.mu.Unlock()
-		if fd >= 0 && l.conns[int32(fd)] == lc {
+		// the client's goroutine handed it back (and changed lc.Fd).
+		if fd := lc.LockedFd(); fd >= 0 && l.conns[int32(fd)] == lc {
 			l.woke(lc)
 		}
 	}
@@ -192,27 +161,24 @@ func (l *ioLoop) wakeups() bool {
 }
 
 func (l *ioLoop) add(lc *loopConn) {
-	lc.mu.Lock()
-	closed := lc.closed
-	lc.mu.Unlock()
-	if closed {
+	if lc.Closed() {
 		l.drop(lc)
 		return
 	}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lc.fd)}); err != nil {
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.Fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lc.Fd)}); err != nil {
 		l.srv.log.Warn("event loop: epoll_ctl failed; the client is served by a goroutine", zap.Error(err))
 		l.handOver(lc, "epoll_ctl failed", nil, false, nil)
 		return
 	}
-	l.conns[int32(lc.fd)] = lc
+	l.conns[int32(lc.Fd)] = lc
 	lc.c.inLoop = true
 	l.srv.stats.loopClients.Add(1)
 }
 
 // forget takes a client out of the loop's set, if it is in it.
 func (l *ioLoop) forget(lc *loopConn) {
-	if l.conns[int32(lc.fd)] == lc {
-		delete(l.conns, int32(lc.fd))
+	if l.conns[int32(lc.Fd)] == lc {
+		delete(l.conns, int32(lc.Fd))
 		l.srv.stats.loopClients.Add(-1)
 	}
 	lc.c.inLoop = false
@@ -223,11 +189,8 @@ func (l *ioLoop) forget(lc *loopConn) {
 // checking an idle client.
 func (l *ioLoop) woke(lc *loopConn) {
 	c := lc.c
-	lc.mu.Lock()
-	closed := lc.closed
-	lc.mu.Unlock()
 	switch {
-	case closed || c.srv.closing.Load():
+	case lc.Closed() || c.srv.closing.Load():
 		l.drop(lc)
 	case c.push.pending.Load():
 		l.handOver(lc, "a push", nil, false, nil)
@@ -247,7 +210,7 @@ func (l *ioLoop) ready(lc *loopConn) {
 			l.drop(lc)
 		}
 	}()
-	lc.readable = true
+	lc.Readable = true
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
@@ -301,15 +264,10 @@ func isProtoError(err error) bool {
 func (l *ioLoop) drop(lc *loopConn) {
 	c := lc.c
 	l.forget(lc)
-	lc.mu.Lock()
-	lc.closed = true
-	fd := lc.fd
-	lc.fd = -1
-	lc.mu.Unlock()
-	if fd >= 0 {
-		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
-		unix.Close(fd)
+	if lc.Fd >= 0 {
+		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.Fd, nil)
 	}
+	lc.Drop()
 	c.srv.removeClient(c)
 }
 
@@ -320,25 +278,17 @@ func (l *ioLoop) handOver(lc *loopConn, why string, pending [][]byte, closeAfter
 	c := lc.c
 	c.srv.log.Debug("event loop: client handed over to a goroutine", zap.String("client", c.addr), zap.String("why", why))
 	l.forget(lc)
-	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
-	f := os.NewFile(uintptr(lc.fd), "")
-	nc, err := net.FileConn(f) // a duplicate, in Go's poller
-	f.Close()
-	lc.mu.Lock()
-	lc.fd = -1
-	if err != nil || lc.closed {
-		lc.closed = true
-		lc.mu.Unlock()
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.Fd, nil)
+	// Deadlines set on the loop were wake-ups, answered (woke); the
+	// goroutine's connection starts without one.
+	lc.SetReadDeadline(time.Time{})
+	if ok, err := lc.HandOver(); !ok {
 		if err != nil {
 			c.srv.log.Warn("event loop: could not hand a client over; closing it", zap.String("client", c.addr), zap.Error(err))
-		} else {
-			nc.Close()
 		}
 		c.srv.removeClient(c)
 		return
 	}
-	lc.inner = nc
-	lc.mu.Unlock()
 	c.handedOver, c.loopRun = true, 0
 	c.srv.stats.handOvers.Add(1)
 	c.srv.stats.handedOverClients.Add(1)
@@ -403,46 +353,38 @@ func (c *client) mayHandBack() bool {
 // would otherwise block reading with nothing pending (beforeRead), so a
 // client that once needed its own goroutine (CONFIG GET or INFO at
 // connect, CLIENT TRACKING off again, a fill, one slow write) is not
-// served the expensive way for the rest of its life. errHandBack: the loop has the client now, and
-// the caller must return without touching it; nil: carry on reading here.
+// served the expensive way for the rest of its life. errHandBack: the loop
+// has the client now, and the caller must return without touching it;
+// nil: carry on reading here.
 //
-// The socket goes back as it came (a duplicate descriptor, the net.Conn
-// closed), under lc.mu, which Close and the deadline setters take: one of
+// The socket goes back as it came (evloop.Conn.HandBack), under the
+// connection's lock, which Close and the deadline setters take: one of
 // those that comes before reaches the goroutine's connection (a Close
 // makes the duplicate fail, and the client stays here to see its read
-// fail; a push wake-up's pending flag is seen below), one that comes after
-// finds the loop's and wakes the loop, whose adds it is queued behind.
+// fail; a push wake-up's pending flag is seen by may), one that comes
+// after finds the loop's and wakes the loop, whose adds it is queued
+// behind.
 func (c *client) handBack() error {
 	if !c.mayHandBack() {
 		return nil
 	}
 	lc := c.conn.(*loopConn)
 	l := lc.l
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	tc, ok := lc.inner.(*net.TCPConn)
-	if !ok || lc.closed || c.push.pending.Load() {
+	may := func() bool { return !c.push.pending.Load() }
+	queue := func() {
+		c.handedOver = false
+		c.srv.stats.handBacks.Add(1)
+		c.srv.stats.handedOverClients.Add(-1)
+		c.srv.log.Debug("event loop: client handed back to its loop", zap.String("client", c.addr))
+		// From here on the loop owns the client.
+		l.mu.Lock()
+		l.adds = append(l.adds, lc)
+		l.mu.Unlock()
+		l.signal()
+	}
+	if !lc.HandBack(may, queue) {
 		return nil
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	fd := -1
-	if cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil || err != nil {
-		return nil // closed under us: the next read says so
-	}
-	tc.Close() // the duplicate keeps the socket
-	lc.inner, lc.fd, lc.readable = nil, fd, false
-	c.handedOver = false
-	c.srv.stats.handBacks.Add(1)
-	c.srv.stats.handedOverClients.Add(-1)
-	c.srv.log.Debug("event loop: client handed back to its loop", zap.String("client", c.addr))
-	// From here on the loop owns the client.
-	l.mu.Lock()
-	l.adds = append(l.adds, lc)
-	l.mu.Unlock()
-	l.signal()
 	return errHandBack
 }
 
@@ -474,7 +416,7 @@ func (c *client) loopWrite() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	n, err := c.conn.(*loopConn).writeNow(c.out)
+	n, err := c.conn.(*loopConn).WriteNow(c.out)
 	c.netOut.Add(int64(n))
 	switch {
 	case err == errWouldBlock:
@@ -490,20 +432,13 @@ func (c *client) loopWrite() error {
 }
 
 // loopConn is a client's connection while an event loop serves it, and a
-// thin wrapper of the real one after a hand-over.
+// thin wrapper of the real one after a hand-over (evloop.Conn), with what
+// the node's loop keeps beside it.
 type loopConn struct {
-	l            *ioLoop
-	c            *client
-	laddr, raddr net.Addr
-
-	// The loop's while it has the client.
-	fd       int
-	readable bool      // the one read of this readiness is not spent yet
-	mark     time.Time // the next command's start (serveCommands' mark)
-
-	mu     sync.Mutex // guards inner, closed; fd's change to -1
-	inner  net.Conn   // after the hand-over; set once, before its goroutine starts
-	closed bool
+	*evloop.Conn
+	l    *ioLoop
+	c    *client
+	mark time.Time // the next command's start (serveCommands' mark); the loop's
 }
 
 // start gives the connection's client to its loop.
@@ -515,115 +450,12 @@ func (lc *loopConn) start(c *client) {
 	lc.l.signal()
 }
 
-// wake asks the loop to look at the client (woke).
+// wake asks the loop to look at the client (woke): evloop.Conn's Close
+// and SetReadDeadline call it while the loop has the client, for CLIENT
+// KILL, removeClient, shutdown, clientsCron and push wake-ups.
 func (lc *loopConn) wake() {
 	lc.l.mu.Lock()
 	lc.l.woken = append(lc.l.woken, lc)
 	lc.l.mu.Unlock()
 	lc.l.signal()
 }
-
-// Read is the loop's one read per readiness. Only the client's owner
-// reads: the loop, or after the hand-over its goroutine, which was started
-// after inner was set.
-func (lc *loopConn) Read(p []byte) (int, error) {
-	if lc.inner != nil {
-		return lc.inner.Read(p)
-	}
-	if !lc.readable {
-		return 0, errWouldBlock
-	}
-	lc.readable = false
-	for {
-		n, err := evloop.RawIO(unix.SYS_READ, lc.fd, p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, errWouldBlock
-		case err != 0:
-			return 0, &net.OpError{Op: "read", Net: "tcp", Source: lc.laddr, Addr: lc.raddr, Err: os.NewSyscallError("read", err)}
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
-	}
-}
-
-// writeNow writes as much of b as the socket takes now; errWouldBlock
-// when that is not all of it.
-func (lc *loopConn) writeNow(b []byte) (int, error) {
-	done := 0
-	for done < len(b) {
-		n, err := evloop.RawIO(unix.SYS_WRITE, lc.fd, b[done:])
-		if n > 0 {
-			done += n
-		}
-		switch {
-		case err == 0, err == unix.EINTR:
-		case err == unix.EAGAIN:
-			return done, errWouldBlock
-		default:
-			return done, &net.OpError{Op: "write", Net: "tcp", Source: lc.laddr, Addr: lc.raddr, Err: os.NewSyscallError("write", err)}
-		}
-	}
-	return done, nil
-}
-
-// Write is flush's, which runs only after the hand-over; on the loop it
-// writes what the socket takes now (loopWrite is the loop's).
-func (lc *loopConn) Write(b []byte) (int, error) {
-	if lc.inner != nil {
-		return lc.inner.Write(b)
-	}
-	return lc.writeNow(b)
-}
-
-// Close is CLIENT KILL's, shutdown's and removeClient's: on the loop it
-// marks the client closed and wakes the loop, which closes the socket.
-func (lc *loopConn) Close() error {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	if lc.inner != nil {
-		return lc.inner.Close()
-	}
-	if !lc.closed {
-		lc.closed = true
-		lc.wake()
-	}
-	return nil
-}
-
-// SetReadDeadline is how other goroutines wake a waiting client (push.go,
-// clientsCron, shutdown): on the loop any deadline but none is a wake-up.
-func (lc *loopConn) SetReadDeadline(t time.Time) error {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	if lc.inner != nil {
-		return lc.inner.SetReadDeadline(t)
-	}
-	if !t.IsZero() && !lc.closed {
-		lc.wake()
-	}
-	return nil
-}
-
-// SetWriteDeadline: a client on the loop never waits to write.
-func (lc *loopConn) SetWriteDeadline(t time.Time) error {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	if lc.inner != nil {
-		return lc.inner.SetWriteDeadline(t)
-	}
-	return nil
-}
-
-func (lc *loopConn) SetDeadline(t time.Time) error {
-	if err := lc.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return lc.SetWriteDeadline(t)
-}
-
-func (lc *loopConn) LocalAddr() net.Addr  { return lc.laddr }
-func (lc *loopConn) RemoteAddr() net.Addr { return lc.raddr }

@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"fmt"
+
+	"github.com/relcache/relcache/internal/evloop"
 )
 
 // IOModel is how a node's plaintext TCP clients are served (io-model).
@@ -45,7 +47,7 @@ var (
 	// errWouldBlock: a client on an event loop has nothing more to read
 	// now (its one read per readiness is spent, or the socket is empty),
 	// or its socket takes no more bytes.
-	errWouldBlock = errors.New("event loop: would block")
+	errWouldBlock = evloop.ErrWouldBlock
 	// errHandOver: the client must go on on a goroutine of its own.
 	errHandOver = errors.New("event loop: hand over to a goroutine")
 	// errHandBack: a handed-over client's goroutine gave it back to its

@@ -3,7 +3,6 @@
 package evloop
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -12,11 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrWouldBlock is a Conn's read when the loop's one read of this
-// readiness is spent or the socket is empty, and its write when the socket
-// takes no more bytes.
-var ErrWouldBlock = errors.New("event loop: would block")
 
 // Conn is a client's connection while an event loop serves it, and a thin
 // wrapper of an ordinary net.Conn after the loop handed the client over to
@@ -48,18 +42,28 @@ func Take(nc net.Conn, wake func()) (c *Conn, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return nil, false
-	}
-	fd := -1
-	cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
-	if cerr != nil || err != nil {
+	fd, ok := dup(tc)
+	if !ok {
 		return nil, false
 	}
 	c = NewConn(fd, tc.LocalAddr(), tc.RemoteAddr(), wake)
 	tc.Close() // the duplicate keeps the socket
 	return c, true
+}
+
+// dup duplicates tc's descriptor; false when tc is closed or the
+// duplicate could not be made.
+func dup(tc *net.TCPConn) (int, bool) {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return -1, false
+	}
+	fd := -1
+	cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
+	if cerr != nil || err != nil {
+		return -1, false
+	}
+	return fd, true
 }
 
 // NewConn is a Conn over fd, a non-blocking socket the caller owns no
@@ -138,6 +142,16 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// LockedFd is Fd read under the Conn's lock: for a loop looking at a
+// wake-up queued before a hand-over, when the goroutine that had the
+// connection since may have given it back with another descriptor
+// (HandBack).
+func (c *Conn) LockedFd() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Fd
+}
+
 // Closed reports whether Close was called while the loop had the
 // connection.
 func (c *Conn) Closed() bool {
@@ -213,6 +227,33 @@ func (c *Conn) HandOver() (bool, error) {
 	}
 	c.inner = nc
 	return true, nil
+}
+
+// HandBack takes the socket back from Go's poller after a HandOver, for
+// the loop, as Take did: a duplicate of its descriptor becomes Fd and the
+// goroutine's net.Conn is closed. may (the caller's own conditions) is
+// asked first; queue gives the Conn to its loop, which owns it from then
+// on. All of it happens under the Conn's lock, which Close and
+// SetReadDeadline take: one of those that comes before reaches the
+// goroutine's connection (a Close makes the duplicate fail, and the
+// goroutine sees its next read fail; what may looks at is seen), one that
+// comes after wakes the loop, behind queue. False (nothing changed, no
+// queue): the goroutine keeps the connection.
+func (c *Conn) HandBack(may func() bool, queue func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tc, ok := c.inner.(*net.TCPConn)
+	if !ok || c.closed || !may() {
+		return false
+	}
+	fd, ok := dup(tc)
+	if !ok {
+		return false // closed under us: the goroutine's next read says so
+	}
+	tc.Close() // the duplicate keeps the socket
+	c.inner, c.Fd, c.Readable, c.rdl = nil, fd, false, time.Time{}
+	queue()
+	return true
 }
 
 // Drop closes the socket for good; the loop must have taken Fd out of its

@@ -16,3 +16,11 @@
 //
 // Linux only: elsewhere the package is empty and the loops refuse to start.
 package evloop
+
+import "errors"
+
+// ErrWouldBlock is a Conn's read when the loop's one read of this
+// readiness is spent or the socket is empty, and its write when the socket
+// takes no more bytes. (Outside the Linux files so that code built
+// everywhere can name it.)
+var ErrWouldBlock = errors.New("event loop: would block")

@@ -69,6 +69,40 @@ func (p *Poller) Wait(events []unix.EpollEvent) (int, error) {
 	return n, werr
 }
 
+// Run is a loop's body: it waits, calls ready with each readable
+// descriptor but Evfd, then turn (nil: none) once per wait, after them,
+// and, when Signal was called, Drain and woke. It ends, closing p, when
+// woke returns false, or with the error when waiting fails. ready, turn
+// and woke are made once, so a turn allocates nothing.
+func (p *Poller) Run(ready func(fd int32), turn func(), woke func() bool) error {
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := p.Wait(events)
+		if err != nil {
+			return err
+		}
+		signalled := false
+		for i := range n {
+			fd := events[i].Fd
+			if int(fd) == p.Evfd {
+				signalled = true
+				continue
+			}
+			ready(fd)
+		}
+		if turn != nil {
+			turn()
+		}
+		if signalled {
+			p.Drain()
+			if !woke() {
+				p.Close()
+				return nil
+			}
+		}
+	}
+}
+
 // Signal wakes the loop waiting on p.
 func (p *Poller) Signal() {
 	var one [8]byte

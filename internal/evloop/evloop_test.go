@@ -98,3 +98,135 @@ func TestPollerAndConn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Run calls ready for a readable descriptor and turn after it, woke after
+// a Signal, and ends, closing the set, when woke says stop.
+func TestPollerRun(t *testing.T) {
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if err := unix.EpollCtl(p.Epfd, unix.EPOLL_CTL_ADD, fds[0], &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fds[0])}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 16)
+	ready := func(fd int32) {
+		buf := make([]byte, 16)
+		n, _ := unix.Read(int(fd), buf)
+		got <- "ready " + string(buf[:max(n, 0)])
+	}
+	turn := func() { got <- "turn" }
+	stop := make(chan struct{}, 1)
+	woke := func() bool {
+		got <- "woke"
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ready, turn, woke) }()
+
+	unix.Write(fds[1], []byte("x"))
+	for _, want := range []string{"ready x", "turn"} {
+		if g := <-got; g != want {
+			t.Fatalf("after a write: %q, want %q", g, want)
+		}
+	}
+	p.Signal()
+	for _, want := range []string{"turn", "woke"} {
+		if g := <-got; g != want {
+			t.Fatalf("after Signal: %q, want %q", g, want)
+		}
+	}
+	stop <- struct{}{}
+	p.Signal()
+	for _, want := range []string{"turn", "woke"} {
+		if g := <-got; g != want {
+			t.Fatalf("after the stop Signal: %q, want %q", g, want)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil after woke said stop", err)
+	}
+}
+
+// HandBack takes a handed-over TCP connection back for the loop: the
+// goroutine's net.Conn is closed, the loop reads through a new Fd, and the
+// loop's read deadline starts clear. It does nothing when may says no or
+// the connection was closed.
+func TestConnHandBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	var nc net.Conn
+	if err == nil {
+		defer peer.Close()
+		nc, err = ln.Accept()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := Take(nc, func() {})
+	if !ok {
+		t.Fatal("Take of a TCP connection failed")
+	}
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	if ok, err := c.HandOver(); !ok || err != nil {
+		t.Fatalf("HandOver: %v, %v", ok, err)
+	}
+	queued := 0
+	queue := func() { queued++ }
+	if c.HandBack(func() bool { return false }, queue) || queued != 0 || c.Fd != -1 {
+		t.Fatalf("HandBack with may false: queued %d, Fd %d", queued, c.Fd)
+	}
+	peer.Write([]byte("one"))
+	buf := make([]byte, 16)
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "one" {
+		t.Fatalf("the goroutine's Read = %q, %v", buf[:n], err)
+	}
+	if !c.HandBack(func() bool { return true }, queue) || queued != 1 || c.Fd < 0 {
+		t.Fatalf("HandBack: queued %d, Fd %d", queued, c.Fd)
+	}
+	if !c.ReadDeadline().IsZero() {
+		t.Fatalf("read deadline after HandBack = %v, want none", c.ReadDeadline())
+	}
+	if n, err := c.Read(buf); n != 0 || err != ErrWouldBlock {
+		t.Fatalf("Read before readiness after HandBack: %d, %v; want ErrWouldBlock", n, err)
+	}
+	peer.Write([]byte("two"))
+	pfd := []unix.PollFd{{Fd: int32(c.Fd), Events: unix.POLLIN}}
+	if _, err := unix.Poll(pfd, -1); err != nil {
+		t.Fatal(err)
+	}
+	c.Readable = true
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "two" {
+		t.Fatalf("the loop's Read after HandBack = %q, %v", buf[:n], err)
+	}
+	if n, err := c.WriteNow([]byte("three")); n != 5 || err != nil {
+		t.Fatalf("WriteNow after HandBack = %d, %v", n, err)
+	}
+	if n, err := io.ReadFull(peer, buf[:5]); err != nil || string(buf[:n]) != "three" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+
+	// Closed by another goroutine after a second hand-over: no way back.
+	if ok, err := c.HandOver(); !ok || err != nil {
+		t.Fatalf("second HandOver: %v, %v", ok, err)
+	}
+	c.Close()
+	if c.HandBack(func() bool { return true }, queue) || queued != 1 {
+		t.Fatalf("HandBack of a closed connection: queued %d", queued)
+	}
+}
