@@ -298,9 +298,9 @@ func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, err
 	if nc, err = b.dialTLS(ctx, nc); err != nil {
 		return nil, nil, err
 	}
-	var r io.Reader = nc
+	r := nodeReader(nc)
 	if progress != nil {
-		r = progressReader{nc, progress}
+		r = progressReader{r, progress}
 	}
 	rr := resp.NewReplyReader(r, st.maxReply)
 	if st.password != "" {

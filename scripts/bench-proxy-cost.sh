@@ -28,6 +28,9 @@
 #               event loop fewer ready clients per turn)
 #   NODE_CPUS   taskset CPU list for the four nodes (default: unpinned;
 #               bench-cores.sh puts them with the client: 1)
+#   RATE        CLIENT=memtier only: GETs per second per connection
+#               (--rate-limiting), so every front serves the same rate and
+#               batches alike per wake-up; default: as fast as it answers
 #   SERVER_CONNS the proxy's server_connections (default 1, as nutcracker's;
 #               bench-cores.sh's is 2)
 #
@@ -48,6 +51,7 @@ CLIENT_CPUS=${CLIENT_CPUS:-1}
 CLIENT=${CLIENT:-redis-benchmark}
 NODE_CPUS=${NODE_CPUS:-}
 SERVER_CONNS=${SERVER_CONNS:-1}
+RATE=${RATE:-}
 MEMTIER=${MEMTIER:-../shared/peers/memtier_benchmark}
 if [ "$CLIENT" = memtier ] && ! [ -x "$MEMTIER" ]; then
   echo "bench-proxy-cost: $MEMTIER not found (MEMTIER=path/to/memtier_benchmark)" >&2
@@ -130,7 +134,7 @@ get() {
   if [ "$CLIENT" = memtier ]; then
     taskset -c "$CLIENT_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t 1 -c "$CLIENTS" \
       --ratio=0:1 --key-pattern=R:R --key-maximum=100000 --data-size=64 --pipeline="$3" \
-      --requests=$(($2 / CLIENTS)) --hide-histogram 2>/dev/null | awk '$1 == "Totals" { print $2 }'
+      --requests=$(($2 / CLIENTS)) ${RATE:+--rate-limiting="$RATE"} --hide-histogram 2>/dev/null | awk '$1 == "Totals" { print $2 }'
   else
     taskset -c "$CLIENT_CPUS" redis-benchmark -p "$1" -c "$CLIENTS" -n "$2" -t get -r 100000 -d 64 -P "$3" --csv 2>/dev/null |
       grep '^"GET' | tr -d '"' | cut -d, -f2
@@ -138,7 +142,7 @@ get() {
 }
 
 echo "# bench-proxy-cost: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# fronts on CPUs $FRONT_CPUS, $CLIENT on $CLIENT_CPUS, nodes on ${NODE_CPUS:-any CPU}; $CLIENTS connections, 64-byte values, 100000 keys; the proxy's server_connections $SERVER_CONNS"
+echo "# fronts on CPUs $FRONT_CPUS, $CLIENT on $CLIENT_CPUS, nodes on ${NODE_CPUS:-any CPU}; $CLIENTS connections${RATE:+ at $RATE GETs/s each}, 64-byte values, 100000 keys; the proxy's server_connections $SERVER_CONNS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req |"
