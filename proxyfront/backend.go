@@ -298,9 +298,9 @@ func (b *backend) dial(progress *atomic.Int64) (net.Conn, *resp.ReplyReader, err
 	if nc, err = b.dialTLS(ctx, nc); err != nil {
 		return nil, nil, err
 	}
-	r := nodeReader(nc)
+	var r io.Reader = nc
 	if progress != nil {
-		r = progressReader{r, progress}
+		r = progressReader{nc, progress}
 	}
 	rr := resp.NewReplyReader(r, st.maxReply)
 	if st.password != "" {

@@ -3,13 +3,10 @@
 package proxyfront
 
 import (
-	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/relcache/relcache/internal/evloop"
 )
 
 // flushNow is an event loop's end-of-turn flush: what is queued on the
@@ -47,14 +44,15 @@ func (bc *bconn) flushNow() {
 	done, werr := 0, error(nil)
 	cerr := bc.raw.Write(func(fd uintptr) bool {
 		for done < len(bc.wbuf) {
-			// Raw, as the loop's client writes: see nodeReader.
-			n, err := evloop.RawIO(unix.SYS_WRITE, int(fd), bc.wbuf[done:])
-			done += n
-			if err == 0 || err == unix.EINTR {
+			n, err := unix.Write(int(fd), bc.wbuf[done:])
+			if n > 0 {
+				done += n
+			}
+			if err == nil || err == unix.EINTR {
 				continue
 			}
 			if err != unix.EAGAIN {
-				werr = os.NewSyscallError("write", err)
+				werr = err
 			}
 			break
 		}
