@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -371,11 +370,6 @@ type bconn struct {
 	// dialing: a dial for an event loop's client is under way (dialLater);
 	// commands queue in wbuf meanwhile.
 	dialing bool
-	// raw is nc's socket for an event loop's non-blocking writes
-	// (flushNow), taken once per connection: rawGen is the generation it
-	// is of; nil when nc has none (TLS).
-	raw    syscall.RawConn
-	rawGen int
 
 	// lastRead is when bytes last came from the node (unix nanos): the
 	// watchdog's measure of a node that is still answering.

@@ -23,8 +23,8 @@ import (
 // write. Here each loop is one goroutine over one level-triggered epoll set
 // (internal/evloop, shared with the node's loop): on readiness it reads a
 // client once, starts every complete command through the same code as a
-// goroutine would (handle: start, send), and writes the backend connections
-// it queued commands on once per turn (non-blocking), so one backend
+// goroutine would (handle: start, send), and hands the backend connections
+// it queued commands on to their writers once per turn, so one backend
 // write carries the commands of every client of the turn. Nothing in the
 // loop waits: the replies are written by whoever completes a client's head
 // command, usually the backend's reader, with one non-blocking write once
@@ -208,12 +208,11 @@ func (l *pxLoop) run() {
 }
 
 // flushDirty ends a turn: one write per backend connection for every
-// command the turn started, non-blocking, by the loop itself (flushNow);
-// what a socket does not take at once goes to the connection's writer
-// goroutine, so the loop never waits on a node's socket.
+// command the turn started, by the connection's writer goroutine, so the
+// loop never waits on a node's socket.
 func (l *pxLoop) flushDirty() {
 	for i, bc := range l.dirty {
-		bc.flushNow()
+		bc.wake()
 		l.dirty[i] = nil
 	}
 	l.dirty = l.dirty[:0]
