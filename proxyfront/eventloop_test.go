@@ -53,6 +53,7 @@ func TestEventLoopConnectionBehaviours(t *testing.T) {
 		{"backend down and back", TestProxyBackendDownAndBack},
 		{"replica pool failover", TestProxyReplicaPool},
 		{"backend hangs", TestProxyBackendHangs},
+		{"replica that stops reading", TestReplicaThatStopsReadingDoesNotHoldWrites},
 		{"reload", TestProxyReload},
 		{"l1 never stale", TestL1NeverStale},
 	} {

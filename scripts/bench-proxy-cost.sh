@@ -22,9 +22,22 @@
 #   FRONT_CPUS  taskset CPU list for the fronts (default 0; the proxy's
 #               GOMAXPROCS follows it)
 #   CLIENT_CPUS taskset CPU list for redis-benchmark (default 1)
+#   CLIENT      redis-benchmark (default) or memtier: memtier_benchmark, one
+#               thread, CLIENTS connections, random keys among 100000 (the
+#               client of scripts/bench-cores.sh, whose traffic gives an
+#               event loop fewer ready clients per turn)
+#   NODE_CPUS   taskset CPU list for the four nodes (default: unpinned;
+#               bench-cores.sh puts them with the client: 1)
+#   RATE        CLIENT=memtier only: GETs per second per connection
+#               (--rate-limiting), so every front serves the same rate and
+#               batches alike per wake-up; default: as fast as it answers
+#   SERVER_CONNS the proxy's server_connections (default 1, as nutcracker's;
+#               bench-cores.sh's is 2)
 #
 # Needs redis-benchmark (Debian: redis-tools), nutcracker (Debian:
-# nutcracker); perf (Debian: linux-perf) for the system call columns.
+# nutcracker); perf (Debian: linux-perf) for the system call columns;
+# memtier_benchmark (MEMTIER, default ../shared/peers/memtier_benchmark) for
+# CLIENT=memtier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -35,6 +48,15 @@ ROUNDS=${ROUNDS:-2}
 CLIENTS=${CLIENTS:-50}
 FRONT_CPUS=${FRONT_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
+CLIENT=${CLIENT:-redis-benchmark}
+NODE_CPUS=${NODE_CPUS:-}
+SERVER_CONNS=${SERVER_CONNS:-1}
+RATE=${RATE:-}
+MEMTIER=${MEMTIER:-../shared/peers/memtier_benchmark}
+if [ "$CLIENT" = memtier ] && ! [ -x "$MEMTIER" ]; then
+  echo "bench-proxy-cost: $MEMTIER not found (MEMTIER=path/to/memtier_benchmark)" >&2
+  exit 1
+fi
 NUTCRACKER=$(command -v nutcracker || echo /usr/sbin/nutcracker)
 for tool in redis-benchmark:redis-tools "$NUTCRACKER":nutcracker; do
   command -v "${tool%%:*}" >/dev/null || {
@@ -58,7 +80,7 @@ servers='' ncservers=''
 for i in 1 2 3 4; do
   p=$(free_port)
   mkdir -p "$tmp/node$i"
-  bin/relcache serve --addr "127.0.0.1:$p" --admin-addr - --save "" --source none --dir "$tmp/node$i" --log-level warn &
+  ${NODE_CPUS:+taskset -c "$NODE_CPUS"} bin/relcache serve --addr "127.0.0.1:$p" --admin-addr - --save "" --source none --dir "$tmp/node$i" --log-level warn &
   servers+="${servers:+, }\"127.0.0.1:$p:1 node$i\""
   ncservers+="    - 127.0.0.1:$p:1 node$i"$'\n'
   wait_port "$p"
@@ -95,7 +117,7 @@ route_by = "key"
 name = "dc1"
 role = "primary"
 servers = [$servers]
-server_connections = 1
+server_connections = $SERVER_CONNS
 timeout = "1000ms"
 EOF
   taskset -c "$FRONT_CPUS" "$b" proxy --config "$tmp/proxy$pp.toml" "${model[@]}" 2>"$tmp/proxy$pp.log" &
@@ -104,13 +126,27 @@ EOF
 done
 
 redis-benchmark -p "$np" -c "$CLIENTS" -n 200000 -t set -r 100000 -d 64 -P 16 -q >/dev/null 2>&1
+[ "$CLIENT" = memtier ] && "$MEMTIER" -s 127.0.0.1 -p "$np" --protocol=redis -t 1 -c 50 --ratio=1:0 \
+  --key-pattern=P:P --key-maximum=100000 --requests=2000 --data-size=64 --pipeline=16 --hide-histogram >/dev/null 2>&1
+
+# get PORT N P prints the GETs per second of one run of the client.
+get() {
+  if [ "$CLIENT" = memtier ]; then
+    taskset -c "$CLIENT_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t 1 -c "$CLIENTS" \
+      --ratio=0:1 --key-pattern=R:R --key-maximum=100000 --data-size=64 --pipeline="$3" \
+      --requests=$(($2 / CLIENTS)) ${RATE:+--rate-limiting="$RATE"} --hide-histogram 2>/dev/null | awk '$1 == "Totals" { print $2 }'
+  else
+    taskset -c "$CLIENT_CPUS" redis-benchmark -p "$1" -c "$CLIENTS" -n "$2" -t get -r 100000 -d 64 -P "$3" --csv 2>/dev/null |
+      grep '^"GET' | tr -d '"' | cut -d, -f2
+  fi
+}
 
 echo "# bench-proxy-cost: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# fronts on CPUs $FRONT_CPUS, redis-benchmark on $CLIENT_CPUS, nodes unpinned; $CLIENTS connections, 64-byte values, 100000 keys"
+echo "# fronts on CPUs $FRONT_CPUS, $CLIENT on $CLIENT_CPUS, nodes on ${NODE_CPUS:-any CPU}; $CLIENTS connections${RATE:+ at $RATE GETs/s each}, 64-byte values, 100000 keys; the proxy's server_connections $SERVER_CONNS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | ctx switches/req |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for r in $(seq "$ROUNDS"); do
   for P in $PIPES; do
     n=$N
@@ -119,15 +155,15 @@ for r in $(seq "$ROUNDS"); do
       IFS='|' read -r name port pid <<<"$t"
       if [ $perf = 1 ]; then
         perf stat -x, -o "$tmp/perf" -p "$pid" \
-          -e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read,context-switches &
+          -e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read \
+          -e syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,context-switches &
         perfpid=$!
         sleep 0.2
       fi
       c0=$(cpu_ticks "$pid")
-      csv=$(taskset -c "$CLIENT_CPUS" redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -t get -r 100000 -d 64 -P "$P" --csv 2>/dev/null |
-        grep '^"GET' | tr -d '"')
+      rps=$(get "$port" "$n" "$P")
       c1=$(cpu_ticks "$pid")
-      sc='' wr='' rd='' cs=''
+      sc='' wr='' rd='' ep='' fx='' cs=''
       if [ $perf = 1 ]; then
         kill -INT "$perfpid"
         wait "$perfpid" 2>/dev/null || true
@@ -135,10 +171,11 @@ for r in $(seq "$ROUNDS"); do
         ev() { awk -F, -v e="$1" -v n="$n" 'index(" " e " ", " " $3 " ") {s += $1} END {printf "%.3f", s / n}' "$tmp/perf"; }
         sc=$(ev raw_syscalls:sys_enter) rd=$(ev syscalls:sys_enter_read) cs=$(ev context-switches)
         wr=$(ev "syscalls:sys_enter_write syscalls:sys_enter_writev")
+        ep=$(ev "syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_pwait") fx=$(ev syscalls:sys_enter_futex)
       fi
-      awk -v r="$r" -v P="$P" -v name="$name" -v rps="$(cut -d, -f2 <<<"$csv")" -v t=$((c1 - c0)) \
-        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v cs="$cs" \
-        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, cs}'
+      awk -v r="$r" -v P="$P" -v name="$name" -v rps="$rps" -v t=$((c1 - c0)) \
+        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v ep="$ep" -v fx="$fx" -v cs="$cs" \
+        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, ep, fx, cs}'
     done
   done
 done
