@@ -81,7 +81,7 @@ func benchPreludeCmd() *cobra.Command {
 		Long: `Opens --conns connections; each sends the --prelude commands one at a time
 (e.g. "CLIENT SETINFO lib-name x", "HGETALL h"), then all of them share
 --requests GETs of key:<12 digits> (redis-benchmark -r's keys), --pipeline
-per write. Prints GETs per second; scripts/bench-handback.sh reads the
+per write. Prints GETs per second; scripts/bench-node-cost.sh (MIX=1) reads the
 servers' CPU time around it. Works against relcache and a stock Redis.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
