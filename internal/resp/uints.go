@@ -90,20 +90,21 @@ func scanUints(b []byte, pos int, args [][]byte, uints []uint64) (int, int, int)
 	k := 0
 	for k < len(uints) && pos+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[pos:])
-		// The header, as shortBulk reads it.
-		d1 := byte(w>>8) - '0'
-		if byte(w) != '$' || d1-1 > 8 {
-			break // 1 to 9 is what a uid's length starts with
-		}
-		n, next := int(d1), pos+4
-		if c2 := byte(w >> 16); c2 != '\r' {
-			if c2-'0' > 9 || byte(w>>24) != '\r' {
+		// The header, "$1<d>\r" (10 to 19 digits) or "$<d>\r" (1 to 9),
+		// as shortBulk reads it, each from one masked compare.
+		var n, next int
+		if uint32(w)&0xFF00FFFF == '\r'<<24|'1'<<8|'$' {
+			d2 := byte(w>>16) - '0'
+			if d2 > 9 {
 				break
 			}
-			n, next = n*10+int(c2-'0'), pos+5
-			if n > 19 {
-				break
+			n, next = 10+int(d2), pos+5
+		} else {
+			d1 := byte(w>>8) - '0'
+			if uint32(w)&0xFF00FF != '\r'<<16|'$' || d1-1 > 8 {
+				break // 1 to 9 is what a uid's length starts with
 			}
+			n, next = int(d1), pos+4
 		}
 		end := next + n
 		if end+2 > len(b) {
