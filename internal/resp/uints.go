@@ -87,6 +87,10 @@ func (rd *Reader) frameUints(b []byte, pos int, args [][]byte, count int) (int, 
 // values in registers only so (the same loop with the receiver and
 // appends in it spilled about as much as it saved). pos >= 24.
 func scanUints(b []byte, pos int, args [][]byte, uints []uint64) (int, int, int) {
+	// The same lengths, and b's capacity its length, let the compiler
+	// drop the bounds checks it would otherwise repeat (and the registers
+	// they hold).
+	args, b = args[:len(uints)], b[:len(b):len(b)]
 	k := 0
 	for k < len(uints) && pos+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[pos:])
