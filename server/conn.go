@@ -158,6 +158,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 	c.respVer.Store(2)
 	c.own = s.store.WithOrigin(c.id)
 	c.rd = resp.NewReader(connReader{c}, c.limits, c.beforeRead)
+	c.rd.SetUintCommands(uidBatchCommand)
 	return c
 }
 

@@ -26,6 +26,9 @@ func BenchmarkRelMultiWire(b *testing.B) {
 			rd := resp.NewReader(src, func() resp.Limits {
 				return resp.Limits{MaxBulk: 1 << 20, MaxMultibulk: 1 << 20}
 			}, nil)
+			// As a connection's reader: the uids read while framed.
+			rd.SetUintCommands(uidBatchCommand)
+			c.rd = rd
 			s.slowlog.threshold.Store(-1)
 			b.SetBytes(int64(len(stream) / 4))
 			b.ReportAllocs()

@@ -49,6 +49,11 @@ func (c *client) parseUIDs(args [][]byte) bool {
 		c.errTooManyUIDs(len(args))
 		return false
 	}
+	if u, ok := c.rd.Uints(args); ok {
+		// Read while the reader framed them (uidBatchCommand).
+		c.uids = append(c.uids[:0], u...)
+		return true
+	}
 	uids, ok := resp.AppendUints(c.uids[:0], args)
 	c.uids = uids
 	if !ok {

@@ -43,6 +43,12 @@ type Reader struct {
 	args   [][]byte // reused between commands
 	inline []byte   // unescaped inline arguments live here
 
+	// isUintCmd names the commands whose decimal arguments after the key
+	// are parsed while framed (SetUintCommands, uints.go); uints holds the
+	// values of the last arguments of the last command framed.
+	isUintCmd func(name []byte) bool
+	uints     []uint64
+
 	// waited is set when Next had to read from r; Waited clears it. It
 	// tells the connection that time passed since the last command.
 	waited bool
@@ -223,6 +229,10 @@ func (rd *Reader) fill(lim Limits) error {
 // command, with need 0).
 func (rd *Reader) parse() ([][]byte, error) {
 	b := rd.buf[rd.start:rd.end]
+	rd.uints = rd.uints[:0]
+	if cap(rd.uints) > keepUints {
+		rd.uints = nil // one huge batch does not keep its values
+	}
 	if b[0] != '*' {
 		return rd.parseInline(b)
 	}
@@ -244,7 +254,14 @@ func (rd *Reader) parse() ([][]byte, error) {
 		return nil, errInvalidMultibulk
 	}
 	args := rd.args[:0]
-	for range count {
+	// stop is where the general loop hands over to the numbers loop
+	// (uints.go), which frames a uid tail and parses it in one pass.
+	stop, tries := int(count), 0
+	if rd.isUintCmd != nil && count >= minUintArgs && lim.MaxBulk >= 19 {
+		stop = 2 // the name and the key first
+	}
+frame:
+	for len(args) < stop {
 		var n int64
 		next, size := 0, 0
 		if pos+8 <= len(b) {
@@ -279,6 +296,31 @@ func (rd *Reader) parse() ([][]byte, error) {
 		}
 		args = append(args, b[next:end:end])
 		pos = end + 2
+	}
+	if stop < int(count) {
+		if tries == 0 && !rd.isUintCmd(args[0]) || pos < 24 {
+			stop = int(count)
+			goto frame
+		}
+		var need int
+		pos, args, need = rd.frameUints(b, pos, args, int(count))
+		if need > 0 {
+			rd.args = args[:0] // keep what it grew to
+			return nil, rd.partial(nil, need)
+		}
+		if len(args) < int(count) {
+			// Stopped before the end (an option word, or no uid): the
+			// values are no tail of the command. The general loop takes
+			// one argument, then the numbers loop tries again, a few
+			// times.
+			rd.uints = rd.uints[:0]
+		}
+		if tries++; tries < uintTries {
+			stop = min(len(args)+1, int(count))
+		} else {
+			stop = int(count)
+		}
+		goto frame
 	}
 	rd.args = args
 	rd.start += pos
