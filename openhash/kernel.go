@@ -321,6 +321,9 @@ func (s *Set) batch(out []bool, uids []uint64) {
 		s.batchQ(out, uids)
 		return
 	}
+	if s.batchAsm(out, uids) {
+		return
+	}
 	switch s.width {
 	case 1:
 		batchW[[1]byte](s, out, uids)

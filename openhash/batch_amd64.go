@@ -1,0 +1,80 @@
+//go:build amd64 && !purego
+
+package openhash
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// batchAsm is the amd64 kernel for the version-1 batch probe, in
+// batch_amd64.s, used where the CPU has AVX2, BMI1 and BMI2 (checked once,
+// here). It is hand-written because Go's kernel (batchW) could not be
+// brought under about 70 instructions per uid, and docs/benchmarks.md
+// ("openhash batch probe in amd64 assembly") has the measurement that keeps
+// it: MULX, BZHI, BLSR and TZCNT, and both control words compared as one
+// 16-byte vector, which finds the candidates exactly instead of through
+// matchTag's borrows, so a uid with up to two candidates in its two groups
+// needs no branch.
+//
+// useBatchAsm is a variable only so that the tests can compare the kernel
+// with Go's on the same machine.
+var useBatchAsm = cpu.X86.HasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
+
+// batchAsm writes out[j] = s.Contains(uids[j]) for a version-1 set and
+// reports true, or reports false (writing nothing) where the kernel does
+// not run. len(out) >= len(uids).
+func (s *Set) batchAsm(out []bool, uids []uint64) bool {
+	if !useBatchAsm || len(s.groups) == 0 || s.width < 1 || s.width > 8 {
+		return false
+	}
+	kernel := batchKernels[s.width-1]
+	base := unsafe.Pointer(unsafe.SliceData(s.groups))
+	for len(uids) > 0 {
+		k := kernel(base, unsafe.SliceData(out), unsafe.SliceData(uids), len(uids), s.seed, s.ng)
+		if k == len(uids) {
+			break
+		}
+		// A uid with three or more candidates, or one matchTag's borrow
+		// may flag (about 1 in 300 at 3000 members): the scalar lookup,
+		// which compares every candidate matchTag gives.
+		out[k] = s.Contains(uids[k])
+		out, uids = out[k+1:], uids[k+1:]
+	}
+	return true
+}
+
+// batchKernels is indexed by the slot width minus one.
+var batchKernels = [8]func(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int{
+	batchV1w1, batchV1w2, batchV1w3, batchV1w4, batchV1w5, batchV1w6, batchV1w7, batchV1w8,
+}
+
+// Each probes uids[0:n] of a version-1 set whose groups start at base,
+// with slots of N bytes, writing out[0:n], and returns n, or the index of
+// the first uid it leaves to the caller (out is written below it).
+// base must point at ng >= 1 groups.
+
+//go:noescape
+func batchV1w1(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w2(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w3(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w4(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w5(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w6(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w7(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV1w8(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int

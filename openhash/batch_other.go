@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package openhash
+
+// useBatchAsm is false: there is no assembly kernel here (batch_amd64.go).
+var useBatchAsm = false
+
+// batchAsm reports false: Go's kernel (batchW) runs.
+func (s *Set) batchAsm(out []bool, uids []uint64) bool { return false }
