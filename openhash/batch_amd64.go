@@ -45,9 +45,34 @@ func (s *Set) batchAsm(out []bool, uids []uint64) bool {
 	return true
 }
 
+// batchAsmQ is batchAsm for version 3 (batch3_amd64.s).
+func (s *Set) batchAsmQ(out []bool, uids []uint64) bool {
+	if !useBatchAsm || len(s.groups) == 0 || s.width < 1 || s.width > 8 {
+		return false
+	}
+	kernel := batchKernelsQ[s.width-1]
+	base := unsafe.Pointer(unsafe.SliceData(s.groups))
+	q := &s.q
+	for len(uids) > 0 {
+		k := kernel(base, unsafe.SliceData(out), unsafe.SliceData(uids), len(uids),
+			s.seed, q.k1, q.hmask, permK2, s.ng, q.fmask, uint64(q.r), uint64(q.tsh), ^q.umask, uint64(q.rb))
+		if k == len(uids) {
+			break
+		}
+		out[k] = s.Contains(uids[k]) // three or more candidates
+		out, uids = out[k+1:], uids[k+1:]
+	}
+	return true
+}
+
 // batchKernels is indexed by the slot width minus one.
 var batchKernels = [8]func(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int{
 	batchV1w1, batchV1w2, batchV1w3, batchV1w4, batchV1w5, batchV1w6, batchV1w7, batchV1w8,
+}
+
+// batchKernelsQ is indexed by the slot width minus one.
+var batchKernelsQ = [8]func(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int{
+	batchV3w1, batchV3w2, batchV3w3, batchV3w4, batchV3w5, batchV3w6, batchV3w7, batchV3w8,
 }
 
 // Each probes uids[0:n] of a version-1 set whose groups start at base,
@@ -78,3 +103,27 @@ func batchV1w7(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uin
 
 //go:noescape
 func batchV1w8(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
+
+//go:noescape
+func batchV3w1(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w2(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w3(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w4(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w5(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w6(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w7(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
+
+//go:noescape
+func batchV3w8(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int

@@ -7,3 +7,6 @@ var useBatchAsm = false
 
 // batchAsm reports false: Go's kernel (batchW) runs.
 func (s *Set) batchAsm(out []bool, uids []uint64) bool { return false }
+
+// batchAsmQ reports false: Go's kernel (batchQ) runs.
+func (s *Set) batchAsmQ(out []bool, uids []uint64) bool { return false }

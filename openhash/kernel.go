@@ -318,7 +318,9 @@ func (s *Set) find(uid uint64) (g uint64, i int, ok bool) {
 
 func (s *Set) batch(out []bool, uids []uint64) {
 	if s.q.ub != 0 {
-		s.batchQ(out, uids)
+		if !s.batchAsmQ(out, uids) {
+			s.batchQ(out, uids)
+		}
 		return
 	}
 	if s.batchAsm(out, uids) {
