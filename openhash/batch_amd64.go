@@ -14,9 +14,9 @@ import (
 // brought under about 70 instructions per uid, and docs/benchmarks.md
 // ("openhash batch probe in amd64 assembly") has the measurement that keeps
 // it: MULX, BZHI, BLSR and TZCNT, and both control words compared as one
-// 16-byte vector, which finds the candidates exactly instead of through
-// matchTag's borrows, so a uid with up to two candidates in its two groups
-// needs no branch.
+// 16-byte vector, which gives the exact tag matches (the candidates findW
+// and the format's lookup compare), so a uid with up to two candidates in
+// its two groups needs no branch.
 //
 // useBatchAsm is a variable only so that the tests can compare the kernel
 // with Go's on the same machine.
@@ -36,9 +36,8 @@ func (s *Set) batchAsm(out []bool, uids []uint64) bool {
 		if k == len(uids) {
 			break
 		}
-		// A uid with three or more candidates, or one matchTag's borrow
-		// may flag (about 1 in 300 at 3000 members): the scalar lookup,
-		// which compares every candidate matchTag gives.
+		// A uid with three or more candidates (a few in a thousand at
+		// 3000 members): the scalar lookup, which compares them all.
 		out[k] = s.Contains(uids[k])
 		out, uids = out[k+1:], uids[k+1:]
 	}

@@ -10,11 +10,10 @@
 //   - the hash (two MULX folds), both groups by multiply-shift, their
 //     addresses p1 = base + g1*GB and p2m = base + g2*GB - 8W;
 //   - both control words in one XMM register, compared bytewise with the
-//     broadcast tag (exact matches E0, bits 0-7 group 1, 8-15 group 2),
-//     and with tag^1 (E1): a byte equal to tag^1 directly above an exact
-//     match is where the scalar matchTag's borrow also flags a candidate,
-//     so such a uid, and one with three or more exact matches, is left to
-//     Go's exact path (the function returns its index);
+//     broadcast tag: the exact matches, bits 0-7 group 1, 8-15 group 2, the
+//     candidates of the format's lookup (docs/openhash-format.md 3.1) and
+//     of findW; a uid with three or more is left to Go's exact path (the
+//     function returns its index);
 //   - otherwise the first and the last of at most two candidates k (0..15;
 //     16 when there is none) are compared: slot k's 8 bytes are at p1 +
 //     k*W for k < 8 and at p2m + k*W above. k = 16 reads group 2's control
@@ -25,7 +24,7 @@
 //
 // Registers: R8 base, SI uids end, DI out end, CX index from -n to 0, R9 8W
 // (BZHI's bit count), R10 ng, R11 seed, R12 the uid; AX BX DX R13 R14 R15
-// and X0-X4 per uid; X8 0x80 and X9 0x01 in every byte.
+// and X0-X2 per uid; X8 0x80 in every byte.
 
 DATA hashk<>+0(SB)/8, $0x9e3779b97f4a7c15
 DATA hashk<>+8(SB)/8, $0xbf58476d1ce4e5b9
@@ -45,9 +44,6 @@ GLOBL hashk<>(SB), RODATA|NOPTR, $16
 	MOVQ $0x8080808080808080, AX; \
 	VMOVQ AX, X8; \
 	VPBROADCASTQ X8, X8; \
-	MOVQ $0x0101010101010101, AX; \
-	VMOVQ AX, X9; \
-	VPBROADCASTQ X9, X9; \
 	LEAQ (SI)(CX*8), SI; \
 	ADDQ CX, DI; \
 	NEGQ CX; \
@@ -72,12 +68,7 @@ loop: \
 	VMOVQ CW(BX), X1; \
 	VPINSRQ $1, CW2(AX), X1, X1; \
 	VPCMPEQB X0, X1, X2; \
-	VPXOR X9, X0, X3; \
-	VPCMPEQB X3, X1, X3; \
-	VPSLLQ $8, X2, X4; \
 	VPMOVMSKB X2, R13; \
-	VPTEST X4, X3; \
-	JNE slow; \
 	BLSRL R13, R14; \
 	BLSRL R14, R15; \
 	JNE slow; \
