@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "batch_amd64.h"
 
 // The version-3 batch probe: batch_amd64.s's kernel with version 3's
 // placement (kernel3.go's batchQ: the permutation, the first group and
@@ -62,23 +63,7 @@ loop: \
 	MOVQ AX, DX; \
 	SUBQ R11, DX; \
 	CMOVQCC DX, AX; \
-	IMULQ $GB, BX; \
-	IMULQ $GB, AX; \
-	LEAQ (R8)(BX*1), BX; \
-	LEAQ M8W(R8)(AX*1), AX; \
-	VPBROADCASTB X0, X0; \
-	VPOR X8, X0, X0; \
-	VMOVQ CW(BX), X1; \
-	VPINSRQ $1, CW2(AX), X1, X1; \
-	VPCMPEQB X0, X1, X2; \
-	VPMOVMSKB X2, R13; \
-	BLSRL R13, R14; \
-	BLSRL R14, R15; \
-	JNE slow; \
-	TZCNTW R13, R13; \
-	SETCC R15B; \
-	TZCNTW R14, R14; \
-	CMOVQCS R13, R14; \
+	CANDIDATES(GB, CW, CW2, M8W); \
 	IMULQ $W, R13; \
 	MOVQ AX, DX; \
 	LEAQ 1(R12), R11; \
@@ -96,18 +81,7 @@ loop: \
 	BZHIQ R9, (AX)(R14*1), AX; \
 	CMPQ AX, R11; \
 	SETEQ R14B; \
-	ORB R14B, R13B; \
-	ANDB R15B, R13B; \
-	MOVB R13B, (DI)(CX*1); \
-	INCQ CX; \
-	JNE loop; \
-	VZEROUPPER; \
-done: \
-	RET; \
-slow: \
-	ADDQ CX, ret+112(FP); \
-	VZEROUPPER; \
-	RET
+	NEXT(ret+112)
 
 // func batchV3wN(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, k1, hmask, k2, ng, fmask, r, tsh, notumask, rb uint64) int
 TEXT ·batchV3w1(SB), NOSPLIT, $0-120

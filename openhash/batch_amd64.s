@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "batch_amd64.h"
 
 // The version-1 batch probe (batch_amd64.go says when it runs and why it
 // exists). One function per slot width W, so that W, the group size GB =
@@ -59,23 +60,7 @@ loop: \
 	MULXQ R10, AX, BX; \
 	MOVQ AX, DX; \
 	MULXQ R10, AX, AX; \
-	IMULQ $GB, BX; \
-	IMULQ $GB, AX; \
-	LEAQ (R8)(BX*1), BX; \
-	LEAQ M8W(R8)(AX*1), AX; \
-	VPBROADCASTB X0, X0; \
-	VPOR X8, X0, X0; \
-	VMOVQ CW(BX), X1; \
-	VPINSRQ $1, CW2(AX), X1, X1; \
-	VPCMPEQB X0, X1, X2; \
-	VPMOVMSKB X2, R13; \
-	BLSRL R13, R14; \
-	BLSRL R14, R15; \
-	JNE slow; \
-	TZCNTW R13, R13; \
-	SETCC R15B; \
-	TZCNTW R14, R14; \
-	CMOVQCS R13, R14; \
+	CANDIDATES(GB, CW, CW2, M8W); \
 	MOVQ AX, DX; \
 	CMPQ R13, $8; \
 	CMOVQCS BX, DX; \
@@ -89,18 +74,7 @@ loop: \
 	BZHIQ R9, (AX)(R14*1), AX; \
 	CMPQ AX, R12; \
 	SETEQ R14B; \
-	ORB R14B, R13B; \
-	ANDB R15B, R13B; \
-	MOVB R13B, (DI)(CX*1); \
-	INCQ CX; \
-	JNE loop; \
-	VZEROUPPER; \
-done: \
-	RET; \
-slow: \
-	ADDQ CX, ret+48(FP); \
-	VZEROUPPER; \
-	RET
+	NEXT(ret+48)
 
 // func batchV1wN(base unsafe.Pointer, out *bool, uids *uint64, n int, seed, ng uint64) int
 TEXT ·batchV1w1(SB), NOSPLIT, $0-56
