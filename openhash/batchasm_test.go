@@ -68,6 +68,29 @@ func TestBatchAsmAgrees(t *testing.T) {
 	}
 }
 
+// TestBatchAsmLong is a batch longer than two kernel calls (kernelMax,
+// 4096 on amd64), in both versions, so that the calls' boundaries fall
+// anywhere, also next to a uid left to Go.
+func TestBatchAsmLong(t *testing.T) {
+	const mask = 1<<40 - 1
+	for _, v := range []int{1, 3} {
+		rng := rand.New(rand.NewPCG(uint64(v), 40))
+		uids := distinctUIDs(rng, 3000, mask)
+		buf, err := Build(nil, uids, nil, Options{Seed: rng.Uint64(), MaxUID: mask, Version: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := batchQueries(rng, &s, uids, mask, 10_000)
+		for _, l := range []int{4095, 4096, 4097, 8192, 8193, 10_000} {
+			batchBoth(t, &s, q[:l], fmt.Sprintf("version %d, length %d", v, l))
+		}
+	}
+}
+
 // TestBatchAsmCorrupt runs both kernels on tables with wrong bytes, where
 // only agreeing with Contains is promised: a member moved to the slot above
 // its own and marked tag^1 there (matchTag flags such a byte through a
