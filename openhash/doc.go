@@ -43,7 +43,11 @@
 //
 // The lookup loops are generic over the slot width, so each width gets code
 // with its sizes as constants, and read the table through unsafe pointers;
-// kernel.go explains why every access stays in bounds.
+// kernel.go explains why every access stays in bounds. On amd64 CPUs with
+// AVX2, BMI1 and BMI2 the batch probe (ContainsBatch) runs hand-written
+// kernels instead (batch_amd64.s, batch3_amd64.s; a third less CPU, in
+// docs/benchmarks.md), which agree with Contains on any bytes; Go's stay
+// the path everywhere else and under the purego build tag.
 //
 // # Trust
 //

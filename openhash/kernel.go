@@ -70,7 +70,12 @@ func findW[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 	g, frac := bits.Mul64(h, s.ng)
 	tags := uint64(tagOf(h)) * lsb
 	p := groupPtr[S](base, g)
-	for m := matchTag(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
+	// Exact tag matches, as docs/openhash-format.md's lookup (3.1) and
+	// Check count them: matchTag's borrow candidates would answer
+	// differently on a table with a member under a wrong tag, and the
+	// amd64 batch kernel, which compares the bytes exactly, must agree
+	// with this lookup on any bytes.
+	for m := matchTagExact(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
 		i := uintptr(bits.TrailingZeros64(m) >> 3)
 		if le64(unsafe.Add(p, i*w))&mask == uid {
 			return g, int(i), true
@@ -78,7 +83,7 @@ func findW[S slot](s *Set, uid uint64) (g uint64, i int, ok bool) {
 	}
 	g, _ = bits.Mul64(frac, s.ng)
 	p = groupPtr[S](base, g)
-	for m := matchTag(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
+	for m := matchTagExact(le64(unsafe.Add(p, 8*w)), tags); m != 0; m &= m - 1 {
 		i := uintptr(bits.TrailingZeros64(m) >> 3)
 		if le64(unsafe.Add(p, i*w))&mask == uid {
 			return g, int(i), true
@@ -161,19 +166,29 @@ const batchBlock = 32
 // than the slots differs from every slot read, which is masked to w bytes.
 //
 // probeAll is the exact path for groups with several candidates: every
-// candidate slot of both groups. It is out of line so that the loop that
-// calls it stays small.
+// candidate slot of both groups whose control byte is the tag (the others
+// are matchTag's borrows, which findW does not count either). The tag is
+// the control byte of the lowest candidate of either group, which is
+// always a true match. It is out of line so that the loop that calls it
+// stays small.
 //
 //go:noinline
 func probeAll[S slot](p1, p2 unsafe.Pointer, m1, m2, mask, uid uint64) bool {
 	w, _, _ := shape[S]()
+	lowest, p := m1, p1
+	if lowest == 0 {
+		lowest, p = m2, p2
+	}
+	tag := *(*uint8)(unsafe.Add(p, 8*w+uintptr(bits.TrailingZeros64(lowest)>>3)))
 	for ; m1 != 0; m1 &= m1 - 1 {
-		if le64(unsafe.Add(p1, uintptr(bits.TrailingZeros64(m1)>>3)*w))&mask == uid {
+		i := uintptr(bits.TrailingZeros64(m1) >> 3)
+		if *(*uint8)(unsafe.Add(p1, 8*w+i)) == tag && le64(unsafe.Add(p1, i*w))&mask == uid {
 			return true
 		}
 	}
 	for ; m2 != 0; m2 &= m2 - 1 {
-		if le64(unsafe.Add(p2, uintptr(bits.TrailingZeros64(m2)>>3)*w))&mask == uid {
+		i := uintptr(bits.TrailingZeros64(m2) >> 3)
+		if *(*uint8)(unsafe.Add(p2, 8*w+i)) == tag && le64(unsafe.Add(p2, i*w))&mask == uid {
 			return true
 		}
 	}
@@ -318,7 +333,12 @@ func (s *Set) find(uid uint64) (g uint64, i int, ok bool) {
 
 func (s *Set) batch(out []bool, uids []uint64) {
 	if s.q.ub != 0 {
-		s.batchQ(out, uids)
+		if !s.batchAsmQ(out, uids) {
+			s.batchQ(out, uids)
+		}
+		return
+	}
+	if s.batchAsm(out, uids) {
 		return
 	}
 	switch s.width {
