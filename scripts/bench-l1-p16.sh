@@ -2,8 +2,9 @@
 # The proxy's L1 at its best case, beside scripts/bench-l1.sh's Zipf
 # workload: redis-benchmark sending `RELCHECK a b` pipelined (P, default 16)
 # over USERS users (default 1000) whose following lists all fit in the L1,
-# through an L1-off and an L1-on proxy over the same two nodes, alternately
-# for ROUNDS rounds. Proxy and nodes on core 0 (GOMAXPROCS=1 each),
+# through a proxy per MODES (each "L1:io_model"; default "off:goroutine
+# off:eventloop on:eventloop") over the same two nodes, in turn for ROUNDS
+# rounds. Proxy and nodes on core 0 (GOMAXPROCS=1 each),
 # redis-benchmark on core 1. Prints req/s as redis-benchmark reports it and
 # CPU µs per request of the proxy and the nodes (utime+stime from
 # /proc/PID/stat around the measured run; a warm-up run of N/20 first).
@@ -21,6 +22,7 @@ N=${N:-400000}
 USERS=${USERS:-1000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
+MODES=${MODES:-off:goroutine off:eventloop on:eventloop}
 OUT=${OUT:-}
 
 command -v redis-benchmark >/dev/null || { echo "bench-l1-p16: redis-benchmark not found; install the Debian package redis-tools" >&2; exit 1; }
@@ -41,19 +43,23 @@ for i in 1 2; do
   wait_port "$port"
 done
 declare -A pport ppid
-for mode in off on; do
+first_on=""
+for mode in $MODES; do
   pport[$mode]=$(free_port)
   enabled=false
-  [ "$mode" = on ] && enabled=true
-  printf 'listen = "127.0.0.1:%s"\nadmin = "-"\n\n[l1]\nenabled = %s\n\n[[pool]]\nname = "dc1"\nrole = "primary"\nservers = [\n%s]\nserver_connections = 1\n' \
-    "${pport[$mode]}" "$enabled" "$servers" >"$tmp/proxy-$mode.toml"
+  if [ "${mode%%:*}" = on ]; then
+    enabled=true
+    first_on=${first_on:-$mode}
+  fi
+  printf 'listen = "127.0.0.1:%s"\nadmin = "-"\nio_model = "%s"\n\n[l1]\nenabled = %s\n\n[[pool]]\nname = "dc1"\nrole = "primary"\nservers = [\n%s]\nserver_connections = 1\n' \
+    "${pport[$mode]}" "${mode#*:}" "$enabled" "$servers" >"$tmp/proxy-$mode.toml"
   GOMAXPROCS=1 taskset -c 0 bin/relcache proxy --config "$tmp/proxy-$mode.toml" >"$tmp/proxy-$mode.log" 2>&1 &
   ppid[$mode]=$!
   wait_port "${pport[$mode]}"
 done
 
 # uid's following list: about 20 of the users, loaded through the proxy.
-python3 - "${pport[off]}" "$USERS" <<'EOF'
+python3 - "${pport[${MODES%% *}]}" "$USERS" <<'EOF'
 import random, socket, sys
 port, users = int(sys.argv[1]), int(sys.argv[2])
 s = socket.create_connection(("127.0.0.1", port))
@@ -77,7 +83,7 @@ bench() { # port n [-q]
 }
 rows=()
 for round in $(seq "$ROUNDS"); do
-  for mode in off on; do
+  for mode in $MODES; do
     bench "${pport[$mode]}" $((N / 20)) >/dev/null
     p0=$(ticks "${ppid[$mode]}") n0=$(ticks "${node_pids[@]}")
     rps=$(bench "${pport[$mode]}" "$N")
@@ -87,13 +93,18 @@ for round in $(seq "$ROUNDS"); do
     rows+=("| $round | $mode | $rps | $pus | $nus | $(awk -v a="$pus" -v b="$nus" 'BEGIN {printf "%.2f", a + b}') |")
   done
 done
-l1=$(redis-cli -p "${pport[on]}" info l1 | tr -d '\r' | grep -E '^l1_(hits|misses|entries)' | tr '\n' ' ' || true)
+l1=""
+[ -n "$first_on" ] && l1=$(redis-cli -p "${pport[$first_on]}" info l1 | tr -d '\r' | grep -E '^l1_(hits|misses|entries)' | tr '\n' ' ' || true)
 
 report "bench-l1-p16: $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(nproc) cores"
 report "RELCHECK a b, -P $P, -c $CLIENTS, -n $N, -r $USERS users; proxy and 2 nodes on core 0 (GOMAXPROCS=1 each), redis-benchmark on core 1"
 report ""
-report "| round | L1 | req/s | proxy CPU µs/req | nodes CPU µs/req | proxy+nodes µs/req |"
+report "| round | L1:io_model | req/s | proxy CPU µs/req | nodes CPU µs/req | proxy+nodes µs/req |"
 report "|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do report "$r"; done
 report ""
-report "The L1-on proxy's INFO l1 at the end: $l1"
+[ -n "$first_on" ] && report "The $first_on proxy's INFO l1 at the end: $l1"
+for mode in $MODES; do
+  loop=$(redis-cli -p "${pport[$mode]}" info clients | tr -d '\r' | grep -E '^loop_' | tr '\n' ' ' || true)
+  [ -n "$loop" ] && report "The $mode proxy's event loop at the end: $loop"
+done
