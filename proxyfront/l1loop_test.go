@@ -228,3 +228,70 @@ func TestL1LoopReadsBesideWrites(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestEventLoopRelCheckAcrossNodes: with the L1 off, RELCHECK whose users
+// live on two nodes (a joinOp: RELMULTI to one, RELFOLLOWS to the other)
+// is answered by the event loop, pipelined and in order, as one node
+// holding every list answers it, and the client stays on the loop.
+func TestEventLoopRelCheckAcrossNodes(t *testing.T) {
+	cl := startCluster(t, 2, "node", "--source", "none")
+	conf := onePool(cl)
+	conf.Extra = "io_model = \"eventloop\"\n"
+	px, _ := startProxy(t, conf)
+	ref := startCluster(t, 1, "ref", "--source", "none")
+	pl := newPlacer(t, conf, cl.lines())
+
+	// a on node 0; bs on both nodes.
+	a := uint64(1)
+	for pl.node(fkey(a)) != 0 {
+		a++
+	}
+	var bs []string
+	for u := uint64(1000); len(bs) < 8; u++ {
+		if len(bs)%2 == pl.node(fkey(u)) {
+			bs = append(bs, u64(u))
+		}
+	}
+	c, r := dial(t, px.Addr), dial(t, ref.procs[0].Addr)
+	defer c.Close()
+	defer r.Close()
+	load := [][]string{{"RELLOAD", fkey(a), bs[0], bs[1], bs[4], bs[5]}}
+	for i, b := range bs {
+		args := []string{"RELLOAD", b + ".following"}
+		if i%4 < 2 == (i%3 == 0) {
+			args = append(args, u64(a))
+		}
+		load = append(load, args)
+	}
+	for _, args := range load {
+		c.must(t, args...)
+		r.must(t, args...)
+	}
+	var reqs [][]string
+	for _, b := range bs {
+		reqs = append(reqs, []string{"RELCHECK", u64(a), b}, []string{"RELCHECK", b, u64(a)})
+	}
+	reqs = append(reqs, append([]string{"RELCHECK", u64(a), "BATCH"}, bs...), []string{"RELCHECK", u64(a), "424242"})
+	for range 3 {
+		for _, args := range reqs {
+			c.send(args...)
+		}
+		if err := c.flush(); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range reqs {
+			got, err := c.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := r.must(t, args...); string(got) != string(want) {
+				t.Fatalf("%s: proxy %s, one node %s", showArgs(args), show(got), show(want))
+			}
+		}
+	}
+	info := dial(t, px.Addr)
+	defer info.Close()
+	if got := infoField(t, info, "clients", "loop_clients"); got != "1" {
+		t.Errorf("loop_clients = %q, want 1: the RELCHECK client was handed over", got)
+	}
+}
