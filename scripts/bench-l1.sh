@@ -30,6 +30,11 @@
 #   NODES     relcache nodes behind the proxy (default 2)
 #   L1_BYTES  [l1] max_bytes (default 268435456)
 #   SERVER_CORES  cores for the proxy and the nodes (default 0)
+#   PROXY_CORES, NODE_CORES  cores for the proxies and for the nodes apart
+#             (default SERVER_CORES both): on a machine with cores to
+#             spare, nodes on fewer cores than the proxy measure the L1
+#             where the nodes, not the proxy, bound throughput
+#   PROXY_PROCS  the proxies' GOMAXPROCS (default 1)
 #   CLIENT_CORES  cores for the bench client (default 1)
 #   PROFILE   seconds of CPU profile of the proxy in the L1-on run, printed
 #             as pprof -top (default 0: none)
@@ -50,6 +55,9 @@ CONNS=${CONNS:-32}
 NODES=${NODES:-2}
 L1_BYTES=${L1_BYTES:-268435456}
 SERVER_CORES=${SERVER_CORES:-0}
+PROXY_CORES=${PROXY_CORES:-$SERVER_CORES}
+NODE_CORES=${NODE_CORES:-$SERVER_CORES}
+PROXY_PROCS=${PROXY_PROCS:-1}
 CLIENT_CORES=${CLIENT_CORES:-1}
 PROFILE=${PROFILE:-0}
 ROUNDS=${ROUNDS:-3}
@@ -79,7 +87,7 @@ ticks() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; ech
 node_pids=() node_addrs=() servers=""
 for i in $(seq "$NODES"); do
   port=$(free_port)
-  GOMAXPROCS=1 taskset -c "$SERVER_CORES" bin/relcache serve --addr "127.0.0.1:$port" --admin-addr - \
+  GOMAXPROCS=1 taskset -c "$NODE_CORES" bin/relcache serve --addr "127.0.0.1:$port" --admin-addr - \
     --source none --save '' --dir "$(mktemp -d -p "$tmp")" --log-level warn >"$tmp/node$i.log" 2>&1 &
   node_pids+=($!)
   node_addrs+=("127.0.0.1:$port")
@@ -117,7 +125,7 @@ servers = [
 $servers]
 server_connections = 1
 EOF
-  GOMAXPROCS=1 taskset -c "$SERVER_CORES" bin/relcache proxy --config "$tmp/proxy-$mode.toml" >"$tmp/proxy-$mode.log" 2>&1 &
+  GOMAXPROCS=$PROXY_PROCS taskset -c "$PROXY_CORES" bin/relcache proxy --config "$tmp/proxy-$mode.toml" >"$tmp/proxy-$mode.log" 2>&1 &
   ppids[$mode]=$!
   wait_port "${pport[$mode]}"
 done
@@ -176,7 +184,7 @@ l1=""
 [ -n "$first_on" ] && l1=$(redis-cli -p "${pport[$first_on]}" info l1 | tr -d '\r' | grep -E '^l1_' | tr '\n' ' ' || true)
 
 report "bench-l1: $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
-report "users=$USERS mean=$MEAN zipf=$ZIPF mix=$MIX conns=$CONNS duration=$DURATION warmup=$WARMUP rounds=$ROUNDS nodes=$NODES l1_bytes=$L1_BYTES; proxy and nodes on cores $SERVER_CORES (GOMAXPROCS=1 each), client on $CLIENT_CORES"
+report "users=$USERS mean=$MEAN zipf=$ZIPF mix=$MIX conns=$CONNS duration=$DURATION warmup=$WARMUP rounds=$ROUNDS nodes=$NODES l1_bytes=$L1_BYTES; proxies on cores $PROXY_CORES (GOMAXPROCS=$PROXY_PROCS), nodes on $NODE_CORES (GOMAXPROCS=1 each), client on $CLIENT_CORES"
 report ""
 report "| round | L1:io_model | req/s | proxy CPU µs/req | nodes CPU µs/req | proxy+nodes µs/req | answered by the L1 | node commands / req | clients on the loop |"
 report "|---|---|---|---|---|---|---|---|---|"
