@@ -295,3 +295,46 @@ func TestEventLoopRelCheckAcrossNodes(t *testing.T) {
 		t.Errorf("loop_clients = %q, want 1: the RELCHECK client was handed over", got)
 	}
 }
+
+// TestL1LoopPipelinedWriteThenRead: a loop client whose pipeline reads a
+// key from the L1, writes it, and reads it again gets the old value, the
+// write's reply, then the new value: the write hands the client over to a
+// goroutine in the middle of the pipeline, and the read after it is not
+// answered from the L1 until the write's barrier has run.
+func TestL1LoopPipelinedWriteThenRead(t *testing.T) {
+	_, px := l1Proxy(t, 2, func(c *proxyConfig) {
+		c.Extra = "io_model = \"eventloop\"\n" + c.Extra
+	})
+	info := dial(t, px.Addr)
+	defer info.Close()
+	info.must(t, "SET", "k", "0")
+	info.must(t, "RELLOAD", fkey(1), "2")
+	info.must(t, "RELLOAD", fkey(2))
+	for n := 1; n <= 20; n++ {
+		warmL1(t, info, "GET", "k")
+		warmL1(t, info, "RELCHECK", "1", "2")
+		c := dial(t, px.Addr)
+		old := strconv.Itoa(n - 1)
+		c.send("GET", "k")
+		c.send("RELCHECK", "1", "2")
+		c.send("SET", "k", strconv.Itoa(n))
+		c.send("RELDEL", fkey(1), "2")
+		c.send("GET", "k")
+		c.send("RELCHECK", "1", "2")
+		c.send("RELADD", fkey(1), "2")
+		c.send("RELCHECK", "1", "2")
+		if err := c.flush(); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []string{bulk(old), ":1\r\n", "+OK\r\n", ":1\r\n", bulk(strconv.Itoa(n)), ":0\r\n", ":1\r\n", ":1\r\n"} {
+			got, err := c.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Fatalf("round %d, reply %d: %s, want %s", n, i, show(got), show([]byte(want)))
+			}
+		}
+		c.Close()
+	}
+}
