@@ -11,6 +11,12 @@
 #
 #   scripts/bench-l1-p16.sh
 #   P=1 N=100000 scripts/bench-l1-p16.sh
+#   SYSCALLS=1 P=1 N=100000 scripts/bench-l1-p16.sh
+#
+# SYSCALLS=1 adds, after the rounds, one more run per mode under `perf
+# stat` counting the proxy's system calls (read, write, epoll, futex) and
+# context switches per request: counts, which a shared machine's load
+# does not move as it moves CPU time.
 #
 # Needs redis-benchmark (Debian: redis-tools) and python3.
 set -euo pipefail
@@ -23,6 +29,7 @@ USERS=${USERS:-1000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 MODES=${MODES:-off:goroutine off:eventloop on:eventloop}
+SYSCALLS=${SYSCALLS:-0}
 OUT=${OUT:-}
 
 command -v redis-benchmark >/dev/null || { echo "bench-l1-p16: redis-benchmark not found; install the Debian package redis-tools" >&2; exit 1; }
@@ -103,8 +110,36 @@ report "| round | L1:io_model | req/s | proxy CPU µs/req | nodes CPU µs/req | 
 report "|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do report "$r"; done
 report ""
+if [ "$SYSCALLS" = 1 ]; then
+  ev=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,context-switches
+  srows=()
+  for mode in $MODES; do
+    perf stat -x, -e "$ev" -p "${ppid[$mode]}" -o "$tmp/perf" &
+    perfpid=$!
+    sleep 0.5
+    bench "${pport[$mode]}" "$N" >/dev/null
+    kill -INT "$perfpid"
+    wait "$perfpid" || true
+    srows+=("$(awk -F, -v m="$mode" -v n="$N" '
+      $3 == "raw_syscalls:sys_enter" { all = $1 }
+      $3 == "syscalls:sys_enter_read" { rd = $1 }
+      $3 == "syscalls:sys_enter_write" { wr = $1 }
+      $3 ~ /epoll/ { ep += $1 }
+      $3 == "syscalls:sys_enter_futex" { fx = $1 }
+      $3 == "context-switches" { cs = $1 }
+      END { printf "| %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f |", m, all / n, rd / n, wr / n, ep / n, fx / n, cs / n }' "$tmp/perf")")
+  done
+fi
 [ -n "$first_on" ] && report "The $first_on proxy's INFO l1 at the end: $l1"
 for mode in $MODES; do
   loop=$(redis-cli -p "${pport[$mode]}" info clients | tr -d '\r' | grep -E '^loop_' | tr '\n' ' ' || true)
   [ -n "$loop" ] && report "The $mode proxy's event loop at the end: $loop"
 done
+if [ "$SYSCALLS" = 1 ]; then
+  report ""
+  report "The proxy's system calls and context switches per request (perf stat, one more run of N per mode):"
+  report ""
+  report "| L1:io_model | syscalls / req | read | write | epoll_wait + epoll_pwait | futex | context switches / req |"
+  report "|---|---:|---:|---:|---:|---:|---:|"
+  for r in "${srows[@]}"; do report "$r"; done
+fi
