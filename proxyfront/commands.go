@@ -30,6 +30,8 @@ type command struct {
 	how       string       // the route's kind (route.how), for tests and errors
 	// loop: an event loop runs it (eventloop.go): it starts one call, or
 	// answers at once, and never waits in its handler or its turn.
+	// RELCHECK is one: its handler never waits, and across nodes its turn
+	// is a joinOp, which a loop finishes once its calls are answered.
 	loop     bool
 	requests prometheus.Counter
 }
@@ -186,7 +188,7 @@ func buildCommandTable(metas map[string]*cmdmeta.Command, m *metrics) (map[strin
 	}
 	for name, cmd := range t {
 		cmd.loop = cmd.how == "key" || cmd.how == "keys" || cmd.how == "refused" ||
-			name == "ping" || name == "echo" || name == "select"
+			name == "ping" || name == "echo" || name == "select" || name == "relcheck"
 	}
 	// QUIT inside MULTI closes the connection at once, as in Redis.
 	t["quit"].txControl = true

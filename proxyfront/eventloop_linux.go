@@ -39,8 +39,34 @@ import (
 // pipeline past maxPending or flushAt, a protocol or read error, a
 // shutdown. This is the simplest correct design: the loop serves the
 // single-key commands that are nearly all of a cache's traffic, and every
-// rarer path is today's code unchanged. TLS clients, the memcache and HTTP
-// entries, and every client while the L1 is on are served by goroutines.
+// rarer path is today's code unchanged. TLS clients and the memcache and
+// HTTP entries are served by goroutines.
+//
+// With the L1 on (l1.go), the loop answers an L1 hit (GET, RELMULTI,
+// RELCHECK) inline in handle, as a goroutine would, and forwards a miss as
+// any command; a RELCHECK across nodes is a joinOp, which the drain
+// finishes once its calls are answered. The L1's exactness rules hold on
+// the loop because none of them depends on who runs the client:
+//
+//   - A read served from the L1 is a lookup, synchronous in handle, of an
+//     entry the tracked connection's reader inserted and deletes in the
+//     node's stream order; the loop neither keeps nor delays a looked-up
+//     entry, so a read the loop starts after an invalidation was applied
+//     cannot find the old value, exactly as on a goroutine.
+//   - A write's reply waits for the write barrier (l1Sync: a PING on the
+//     tracked connection of every node written, and its PONG) before it
+//     is sent. The loop never waits, so a client whose command is a write
+//     (handle sets c.l1.writing) is handed over to a goroutine before
+//     anything of it is written, and its goroutine runs the barrier in
+//     write as before. Its reads pipelined after the write are no longer
+//     the loop's. The acknowledgement any other client can see is still
+//     sent after the barrier, so a loop-served read that starts after it
+//     finds the key gone.
+//   - Loss (tracked connection or barrier) bumps the node's epoch, which
+//     every lookup compares: a loop's next lookup after it misses.
+//
+// TestL1LoopReadsBesideWrites runs loop-served readers beside writers;
+// TestEventLoopConnectionBehaviours runs TestL1NeverStale on the loop.
 
 // pxLoops are the proxy's event loops, one per GOMAXPROCS; clients are
 // dealt to them in turn.
@@ -128,6 +154,7 @@ func (ls *pxLoops) adopt(nc net.Conn) bool {
 	c := p.newClient(ec, p.nextID.Add(1))
 	c.lp, lp.c = lp, c
 	lp.onLoop = true
+	l.clients.Add(1)
 	p.clientStarted(c)
 	l.mu.Lock()
 	l.adds = append(l.adds, lp)
@@ -147,6 +174,27 @@ type pxLoop struct {
 	adds    []*loopState
 	woken   []*loopState
 	stopped bool
+
+	// clients on the loop now, and clients it handed over: INFO's
+	// loop_clients and loop_handovers.
+	clients, handovers atomic.Int64
+}
+
+// info writes INFO's event loop fields (the Clients section).
+func (ls *pxLoops) info(field func(k string, v any)) {
+	var clients, handovers int64
+	for _, l := range ls.loops {
+		clients += l.clients.Load()
+		handovers += l.handovers.Load()
+	}
+	field("loop_clients", clients)
+	field("loop_handovers", handovers)
+}
+
+// leave takes a client off the loop's count (lp.mu held, lp.onLoop set).
+func (l *pxLoop) leave(lp *loopState) {
+	lp.onLoop = false
+	l.clients.Add(-1)
 }
 
 // loopState is a client's while an event loop serves it.
@@ -299,9 +347,15 @@ func (l *pxLoop) ready(c *client) {
 		}
 		from := len(c.pending)
 		c.handle(args)
+		if c.l1.writing {
+			// The L1's write barrier waits for the nodes' PONGs before
+			// the write's reply is sent (l1Sync): a goroutine's work.
+			l.handOver(lp, "a write while the L1 is on", nil, nil)
+			return
+		}
 		for _, o := range c.pending[from:] {
 			switch o.(type) {
-			case *call, fixedReply:
+			case *call, fixedReply, joinOp:
 			default:
 				// A command that finishes in its turn by waiting.
 				l.handOver(lp, "a command that waits in its turn", nil, nil)
@@ -340,7 +394,8 @@ func (p *Proxy) loopServes(name, buf []byte) bool {
 func (l *pxLoop) handOver(lp *loopState, why string, first [][]byte, readErr error) {
 	c := lp.c
 	l.p.log.Debug("event loop: client handed over to a goroutine", zap.Uint64("client", c.id), zap.String("why", why))
-	lp.onLoop = false
+	l.leave(lp)
+	l.handovers.Add(1)
 	fd := lp.ec.Fd
 	delete(l.conns, int32(fd))
 	unix.EpollCtl(l.poll.Epfd, unix.EPOLL_CTL_DEL, fd, nil)
@@ -364,7 +419,9 @@ func (l *pxLoop) handOver(lp *loopState, why string, first [][]byte, readErr err
 // seen by anyone else) and forgets it.
 func (l *pxLoop) drop(lp *loopState) {
 	c := lp.c
-	lp.onLoop = false
+	if lp.onLoop {
+		l.leave(lp)
+	}
 	c.dead.Store(true) // replies still on their way are for nobody
 	if fd := lp.ec.Fd; fd >= 0 {
 		delete(l.conns, int32(fd))
@@ -428,6 +485,19 @@ func (c *client) drainLocked() {
 			}
 			k.emit(c, "forward")
 			k.release()
+		} else if j, ok := o.(joinOp); ok {
+			ready, retry := j.ready()
+			if !ready {
+				break
+			}
+			if retry {
+				// A sub-request to retry on the next pool: its
+				// goroutine does (await).
+				lp.handBack = true
+				lp.l.wake(lp)
+				break
+			}
+			j.finish(c)
 		} else {
 			o.finish(c)
 		}

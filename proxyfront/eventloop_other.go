@@ -16,8 +16,9 @@ func newPxLoops(*Proxy, int) (*pxLoops, error) {
 	return nil, errors.New(`io_model "eventloop" needs Linux (epoll); use "goroutine"`)
 }
 
-func (*pxLoops) stop()               {}
-func (*pxLoops) adopt(net.Conn) bool { return false }
+func (*pxLoops) stop()                  {}
+func (*pxLoops) adopt(net.Conn) bool    { return false }
+func (*pxLoops) info(func(string, any)) {}
 
 type loopState struct{ onLoop bool }
 

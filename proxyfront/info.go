@@ -57,6 +57,9 @@ func cmdInfo(c *client, t *topology, args [][]byte) {
 		field("open_files_limit", cfg.OpenFilesLimit)
 		field("watch_connections", p.watchConns.Load())
 		field("max_watch_connections", cfg.MaxWatchConnections)
+		if p.loops != nil {
+			p.loops.info(field)
+		}
 	}
 	if section("Stats") {
 		field("client_query_buffer_limit_disconnections", p.queryLimitClosed.Load())

@@ -122,7 +122,8 @@ func (l *l1cache) node(be *backend) *l1node {
 	if n, ok := l.nodes.Load(be); ok {
 		return n.(*l1node)
 	}
-	n, loaded := l.nodes.LoadOrStore(be, &l1node{l: l, be: be, inflight: map[string]*l1fetch{}})
+	n, loaded := l.nodes.LoadOrStore(be, &l1node{l: l, be: be, inflight: map[string]*l1fetch{},
+		wanted: map[string]struct{}{}, fkick: make(chan struct{}, 1)})
 	if !loaded {
 		go n.(*l1node).run()
 	}
@@ -223,6 +224,15 @@ type l1node struct {
 	nc       net.Conn
 	queue    []l1req             // requests awaiting their replies, in order
 	inflight map[string]*l1fetch // fetches awaiting GETRANGE's reply, by key
+
+	// Fetches asked for and not yet sent: a lookup (on an event loop, or
+	// a client's goroutine) only notes the key here, and the session's
+	// fetcher writes every noted key's fetch in one write. A lookup never
+	// waits on the tracked connection's socket, nor on mu, which is held
+	// across that socket's writes.
+	fmu    sync.Mutex // guards wanted
+	wanted map[string]struct{}
+	fkick  chan struct{} // cap 1: the fetcher has keys to send
 }
 
 // l1req is one command on the tracked connection whose reply is awaited.
@@ -324,6 +334,7 @@ func (n *l1node) session() error {
 	done := make(chan struct{})
 	defer close(done)
 	go n.keepalive(done)
+	go n.fetcher(done)
 	for {
 		v, raw, err := vr.NextRaw()
 		if err != nil {
@@ -412,28 +423,89 @@ func (n *l1node) fetched(f *l1fetch, v resp.Value, raw []byte) {
 	n.l.c.Set(f.key, e)
 }
 
-// fetch asks the node for key's value and TTL on the tracked connection,
-// unless a fetch of it is out already.
+// fetch asks for key's value and TTL to be fetched on the tracked
+// connection; the session's fetcher sends it. Nothing is asked while the
+// node has no live connection (a fetch noted then would be sent on the
+// next one, harmlessly, but nobody is waiting for it).
 func (n *l1node) fetch(key string) {
+	if !n.live.Load() {
+		return
+	}
+	n.fmu.Lock()
+	if _, ok := n.wanted[key]; ok || len(n.wanted) >= maxL1Wanted {
+		n.fmu.Unlock()
+		return
+	}
+	n.wanted[key] = struct{}{}
+	n.fmu.Unlock()
+	select {
+	case n.fkick <- struct{}{}:
+	default:
+	}
+}
+
+// maxL1Wanted bounds the fetches waiting for the fetcher: past it a key's
+// next miss asks again.
+const maxL1Wanted = 4096
+
+// fetcher sends the fetches lookups asked for, every waiting one in one
+// write, until done (the session's end).
+func (n *l1node) fetcher(done chan struct{}) {
+	var keys []string
+	var req []byte
+	for {
+		select {
+		case <-done:
+			return
+		case <-n.fkick:
+		}
+		n.fmu.Lock()
+		for k := range n.wanted {
+			keys = append(keys, k)
+		}
+		clear(n.wanted)
+		n.fmu.Unlock()
+		req = n.sendFetches(keys, req[:0])
+		clear(keys)
+		keys = keys[:0]
+	}
+}
+
+// sendFetches writes PTTL and GETRANGE for each key not being fetched
+// already, and notes what their replies are for; req is scratch.
+func (n *l1node) sendFetches(keys []string, req []byte) []byte {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.nc == nil || n.inflight[key] != nil {
-		return
+	if n.nc == nil {
+		return req
 	}
-	f := &l1fetch{key: key, epoch: n.epoch.Load(), sent: n.l.now()}
-	req := resp.AppendCommand(nil, []byte("PTTL"), []byte(key))
-	// GETRANGE, not GET: a value too big to cache (fetched below) comes
-	// back cut one byte past that size instead of whole, so this
-	// connection, which every client's invalidations and barriers wait
-	// behind, never reads more than the L1 could keep. A missing key
-	// reads as "" here, but its PTTL of -2 already makes it a pass.
-	req = resp.AppendCommand(req, []byte("GETRANGE"), []byte(key), []byte("0"), strconv.AppendInt(nil, n.l.cfg.MaxBytes/16, 10))
-	if !n.writeLocked(req) {
-		return
+	// sent is taken before the write: the node reads the TTL after it,
+	// so sent plus the PTTL is never later than the node's expiry.
+	epoch, sent := n.epoch.Load(), n.l.now()
+	var fs []*l1fetch
+	for _, key := range keys {
+		if n.inflight[key] != nil {
+			continue
+		}
+		fs = append(fs, &l1fetch{key: key, epoch: epoch, sent: sent})
+		req = resp.AppendCommand(req, []byte("PTTL"), []byte(key))
+		// GETRANGE, not GET: a value too big to cache (fetched below)
+		// comes back cut one byte past that size instead of whole, so
+		// this connection, which every client's invalidations and
+		// barriers wait behind, never reads more than the L1 could keep.
+		// A missing key reads as "" here, but its PTTL of -2 already
+		// makes it a pass.
+		req = resp.AppendCommand(req, []byte("GETRANGE"), []byte(key), []byte("0"), strconv.AppendInt(nil, n.l.cfg.MaxBytes/16, 10))
 	}
-	n.inflight[key] = f
-	n.queue = append(n.queue, l1req{f: f}, l1req{f: f, get: true})
-	n.l.fetches.Add(1)
+	if len(fs) == 0 || !n.writeLocked(req) {
+		return req
+	}
+	for _, f := range fs {
+		n.inflight[f.key] = f
+		n.queue = append(n.queue, l1req{f: f}, l1req{f: f, get: true})
+	}
+	n.l.fetches.Add(int64(len(fs)))
+	return req
 }
 
 // A barrier returns once every invalidation the node queued before it

@@ -96,7 +96,7 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 			return nil, err
 		}
 	}
-	if cfg.IOModel == IOEventLoop && p.l1 == nil {
+	if cfg.IOModel == IOEventLoop {
 		if p.loops, err = newPxLoops(p, runtime.GOMAXPROCS(0)); err != nil {
 			return nil, err
 		}

@@ -258,7 +258,12 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	}
 	km := c.start(t, hA, true, multi...)
 	c.startFollows(t, gs, args[1], window, o.Bin)
-	c.pending = append(c.pending, opFunc(func(c *client) {
+	ks := make([]*call, 1, 1+len(gs))
+	ks[0] = km
+	for _, g := range gs {
+		ks = append(ks, g.k)
+	}
+	c.pending = append(c.pending, joinOp{ks: ks, fn: func(c *client) {
 		c.await(km)
 		defer km.release()
 		follows, elemErr, errMsg := c.followCodes(gs, len(bs))
@@ -298,7 +303,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 			}
 			c.out = redcon.AppendInt(c.out, code)
 		}
-	}))
+	}})
 }
 
 // RELFOLLOWS x [WITHTIMES] [SINCE t] [UNTIL t] u [u ...] (or BIN <packed u's>)
