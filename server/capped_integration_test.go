@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -198,15 +197,6 @@ func checkCapped(t *testing.T, c *redis.Client, fans, limit int) {
 	}
 }
 
-// sourceClient is a client for commands that fill many lists from the
-// source at once: 7.bifollow reads the following list of each of the
-// capped list's members, hundreds of source queries that took over
-// go-redis's default 3 s read timeout under -race on a loaded 2-core host
-// (a CI run). The tests check answers, not their speed.
-func sourceClient(t *testing.T, addr string) *redis.Client {
-	return client(t, addr, func(o *redis.Options) { o.ReadTimeout = time.Minute })
-}
-
 // TestCappedListsAnswerExactlySQLite is the first symptom on the
 // default source: HEXISTS 7.follower <an old fan> answered 0, HLEN the
 // capped count.
@@ -216,7 +206,7 @@ func TestCappedListsAnswerExactlySQLite(t *testing.T) {
 	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, cappedEdges(fans))
 	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
 		"--source-list-limit", strconv.Itoa(limit), "--source-query-timeout", "1m", "--load-timeout", "1m")
-	c := sourceClient(t, p.Addr)
+	c := client(t, p.Addr)
 	// In a transaction first, on the cold list: EXEC's prefill fills it
 	// and asks the source about the old fan before taking its locks.
 	ctx := context.Background()
@@ -244,7 +234,7 @@ func TestCappedListsAnswerExactlyMariaDB(t *testing.T) {
 	p := relcachetest.Start(t, "--source", "mysql", "--source-dbs", "1", "--source-tables", "4",
 		"--source-mysql", "0="+m.DSN(), "--source-list-limit", strconv.Itoa(limit),
 		"--source-query-timeout", "1m", "--load-timeout", "1m")
-	checkCapped(t, sourceClient(t, p.Addr), fans, limit)
+	checkCapped(t, client(t, p.Addr), fans, limit)
 }
 
 // TestTruncatedWithoutSource: a pure cache holding a truncated list keeps
@@ -300,7 +290,7 @@ func TestCappedListsMatchTheModel(t *testing.T) {
 	sourcetest.WriteSQLite(t, path, loader.Layout{Tables: 4}, edges)
 	p := relcachetest.Start(t, "--source", "sqlite", "--source-path", path, "--source-tables", "4",
 		"--source-list-limit", strconv.Itoa(limit), "--source-query-timeout", "1m", "--load-timeout", "1m")
-	c := sourceClient(t, p.Addr)
+	c := client(t, p.Addr)
 	fkey := func(u uint64) string { return strconv.FormatUint(u, 10) + ".following" }
 	rkey := func(u uint64) string { return strconv.FormatUint(u, 10) + ".follower" }
 	bit := func(b bool) int64 {

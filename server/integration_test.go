@@ -23,7 +23,12 @@ import (
 
 func client(t *testing.T, addr string, opts ...func(*redis.Options)) *redis.Client {
 	t.Helper()
-	o := &redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1}
+	// A minute's read timeout, not go-redis's 3 s: the tests check answers,
+	// not speed, and under -race on a loaded 2-core host a pipelined load or
+	// a command that fills hundreds of lists from the source has taken
+	// longer than 3 s (two CI runs failed on "i/o timeout"). go test's
+	// -timeout still catches a hang.
+	o := &redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1, ReadTimeout: time.Minute}
 	for _, f := range opts {
 		f(o)
 	}
