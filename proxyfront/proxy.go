@@ -56,6 +56,10 @@ type Proxy struct {
 	nconns  atomic.Int64
 	started time.Time
 
+	// loopBackends: the loops do their backends' I/O (io_model
+	// eventloop-backends); set before they start.
+	loopBackends bool
+
 	reloads    atomic.Int64
 	lastReload atomic.Pointer[reloadResult]
 
@@ -96,7 +100,8 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 			return nil, err
 		}
 	}
-	if cfg.IOModel == IOEventLoop && p.l1 == nil {
+	if (cfg.IOModel == IOEventLoop || cfg.IOModel == IOEventLoopBackends) && p.l1 == nil {
+		p.loopBackends = cfg.IOModel == IOEventLoopBackends
 		if p.loops, err = newPxLoops(p, runtime.GOMAXPROCS(0)); err != nil {
 			return nil, err
 		}
