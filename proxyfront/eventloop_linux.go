@@ -60,6 +60,9 @@ func newPxLoops(p *Proxy, n int) (*pxLoops, error) {
 			return nil, err
 		}
 		l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}, backs: map[int32]*loopBackend{}}
+		if p.loopBackends {
+			poll.Idle = l.flushDirty
+		}
 		ls.loops = append(ls.loops, l)
 		go l.run()
 	}
@@ -142,6 +145,7 @@ type pxLoop struct {
 	poll  *evloop.Poller
 	conns map[int32]*client
 	dirty []*bconn // backend connections this turn queued commands on
+	turns int      // turns since the last flushDirty (endTurn)
 	// backs are the backend connections the loop reads and writes
 	// (io_model eventloop-backends: loopbackend_linux.go), by the loop's
 	// duplicate of their descriptor. Only the loop's goroutine touches it.
@@ -193,10 +197,28 @@ func (l *pxLoop) run() {
 			l.backendReady(lb)
 		}
 	}
-	if err := l.poll.Run(ready, l.flushDirty, l.wakeups); err != nil {
+	if err := l.poll.Run(ready, l.endTurn, l.wakeups); err != nil {
 		l.p.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
 	}
 }
+
+// endTurn flushes what the turn queued (flushDirty); under
+// eventloop-backends only every flushTurns turns, since the loop flushes
+// whenever it finds nothing more ready (Poller.Idle): a node write then
+// carries what every turn of a burst queued, as the writer goroutine's
+// yield gathers under eventloop, and the loop is never more than a few
+// turns behind under a load that never lets it idle.
+func (l *pxLoop) endTurn() {
+	if l.p.loopBackends {
+		if l.turns++; l.turns < flushTurns {
+			return
+		}
+	}
+	l.flushDirty()
+}
+
+// flushTurns: see endTurn.
+const flushTurns = 4
 
 // flushDirty ends a turn: one write per backend connection for every
 // command the turn started, by the connection's writer goroutine, so the
@@ -212,6 +234,7 @@ func (l *pxLoop) flushDirty() {
 		l.dirty[i] = nil
 	}
 	l.dirty = l.dirty[:0]
+	l.turns = 0
 }
 
 // wakeups adopts new clients and looks at those other goroutines woke;
