@@ -31,34 +31,10 @@ func TestEventLoopGETAllocatesNothing(t *testing.T) {
 }
 
 func loopGETAllocatesNothing(t *testing.T, backends bool) {
-	cfg, err := ParseConfig([]byte(`admin = "-"
-route_by = "key"
-[[pool]]
-name = "dc1"
-role = "primary"
-servers = ["127.0.0.1:1:1 n1"]
-server_connections = 1
-`), "alloc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(cfg, "test", zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.loopBackends = backends
-	topo := p.topo.Load()
-	defer topo.close()
+	p, l, be := testLoop(t, backends)
 	req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
 	const reply = "$1\r\nv\r\n"
-	bc := topo.primary.backendFor(topo.hashOf([]byte("k"), nil)).conns[0]
-
-	poll, err := evloop.NewPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer poll.Close()
-	l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}, backs: map[int32]*loopBackend{}} // not running: the test plays its part
+	bc := be.conns[0]
 	// node plays the node's part of one GET, once the loop has flushed.
 	node := func() {}
 	if backends {
@@ -135,6 +111,37 @@ server_connections = 1
 	if !lp.onLoop {
 		t.Fatal("the client left the loop")
 	}
+}
+
+// testLoop is an event loop that does not run (the test plays its part)
+// in a proxy of one node, which it returns: the node of key "k", that no
+// one dials (1 connection).
+func testLoop(t *testing.T, backends bool) (*Proxy, *pxLoop, *backend) {
+	cfg, err := ParseConfig([]byte(`admin = "-"
+route_by = "key"
+[[pool]]
+name = "dc1"
+role = "primary"
+servers = ["127.0.0.1:1:1 n1"]
+server_connections = 1
+`), "alloc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, "test", zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.loopBackends = backends
+	topo := p.topo.Load()
+	t.Cleanup(topo.close)
+	poll, err := evloop.NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(poll.Close)
+	l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}, backs: map[int32]*loopBackend{}}
+	return p, l, topo.primary.backendFor(topo.hashOf([]byte("k"), nil))
 }
 
 // loopOwnedNode connects bc to a socket pair whose other end it returns

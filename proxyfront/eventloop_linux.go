@@ -256,9 +256,10 @@ func (l *pxLoop) wakeups() bool {
 		}
 	}
 	if stopped {
-		// Every client is gone or handed over; what is still in flight
-		// on a backend connection the loop reads is read by a goroutine
-		// from now on.
+		// Every client is gone or handed over; what endTurn left queued
+		// goes out now, and what is still in flight on a backend
+		// connection the loop reads is read by a goroutine from now on.
+		l.flushDirty()
 		for _, lb := range l.backs {
 			l.handBack(lb)
 		}
