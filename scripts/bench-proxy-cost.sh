@@ -6,7 +6,7 @@
 # Per run it prints req/s, the front's CPU µs per request (utime+stime from
 # /proc/PID/stat) and, where perf can read the tracepoints, the front's
 # system calls, writes (write and writev), reads and context switches per
-# request.
+# request; last, the four nodes' CPU µs per request, together.
 #
 #   scripts/bench-proxy-cost.sh                        # bin/relcache
 #   scripts/bench-proxy-cost.sh /tmp/before /tmp/after # two builds, one run
@@ -76,11 +76,12 @@ fi
 
 tmp_dir_cleaned
 
-servers='' ncservers=''
+servers='' ncservers='' nodepids=()
 for i in 1 2 3 4; do
   p=$(free_port)
   mkdir -p "$tmp/node$i"
   ${NODE_CPUS:+taskset -c "$NODE_CPUS"} bin/relcache serve --addr "127.0.0.1:$p" --admin-addr - --save "" --source none --dir "$tmp/node$i" --log-level warn &
+  nodepids+=($!)
   servers+="${servers:+, }\"127.0.0.1:$p:1 node$i\""
   ncservers+="    - 127.0.0.1:$p:1 node$i"$'\n'
   wait_port "$p"
@@ -145,8 +146,8 @@ echo "# bench-proxy-cost: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) vCPUs, $(gr
 echo "# fronts on CPUs $FRONT_CPUS, $CLIENT on $CLIENT_CPUS, nodes on ${NODE_CPUS:-any CPU}; $CLIENTS connections${RATE:+ at $RATE GETs/s each}, 64-byte values, 100000 keys; the proxy's server_connections $SERVER_CONNS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req | nodes CPU µs/req |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for r in $(seq "$ROUNDS"); do
   for P in $PIPES; do
     n=$N
@@ -160,9 +161,9 @@ for r in $(seq "$ROUNDS"); do
         perfpid=$!
         sleep 0.2
       fi
-      c0=$(cpu_ticks "$pid")
+      c0=$(cpu_ticks "$pid") n0=$(cpu_ticks "${nodepids[@]}")
       rps=$(get "$port" "$n" "$P")
-      c1=$(cpu_ticks "$pid")
+      c1=$(cpu_ticks "$pid") n1=$(cpu_ticks "${nodepids[@]}")
       sc='' wr='' rd='' ep='' fx='' cs=''
       if [ $perf = 1 ]; then
         kill -INT "$perfpid"
@@ -174,8 +175,8 @@ for r in $(seq "$ROUNDS"); do
         ep=$(ev "syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_pwait") fx=$(ev syscalls:sys_enter_futex)
       fi
       awk -v r="$r" -v P="$P" -v name="$name" -v rps="$rps" -v t=$((c1 - c0)) \
-        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v ep="$ep" -v fx="$fx" -v cs="$cs" \
-        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, ep, fx, cs}'
+        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v ep="$ep" -v fx="$fx" -v cs="$cs" -v nt=$((n1 - n0)) \
+        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %.2f |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, ep, fx, cs, nt / hz * 1e6 / n}'
     done
   done
 done
