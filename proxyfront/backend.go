@@ -386,6 +386,12 @@ type bconn struct {
 	// dialing: a dial for an event loop's client is under way (dialLater);
 	// commands queue in wbuf meanwhile.
 	dialing bool
+	// lbLoop is the event loop whose client started the dial under way;
+	// lb, the loop that reads and writes this connection generation
+	// itself, if one does (io_model eventloop-backends: loopbackend_linux.go,
+	// where the invariant of who reads is written down).
+	lbLoop *pxLoop
+	lb     *loopBackend
 
 	// progress is what the reader did last (readProgress); quietSeq and
 	// quietSince, under mu, are the watchdog's: the Read it last saw the
@@ -404,7 +410,7 @@ func (bc *bconn) enqueue(c *call) bool {
 	if bc.nc == nil && (bc.dialing || (!bc.single && c.owner != nil && c.owner.onLoop())) {
 		// An event loop does not wait for a connect: the call queues,
 		// and the dial's goroutine writes it once connected.
-		bc.dialLaterLocked()
+		bc.dialLaterLocked(c.owner)
 		bc.wbuf = append(bc.wbuf, c.req...)
 		bc.inflight = append(bc.inflight, c)
 		return true
@@ -547,36 +553,49 @@ func (bc *bconn) readLoop(nc net.Conn, rr *resp.ReplyReader, gen int) {
 			bc.mu.Unlock()
 			return
 		}
-		bc.mu.Lock()
-		if bc.gen != gen || bc.head >= bc.unsent {
-			// A reply nobody asked for (none is waiting, or the call at
-			// the head is not even written): the stream is not to be
-			// trusted.
-			bc.failLocked(gen, b.errorf("sent a reply nobody asked for"), errors.New("unexpected reply"))
-			bc.mu.Unlock()
+		if !bc.replied(raw, gen) {
 			return
 		}
-		c := bc.inflight[bc.head]
-		if c.skip > 0 {
-			// A reply ahead of the call's own, within one request
-			// (a transaction's +OK and +QUEUED replies).
-			c.skip--
-			bc.mu.Unlock()
-			continue
-		}
-		bc.inflight[bc.head] = nil
-		bc.head++
-		if bc.head == len(bc.inflight) {
-			// unsent is len too: a reply answers a call that was written.
-			bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
-		}
-		bc.mu.Unlock()
-		// The reply came with the last read (progressReader's time):
-		// no clock reading per reply.
-		b.metrics.latency.Observe(max(float64(bc.progress.at.Load()-c.sent.UnixNano())/1e9, 0))
-		b.eject.Success()
-		c.deliver(raw)
 	}
+}
+
+// replied delivers raw, the next reply read on connection generation gen,
+// to the call it answers; false when it answers none (the connection is
+// failed then, or was already). Whoever owns the connection's reads calls
+// it: its reader goroutine, or the event loop that reads it
+// (loopbackend_linux.go).
+func (bc *bconn) replied(raw []byte, gen int) bool {
+	b := bc.be
+	bc.mu.Lock()
+	if bc.gen != gen || bc.head >= bc.unsent {
+		// A reply nobody asked for (none is waiting, or the call at
+		// the head is not even written): the stream is not to be
+		// trusted.
+		bc.failLocked(gen, b.errorf("sent a reply nobody asked for"), errors.New("unexpected reply"))
+		bc.mu.Unlock()
+		return false
+	}
+	c := bc.inflight[bc.head]
+	if c.skip > 0 {
+		// A reply ahead of the call's own, within one request
+		// (a transaction's +OK and +QUEUED replies).
+		c.skip--
+		bc.mu.Unlock()
+		return true
+	}
+	bc.inflight[bc.head] = nil
+	bc.head++
+	if bc.head == len(bc.inflight) {
+		// unsent is len too: a reply answers a call that was written.
+		bc.inflight, bc.head, bc.unsent = bc.inflight[:0], 0, 0
+	}
+	bc.mu.Unlock()
+	// The reply came with the last read (progressReader's time):
+	// no clock reading per reply.
+	b.metrics.latency.Observe(max(float64(bc.progress.at.Load()-c.sent.UnixNano())/1e9, 0))
+	b.eject.Success()
+	c.deliver(raw)
+	return true
 }
 
 // checkTimeout fails the connection when its oldest call has waited longer
@@ -618,6 +637,10 @@ func (bc *bconn) checkTimeout(now time.Time) {
 func (bc *bconn) failLocked(gen int, clientErr *backendError, cause error) {
 	if gen != bc.gen || bc.nc == nil {
 		return
+	}
+	if bc.lb != nil {
+		bc.lb.hangUpLocked() // the loop's duplicate would keep the socket open
+		bc.lb = nil
 	}
 	bc.nc.Close()
 	bc.nc = nil

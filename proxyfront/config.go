@@ -168,7 +168,9 @@ type Config struct {
 	MaxWatchConnections int `toml:"max_watch_connections"`
 	// IOModel is how plaintext RESP clients are served: "goroutine"
 	// (default; a goroutine per client) or "eventloop" (epoll loops, one
-	// per GOMAXPROCS; Linux; eventloop.go). Applies at start only.
+	// per GOMAXPROCS; Linux; eventloop.go) or "eventloop-backends" (the
+	// same loops, which also read and write the backend connections their
+	// clients dial; loopbackend_linux.go). Applies at start only.
 	IOModel string `toml:"io_model"`
 
 	// MemcacheListen is the address of the memcache text protocol entry
@@ -325,8 +327,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("client_query_buffer_limit %d: want at least %d (1 MiB; 0 means the default, 1 GiB)", c.ClientQueryBufferLimit, minProtoMaxBulkLenSetting)
 	case c.ProtoMaxBulkLen < minProtoMaxBulkLenSetting:
 		return fmt.Errorf("proto_max_bulk_len %d: want at least %d (1 MiB; 0 means the default, 512 MiB)", c.ProtoMaxBulkLen, minProtoMaxBulkLenSetting)
-	case c.IOModel != IOGoroutine && c.IOModel != IOEventLoop:
-		return fmt.Errorf("io_model %q: want %q (a goroutine per client) or %q (epoll loops; Linux)", c.IOModel, IOGoroutine, IOEventLoop)
+	case c.IOModel != IOGoroutine && c.IOModel != IOEventLoop && c.IOModel != IOEventLoopBackends:
+		return fmt.Errorf("io_model %q: want %q (a goroutine per client), %q (epoll loops; Linux) or %q (epoll loops that also do their backends' I/O; Linux)",
+			c.IOModel, IOGoroutine, IOEventLoop, IOEventLoopBackends)
 	case len(c.Pools) == 0:
 		return errors.New(`no [[pool]]: want at least one, with role = "primary"`)
 	}

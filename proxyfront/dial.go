@@ -4,11 +4,12 @@ package proxyfront
 // one is under way (bc.mu held): an event loop's client queues its call
 // meanwhile instead of waiting for the connect (up to dial_timeout for a
 // node that does not answer) with every other client of its loop.
-func (bc *bconn) dialLaterLocked() {
+func (bc *bconn) dialLaterLocked(owner *client) {
 	if bc.dialing {
 		return
 	}
 	bc.dialing = true
+	bc.lbLoop = owner.lp.loop()
 	bc.dialed = true
 	// The node's handshake goes first, as after a dial in enqueue.
 	for _, h := range bc.be.handshake() {
@@ -41,7 +42,10 @@ func (bc *bconn) dialNow() {
 	bc.nc = nc
 	bc.gen++
 	bc.kick = make(chan struct{}, 1)
-	go bc.readLoop(nc, rr, bc.gen)
+	if l := bc.lbLoop; l == nil || !l.takeBackendLocked(bc, nc, rr) {
+		go bc.readLoop(nc, rr, bc.gen)
+	}
+	bc.lbLoop = nil
 	go bc.writeLoop(bc.kick, bc.gen)
 	if len(bc.wbuf) > 0 {
 		bc.writing = true

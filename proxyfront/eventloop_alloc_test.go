@@ -3,7 +3,9 @@
 package proxyfront
 
 import (
+	"io"
 	"net"
+	"os"
 	"testing"
 
 	"go.uber.org/zap"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/relcache/relcache/internal/evloop"
 	"github.com/relcache/relcache/internal/relcachetest"
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // TestEventLoopGETAllocatesNothing: a GET at pipeline 1 through an event
@@ -18,38 +21,43 @@ import (
 // backend's writer and reader; the reader's drain writing the reply)
 // allocates nothing, as the goroutine model's path does
 // (BenchmarkBackendPipeline). The node is loopNode, in memory.
+//
+// Under eventloop-backends (the second subtest) the loop writes the node's
+// socket (a socket pair whose other end the test answers) and reads its
+// reply itself.
 func TestEventLoopGETAllocatesNothing(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`admin = "-"
-route_by = "key"
-[[pool]]
-name = "dc1"
-role = "primary"
-servers = ["127.0.0.1:1:1 n1"]
-server_connections = 1
-`), "alloc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(cfg, "test", zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo := p.topo.Load()
-	defer topo.close()
+	t.Run(IOEventLoop, func(t *testing.T) { loopGETAllocatesNothing(t, false) })
+	t.Run(IOEventLoopBackends, func(t *testing.T) { loopGETAllocatesNothing(t, true) })
+}
+
+func loopGETAllocatesNothing(t *testing.T, backends bool) {
+	p, l, be := testLoop(t, backends)
 	req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
 	const reply = "$1\r\nv\r\n"
-	node := &loopNode{reqLen: len(req), reply: len(reply), ch: make(chan []byte, 64)}
-	for range 64 {
-		node.replies = append(node.replies, reply...)
+	bc := be.conns[0]
+	// node plays the node's part of one GET, once the loop has flushed.
+	node := func() {}
+	if backends {
+		nfd := loopOwnedNode(t, l, bc)
+		nreq := make([]byte, len(req))
+		node = func() {
+			if n, err := io.ReadFull(fdReader(nfd), nreq); err != nil || string(nreq[:n]) != string(req) {
+				t.Fatalf("the node read %q, %v; want %q", nreq[:n], err, req)
+			}
+			if _, err := unix.Write(nfd, []byte(reply)); err != nil {
+				t.Fatal(err)
+			}
+			for _, lb := range l.backs {
+				l.backendReady(lb)
+			}
+		}
+	} else {
+		ln := &loopNode{reqLen: len(req), reply: len(reply), ch: make(chan []byte, 64)}
+		for range 64 {
+			ln.replies = append(ln.replies, reply...)
+		}
+		benchStart(bc, ln)
 	}
-	benchStart(topo.primary.backendFor(topo.hashOf([]byte("k"), nil)).conns[0], node)
-
-	poll, err := evloop.NewPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer poll.Close()
-	l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}} // not running: the test plays its part
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +85,7 @@ server_connections = 1
 		}
 		l.ready(c)
 		l.flushDirty()
+		node()
 		got := 0
 		for got < len(reply) {
 			n, err := unix.Read(fds[1], buf[got:])
@@ -103,3 +112,73 @@ server_connections = 1
 		t.Fatal("the client left the loop")
 	}
 }
+
+// testLoop is an event loop that does not run (the test plays its part)
+// in a proxy of one node, which it returns: the node of key "k", that no
+// one dials (1 connection).
+func testLoop(t *testing.T, backends bool) (*Proxy, *pxLoop, *backend) {
+	cfg, err := ParseConfig([]byte(`admin = "-"
+route_by = "key"
+[[pool]]
+name = "dc1"
+role = "primary"
+servers = ["127.0.0.1:1:1 n1"]
+server_connections = 1
+`), "alloc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, "test", zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.loopBackends = backends
+	topo := p.topo.Load()
+	t.Cleanup(topo.close)
+	poll, err := evloop.NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(poll.Close)
+	l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}, backs: map[int32]*loopBackend{}}
+	return p, l, topo.primary.backendFor(topo.hashOf([]byte("k"), nil))
+}
+
+// loopOwnedNode connects bc to a socket pair whose other end it returns
+// (blocking; closed when the test ends) and gives the connection to l, as
+// dialNow does under eventloop-backends, with l's part of the adoption
+// played.
+func loopOwnedNode(t *testing.T, l *pxLoop, bc *bconn) int {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	f := os.NewFile(uintptr(fds[0]), "node")
+	nc, err := net.FileConn(f) // a duplicate, in Go's poller
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc.mu.Lock()
+	bc.nc, bc.dialed = nc, true
+	bc.gen++
+	bc.kick = make(chan struct{}, 1)
+	go bc.writeLoop(bc.kick, bc.gen)
+	ok := l.takeBackendLocked(bc, nc, resp.NewReplyReader(progressReader{nc, &bc.progress}, maxReplySize))
+	bc.mu.Unlock()
+	if !ok {
+		t.Fatal("the loop did not take the node's connection")
+	}
+	l.poll.Drain()
+	l.wakeups() // adds it to l.backs
+	if len(l.backs) != 1 {
+		t.Fatalf("the loop reads %d backend connections, want 1", len(l.backs))
+	}
+	return fds[1]
+}
+
+// fdReader reads a blocking descriptor.
+type fdReader int
+
+func (fd fdReader) Read(b []byte) (int, error) { return unix.Read(int(fd), b) }

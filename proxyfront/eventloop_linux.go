@@ -85,7 +85,10 @@ func newPxLoops(p *Proxy, n int) (*pxLoops, error) {
 			ls.stop()
 			return nil, err
 		}
-		l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}}
+		l := &pxLoop{p: p, poll: poll, conns: map[int32]*client{}, backs: map[int32]*loopBackend{}}
+		if p.loopBackends {
+			poll.Idle = l.flushDirty
+		}
 		ls.loops = append(ls.loops, l)
 		go l.run()
 	}
@@ -169,11 +172,17 @@ type pxLoop struct {
 	poll  *evloop.Poller
 	conns map[int32]*client
 	dirty []*bconn // backend connections this turn queued commands on
+	turns int      // turns since the last flushDirty (endTurn)
+	// backs are the backend connections the loop reads and writes
+	// (io_model eventloop-backends: loopbackend_linux.go), by the loop's
+	// duplicate of their descriptor. Only the loop's goroutine touches it.
+	backs map[int32]*loopBackend
 
-	mu      sync.Mutex // guards adds, woken, stopped
-	adds    []*loopState
-	woken   []*loopState
-	stopped bool
+	mu       sync.Mutex // guards adds, backAdds, woken, stopped
+	adds     []*loopState
+	backAdds []*loopBackend // dialled for the loop's clients, to add to backs
+	woken    []*loopState
+	stopped  bool
 
 	// clients on the loop now, and clients it handed over: INFO's
 	// loop_clients and loop_handovers.
@@ -232,37 +241,75 @@ func (l *pxLoop) run() {
 	ready := func(fd int32) {
 		if c := l.conns[fd]; c != nil {
 			l.ready(c)
+		} else if lb := l.backs[fd]; lb != nil {
+			l.backendReady(lb)
 		}
 	}
-	if err := l.poll.Run(ready, l.flushDirty, l.wakeups); err != nil {
+	if err := l.poll.Run(ready, l.endTurn, l.wakeups); err != nil {
 		l.p.log.Error("event loop: waiting for events failed; the loop stops", zap.Error(err))
 	}
 }
 
+// endTurn flushes what the turn queued (flushDirty); under
+// eventloop-backends only every flushTurns turns, since the loop flushes
+// whenever it finds nothing more ready (Poller.Idle): a node write then
+// carries what every turn of a burst queued, as the writer goroutine's
+// yield gathers under eventloop, and the loop is never more than a few
+// turns behind under a load that never lets it idle.
+func (l *pxLoop) endTurn() {
+	if l.p.loopBackends {
+		if l.turns++; l.turns < flushTurns {
+			return
+		}
+	}
+	l.flushDirty()
+}
+
+// flushTurns: see endTurn.
+const flushTurns = 4
+
 // flushDirty ends a turn: one write per backend connection for every
 // command the turn started, by the connection's writer goroutine, so the
-// loop never waits on a node's socket.
+// loop never waits on a node's socket; or, under eventloop-backends, by
+// the loop itself with one non-blocking write (flushBackend).
 func (l *pxLoop) flushDirty() {
 	for i, bc := range l.dirty {
-		bc.wake()
+		if l.p.loopBackends {
+			bc.flushBackend()
+		} else {
+			bc.wake()
+		}
 		l.dirty[i] = nil
 	}
 	l.dirty = l.dirty[:0]
+	l.turns = 0
 }
 
 // wakeups adopts new clients and looks at those other goroutines woke;
 // false when the loop is to stop.
 func (l *pxLoop) wakeups() bool {
 	l.mu.Lock()
-	adds, woken, stopped := l.adds, l.woken, l.stopped
-	l.adds, l.woken = nil, nil
+	adds, backAdds, woken, stopped := l.adds, l.backAdds, l.woken, l.stopped
+	l.adds, l.backAdds, l.woken = nil, nil, nil
 	l.mu.Unlock()
 	for _, lp := range adds {
 		l.add(lp)
 	}
+	for _, lb := range backAdds {
+		l.addBackend(lb)
+	}
 	for _, lp := range woken {
 		if lp.ec.Fd >= 0 && l.conns[int32(lp.ec.Fd)] == lp.c {
 			l.woke(lp)
+		}
+	}
+	if stopped {
+		// Every client is gone or handed over; what endTurn left queued
+		// goes out now, and what is still in flight on a backend
+		// connection the loop reads is read by a goroutine from now on.
+		l.flushDirty()
+		for _, lb := range l.backs {
+			l.handBack(lb)
 		}
 	}
 	return !stopped

@@ -5,6 +5,8 @@ package proxyfront
 import (
 	"errors"
 	"net"
+
+	"github.com/relcache/relcache/internal/resp"
 )
 
 // The event loop is built on epoll (eventloop_linux.go); elsewhere
@@ -21,5 +23,13 @@ func (*pxLoops) adopt(net.Conn) bool    { return false }
 func (*pxLoops) info(func(string, any)) {}
 
 type loopState struct{ onLoop bool }
+
+// pxLoop and loopBackend: eventloop-backends' (loopbackend_linux.go).
+type pxLoop struct{}
+type loopBackend struct{}
+
+func (*loopState) loop() *pxLoop                                           { return nil }
+func (*pxLoop) takeBackendLocked(*bconn, net.Conn, *resp.ReplyReader) bool { return false }
+func (*loopBackend) hangUpLocked()                                         {}
 
 func (c *client) kickDrain() {}

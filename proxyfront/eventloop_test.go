@@ -22,10 +22,12 @@ import (
 // RELCACHE_TEST_PROXY_IO_MODEL on as --io-model. (The whole package runs
 // the same way with RELCACHE_TEST_PROXY_IO_MODEL=eventloop go test
 // ./proxyfront/.)
+//
+// Both loop io_models run them: eventloop, and eventloop-backends, whose
+// loops also read and write the backend connections.
 func TestEventLoopConnectionBehaviours(t *testing.T) {
 	// os.Setenv, not t.Setenv: some of these run subtests in parallel.
 	old, had := os.LookupEnv("RELCACHE_TEST_PROXY_IO_MODEL")
-	os.Setenv("RELCACHE_TEST_PROXY_IO_MODEL", proxyfront.IOEventLoop)
 	t.Cleanup(func() {
 		if had {
 			os.Setenv("RELCACHE_TEST_PROXY_IO_MODEL", old)
@@ -33,6 +35,15 @@ func TestEventLoopConnectionBehaviours(t *testing.T) {
 			os.Unsetenv("RELCACHE_TEST_PROXY_IO_MODEL")
 		}
 	})
+	for _, model := range []string{proxyfront.IOEventLoop, proxyfront.IOEventLoopBackends} {
+		t.Run(model, func(t *testing.T) {
+			os.Setenv("RELCACHE_TEST_PROXY_IO_MODEL", model)
+			eventLoopConnectionBehaviours(t)
+		})
+	}
+}
+
+func eventLoopConnectionBehaviours(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T)

@@ -357,10 +357,28 @@ func silentNode(t *testing.T, drain bool) string {
 // one at a time in order, on every connection.
 func fakeNode(t *testing.T, answer func(args []string) string) string {
 	t.Helper()
+	return scriptedNode(t, func(args []string) (string, then) { return answer(args), goOn })
+}
+
+// What a scriptedNode does after an answer.
+type then int
+
+const (
+	goOn   then = iota
+	hangUp      // close the connection: a node killed
+	stall       // write and read nothing more until the test ends
+)
+
+// scriptedNode is a node whose answers per command a test scripts; its
+// connections are closed when the test ends.
+func scriptedNode(t *testing.T, answer func(args []string) (string, then)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ended := make(chan struct{})
+	t.Cleanup(func() { close(ended) })
 	var mu sync.Mutex
 	var conns []net.Conn
 	t.Cleanup(func() {
@@ -381,13 +399,19 @@ func fakeNode(t *testing.T, answer func(args []string) string) string {
 			conns = append(conns, c)
 			mu.Unlock()
 			go func() {
+				defer c.Close()
 				rd := bufio.NewReader(c)
 				for {
 					args, err := readCommand(rd)
 					if err != nil {
 						return
 					}
-					if _, err := io.WriteString(c, answer(args)); err != nil {
+					out, next := answer(args)
+					if _, err := c.Write([]byte(out)); err != nil || next == hangUp {
+						return
+					}
+					if next == stall {
+						<-ended
 						return
 					}
 				}

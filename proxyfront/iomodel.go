@@ -9,4 +9,9 @@ const (
 	// GOMAXPROCS (eventloop_linux.go), handing a client that must wait
 	// over to a goroutine for good. Linux only.
 	IOEventLoop = "eventloop"
+	// IOEventLoopBackends is IOEventLoop whose loops also read and write
+	// the backend connections their clients dial, as nutcracker's loop
+	// does, instead of each connection's reader and writer goroutines
+	// (loopbackend_linux.go). Linux only.
+	IOEventLoopBackends = "eventloop-backends"
 )

@@ -56,6 +56,10 @@ type Proxy struct {
 	nconns  atomic.Int64
 	started time.Time
 
+	// loopBackends: the loops do their backends' I/O (io_model
+	// eventloop-backends); set before they start.
+	loopBackends bool
+
 	reloads    atomic.Int64
 	lastReload atomic.Pointer[reloadResult]
 
@@ -96,7 +100,13 @@ func New(cfg *Config, version string, log *zap.Logger) (*Proxy, error) {
 			return nil, err
 		}
 	}
-	if cfg.IOModel == IOEventLoop {
+	if cfg.IOModel == IOEventLoop || cfg.IOModel == IOEventLoopBackends {
+		// With the L1 on, the loops serve clients but leave the node
+		// connections' I/O to their goroutines: the L1's write barrier and
+		// its staleness tests were built and run on goroutine-read node
+		// connections only, and eventloop-backends is not recommended yet
+		// (docs/proxy.md).
+		p.loopBackends = cfg.IOModel == IOEventLoopBackends && p.l1 == nil
 		if p.loops, err = newPxLoops(p, runtime.GOMAXPROCS(0)); err != nil {
 			return nil, err
 		}

@@ -6,7 +6,8 @@
 # Per run it prints req/s, the front's CPU µs per request (utime+stime from
 # /proc/PID/stat) and, where perf can read the tracepoints, the front's
 # system calls, writes (write and writev), reads and context switches per
-# request.
+# request; last, the four nodes' CPU µs per request, together, and
+# memtier's (CLIENT=memtier).
 #
 #   scripts/bench-proxy-cost.sh                        # bin/relcache
 #   scripts/bench-proxy-cost.sh /tmp/before /tmp/after # two builds, one run
@@ -76,11 +77,12 @@ fi
 
 tmp_dir_cleaned
 
-servers='' ncservers=''
+servers='' ncservers='' nodepids=()
 for i in 1 2 3 4; do
   p=$(free_port)
   mkdir -p "$tmp/node$i"
   ${NODE_CPUS:+taskset -c "$NODE_CPUS"} bin/relcache serve --addr "127.0.0.1:$p" --admin-addr - --save "" --source none --dir "$tmp/node$i" --log-level warn &
+  nodepids+=($!)
   servers+="${servers:+, }\"127.0.0.1:$p:1 node$i\""
   ncservers+="    - 127.0.0.1:$p:1 node$i"$'\n'
   wait_port "$p"
@@ -129,12 +131,18 @@ redis-benchmark -p "$np" -c "$CLIENTS" -n 200000 -t set -r 100000 -d 64 -P 16 -q
 [ "$CLIENT" = memtier ] && "$MEMTIER" -s 127.0.0.1 -p "$np" --protocol=redis -t 1 -c 50 --ratio=1:0 \
   --key-pattern=P:P --key-maximum=100000 --requests=2000 --data-size=64 --pipeline=16 --hide-histogram >/dev/null 2>&1
 
-# get PORT N P prints the GETs per second of one run of the client.
+# get PORT N P prints the GETs per second of one run of the client and,
+# for memtier, the seconds of CPU it spent (user + system, from the
+# subshell's `times`: its children's).
 get() {
   if [ "$CLIENT" = memtier ]; then
-    taskset -c "$CLIENT_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t 1 -c "$CLIENTS" \
-      --ratio=0:1 --key-pattern=R:R --key-maximum=100000 --data-size=64 --pipeline="$3" \
-      --requests=$(($2 / CLIENTS)) ${RATE:+--rate-limiting="$RATE"} --hide-histogram 2>/dev/null | awk '$1 == "Totals" { print $2 }'
+    (
+      taskset -c "$CLIENT_CPUS" "$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t 1 -c "$CLIENTS" \
+        --ratio=0:1 --key-pattern=R:R --key-maximum=100000 --data-size=64 --pipeline="$3" \
+        --requests=$(($2 / CLIENTS)) ${RATE:+--rate-limiting="$RATE"} --hide-histogram 2>/dev/null | awk '$1 == "Totals" { printf "%s ", $2 }'
+      times >"$tmp/times" # not in a pipeline: a subshell of its own would have no children
+      awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }' "$tmp/times"
+    )
   else
     taskset -c "$CLIENT_CPUS" redis-benchmark -p "$1" -c "$CLIENTS" -n "$2" -t get -r 100000 -d 64 -P "$3" --csv 2>/dev/null |
       grep '^"GET' | tr -d '"' | cut -d, -f2
@@ -145,8 +153,8 @@ echo "# bench-proxy-cost: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) vCPUs, $(gr
 echo "# fronts on CPUs $FRONT_CPUS, $CLIENT on $CLIENT_CPUS, nodes on ${NODE_CPUS:-any CPU}; $CLIENTS connections${RATE:+ at $RATE GETs/s each}, 64-byte values, 100000 keys; the proxy's server_connections $SERVER_CONNS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| round | pipeline | front | req/s | CPU µs/req | syscalls/req | writes/req | reads/req | epoll waits/req | futex/req | ctx switches/req | nodes CPU µs/req | client CPU µs/req |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for r in $(seq "$ROUNDS"); do
   for P in $PIPES; do
     n=$N
@@ -160,9 +168,9 @@ for r in $(seq "$ROUNDS"); do
         perfpid=$!
         sleep 0.2
       fi
-      c0=$(cpu_ticks "$pid")
-      rps=$(get "$port" "$n" "$P")
-      c1=$(cpu_ticks "$pid")
+      c0=$(cpu_ticks "$pid") n0=$(cpu_ticks "${nodepids[@]}")
+      read -r rps ccpu < <(get "$port" "$n" "$P")
+      c1=$(cpu_ticks "$pid") n1=$(cpu_ticks "${nodepids[@]}")
       sc='' wr='' rd='' ep='' fx='' cs=''
       if [ $perf = 1 ]; then
         kill -INT "$perfpid"
@@ -174,8 +182,8 @@ for r in $(seq "$ROUNDS"); do
         ep=$(ev "syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_pwait") fx=$(ev syscalls:sys_enter_futex)
       fi
       awk -v r="$r" -v P="$P" -v name="$name" -v rps="$rps" -v t=$((c1 - c0)) \
-        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v ep="$ep" -v fx="$fx" -v cs="$cs" \
-        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, ep, fx, cs}'
+        -v hz="$(getconf CLK_TCK)" -v n="$n" -v sc="$sc" -v wr="$wr" -v rd="$rd" -v ep="$ep" -v fx="$fx" -v cs="$cs" -v nt=$((n1 - n0)) -v cc="$ccpu" \
+        'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %.2f | %s |\n", r, P, name, rps, t / hz * 1e6 / n, sc, wr, rd, ep, fx, cs, nt / hz * 1e6 / n, cc == "" ? "" : sprintf("%.2f", cc * 1e6 / n)}'
     done
   done
 done

@@ -78,7 +78,7 @@ example. SIGHUP (or "relcache proxy reload") reloads the pools.`,
 	cmd.Flags().StringVar(&configPath, "config", "", "proxy config file (TOML; see docs/proxy.md)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "console", "console or json")
-	cmd.Flags().StringVar(&ioModel, "io-model", "", `overrides the config's io_model: "goroutine" or "eventloop" (docs/proxy.md)`)
+	cmd.Flags().StringVar(&ioModel, "io-model", "", `overrides the config's io_model: "goroutine", "eventloop" or "eventloop-backends" (docs/proxy.md)`)
 	cmd.AddCommand(proxyReloadCmd())
 	return cmd
 }

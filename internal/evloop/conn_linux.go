@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,8 +54,23 @@ func Take(nc net.Conn, wake func()) (c *Conn, ok bool) {
 
 // dup duplicates tc's descriptor; false when tc is closed or the
 // duplicate could not be made.
-func dup(tc *net.TCPConn) (int, bool) {
-	raw, err := tc.SyscallConn()
+func dup(tc *net.TCPConn) (int, bool) { return DupFd(tc) }
+
+// DupFd duplicates the descriptor of nc, a plain TCP or Unix socket (not
+// TLS), for an event loop to use beside nc: the loop's epoll set and raw
+// calls, while nc stays open in Go's poller. False when nc is no such
+// socket or is closed.
+func DupFd(nc net.Conn) (int, bool) {
+	var sc syscall.Conn
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return -1, false
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return -1, false
 	}

@@ -19,6 +19,11 @@ type Poller struct {
 	Evfd int             // the eventfd: Signal writes it, Wait reports it
 	ep   *os.File        // Epfd in Go's poller
 	rc   syscall.RawConn // ep's, to park on
+	// Idle, when set (before the loop starts), is called by Wait each time
+	// it finds the set without events, before it parks: for work a loop
+	// gathers over its turns and does once nothing else is ready. What
+	// becomes ready meanwhile wakes the park at once.
+	Idle func()
 }
 
 // NewPoller makes an epoll set with an eventfd in it, registered in Go's
@@ -61,6 +66,12 @@ func (p *Poller) Wait(events []unix.EpollEvent) (int, error) {
 	var werr error
 	err := p.rc.Read(func(uintptr) bool {
 		n, werr = WaitNow(p.Epfd, events)
+		if n == 0 && werr == nil && p.Idle != nil {
+			// RawConn.Read cleared the poller's readiness before calling
+			// this: an event Idle causes (a reply to what it wrote) ends
+			// the park at once.
+			p.Idle()
+		}
 		return n > 0 || werr != nil
 	})
 	if err != nil {

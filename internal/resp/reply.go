@@ -33,6 +33,12 @@ func NewReplyReader(r io.Reader, max int) *ReplyReader {
 	return &ReplyReader{r: r, max: max, buf: make([]byte, readChunk)}
 }
 
+// SetReader makes r the source of the bytes after those already buffered:
+// for a connection whose reads pass from one owner to another (the proxy's
+// event loop and a backend connection's reader goroutine), the replies
+// half-read stay where they are.
+func (rr *ReplyReader) SetReader(r io.Reader) { rr.r = r }
+
 // Buffered is the number of bytes read but not yet returned.
 func (rr *ReplyReader) Buffered() int { return rr.end - rr.start }
 
