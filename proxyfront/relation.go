@@ -56,16 +56,14 @@ func (c *client) userHash(t *topology, uid uint64) uint32 {
 	return h
 }
 
-// parseUIDs reads uids, answering the node's refusal for a bad one.
+// parseUIDs reads uids, answering the node's refusal for a bad one. The
+// slice is the caller's to keep (a composed command's op reads it after
+// the reader has moved on).
 func (c *client) parseUIDs(name string, args [][]byte) ([]uint64, bool) {
-	uids := make([]uint64, len(args))
-	for i, a := range args {
-		u, ok := resp.ParseUint(a)
-		if !ok {
-			c.fail(name, resp.ErrRelMember)
-			return nil, false
-		}
-		uids[i] = u
+	uids, ok := c.appendUIDs(make([]uint64, 0, len(args)), args)
+	if !ok {
+		c.fail(name, resp.ErrRelMember)
+		return nil, false
 	}
 	return uids, true
 }
