@@ -16,23 +16,11 @@ import (
 // ParseUint reads, in a slice of parseUIDs' own.
 func TestReaderReadsBatchUIDs(t *testing.T) {
 	for _, l1 := range []bool{false, true} {
-		conf := `admin = "-"
-[[pool]]
-name = "dc1"
-role = "primary"
-servers = ["127.0.0.1:1:1 n1"]
-`
+		extra := ""
 		if l1 {
-			conf += "[l1]\nenabled = true\nmax_bytes = 1048576\n"
+			extra = "[l1]\nenabled = true\nmax_bytes = 1048576\n"
 		}
-		cfg, err := ParseConfig([]byte(conf), "uids")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(cfg, "test", zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := onePoolProxy(t, extra)
 		var uids [][]byte
 		for i := range 40 {
 			uids = append(uids, strconv.AppendUint(nil, uint64(i)*1_000_000_007, 10))
@@ -78,6 +66,26 @@ servers = ["127.0.0.1:1:1 n1"]
 			}
 			srv.Close()
 		}
-		p.topo.Load().close()
 	}
+}
+
+// onePoolProxy is a proxy (not serving) over one node that is never
+// dialled, with extra TOML appended, for tests of a client's own work.
+func onePoolProxy(t testing.TB, extra string) *Proxy {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(`admin = "-"
+[[pool]]
+name = "dc1"
+role = "primary"
+servers = ["127.0.0.1:1:1 n1"]
+`+extra), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, "test", zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.topo.Load().close() })
+	return p
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/relcache/relcache/internal/resp"
 )
 
@@ -18,20 +16,7 @@ import (
 // forwarded RELMULTI is framed only. Instructions per op under cachegrind
 // are docs/benchmarks.md's measure.
 func BenchmarkProxyBatchRead(b *testing.B) {
-	cfg, err := ParseConfig([]byte(`admin = "-"
-[[pool]]
-name = "dc1"
-role = "primary"
-servers = ["127.0.0.1:1:1 n1"]
-`), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := New(cfg, "test", zap.NewNop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.topo.Load().close()
+	p := onePoolProxy(b, "")
 	for _, digits := range []int{10, 19} {
 		uids := make([][]byte, 500)
 		for i := range uids {
