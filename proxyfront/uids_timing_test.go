@@ -10,8 +10,9 @@ import (
 )
 
 // BenchmarkProxyBatchRead: one op is the proxy's client reader framing a
-// command of 500 decimal uids and, for RELCHECK, parseUIDs reading them:
-// the proxy's own work on a batch before it splits it per node (the
+// command of 500 decimal uids and, for RELCHECK, parseUIDs reading them
+// (and, for relcheck+group, groupUsers placing them on their nodes): the
+// proxy's own work on a batch before it sends it per node (the
 // sub-requests and replies are BenchmarkBackendPipeline's part). A
 // forwarded RELMULTI is framed only. Instructions per op under cachegrind
 // are docs/benchmarks.md's measure.
@@ -31,6 +32,7 @@ func BenchmarkProxyBatchRead(b *testing.B) {
 			head []string
 		}{
 			{"relcheck", []string{"RELCHECK", "1", "BATCH"}},
+			{"relcheck+group", []string{"RELCHECK", "1", "BATCH"}},
 			{"relmulti", []string{"RELMULTI", "1.following"}},
 		} {
 			var args [][]byte
@@ -41,7 +43,8 @@ func BenchmarkProxyBatchRead(b *testing.B) {
 			b.Run(tc.name+"/"+strconv.Itoa(digits)+"digit", func(b *testing.B) {
 				c := p.newClient(&repeatConn{cmd: cmd}, 1)
 				skip := len(tc.head)
-				parse := tc.name == "relcheck"
+				parse, group := tc.name != "relmulti", tc.name == "relcheck+group"
+				t := p.topo.Load()
 				b.ReportAllocs()
 				b.SetBytes(int64(len(cmd)))
 				for b.Loop() {
@@ -50,8 +53,12 @@ func BenchmarkProxyBatchRead(b *testing.B) {
 						b.Fatal(err, len(args))
 					}
 					if parse {
-						if _, ok := c.parseUIDs("relcheck", args[skip:]); !ok {
+						bs, ok := c.parseUIDs("relcheck", args[skip:])
+						if !ok {
 							b.Fatal("parseUIDs refused")
+						}
+						if group {
+							c.groupUsers(t, bs, args[skip:], true)
 						}
 					}
 				}
