@@ -169,7 +169,7 @@ func (c *client) mutualFollows(t *topology, x []byte, pairs [][]byte) (out []mut
 	if len(uids) == 0 {
 		return out, false, true
 	}
-	gs := c.groupUsers(t, uids, text)
+	gs := c.groupUsers(t, uids, text, true)
 	c.startFollows(t, gs, x, [][]byte{[]byte("WITHTIMES")}, false)
 	answers, errMsg := c.followPairs(gs, len(uids))
 	if errMsg != "" {

@@ -83,6 +83,7 @@ func (p *Proxy) newClient(nc net.Conn, id uint64) *client {
 	c := &client{p: p, id: id, nc: nc, user: def, authed: def.User().NoPass() && def.User().Enabled(),
 		scratch: make([]byte, 0, 64)}
 	c.rd = resp.NewReader(nc, c.limits, c.beforeRead)
+	c.rd.SetUintCommands(c.uidBatchCommand)
 	return c
 }
 

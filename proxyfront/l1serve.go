@@ -69,13 +69,9 @@ func (c *client) l1Uids(text [][]byte, bin bool) ([]uint64, bool) {
 	if len(text) == 0 || len(text) > max {
 		return nil, false
 	}
-	uids := c.l1.uids[:0]
-	for _, a := range text {
-		u, ok := resp.ParseUint(a)
-		if !ok {
-			return nil, false
-		}
-		uids = append(uids, u)
+	uids, ok := c.appendUIDs(c.l1.uids[:0], text)
+	if !ok {
+		return nil, false
 	}
 	return uids, true
 }

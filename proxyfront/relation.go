@@ -56,16 +56,14 @@ func (c *client) userHash(t *topology, uid uint64) uint32 {
 	return h
 }
 
-// parseUIDs reads uids, answering the node's refusal for a bad one.
+// parseUIDs reads uids, answering the node's refusal for a bad one. The
+// slice is the caller's to keep (a composed command's op reads it after
+// the reader has moved on).
 func (c *client) parseUIDs(name string, args [][]byte) ([]uint64, bool) {
-	uids := make([]uint64, len(args))
-	for i, a := range args {
-		u, ok := resp.ParseUint(a)
-		if !ok {
-			c.fail(name, resp.ErrRelMember)
-			return nil, false
-		}
-		uids[i] = u
+	uids, ok := c.appendUIDs(make([]uint64, 0, len(args)), args)
+	if !ok {
+		c.fail(name, resp.ErrRelMember)
+		return nil, false
 	}
 	return uids, true
 }
@@ -80,10 +78,21 @@ type uidGroup struct {
 }
 
 // groupUsers groups uids by the node holding each one's following list.
-func (c *client) groupUsers(t *topology, uids []uint64, text [][]byte) []*uidGroup {
+// dec says text[i] is the decimal uids[i] was parsed from (not a packed
+// word): where it is the uid's own decimal, its ring position is hashed
+// from it with no decimal to write.
+func (c *client) groupUsers(t *topology, uids []uint64, text [][]byte, dec bool) []*uidGroup {
 	var gs []*uidGroup
+	dec = dec && t.routeUID && t.cfg.HashTag == ""
 	for i, u := range uids {
-		h := c.userHash(t, u)
+		var h uint32
+		if w := text[i]; dec && len(w) > 0 && (w[0] != '0' || len(w) == 1) {
+			// ParseUint took it, and it has no leading zero: it is what
+			// userHash would write.
+			h = t.hash(w)
+		} else {
+			h = c.userHash(t, u)
+		}
 		be := t.reads[0].backendFor(h)
 		var g *uidGroup
 		for _, x := range gs {
@@ -244,7 +253,7 @@ func cmdRelCheck(c *client, t *topology, args [][]byte) {
 	}
 	aKey, hA := c.userKey(t, a, shard.Following)
 	aKey = append([]byte(nil), aKey...) // groupUsers reuses the key buffer
-	gs := c.groupUsers(t, bs, text)
+	gs := c.groupUsers(t, bs, text, !o.Bin)
 	if len(gs) == 1 && gs[0].be == t.reads[0].backendFor(hA) {
 		c.pending = append(c.pending, c.start(t, hA, true, args...))
 		return
@@ -312,7 +321,7 @@ func cmdRelFollows(c *client, t *topology, args [][]byte) {
 	if !ok {
 		return
 	}
-	gs := c.groupUsers(t, us, text)
+	gs := c.groupUsers(t, us, text, !o.Bin)
 	if len(gs) == 1 {
 		c.pending = append(c.pending, c.start(t, gs[0].h, true, args...))
 		return
@@ -445,7 +454,7 @@ func cmdRelWho(c *client, t *topology, args [][]byte) {
 		if !ok {
 			return
 		}
-		gs := c.groupUsers(t, uids, members)
+		gs := c.groupUsers(t, uids, members, true)
 		c.startFollows(t, gs, x, nil, false)
 		// A member whose key holds another kind is skipped, as a node's
 		// RELWHO skips it.
