@@ -59,18 +59,7 @@ for i in 1 2; do
 done
 
 alloc_port
-cat >"$tmp/nutcracker.yml" <<YML
-pool:
-  listen: 127.0.0.1:$port
-  hash: fnv1a_64
-  distribution: ketama
-  redis: true
-  server_connections: 1
-  auto_eject_hosts: false
-  timeout: 1000
-  servers:
-$ncservers
-YML
+nutcracker_yml "$port" "$ncservers" >"$tmp/nutcracker.yml"
 spawn "$FRONT_CORE" "$NUTCRACKER" -c "$tmp/nutcracker.yml" -o "$tmp/nutcracker.log"
 fronts=("nutcracker|$port|$pid")
 wait_port "$port"

@@ -89,18 +89,7 @@ for i in 1 2 3 4; do
 done
 
 np=$(free_port)
-cat >"$tmp/nutcracker.yml" <<EOF
-pool:
-  listen: 127.0.0.1:$np
-  hash: fnv1a_64
-  distribution: ketama
-  redis: true
-  server_connections: 1
-  auto_eject_hosts: false
-  timeout: 1000
-  servers:
-$ncservers
-EOF
+nutcracker_yml "$np" "$ncservers" >"$tmp/nutcracker.yml"
 taskset -c "$FRONT_CPUS" "$NUTCRACKER" -c "$tmp/nutcracker.yml" -o "$tmp/nutcracker.log" &
 targets=("nutcracker|$np|$!")
 wait_port "$np"

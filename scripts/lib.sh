@@ -282,3 +282,23 @@ _cleanup_jobs_and_tmp() {
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
+
+# nutcracker_yml PORT SERVERS prints the nutcracker pool the proxy
+# benchmarks compare against: listening on 127.0.0.1:PORT, twemproxy's
+# fnv1a_64 + ketama placement (what relcache proxy reproduces), one
+# connection per node, no ejection; SERVERS is its "    - host:port:1 name"
+# lines, newline-terminated.
+nutcracker_yml() {
+  cat <<YML
+pool:
+  listen: 127.0.0.1:$1
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  server_connections: 1
+  auto_eject_hosts: false
+  timeout: 1000
+  servers:
+$2
+YML
+}
